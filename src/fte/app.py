@@ -1,0 +1,83 @@
+"""create_app(): middleware, error handlers, routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from fte import __version__
+from fte.channels.registry import build_registry
+from fte.channels.web_form.webhook import router as web_form_router
+from fte.config import Settings, get_settings
+from fte.db import create_pool
+from fte.errors import install_error_handlers
+from fte.kit.body_limit import BodyLimitMiddleware
+from fte.ops.routes import router as ops_router
+
+log = logging.getLogger(__name__)
+
+_DB_LOST = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+            asyncpg.CannotConnectNowError)
+
+
+async def _open_pool(settings: Settings, database_url: str) -> asyncpg.Pool:
+    try:
+        return await create_pool(
+            database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        )
+    except _DB_LOST as exc:
+        # Start anyway: /health says the database is inactive and connections are made
+        # on demand once it is back.
+        log.warning("database unreachable at start (%s); serving degraded", type(exc).__name__)
+        return await create_pool(database_url, min_size=0, max_size=settings.db_pool_max)
+
+
+def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
+    """The API and the web form, on the given database."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pool = await _open_pool(settings, database_url)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    app = FastAPI(title="Customer Success FTE", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.adapters = build_registry(settings)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+
+    @app.exception_handler(asyncpg.PostgresConnectionError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(asyncpg.CannotConnectNowError)
+    @app.exception_handler(ConnectionError)
+    async def _database_lost(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database lost during a request: %s", type(exc).__name__)
+        return JSONResponse(
+            {"error": "database unavailable", "detail": type(exc).__name__}, status_code=503
+        )
+
+    app.include_router(ops_router)
+    app.include_router(web_form_router)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> RedirectResponse:
+        return RedirectResponse("/support")
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn: the database comes from DATABASE_URL (set by `fte serve`)."""
+    settings = get_settings()
+    if settings.database_url is None:
+        raise RuntimeError("DATABASE_URL is not set; start the API with `fte serve` or `fte up`")
+    return create_app(settings.database_url, settings)

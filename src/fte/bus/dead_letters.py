@@ -1,0 +1,35 @@
+"""Dead letters: jobs that failed every attempt, kept with their error until replayed."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from fte.db import json_dumps
+
+
+async def list_open(conn: asyncpg.Connection, limit: int = 100) -> list[asyncpg.Record]:
+    """Dead letters not yet replayed, newest first."""
+    return await conn.fetch(
+        """
+        SELECT id, outbox_id, topic, key, payload, error, attempts, created_at
+        FROM dead_letters WHERE replayed_at IS NULL ORDER BY created_at DESC LIMIT $1
+        """,
+        limit,
+    )
+
+
+async def replay(conn: asyncpg.Connection, dead_letter_id: int) -> bool:
+    """Queue the job again as a new outbox row; False when there is no such open dead letter."""
+    row = await conn.fetchrow(
+        "UPDATE dead_letters SET replayed_at = now() WHERE id = $1 AND replayed_at IS NULL "
+        "RETURNING topic, key, payload",
+        dead_letter_id,
+    )
+    if row is None:
+        return False
+    await conn.execute(
+        "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3::jsonb)",
+        row["topic"], row["key"], json_dumps(row["payload"]),
+    )
+    await conn.execute("SELECT pg_notify('fte_outbox', $1)", row["topic"])
+    return True

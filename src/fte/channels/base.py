@@ -1,0 +1,77 @@
+"""What every channel adapter speaks: one inbound shape, one reply shape, one Protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+IdentityKind = Literal["email", "phone", "chatwoot_contact"]
+Priority = Literal["low", "medium", "high", "urgent"]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """How a customer is known on a channel: an email address, a phone number, a contact id."""
+
+    kind: IdentityKind
+    value: str
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A customer's message, normalised by its adapter."""
+
+    channel: str
+    identity: Identity
+    body: str
+    # The provider's id for this message: a redelivery with the same id is a no-op.
+    external_id: str | None = None
+    customer_name: str | None = None
+    subject: str | None = None
+    # The provider's thread: messages with the same key join the same open conversation.
+    # None starts a new conversation (a web-form submission is its own conversation).
+    thread_key: str | None = None
+    category: str | None = None
+    priority: Priority = "medium"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A knowledge-base article a reply is grounded in."""
+
+    article_id: str
+    title: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A channel-neutral reply: plain-text paragraphs the adapter dresses for its channel."""
+
+    body: str
+    ticket_number: int
+    customer_name: str | None = None
+    citations: tuple[Citation, ...] = ()
+
+
+class ChannelAuthError(Exception):
+    """The provider rejected our credentials: disable the channel and alert, do not retry."""
+
+
+class ChannelUnavailable(Exception):
+    """A transient provider failure: retry later."""
+
+
+class ChannelAdapter(Protocol):
+    """One channel. New channels are new modules implementing this, listed in the registry."""
+
+    name: str
+
+    def is_configured(self) -> bool:
+        """True when the channel's settings are present, so it can take and send messages."""
+        ...
+
+    def format_reply(self, reply: Reply) -> list[str]:
+        """The reply as this channel sends it: one or more message parts, in order."""
+        ...

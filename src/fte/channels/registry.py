@@ -1,0 +1,13 @@
+"""The channels this deployment knows, by name. Adding a channel is adding a line here."""
+
+from __future__ import annotations
+
+from fte.channels.base import ChannelAdapter
+from fte.channels.web_form.adapter import WebFormAdapter
+from fte.config import Settings
+
+
+def build_registry(settings: Settings) -> dict[str, ChannelAdapter]:
+    """Every channel adapter, configured from the settings."""
+    adapters: list[ChannelAdapter] = [WebFormAdapter(settings)]
+    return {adapter.name: adapter for adapter in adapters}

@@ -1,0 +1,27 @@
+"""The web form: customers submit on our page and read replies on their ticket's status page."""
+
+from __future__ import annotations
+
+from fte.agent.formatting import greeting
+from fte.channels.base import Reply
+from fte.config import Settings
+
+
+class WebFormAdapter:
+    """Always configured: the web form is served by the API itself."""
+
+    name = "web_form"
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def is_configured(self) -> bool:
+        """The form needs no provider settings."""
+        return True
+
+    def format_reply(self, reply: Reply) -> list[str]:
+        """Plain paragraphs: greeting, the answer, the article it comes from."""
+        parts = [greeting(reply.customer_name), reply.body]
+        if reply.citations:
+            parts.append("Source: " + "; ".join(c.title for c in reply.citations))
+        return ["\n\n".join(parts)]

@@ -1,0 +1,102 @@
+"""HTTP for the web form: the page, the submit endpoint, the customer's status view."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
+
+from fte.channels.base import Identity, InboundMessage
+from fte.channels.web_form.schemas import SubmissionReceipt, WebFormSubmission
+from fte.config import SettingsDep
+from fte.db import PoolDep, transaction
+from fte.intake.service import file_inbound
+from fte.tickets import service as tickets
+from fte.tickets.schemas import PublicTicket
+
+CHANNEL = "web_form"
+router = APIRouter(tags=["web form"])
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=200,
+           description="Resubmitting with the same key returns the first ticket"),
+]
+
+
+def _external_id(email: str, key: str | None) -> str | None:
+    # Scoped by email: another customer reusing a key must not see this customer's ticket.
+    if key is None:
+        return None
+    return "idem:" + hashlib.sha256(f"{email}\0{key}".encode()).hexdigest()
+
+
+@router.post(
+    "/support/submit",
+    status_code=201,
+    response_model=SubmissionReceipt,
+    responses={200: {"description": "Duplicate submission: the first ticket"},
+               413: {"description": "Body too large"}, 422: {"description": "Invalid field"}},
+)
+async def submit(
+    form: WebFormSubmission,
+    pool: PoolDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """File a support request; it is committed before this answers."""
+    result = await file_inbound(
+        pool,
+        InboundMessage(
+            channel=CHANNEL,
+            identity=Identity("email", form.email),
+            customer_name=form.name,
+            subject=form.subject,
+            body=form.message,
+            external_id=_external_id(form.email, idempotency_key),
+            category=form.category,
+            priority=form.priority,
+        ),
+    )
+    receipt = SubmissionReceipt(
+        ticket_id=result.ticket_id,
+        ticket_number=result.ticket_number,
+        status_url=settings.base_url
+        + tickets.status_path(settings.resolved_secret_key(), result.ticket_id),
+        duplicate=result.duplicate,
+    )
+    status = 200 if result.duplicate else 201
+    return JSONResponse(receipt.model_dump(mode="json"), status_code=status)
+
+
+@router.get("/support/tickets/{ticket_id}", response_model=PublicTicket)
+async def ticket_status(
+    request: Request,
+    ticket_id: uuid.UUID,
+    pool: PoolDep,
+    settings: SettingsDep,
+    token: Annotated[str, Query(max_length=200)],
+) -> PublicTicket | HTMLResponse:
+    """Status and conversation for the holder of the ticket's link (a page for browsers)."""
+    async with transaction(pool) as conn:
+        view = await tickets.public_view(conn, settings.resolved_secret_key(), ticket_id, token)
+    if _wants_html(request):
+        return await support_page(request, settings)
+    return view
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "application/json" not in accept
+
+
+@router.get("/support", response_class=HTMLResponse, include_in_schema=False)
+async def support_page(request: Request, settings: SettingsDep) -> HTMLResponse:
+    """The contact form customers fill in."""
+    return templates.TemplateResponse(request, "support.html", {"company": settings.company_name})

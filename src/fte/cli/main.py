@@ -1,0 +1,65 @@
+"""The `fte` command."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+import uvicorn
+
+from fte.cli import db, kb
+from fte.cli.context import database_url
+from fte.config import get_settings
+from fte.kit.logging import configure
+
+app = typer.Typer(
+    help="Customer Success FTE: an AI customer-success employee you run yourself.",
+    no_args_is_help=True,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(kb.app, name="kb")
+
+
+@app.command()
+def up(
+    workers: int = typer.Option(1, min=1, max=16, help="Worker processes to start."),
+) -> None:
+    """Start everything on this machine: database, API + web form, worker. Ctrl-C stops it."""
+    from fte.ops.supervisor import Supervisor
+
+    settings = get_settings()
+    configure(settings.log_level, "up")
+    raise typer.Exit(Supervisor(settings, workers=workers).run())
+
+
+@app.command()
+def serve(
+    workers: int = typer.Option(1, min=1, max=64, help="API processes (uvicorn workers)."),
+) -> None:
+    """Serve the API and the web form."""
+    settings = get_settings()
+    configure(settings.log_level, "api")
+    with database_url(settings) as url:
+        import os
+
+        os.environ["DATABASE_URL"] = url
+        uvicorn.run(
+            "fte.app:app_from_env", factory=True, host=settings.host, port=settings.port,
+            workers=workers, log_level=settings.log_level.lower(), access_log=False,
+            proxy_headers=True, timeout_graceful_shutdown=10,
+        )
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker: claims inbound messages and answers or escalates them."""
+    from fte.worker.process import run_worker
+
+    settings = get_settings()
+    configure(settings.log_level, "worker")
+    with database_url(settings) as url:
+        asyncio.run(run_worker(settings, url))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,89 @@
+"""Every setting of the product, read from the environment (and an optional `.env`).
+
+The README's configuration table is generated from nothing: keep it in step with this file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Where the embedded database, the generated secret key and run files live.
+    data_dir: Path = Field(default=Path(".fte"), alias="FTE_DATA_DIR")
+    # An external PostgreSQL (with pgvector). Unset: the embedded server under data_dir starts.
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    db_pool_min: int = Field(default=2, alias="FTE_DB_POOL_MIN", ge=0)
+    db_pool_max: int = Field(default=10, alias="FTE_DB_POOL_MAX", ge=1)
+    embedded_pg_port: int = Field(default=0, alias="FTE_EMBEDDED_PG_PORT", ge=0, le=65535)
+
+    host: str = Field(default="127.0.0.1", alias="FTE_HOST")
+    port: int = Field(default=8000, alias="FTE_PORT", ge=1, le=65535)
+    public_url: str | None = Field(default=None, alias="FTE_PUBLIC_URL")
+    # Signs ticket status links. Unset: generated once and kept in data_dir/secret_key.
+    secret_key: str | None = Field(default=None, alias="FTE_SECRET_KEY")
+    max_body_bytes: int = Field(default=65_536, alias="FTE_MAX_BODY_BYTES", ge=1024)
+    log_level: str = Field(default="INFO", alias="FTE_LOG_LEVEL")
+
+    bus: Literal["postgres"] = Field(default="postgres", alias="FTE_BUS")
+    worker_concurrency: int = Field(default=16, alias="FTE_WORKER_BATCH_SIZE", ge=1, le=256)
+    worker_poll_seconds: float = Field(default=1.0, alias="FTE_WORKER_POLL_SECONDS", gt=0)
+    worker_lease_seconds: float = Field(default=60.0, alias="FTE_WORKER_LEASE_SECONDS", gt=0)
+    worker_max_attempts: int = Field(default=5, alias="FTE_WORKER_MAX_ATTEMPTS", ge=1)
+
+    answer_threshold: float = Field(default=0.5, alias="FTE_ANSWER_THRESHOLD", ge=0, le=1)
+    retrieval_top_k: int = Field(default=8, alias="FTE_RETRIEVAL_TOP_K", ge=1, le=100)
+    embedding_device: str = Field(default="cpu", alias="FTE_EMBEDDING_DEVICE")
+    company_name: str = Field(default="CloudSync Pro", alias="FTE_COMPANY_NAME")
+    load_demo_kb: bool = Field(default=True, alias="FTE_LOAD_DEMO_KB")
+
+    @property
+    def embedded(self) -> bool:
+        """True when no external database is configured."""
+        return self.database_url is None
+
+    @property
+    def base_url(self) -> str:
+        """The URL customers reach us at, for links we hand out."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or one generated once and kept beside the data."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            # O_EXCL: when API and worker start together, exactly one of them writes the key.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+
+def _app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+# The settings the running app was created with (tests create apps with their own).
+SettingsDep = Annotated[Settings, Depends(_app_settings)]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,89 @@
+"""The connection pool and the connection dependency; the request boundary owns the transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import Depends, Request
+
+from fte.errors import ServiceUnavailable
+
+Pool = asyncpg.Pool
+Connection = asyncpg.Connection
+
+
+def asyncpg_dsn(url: str) -> str:
+    """Accept SQLAlchemy-style URLs too (postgresql+asyncpg://) and hand asyncpg a plain DSN."""
+    for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix) :]
+    return url
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The same database as a SQLAlchemy URL on the asyncpg driver (for Alembic)."""
+    return "postgresql+asyncpg://" + asyncpg_dsn(url)[len("postgresql://") :]
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typename in ("json", "jsonb"):
+        await conn.set_type_codec(
+            typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections decode JSON; broken connections are replaced on next use."""
+    pool = await asyncpg.create_pool(
+        asyncpg_dsn(url),
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        command_timeout=30,
+        # A connection left over from before a database restart is closed, not reused.
+        max_inactive_connection_lifetime=60,
+    )
+    assert pool is not None
+    return pool
+
+
+def vector_literal(values: Any) -> str:
+    """pgvector's text form of an embedding, to pass as a parameter cast with ::vector."""
+    return "[" + ",".join(f"{float(v):.6f}" for v in values) + "]"
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
+
+
+PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
+
+
+@asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """One transaction on a pooled connection: committed on exit, rolled back on error.
+
+    Routes and job handlers own this boundary; services receive the connection and never commit.
+    A database that cannot be reached becomes a 503, not a 500.
+    """
+    try:
+        conn = await pool.acquire(timeout=5)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        raise ServiceUnavailable("database unavailable", detail=type(exc).__name__) from exc
+    try:
+        async with conn.transaction():
+            yield conn
+    finally:
+        await pool.release(conn)
+
+
+def json_dumps(value: Any) -> str:
+    """JSON for jsonb parameters, compact."""
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+

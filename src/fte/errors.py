@@ -1,0 +1,59 @@
+"""One error base that carries its HTTP status, and the one handler that renders it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+class FteError(Exception):
+    """An expected failure: the message is safe to show to the caller."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, detail: Any = None, status_code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class NotFound(FteError):
+    status_code = 404
+
+
+class PayloadTooLarge(FteError):
+    status_code = 413
+
+
+class ServiceUnavailable(FteError):
+    status_code = 503
+
+
+def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Name each bad field with its reason, without echoing the submitted values back."""
+    fields = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        fields.append({"field": ".".join(loc) or "body", "reason": err.get("msg", "invalid")})
+    return fields
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every expected failure as {"error": ..., "detail": ...}."""
+
+    @app.exception_handler(FteError)
+    async def _fte_error(_: Request, exc: FteError) -> JSONResponse:
+        return JSONResponse(
+            {"error": exc.message, "detail": exc.detail}, status_code=exc.status_code
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            {"error": "invalid request", "detail": _validation_detail(exc)}, status_code=422
+        )

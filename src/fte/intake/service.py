@@ -1,0 +1,82 @@
+"""The one transaction that files an inbound message: nothing is acknowledged before it commits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+from fte.channels.base import InboundMessage
+from fte.customers import repository as customers
+from fte.db import transaction
+from fte.tickets import repository as tickets
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """Where the message was filed; `duplicate` when it had been filed before."""
+
+    ticket_id: uuid.UUID
+    ticket_number: int
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    customer_id: uuid.UUID
+    duplicate: bool
+
+
+async def _file(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResult:
+    customer_id = await customers.find_or_create(conn, msg.identity, msg.customer_name)
+    row = await tickets.file_inbound_message(
+        conn,
+        customer_id=customer_id,
+        channel=msg.channel,
+        thread_key=msg.thread_key,
+        subject=msg.subject,
+        category=msg.category,
+        priority=msg.priority,
+        external_id=msg.external_id,
+        body=msg.body,
+        metadata=msg.metadata,
+    )
+    return IntakeResult(
+        ticket_id=row["ticket_id"],
+        ticket_number=row["ticket_number"],
+        message_id=row["message_id"],
+        conversation_id=row["conversation_id"],
+        customer_id=customer_id,
+        duplicate=False,
+    )
+
+
+async def _existing(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResult | None:
+    if msg.external_id is None:
+        return None
+    row = await tickets.find_message_by_external_id(conn, msg.channel, msg.external_id)
+    if row is None:
+        return None
+    return IntakeResult(
+        ticket_id=row["ticket_id"],
+        ticket_number=row["ticket_number"],
+        message_id=row["message_id"],
+        conversation_id=row["conversation_id"],
+        customer_id=row["customer_id"],
+        duplicate=True,
+    )
+
+
+async def file_inbound(pool: asyncpg.Pool, msg: InboundMessage) -> IntakeResult:
+    """File the message in one transaction; a redelivered message returns its first filing."""
+    try:
+        async with transaction(pool) as conn:
+            existing = await _existing(conn, msg)
+            if existing is not None:
+                return existing
+            return await _file(conn, msg)
+    except asyncpg.UniqueViolationError:
+        # A concurrent delivery of the same message committed first; ours rolled back whole.
+        async with transaction(pool) as conn:
+            existing = await _existing(conn, msg)
+        if existing is None:
+            raise
+        return existing

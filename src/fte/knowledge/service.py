@@ -1,0 +1,81 @@
+"""Importing articles: chunk, embed, store; an unchanged article is left alone."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+
+import asyncpg
+
+from fte.agent.embeddings import MODEL_NAME, Embedder
+from fte.db import transaction
+from fte.knowledge import repository
+from fte.knowledge.schemas import ArticleDoc, ImportReport
+
+CHUNK_CHARS = 700
+CHUNKER_VERSION = "1"
+_BATCH = 32
+
+
+def chunk_article(title: str, body: str, max_chars: int = CHUNK_CHARS) -> list[str]:
+    """Paragraph-aligned pieces of at most ~max_chars, each prefixed with the article title.
+
+    The title travels with every chunk because questions are usually phrased like titles.
+    """
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", body) if p.strip()]
+    if paragraphs and paragraphs[0].lstrip("# ").strip() == title.strip():
+        paragraphs = paragraphs[1:]
+    chunks: list[str] = []
+    current = ""
+    for para in paragraphs:
+        if current and len(current) + len(para) + 2 > max_chars:
+            chunks.append(current)
+            current = ""
+        current = f"{current}\n\n{para}" if current else para
+    if current:
+        chunks.append(current)
+    return [f"{title}\n\n{c}" for c in chunks] or [title]
+
+
+def content_hash(doc: ArticleDoc) -> str:
+    """Changes when the article, the chunker or the model changes: then it is re-embedded."""
+    digest = hashlib.sha256()
+    for part in (CHUNKER_VERSION, MODEL_NAME, doc.title, doc.body):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+async def import_articles(
+    pool: asyncpg.Pool,
+    docs: Sequence[ArticleDoc],
+    embedder: Embedder,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Store every changed article with fresh embeddings; report what changed."""
+    async with transaction(pool) as conn:
+        stored = await repository.content_hashes(conn, [d.source_key for d in docs])
+    added = updated = unchanged = 0
+    for start in range(0, len(docs), _BATCH):
+        batch = docs[start : start + _BATCH]
+        todo = [d for d in batch if stored.get(d.source_key) != content_hash(d)]
+        unchanged += len(batch) - len(todo)
+        chunked = [chunk_article(d.title, d.body) for d in todo]
+        vectors = embedder.embed([c for chunks in chunked for c in chunks])
+        offset = 0
+        async with transaction(pool) as conn:
+            for doc, chunks in zip(todo, chunked, strict=True):
+                pairs = list(zip(chunks, vectors[offset : offset + len(chunks)], strict=True))
+                offset += len(chunks)
+                await repository.upsert_article(
+                    conn, source_key=doc.source_key, title=doc.title, body=doc.body,
+                    content_hash=content_hash(doc), chunks=pairs,
+                )
+                if doc.source_key in stored:
+                    updated += 1
+                else:
+                    added += 1
+        if progress:
+            progress(len(batch))
+    return ImportReport(added=added, updated=updated, unchanged=unchanged)

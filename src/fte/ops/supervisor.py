@@ -1,0 +1,194 @@
+"""`fte up`: the whole system on one machine — database, migrations, demo KB, API, worker.
+
+Children are started with a parent-death signal, so nothing outlives the supervisor, and a lock
+file keeps two supervisors off the same data directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from rich.console import Console
+
+from fte.config import Settings
+from fte.ops import migrations
+from fte.ops.embedded_postgres import EmbeddedPostgres
+
+console = Console(stderr=True)
+
+
+class SupervisorError(RuntimeError):
+    """Start-up could not complete; the message says what to do."""
+
+
+def _child_setup() -> None:
+    if platform.system() == "Linux":
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    os.setpgrp()  # Ctrl-C goes to the supervisor, which stops children in order
+
+
+@dataclass
+class Supervisor:
+    settings: Settings
+    workers: int = 1
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    postgres: EmbeddedPostgres | None = None
+    _lock: IO[str] | None = None
+    _stopping: bool = False
+
+    def run(self) -> int:
+        """Start everything, wait for a signal or a child's death, stop everything."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        try:
+            url = self._start()
+            self._banner(url)
+            return self._wait()
+        except SupervisorError as exc:
+            console.print(f"[red]fte up: {exc}[/red]")
+            return 1
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            self._stop()
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if not self._stopping:
+            self._stopping = True
+            console.print(f"\n[yellow]{signal.Signals(signum).name}: stopping…[/yellow]")
+            raise KeyboardInterrupt
+
+    def _start(self) -> str:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self._take_lock(s.data_dir / "fte.lock")
+        _check_port_free(s.host, s.port)
+        if s.database_url:
+            url = s.database_url
+            console.print("Database: external (DATABASE_URL)")
+        else:
+            console.print(f"Starting embedded PostgreSQL in {s.data_dir / 'pgdata'} …")
+            self.postgres = EmbeddedPostgres(s.data_dir, s.embedded_pg_port)
+            url = self.postgres.start()
+        console.print("Applying migrations …")
+        migrations.upgrade(url)
+        env = {**os.environ, "DATABASE_URL": url, "FTE_SECRET_KEY": s.resolved_secret_key()}
+        if s.load_demo_kb:
+            self._load_demo_kb(env)
+        self._spawn("api", ["serve"], env)
+        for i in range(self.workers):
+            self._spawn(f"worker-{i + 1}", ["worker"], env)
+        self._wait_healthy()
+        return url
+
+    def _take_lock(self, path: Path) -> None:
+        self._lock = path.open("a+")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise SupervisorError(
+                f"another `fte up` is already running on {self.settings.data_dir}"
+            ) from exc
+        self._lock.truncate(0)
+        self._lock.write(str(os.getpid()))
+        self._lock.flush()
+
+    def _load_demo_kb(self, env: dict[str, str]) -> None:
+        console.print("Loading the demo knowledge base (first start only) …")
+        result = subprocess.run(
+            [sys.executable, "-m", "fte", "kb", "import", "--if-empty"], env=env, check=False,
+            preexec_fn=_child_setup,
+        )
+        if result.returncode != 0:
+            raise SupervisorError("loading the demo knowledge base failed (see above)")
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self.children[name] = subprocess.Popen(
+            [sys.executable, "-m", "fte", *args], env=env, preexec_fn=_child_setup,
+        )
+
+    def _wait_healthy(self, timeout: float = 90.0) -> None:
+        url = f"http://{self.settings.host}:{self.settings.port}/health"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_children()
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            time.sleep(0.3)
+        raise SupervisorError(f"the API did not become healthy at {url} within {timeout:.0f}s")
+
+    def _check_children(self) -> None:
+        for name, child in self.children.items():
+            if child.poll() is not None:
+                raise SupervisorError(f"{name} exited with code {child.returncode}")
+
+    def _banner(self, url: str) -> None:
+        s = self.settings
+        where = "embedded, data in " + str(s.data_dir / "pgdata") if self.postgres else "external"
+        safe_url = url.split("@")[-1]
+        console.print(
+            "\n[bold green]Customer Success FTE is running[/bold green]\n"
+            f"  Web form   {s.base_url}/support\n"
+            f"  Health     {s.base_url}/health\n"
+            f"  API docs   {s.base_url}/docs\n"
+            f"  Database   {where} ({safe_url})\n"
+            f"  Processes  api (pid {self.children['api'].pid}), "
+            + ", ".join(f"{n} (pid {c.pid})" for n, c in self.children.items() if n != "api")
+            + "\nPress Ctrl-C to stop.\n"
+        )
+
+    def _wait(self) -> int:
+        while True:
+            try:
+                self._check_children()
+            except SupervisorError as exc:
+                console.print(f"[red]fte up: {exc}; stopping everything.[/red]")
+                return 1
+            time.sleep(0.5)
+
+    def _stop(self) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for child in self.children.values():
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + 20
+        for name, child in self.children.items():
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                console.print(f"[yellow]{name} did not stop in time; killing it[/yellow]")
+                child.kill()
+                child.wait()
+        if self.postgres is not None:
+            self.postgres.stop()
+            console.print("Embedded PostgreSQL stopped.")
+        if self._lock is not None:
+            self._lock.close()
+        console.print("Stopped.")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise SupervisorError(
+                f"port {port} on {host} is in use; stop what uses it or set FTE_PORT"
+            ) from exc

@@ -1,0 +1,184 @@
+"""SQL for conversations, tickets and their messages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from fte.db import json_dumps
+
+OPEN_STATUSES = ("open", "pending", "escalated")
+
+# One statement files the message: the conversation (reused by thread key), the open ticket in
+# it (or a new one), the message, and the outbox row the workers pick up. pg_notify wakes idle
+# workers when the transaction commits, never before.
+_FILE_MESSAGE = """
+WITH conv AS (
+    INSERT INTO conversations (customer_id, channel, external_thread_id)
+    VALUES ($1, $2, $3)
+    ON CONFLICT (channel, external_thread_id)
+        WHERE external_thread_id IS NOT NULL AND status = 'open'
+    DO UPDATE SET last_message_at = now()
+    RETURNING id
+), reopened AS (
+    UPDATE tickets t
+    SET status = CASE WHEN t.status = 'pending' THEN 'open' ELSE t.status END, updated_at = now()
+    WHERE t.id = (
+        SELECT o.id FROM tickets o, conv
+        WHERE o.conversation_id = conv.id AND o.status IN ('open', 'pending', 'escalated')
+        ORDER BY o.created_at DESC LIMIT 1
+    )
+    RETURNING t.id, t.number
+), created AS (
+    INSERT INTO tickets (customer_id, conversation_id, channel, subject, category, priority)
+    SELECT $1, conv.id, $2, $4, $5, $6 FROM conv
+    WHERE NOT EXISTS (SELECT 1 FROM reopened)
+    RETURNING id, number
+), ticket AS (
+    SELECT id, number FROM reopened UNION ALL SELECT id, number FROM created
+), msg AS (
+    INSERT INTO messages (conversation_id, ticket_id, channel, direction, author, external_id,
+                          subject, body, metadata)
+    SELECT conv.id, ticket.id, $2, 'inbound', 'customer', $7, $4, $8, $9::jsonb
+    FROM conv, ticket
+    RETURNING id
+), queued AS (
+    INSERT INTO outbox (topic, key, payload)
+    SELECT 'inbound', conv.id::text,
+           jsonb_build_object('message_id', msg.id, 'ticket_id', ticket.id)
+    FROM conv, ticket, msg
+    RETURNING id
+)
+SELECT conv.id AS conversation_id, ticket.id AS ticket_id, ticket.number AS ticket_number,
+       msg.id AS message_id, pg_notify('fte_outbox', 'inbound')
+FROM conv, ticket, msg, queued
+"""
+
+
+async def file_inbound_message(
+    conn: asyncpg.Connection,
+    *,
+    customer_id: uuid.UUID,
+    channel: str,
+    thread_key: str | None,
+    subject: str | None,
+    category: str | None,
+    priority: str,
+    external_id: str | None,
+    body: str,
+    metadata: dict[str, Any],
+) -> asyncpg.Record:
+    """Conversation, ticket, message and outbox row for one inbound message."""
+    row = await conn.fetchrow(
+        _FILE_MESSAGE, customer_id, channel, thread_key, subject, category, priority,
+        external_id, body, json_dumps(metadata),
+    )
+    assert row is not None
+    return row
+
+
+async def find_message_by_external_id(
+    conn: asyncpg.Connection, channel: str, external_id: str
+) -> asyncpg.Record | None:
+    """The already filed message with this provider id, with its ticket."""
+    return await conn.fetchrow(
+        """
+        SELECT m.id AS message_id, m.conversation_id, t.id AS ticket_id,
+               t.number AS ticket_number, t.customer_id
+        FROM messages m JOIN tickets t ON t.id = m.ticket_id
+        WHERE m.channel = $1 AND m.external_id = $2
+        """,
+        channel,
+        external_id,
+    )
+
+
+async def get_ticket(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> asyncpg.Record | None:
+    """One ticket with its customer's name."""
+    return await conn.fetchrow(
+        """
+        SELECT t.*, c.name AS customer_name
+        FROM tickets t JOIN customers c ON c.id = t.customer_id
+        WHERE t.id = $1
+        """,
+        ticket_id,
+    )
+
+
+async def list_messages(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> list[asyncpg.Record]:
+    """A ticket's messages, oldest first."""
+    return await conn.fetch(
+        """
+        SELECT id, direction, author, subject, body, created_at, delivery_status
+        FROM messages WHERE ticket_id = $1 ORDER BY created_at, id
+        """,
+        ticket_id,
+    )
+
+
+async def load_message_context(
+    conn: asyncpg.Connection, message_id: uuid.UUID
+) -> asyncpg.Record | None:
+    """An inbound message with what the agent needs about its ticket and customer."""
+    return await conn.fetchrow(
+        """
+        SELECT m.id AS message_id, m.body, m.subject, m.channel, m.conversation_id,
+               t.id AS ticket_id, t.number AS ticket_number, t.status AS ticket_status,
+               c.id AS customer_id, c.name AS customer_name
+        FROM messages m
+        JOIN tickets t ON t.id = m.ticket_id
+        JOIN customers c ON c.id = t.customer_id
+        WHERE m.id = $1
+        """,
+        message_id,
+    )
+
+
+async def add_outbound_message(
+    conn: asyncpg.Connection,
+    *,
+    conversation_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    channel: str,
+    author: str,
+    body: str,
+    delivery_status: str,
+    metadata: dict[str, Any] | None = None,
+) -> uuid.UUID:
+    """Store a reply to the customer."""
+    message_id = await conn.fetchval(
+        """
+        INSERT INTO messages (conversation_id, ticket_id, channel, direction, author, body,
+                              delivery_status, metadata)
+        VALUES ($1, $2, $3, 'outbound', $4, $5, $6, $7::jsonb)
+        RETURNING id
+        """,
+        conversation_id, ticket_id, channel, author, body, delivery_status,
+        json_dumps(metadata or {}),
+    )
+    return message_id  # type: ignore[no-any-return]
+
+
+async def record_agent_outcome(
+    conn: asyncpg.Connection,
+    ticket_id: uuid.UUID,
+    *,
+    status: str,
+    escalation_reason: str | None,
+    responded: bool,
+) -> None:
+    """Move the ticket after the agent's decision; the first reply stamps first_response_at."""
+    await conn.execute(
+        """
+        UPDATE tickets
+        SET status = $2,
+            escalation_reason = COALESCE($3, escalation_reason),
+            first_response_at = CASE WHEN $4 THEN COALESCE(first_response_at, now())
+                                     ELSE first_response_at END,
+            updated_at = now()
+        WHERE id = $1
+        """,
+        ticket_id, status, escalation_reason, responded,
+    )

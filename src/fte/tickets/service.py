@@ -1,0 +1,54 @@
+"""Ticket rules: the customer's status link and what it may show."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import uuid
+
+import asyncpg
+
+from fte.errors import NotFound
+from fte.tickets import repository
+from fte.tickets.schemas import PublicMessage, PublicTicket
+
+
+def status_token(secret: str, ticket_id: uuid.UUID) -> str:
+    """An unguessable token for a ticket's status link: HMAC of its id, so nothing is stored."""
+    mac = hmac.new(secret.encode(), b"ticket-status:" + ticket_id.bytes, hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:24]).decode().rstrip("=")
+
+
+def status_path(secret: str, ticket_id: uuid.UUID) -> str:
+    """The path of the customer's status page for this ticket, token included."""
+    return f"/support/tickets/{ticket_id}?token={status_token(secret, ticket_id)}"
+
+
+async def public_view(
+    conn: asyncpg.Connection, secret: str, ticket_id: uuid.UUID, token: str
+) -> PublicTicket:
+    """What the customer may see: status and the conversation. A wrong token is a 404."""
+    if not hmac.compare_digest(status_token(secret, ticket_id), token):
+        raise NotFound("ticket not found")
+    ticket = await repository.get_ticket(conn, ticket_id)
+    if ticket is None:
+        raise NotFound("ticket not found")
+    messages = await repository.list_messages(conn, ticket_id)
+    return PublicTicket(
+        id=ticket["id"],
+        number=ticket["number"],
+        status=ticket["status"],
+        subject=ticket["subject"],
+        created_at=ticket["created_at"],
+        updated_at=ticket["updated_at"],
+        messages=[
+            PublicMessage(
+                direction=m["direction"],
+                author="you" if m["author"] == "customer" else "support",
+                body=m["body"],
+                created_at=m["created_at"],
+            )
+            for m in messages
+        ],
+    )

@@ -1,0 +1,181 @@
+"""The worker loop: claim inbound jobs, run the agent, commit the outcome with the job."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import time
+import traceback
+
+import asyncpg
+
+from fte.agent.embeddings import Embedder
+from fte.agent.runner import Agent, MessageContext
+from fte.agent.service import commit_decision
+from fte.bus import postgres_queue as queue
+from fte.channels.base import ChannelAdapter
+from fte.config import Settings
+from fte.db import asyncpg_dsn, transaction
+from fte.tickets import repository as tickets
+
+log = logging.getLogger(__name__)
+
+TOPIC = "inbound"
+# What a lost database looks like from here: wait and try again, never crash the worker.
+DB_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+           asyncpg.CannotConnectNowError, TimeoutError)
+
+
+def worker_id() -> str:
+    """host:pid, stored on claims and agent runs so an operator can tell workers apart."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def backoff_seconds(attempt: int, cap: float = 300.0) -> float:
+    """Exponential backoff with full jitter."""
+    return random.uniform(0, min(cap, 2.0 ** attempt))
+
+
+class AgentWorker:
+    """Consumes the `inbound` topic of the PostgreSQL queue."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        embedder: Embedder,
+        adapters: dict[str, ChannelAdapter],
+        name: str | None = None,
+    ):
+        self.pool = pool
+        self.settings = settings
+        self.embedder = embedder
+        self.adapters = adapters
+        self.name = name or worker_id()
+        self.agent = Agent(threshold=settings.answer_threshold, top_k=settings.retrieval_top_k)
+        self._wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event, database_url: str) -> None:
+        """Work until `stop` is set; the batch in hand is finished first."""
+        listener = asyncio.create_task(self._listen(database_url, stop))
+        log.info("worker %s started", self.name)
+        failures = 0
+        try:
+            while not stop.is_set():
+                try:
+                    handled = await self.run_once()
+                    failures = 0
+                except DB_DOWN as exc:
+                    failures += 1
+                    log.warning("database unavailable (%s); retrying", type(exc).__name__)
+                    await _sleep_or_stop(stop, min(10.0, 0.5 * 2**failures))
+                    continue
+                if handled == 0:
+                    self._wake.clear()
+                    await _first_of(stop, self._wake, self.settings.worker_poll_seconds)
+        finally:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+            log.info("worker %s stopped", self.name)
+
+    async def run_once(self) -> int:
+        """Claim and handle one batch; the number of jobs claimed."""
+        async with transaction(self.pool) as conn:
+            jobs = await queue.claim(
+                conn, TOPIC, self.name, self.settings.worker_concurrency,
+                self.settings.worker_lease_seconds,
+            )
+        if not jobs:
+            return 0
+        live = []
+        for job in jobs:
+            if job.attempts > self.settings.worker_max_attempts:
+                await self._dead_letter(job, f"abandoned after {job.attempts - 1} attempts "
+                                             "(worker lost or timed out each time)")
+            else:
+                live.append(job)
+        contexts = await self._load(live)
+        texts = [ctx.query for _, ctx in contexts]
+        vectors = await asyncio.to_thread(self.embedder.embed, texts) if texts else []
+        for (job, ctx), vector in zip(contexts, vectors, strict=True):
+            await self._handle(job, ctx, vector.tolist())
+        return len(jobs)
+
+    async def _load(self, jobs: list[queue.Job]) -> list[tuple[queue.Job, MessageContext]]:
+        loaded = []
+        async with transaction(self.pool) as conn:
+            for job in jobs:
+                row = await tickets.load_message_context(conn, job.payload["message_id"])
+                if row is None:  # the ticket was deleted meanwhile: nothing to answer
+                    await queue.complete(conn, job.id)
+                else:
+                    loaded.append((job, MessageContext.from_record(row)))
+        return loaded
+
+    async def _handle(self, job: queue.Job, ctx: MessageContext, vector: list[float]) -> None:
+        started = time.perf_counter()
+        try:
+            adapter = self.adapters[ctx.channel]
+            async with transaction(self.pool) as conn:
+                decision = await self.agent.decide(conn, ctx, vector, adapter, started)
+                committed = await commit_decision(conn, ctx, decision, self.name)
+                await queue.complete(conn, job.id)
+            log.info(
+                "ticket #%s message %s: %s%s (%.0f ms)%s", ctx.ticket_number, ctx.message_id,
+                decision.decision, f" [{decision.reason}]" if decision.reason else "",
+                decision.latency_ms, "" if committed else " — already handled, no reply sent",
+            )
+        except DB_DOWN:
+            raise  # the lease expires and the job is claimed again when the database is back
+        except Exception as exc:
+            error = "".join(traceback.format_exception_only(exc)).strip()
+            log.exception("job %s failed (attempt %d)", job.id, job.attempts)
+            async with transaction(self.pool) as conn:
+                if job.attempts >= self.settings.worker_max_attempts:
+                    dead_id = await queue.dead_letter(conn, job, error)
+                    log.error("job %s dead-lettered as %s: %s", job.id, dead_id, error)
+                else:
+                    await queue.retry_later(conn, job, error, backoff_seconds(job.attempts))
+
+    async def _dead_letter(self, job: queue.Job, error: str) -> None:
+        async with transaction(self.pool) as conn:
+            dead_id = await queue.dead_letter(conn, job, error)
+        log.error("job %s dead-lettered as %s: %s", job.id, dead_id, error)
+
+    async def _listen(self, database_url: str, stop: asyncio.Event) -> None:
+        """LISTEN for new outbox rows so an idle worker answers at once, not at its next poll."""
+        while not stop.is_set():
+            try:
+                conn = await asyncpg.connect(asyncpg_dsn(database_url), timeout=5)
+            except (*DB_DOWN, asyncpg.PostgresError):
+                await _sleep_or_stop(stop, 2.0)
+                continue
+            try:
+                await conn.add_listener(queue.NOTIFY_CHANNEL, lambda *_: self._wake.set())
+                while not stop.is_set() and not conn.is_closed():
+                    await _sleep_or_stop(stop, 1.0)
+            except (*DB_DOWN, asyncpg.PostgresError):
+                pass
+            finally:
+                if not conn.is_closed():
+                    await conn.close(timeout=2)
+            self._wake.set()  # a notification may have been missed while reconnecting
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+async def _first_of(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,30 @@
+from fte.agent.formatting import greeting, markdown_to_text, split_text, strip_title
+
+
+def test_markdown_becomes_plain_text() -> None:
+    md = "# Title\n\nUse **Settings** → *Account*.\n\n* one\n* two\n\nSee [help](https://x.example)."
+    text = markdown_to_text(md)
+    assert "**" not in text and "#" not in text
+    assert "Use Settings → Account." in text
+    assert "- one\n- two" in text
+    assert "help (https://x.example)" in text
+
+
+def test_strip_title_removes_only_the_matching_heading() -> None:
+    assert strip_title("# Resetting your password\n\nBody", "Resetting your password") == "Body"
+    assert strip_title("# Other\n\nBody", "Resetting your password").startswith("# Other")
+
+
+def test_greeting_uses_first_name_or_falls_back() -> None:
+    assert greeting("Ada Lovelace") == "Hi Ada,"
+    assert greeting(None) == "Hi there,"
+    assert greeting("  ") == "Hi there,"
+    assert greeting("123") == "Hi there,"
+
+
+def test_split_text_keeps_every_word_within_the_limit() -> None:
+    text = "\n\n".join(f"Paragraph {i} " + "word " * 60 for i in range(10))
+    parts = split_text(text, 400)
+    assert all(len(p) <= 400 for p in parts)
+    assert " ".join(parts).split() == text.split()
+    assert split_text("short", 400) == ["short"]

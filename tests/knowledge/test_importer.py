@@ -1,0 +1,57 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from fte.knowledge.importer import DEMO_KB, ImportSourceError, read_articles
+from fte.knowledge.service import chunk_article
+
+
+def test_markdown_title_comes_from_first_heading(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("\n# Resetting your password\n\nGo to Settings.\n")
+    (tmp_path / "b.txt").write_text("Plain first line\nrest")
+    docs = {d.source_key: d for d in read_articles(tmp_path)}
+    assert docs["file:a.md"].title == "Resetting your password"
+    assert docs["file:b.txt"].title == "Plain first line"
+
+
+def test_jsonl_rows_are_articles(tmp_path: Path) -> None:
+    path = tmp_path / "kb.jsonl"
+    path.write_text(
+        json.dumps({"id": "k1", "title": "T1", "body": "B1"}) + "\n\n"
+        + json.dumps({"id": 7, "title": "T2", "body": "B2"}) + "\n"
+    )
+    docs = read_articles(path)
+    assert [(d.source_key, d.title, d.body) for d in docs] == [
+        ("id:k1", "T1", "B1"), ("id:7", "T2", "B2")
+    ]
+
+
+def test_malformed_jsonl_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "kb.jsonl"
+    path.write_text(json.dumps({"id": 1, "title": "ok", "body": "x"}) + "\n{not json\n")
+    with pytest.raises(ImportSourceError, match=r"kb.jsonl:2"):
+        read_articles(path)
+
+
+def test_missing_path_and_empty_folder_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ImportSourceError, match="no such file"):
+        read_articles(tmp_path / "nope")
+    with pytest.raises(ImportSourceError, match="no .md"):
+        read_articles(tmp_path)
+
+
+def test_demo_kb_is_a_real_knowledge_base() -> None:
+    docs = read_articles(DEMO_KB)
+    assert 25 <= len(docs) <= 40
+    assert len({d.title for d in docs}) == len(docs)
+    assert all(len(d.body.split()) >= 80 for d in docs)
+    assert not any("{{" in d.body for d in docs)
+
+
+def test_chunks_carry_the_title_and_respect_the_size() -> None:
+    body = "# Title\n\n" + "\n\n".join("sentence " * 30 for _ in range(8))
+    chunks = chunk_article("Title", body, max_chars=600)
+    assert len(chunks) > 1
+    assert all(c.startswith("Title\n\n") for c in chunks)
+    assert all(len(c) <= 600 + len("Title\n\n") + 300 for c in chunks)
