@@ -29,10 +29,16 @@ def sqlalchemy_url(url: str) -> str:
     return "postgresql+asyncpg://" + asyncpg_dsn(url)[len("postgresql://") :]
 
 
+def json_dumps(value: Any) -> str:
+    """JSON for json/jsonb parameters: compact, UUIDs and datetimes as strings."""
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
+    # json/jsonb parameters take Python objects and come back as Python objects.
     for typename in ("json", "jsonb"):
         await conn.set_type_codec(
-            typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+            typename, encoder=json_dumps, decoder=json.loads, schema="pg_catalog"
         )
 
 
@@ -80,10 +86,3 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
             yield conn
     finally:
         await pool.release(conn)
-
-
-def json_dumps(value: Any) -> str:
-    """JSON for jsonb parameters, compact."""
-    return json.dumps(value, separators=(",", ":"), default=str)
-
-

@@ -7,7 +7,6 @@ from typing import Any
 
 import asyncpg
 
-from fte.db import json_dumps
 
 
 async def insert_run(
@@ -33,7 +32,7 @@ async def insert_run(
         ON CONFLICT (message_id) DO NOTHING
         RETURNING id
         """,
-        message_id, ticket_id, decision, reason, confidence, json_dumps(sources), draft,
+        message_id, ticket_id, decision, reason, confidence, sources, draft,
         latency_ms, model, worker,
     )
 

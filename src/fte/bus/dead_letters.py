@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncpg
 
-from fte.db import json_dumps
 
 
 async def list_open(conn: asyncpg.Connection, limit: int = 100) -> list[asyncpg.Record]:
@@ -29,7 +28,7 @@ async def replay(conn: asyncpg.Connection, dead_letter_id: int) -> bool:
         return False
     await conn.execute(
         "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3::jsonb)",
-        row["topic"], row["key"], json_dumps(row["payload"]),
+        row["topic"], row["key"], row["payload"],
     )
     await conn.execute("SELECT pg_notify('fte_outbox', $1)", row["topic"])
     return True

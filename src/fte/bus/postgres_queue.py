@@ -12,7 +12,6 @@ from typing import Any
 
 import asyncpg
 
-from fte.db import json_dumps
 
 NOTIFY_CHANNEL = "fte_outbox"
 
@@ -96,7 +95,7 @@ async def dead_letter(conn: asyncpg.Connection, job: Job, error: str) -> int:
         INSERT INTO dead_letters (outbox_id, topic, key, payload, error, attempts)
         VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING id
         """,
-        job.id, job.topic, job.key, json_dumps(job.payload), error[:4000], job.attempts,
+        job.id, job.topic, job.key, job.payload, error[:4000], job.attempts,
     )
     return dead_id
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import asyncpg
 
-from fte.db import json_dumps
 
 OPEN_STATUSES = ("open", "pending", "escalated")
 
@@ -73,7 +72,7 @@ async def file_inbound_message(
     """Conversation, ticket, message and outbox row for one inbound message."""
     row = await conn.fetchrow(
         _FILE_MESSAGE, customer_id, channel, thread_key, subject, category, priority,
-        external_id, body, json_dumps(metadata),
+        external_id, body, metadata,
     )
     assert row is not None
     return row
@@ -156,7 +155,7 @@ async def add_outbound_message(
         RETURNING id
         """,
         conversation_id, ticket_id, channel, author, body, delivery_status,
-        json_dumps(metadata or {}),
+        metadata or {},
     )
     return message_id  # type: ignore[no-any-return]
 

@@ -1,0 +1,35 @@
+# One target per workflow. Everything installs into .venv from pinned versions.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint format bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv with the pinned dependencies
+
+run: install  ## start everything on the embedded defaults: http://127.0.0.1:8000
+	$(BIN)/fte up
+
+test: install  ## run the whole test suite (starts its own PostgreSQL)
+	$(BIN)/pytest
+
+lint: install  ## ruff and mypy
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix src tests bench
+
+bench: install  ## intake throughput and latency against the bare-asyncpg ceiling
+	$(BIN)/python bench/intake.py
+
+clean:  ## remove the virtualenv (keeps .fte, your local data)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,81 @@
+"""`fte up`, the quick start: starts everything, stops everything, survives kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fixtures.processes import Process, free_port
+from tests.ops.test_embedded_postgres import postgres_pids, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def fte_up(data_dir: Path, port: int) -> Process:
+    proc = Process(["up"], {"FTE_DATA_DIR": str(data_dir), "FTE_PORT": str(port),
+                            "DATABASE_URL": "", "FTE_SECRET_KEY": ""})
+    proc.wait_for_output("Customer Success FTE is running", timeout=180)
+    return proc
+
+
+def ask(base: str, message: str) -> dict:
+    receipt = httpx.post(base + "/support/submit", timeout=10, json={
+        "name": "Kim", "email": "kim@example.com", "subject": "Q", "message": message}).json()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ticket = httpx.get(receipt["status_url"], timeout=10).json()
+        if any(m["author"] == "support" for m in ticket["messages"]):
+            return ticket
+        time.sleep(0.3)
+    raise AssertionError("no reply")
+
+
+def test_fte_up_runs_stops_and_restarts_cleanly(tmp_path: Path) -> None:
+    data, port = tmp_path / "data", free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    first = fte_up(data, port)
+    try:
+        assert "Web form   http://127.0.0.1" in first.output()
+        health = httpx.get(base + "/health", timeout=5).json()
+        assert health["database"] == "active" and health["channels"]["web_form"] == "active"
+        ticket = ask(base, "How do I turn on two-factor authentication?")
+        assert ticket["status"] == "pending"
+        assert "Source:" in ticket["messages"][-1]["body"]
+    finally:
+        first.proc.send_signal(signal.SIGTERM)
+        assert first.proc.wait(60) == 0, first.output()
+    assert "Stopped." in first.output()
+    assert postgres_pids(data) == []
+
+    second = fte_up(data, port)  # data kept, demo KB not loaded twice
+    try:
+        assert "Loading the demo knowledge base" in second.output()
+        assert "nothing imported" in second.output()
+    finally:
+        os.kill(second.pid, signal.SIGKILL)  # a crash: no chance to clean up
+        second.proc.wait()
+    assert wait_until(lambda: not postgres_pids(data), 20), "postgres outlived fte up"
+    assert wait_until(lambda: _port_free(port), 20), "the API outlived fte up"
+
+    third = fte_up(data, port)
+    try:
+        tickets = ask(base, "Where do I find my invoices?")
+        assert tickets["number"] == 2  # the first start's ticket is still there
+    finally:
+        third.proc.send_signal(signal.SIGINT)
+        assert third.proc.wait(60) == 0
+    assert postgres_pids(data) == []
+
+
+def _port_free(port: int) -> bool:
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+    except httpx.HTTPError:
+        return True
+    return False
