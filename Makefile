@@ -18,7 +18,7 @@ install: $(STAMP)  ## create .venv with the pinned dependencies
 run: install  ## start everything on the embedded defaults: http://127.0.0.1:8000
 	$(BIN)/fte up
 
-test: install  ## run the whole test suite (starts its own PostgreSQL)
+test: lint  ## lint, then the whole test suite (it starts its own PostgreSQL)
 	$(BIN)/pytest
 
 lint: install  ## ruff and mypy

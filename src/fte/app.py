@@ -21,8 +21,12 @@ from fte.ops.routes import router as ops_router
 
 log = logging.getLogger(__name__)
 
-_DB_LOST = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-            asyncpg.CannotConnectNowError)
+_DB_LOST = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
 
 
 async def _open_pool(settings: Settings, database_url: str) -> asyncpg.Pool:

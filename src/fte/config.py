@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -30,6 +29,7 @@ class Settings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", alias="FTE_HOST")
     port: int = Field(default=8000, alias="FTE_PORT", ge=1, le=65535)
+    api_workers: int = Field(default=1, alias="FTE_API_WORKERS", ge=1, le=64)
     public_url: str | None = Field(default=None, alias="FTE_PUBLIC_URL")
     # Signs ticket status links. Unset: generated once and kept in data_dir/secret_key.
     secret_key: str | None = Field(default=None, alias="FTE_SECRET_KEY")
@@ -37,12 +37,12 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="FTE_LOG_LEVEL")
 
     bus: Literal["postgres"] = Field(default="postgres", alias="FTE_BUS")
-    worker_concurrency: int = Field(default=16, alias="FTE_WORKER_BATCH_SIZE", ge=1, le=256)
+    worker_batch_size: int = Field(default=16, alias="FTE_WORKER_BATCH_SIZE", ge=1, le=256)
     worker_poll_seconds: float = Field(default=1.0, alias="FTE_WORKER_POLL_SECONDS", gt=0)
     worker_lease_seconds: float = Field(default=60.0, alias="FTE_WORKER_LEASE_SECONDS", gt=0)
     worker_max_attempts: int = Field(default=5, alias="FTE_WORKER_MAX_ATTEMPTS", ge=1)
 
-    answer_threshold: float = Field(default=0.5, alias="FTE_ANSWER_THRESHOLD", ge=0, le=1)
+    answer_threshold: float = Field(default=0.4, alias="FTE_ANSWER_THRESHOLD", ge=0, le=1)
     retrieval_top_k: int = Field(default=8, alias="FTE_RETRIEVAL_TOP_K", ge=1, le=100)
     embedding_device: str = Field(default="cpu", alias="FTE_EMBEDDING_DEVICE")
     company_name: str = Field(default="CloudSync Pro", alias="FTE_COMPANY_NAME")
@@ -74,7 +74,7 @@ class Settings(BaseSettings):
         return path.read_text().strip()
 
 
-def _app_settings(request: Request) -> Settings:
+async def _app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -2,7 +2,9 @@ from fte.agent.formatting import greeting, markdown_to_text, split_text, strip_t
 
 
 def test_markdown_becomes_plain_text() -> None:
-    md = "# Title\n\nUse **Settings** → *Account*.\n\n* one\n* two\n\nSee [help](https://x.example)."
+    md = (
+        "# Title\n\nUse **Settings** → *Account*.\n\n* one\n* two\n\nSee [help](https://x.example)."
+    )
     text = markdown_to_text(md)
     assert "**" not in text and "#" not in text
     assert "Use Settings → Account." in text

@@ -22,22 +22,35 @@ FORM = {
 async def test_submit_files_everything_in_one_go_and_returns_a_status_link(
     client: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
-    response = await client.post("/support/submit", json={**FORM, "priority": "high",
-                                                           "category": "account"})
+    response = await client.post(
+        "/support/submit", json={**FORM, "priority": "high", "category": "account"}
+    )
     assert response.status_code == 201
     receipt = response.json()
     assert receipt["duplicate"] is False
-    assert receipt["status_url"].startswith(f"http://testserver/support/tickets/{receipt['ticket_id']}?token=")
+    assert receipt["status_url"].startswith(
+        f"http://testserver/support/tickets/{receipt['ticket_id']}?token="
+    )
     counts = await row_counts(pool)
     assert counts | {"agent_runs": 0, "dead_letters": 0} == {
-        "customers": 1, "customer_identities": 1, "conversations": 1, "tickets": 1,
-        "messages": 1, "outbox": 1, "agent_runs": 0, "dead_letters": 0,
+        "customers": 1,
+        "customer_identities": 1,
+        "conversations": 1,
+        "tickets": 1,
+        "messages": 1,
+        "outbox": 1,
+        "agent_runs": 0,
+        "dead_letters": 0,
     }
     async with pool.acquire() as conn:
         ticket = await conn.fetchrow("SELECT * FROM tickets")
         identity = await conn.fetchrow("SELECT * FROM customer_identities")
     assert (ticket["status"], ticket["priority"], ticket["category"], ticket["channel"]) == (
-        "open", "high", "account", "web_form")
+        "open",
+        "high",
+        "account",
+        "web_form",
+    )
     assert (identity["kind"], identity["value"]) == ("email", "ada@example.com")
 
     path = receipt["status_url"].removeprefix("http://testserver")
@@ -52,8 +65,9 @@ async def test_the_same_email_finds_the_same_customer(
     client: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
     first = await client.post("/support/submit", json=FORM)
-    second = await client.post("/support/submit", json={**FORM, "email": "ada@example.COM",
-                                                          "subject": "Another question"})
+    second = await client.post(
+        "/support/submit", json={**FORM, "email": "ada@example.COM", "subject": "Another question"}
+    )
     assert first.status_code == second.status_code == 201
     assert first.json()["ticket_id"] != second.json()["ticket_id"]
     counts = await row_counts(pool)
@@ -64,10 +78,12 @@ async def test_a_resubmission_with_the_same_key_is_the_same_ticket(
     client: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
     key = str(uuid.uuid4())
-    responses = await asyncio.gather(*[
-        client.post("/support/submit", json=FORM, headers={"Idempotency-Key": key})
-        for _ in range(5)
-    ])
+    responses = await asyncio.gather(
+        *[
+            client.post("/support/submit", json=FORM, headers={"Idempotency-Key": key})
+            for _ in range(5)
+        ]
+    )
     assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 201]
     assert len({r.json()["ticket_id"] for r in responses}) == 1
     assert len({r.json()["status_url"] for r in responses}) == 1
@@ -75,8 +91,11 @@ async def test_a_resubmission_with_the_same_key_is_the_same_ticket(
     assert (counts["tickets"], counts["messages"], counts["outbox"]) == (1, 1, 1)
 
     # The same key from another customer is another request, not a peek at this one.
-    other = await client.post("/support/submit", json={**FORM, "email": "eve@example.com"},
-                              headers={"Idempotency-Key": key})
+    other = await client.post(
+        "/support/submit",
+        json={**FORM, "email": "eve@example.com"},
+        headers={"Idempotency-Key": key},
+    )
     assert other.status_code == 201
     assert other.json()["ticket_id"] != responses[0].json()["ticket_id"]
 
@@ -106,9 +125,12 @@ async def test_invalid_fields_are_named_and_nothing_is_written(
     assert set((await row_counts(pool)).values()) == {0}
 
 
-async def test_malformed_json_is_a_422_not_a_500(client: httpx.AsyncClient, pool: asyncpg.Pool) -> None:
-    response = await client.post("/support/submit", content=b"{not json",
-                                 headers={"content-type": "application/json"})
+async def test_malformed_json_is_a_422_not_a_500(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    response = await client.post(
+        "/support/submit", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
     assert set((await row_counts(pool)).values()) == {0}
 
@@ -125,8 +147,9 @@ async def test_oversized_bodies_are_413_and_nothing_is_written(
         for _ in range(20):
             yield b"x" * 8192
 
-    streamed = await client.post("/support/submit", content=chunks(),
-                                 headers={"content-type": "application/json"})
+    streamed = await client.post(
+        "/support/submit", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert streamed.status_code == 413
     assert set((await row_counts(pool)).values()) == {0}
 
@@ -149,7 +172,9 @@ async def test_a_wrong_token_or_unknown_ticket_is_404(client: httpx.AsyncClient)
     assert (await client.get(f"/support/tickets/{ticket_id}")).status_code == 422
 
 
-async def test_the_form_page_and_status_page_are_html_for_browsers(client: httpx.AsyncClient) -> None:
+async def test_the_form_page_and_status_page_are_html_for_browsers(
+    client: httpx.AsyncClient,
+) -> None:
     page = await client.get("/support")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert 'id="support-form"' in page.text

@@ -24,14 +24,14 @@ def form(message: str, email: str = "grace@example.com") -> dict[str, str]:
     return {"name": "Grace Hopper", "email": email, "subject": "Help please", "message": message}
 
 
-async def wait_for_reply(client: httpx.AsyncClient, status_url: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
+async def wait_for_reply(client: httpx.AsyncClient, status_url: str, within: float = 60) -> dict:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         ticket = (await client.get(status_url)).json()
         if any(m["author"] == "support" for m in ticket["messages"]):
             return ticket
         await asyncio.sleep(0.2)
-    raise AssertionError(f"no reply within {timeout}s")
+    raise AssertionError(f"no reply within {within}s")
 
 
 @pytest.fixture

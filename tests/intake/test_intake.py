@@ -13,13 +13,15 @@ from tests.fixtures.db import row_counts
 
 
 def message(email: str, body: str = "Hello", **kw: object) -> InboundMessage:
-    return InboundMessage(channel="web_form", identity=Identity("email", email), body=body,
-                          customer_name="Lin", **kw)  # type: ignore[arg-type]
+    return InboundMessage(
+        channel="web_form", identity=Identity("email", email), body=body, customer_name="Lin", **kw
+    )  # type: ignore[arg-type]
 
 
 async def test_first_contacts_at_the_same_moment_make_one_customer(pool: asyncpg.Pool) -> None:
-    results = await asyncio.gather(*[file_inbound(pool, message("new@example.com", f"q{i}"))
-                                     for i in range(8)])
+    results = await asyncio.gather(
+        *[file_inbound(pool, message("new@example.com", f"q{i}")) for i in range(8)]
+    )
     assert len({r.customer_id for r in results}) == 1
     assert len({r.ticket_id for r in results}) == 8
     counts = await row_counts(pool)
@@ -27,9 +29,9 @@ async def test_first_contacts_at_the_same_moment_make_one_customer(pool: asyncpg
 
 
 async def test_a_redelivered_message_is_filed_once(pool: asyncpg.Pool) -> None:
-    results = await asyncio.gather(*[
-        file_inbound(pool, message("dup@example.com", external_id="SM123")) for _ in range(6)
-    ])
+    results = await asyncio.gather(
+        *[file_inbound(pool, message("dup@example.com", external_id="SM123")) for _ in range(6)]
+    )
     assert [r.duplicate for r in results].count(False) == 1
     assert len({r.message_id for r in results}) == 1
     counts = await row_counts(pool)
@@ -47,8 +49,9 @@ async def test_a_reply_in_the_same_thread_reopens_the_pending_ticket(pool: async
     first = await file_inbound(pool, message("t@example.com", thread_key="wa:1"))
     async with pool.acquire() as conn:
         await conn.execute("UPDATE tickets SET status = 'pending'")
-    second = await file_inbound(pool, message("t@example.com", "thanks, one more thing",
-                                              thread_key="wa:1"))
+    second = await file_inbound(
+        pool, message("t@example.com", "thanks, one more thing", thread_key="wa:1")
+    )
     assert second.ticket_id == first.ticket_id
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT status FROM tickets") == "open"

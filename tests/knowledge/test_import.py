@@ -24,9 +24,13 @@ async def test_reimport_is_a_noop_and_an_edit_replaces_the_chunks(
     again = await import_articles(pool, read_articles(tmp_path), embedder)
     assert (again.added, again.updated, again.unchanged) == (0, 0, 2)
     async with pool.acquire() as conn:
-        assert await conn.fetch("SELECT id, updated_at FROM kb_articles ORDER BY source_key") == before
+        assert (
+            await conn.fetch("SELECT id, updated_at FROM kb_articles ORDER BY source_key") == before
+        )
 
-    (tmp_path / "a.md").write_text("# Pausing sync\n\nRight-click the icon and choose Pause syncing.")
+    (tmp_path / "a.md").write_text(
+        "# Pausing sync\n\nRight-click the icon and choose Pause syncing."
+    )
     edited = await import_articles(pool, read_articles(tmp_path), embedder)
     assert (edited.added, edited.updated, edited.unchanged) == (0, 1, 1)
     async with pool.acquire() as conn:
@@ -35,4 +39,6 @@ async def test_reimport_is_a_noop_and_an_edit_replaces_the_chunks(
             "WHERE a.source_key = 'file:a.md'"
         )
         assert await conn.fetchval("SELECT count(*) FROM kb_articles") == 2
-    assert [c["content"] for c in chunks] == ["Pausing sync\n\nRight-click the icon and choose Pause syncing."]
+    assert [c["content"] for c in chunks] == [
+        "Pausing sync\n\nRight-click the icon and choose Pause syncing."
+    ]

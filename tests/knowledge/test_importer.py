@@ -18,12 +18,15 @@ def test_markdown_title_comes_from_first_heading(tmp_path: Path) -> None:
 def test_jsonl_rows_are_articles(tmp_path: Path) -> None:
     path = tmp_path / "kb.jsonl"
     path.write_text(
-        json.dumps({"id": "k1", "title": "T1", "body": "B1"}) + "\n\n"
-        + json.dumps({"id": 7, "title": "T2", "body": "B2"}) + "\n"
+        json.dumps({"id": "k1", "title": "T1", "body": "B1"})
+        + "\n\n"
+        + json.dumps({"id": 7, "title": "T2", "body": "B2"})
+        + "\n"
     )
     docs = read_articles(path)
     assert [(d.source_key, d.title, d.body) for d in docs] == [
-        ("id:k1", "T1", "B1"), ("id:7", "T2", "B2")
+        ("id:k1", "T1", "B1"),
+        ("id:7", "T2", "B2"),
     ]
 
 
@@ -37,7 +40,7 @@ def test_malformed_jsonl_names_file_and_line(tmp_path: Path) -> None:
 def test_missing_path_and_empty_folder_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ImportSourceError, match="no such file"):
         read_articles(tmp_path / "nope")
-    with pytest.raises(ImportSourceError, match="no .md"):
+    with pytest.raises(ImportSourceError, match=r"no \.md"):
         read_articles(tmp_path)
 
 

@@ -37,7 +37,9 @@ def psql(server: EmbeddedPostgres, sql: str) -> str:
 
     return subprocess.run(
         [str(_bin_dir() / "psql"), server.url(), "-tAc", sql],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
 
 
@@ -63,8 +65,9 @@ def test_a_killed_parent_takes_its_server_with_it_and_the_next_start_is_clean(
         "from fte.ops.embedded_postgres import EmbeddedPostgres;"
         "EmbeddedPostgres(Path(sys.argv[1])).start(); print('up', flush=True); time.sleep(600)"
     )
-    parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)],
-                              stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
     assert parent.stdout is not None and parent.stdout.readline().strip() == "up"
     assert postgres_pids(tmp_path)
     os.kill(parent.pid, signal.SIGKILL)
@@ -84,8 +87,10 @@ def test_a_server_left_running_is_stopped_before_starting_again(tmp_path: Path) 
         server = EmbeddedPostgres(tmp_path)
         server.start()
         assert psql(server, "SELECT 1") == "1"
-        assert len([p for p in postgres_pids(tmp_path)
-                    if psutil.Process(p).ppid() == os.getpid()]) == 1
+        assert (
+            len([p for p in postgres_pids(tmp_path) if psutil.Process(p).ppid() == os.getpid()])
+            == 1
+        )
         server.stop()
         assert wait_until(lambda: not postgres_pids(tmp_path))
     finally:

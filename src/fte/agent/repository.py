@@ -8,7 +8,6 @@ from typing import Any
 import asyncpg
 
 
-
 async def insert_run(
     conn: asyncpg.Connection,
     *,
@@ -24,7 +23,7 @@ async def insert_run(
     worker: str,
 ) -> uuid.UUID | None:
     """The new run's id, or None when this message already has a run (it was handled)."""
-    return await conn.fetchval(  # type: ignore[no-any-return]
+    return await conn.fetchval(
         """
         INSERT INTO agent_runs (message_id, ticket_id, decision, reason, confidence, sources,
                                 draft, latency_ms, model, worker)
@@ -32,14 +31,24 @@ async def insert_run(
         ON CONFLICT (message_id) DO NOTHING
         RETURNING id
         """,
-        message_id, ticket_id, decision, reason, confidence, sources, draft,
-        latency_ms, model, worker,
+        message_id,
+        ticket_id,
+        decision,
+        reason,
+        confidence,
+        sources,
+        draft,
+        latency_ms,
+        model,
+        worker,
     )
 
 
 async def set_reply(conn: asyncpg.Connection, run_id: uuid.UUID, reply_id: uuid.UUID) -> None:
     """Link the run to the message it sent."""
-    await conn.execute("UPDATE agent_runs SET reply_message_id = $2 WHERE id = $1", run_id, reply_id)
+    await conn.execute(
+        "UPDATE agent_runs SET reply_message_id = $2 WHERE id = $1", run_id, reply_id
+    )
 
 
 async def runs_for_ticket(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> list[asyncpg.Record]:

@@ -22,8 +22,11 @@ class Source:
 
     def as_json(self) -> dict[str, object]:
         """What the agent run stores, so a human can see why."""
-        return {"article_id": str(self.article_id), "title": self.title,
-                "score": round(self.score, 4)}
+        return {
+            "article_id": str(self.article_id),
+            "title": self.title,
+            "score": round(self.score, 4),
+        }
 
 
 async def retrieve(
@@ -35,7 +38,9 @@ async def retrieve(
     for row in rows:
         if row["article_id"] not in best:  # rows arrive best first
             best[row["article_id"]] = Source(
-                article_id=row["article_id"], title=row["title"], body=row["body"],
+                article_id=row["article_id"],
+                title=row["title"],
+                body=row["body"],
                 score=float(row["score"]),
             )
     return list(best.values())[:top_k]

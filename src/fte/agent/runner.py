@@ -40,9 +40,13 @@ class MessageContext:
     def from_record(cls, row: asyncpg.Record) -> MessageContext:
         """From tickets.repository.load_message_context."""
         return cls(
-            message_id=row["message_id"], ticket_id=row["ticket_id"],
-            ticket_number=row["ticket_number"], conversation_id=row["conversation_id"],
-            channel=row["channel"], body=row["body"], subject=row["subject"],
+            message_id=row["message_id"],
+            ticket_id=row["ticket_id"],
+            ticket_number=row["ticket_number"],
+            conversation_id=row["conversation_id"],
+            channel=row["channel"],
+            body=row["body"],
+            subject=row["subject"],
             customer_name=row["customer_name"],
         )
 
@@ -90,21 +94,38 @@ class Agent:
 
         citations = [Citation(str(best.article_id), best.title, best.score)] if best else []
         answer = (
-            Reply(body=local.answer_body(best), ticket_number=ctx.ticket_number,
-                  customer_name=ctx.customer_name, citations=tuple(citations))
-            if best else None
+            Reply(
+                body=local.answer_body(best),
+                ticket_number=ctx.ticket_number,
+                customer_name=ctx.customer_name,
+                citations=tuple(citations),
+            )
+            if best
+            else None
         )
         if reason is None and answer is not None:
             return Decision(
-                decision="answer", reason=None, confidence=confidence, sources=sources,
-                reply_parts=adapter.format_reply(answer), draft=None,
-                latency_ms=(time.perf_counter() - started) * 1000, citations=citations,
+                decision="answer",
+                reason=None,
+                confidence=confidence,
+                sources=sources,
+                reply_parts=adapter.format_reply(answer),
+                draft=None,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                citations=citations,
             )
-        note = Reply(body=local.ESCALATION_NOTE, ticket_number=ctx.ticket_number,
-                     customer_name=ctx.customer_name)
+        note = Reply(
+            body=local.ESCALATION_NOTE,
+            ticket_number=ctx.ticket_number,
+            customer_name=ctx.customer_name,
+        )
         return Decision(
-            decision="escalate", reason=reason, confidence=confidence, sources=sources,
+            decision="escalate",
+            reason=reason,
+            confidence=confidence,
+            sources=sources,
             reply_parts=adapter.format_reply(note),
             draft="\n\n".join(adapter.format_reply(answer)) if answer else None,
-            latency_ms=(time.perf_counter() - started) * 1000, citations=citations,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            citations=citations,
         )

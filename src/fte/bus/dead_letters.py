@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncpg
 
 
-
 async def list_open(conn: asyncpg.Connection, limit: int = 100) -> list[asyncpg.Record]:
     """Dead letters not yet replayed, newest first."""
     return await conn.fetch(
@@ -28,7 +27,9 @@ async def replay(conn: asyncpg.Connection, dead_letter_id: int) -> bool:
         return False
     await conn.execute(
         "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3::jsonb)",
-        row["topic"], row["key"], row["payload"],
+        row["topic"],
+        row["key"],
+        row["payload"],
     )
     await conn.execute("SELECT pg_notify('fte_outbox', $1)", row["topic"])
     return True

@@ -12,7 +12,6 @@ from typing import Any
 
 import asyncpg
 
-
 NOTIFY_CHANNEL = "fte_outbox"
 
 
@@ -53,8 +52,9 @@ async def claim(
     """Claim up to `limit` ready rows for this worker, oldest first."""
     rows = await conn.fetch(_CLAIM, topic, limit, worker, lease_seconds)
     return [
-        Job(id=r["id"], topic=r["topic"], key=r["key"], payload=r["payload"],
-            attempts=r["attempts"])
+        Job(
+            id=r["id"], topic=r["topic"], key=r["key"], payload=r["payload"], attempts=r["attempts"]
+        )
         for r in sorted(rows, key=lambda r: r["id"])
     ]
 
@@ -68,9 +68,7 @@ async def complete(conn: asyncpg.Connection, job_id: int) -> None:
     )
 
 
-async def retry_later(
-    conn: asyncpg.Connection, job: Job, error: str, delay_seconds: float
-) -> None:
+async def retry_later(conn: asyncpg.Connection, job: Job, error: str, delay_seconds: float) -> None:
     """Release the row so it is claimed again after `delay_seconds`."""
     await conn.execute(
         """
@@ -79,23 +77,30 @@ async def retry_later(
             available_at = now() + make_interval(secs => $3)
         WHERE id = $1
         """,
-        job.id, error[:4000], delay_seconds,
+        job.id,
+        error[:4000],
+        delay_seconds,
     )
 
 
 async def dead_letter(conn: asyncpg.Connection, job: Job, error: str) -> int:
     """Take the row out of the queue into dead_letters, where it is visible and replayable."""
     await conn.execute(
-        "UPDATE outbox SET processed_at = now(), lease_until = NULL, last_error = $2 "
-        "WHERE id = $1",
-        job.id, error[:4000],
+        "UPDATE outbox SET processed_at = now(), lease_until = NULL, last_error = $2 WHERE id = $1",
+        job.id,
+        error[:4000],
     )
     dead_id: int = await conn.fetchval(
         """
         INSERT INTO dead_letters (outbox_id, topic, key, payload, error, attempts)
         VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING id
         """,
-        job.id, job.topic, job.key, job.payload, error[:4000], job.attempts,
+        job.id,
+        job.topic,
+        job.key,
+        job.payload,
+        error[:4000],
+        job.attempts,
     )
     return dead_id
 

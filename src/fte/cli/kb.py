@@ -33,8 +33,12 @@ async def _import(url: str, path: Path, if_empty: bool, quiet: bool) -> ImportRe
                     return None
         embedder = await asyncio.to_thread(get_embedder, settings.embedding_device)
         with Progress(
-            TextColumn("[bold]Importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, disable=quiet,
+            TextColumn("[bold]Importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet,
         ) as progress:
             task = progress.add_task("import", total=len(docs))
             return await import_articles(
@@ -66,8 +70,11 @@ def import_(
         console.print("Knowledge base already has articles; nothing imported.")
         return
     if as_json:
-        typer.echo(json.dumps({"added": report.added, "updated": report.updated,
-                               "unchanged": report.unchanged}))
+        typer.echo(
+            json.dumps(
+                {"added": report.added, "updated": report.updated, "unchanged": report.unchanged}
+            )
+        )
     else:
         console.print(
             f"[green]{report.total} articles:[/green] {report.added} added, "

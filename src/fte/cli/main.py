@@ -34,19 +34,28 @@ def up(
 
 @app.command()
 def serve(
-    workers: int = typer.Option(1, min=1, max=64, help="API processes (uvicorn workers)."),
+    workers: int | None = typer.Option(
+        None, min=1, max=64, help="API processes (default FTE_API_WORKERS, 1); one per core."
+    ),
 ) -> None:
     """Serve the API and the web form."""
     settings = get_settings()
+    workers = workers or settings.api_workers
     configure(settings.log_level, "api")
     with database_url(settings) as url:
         import os
 
         os.environ["DATABASE_URL"] = url
         uvicorn.run(
-            "fte.app:app_from_env", factory=True, host=settings.host, port=settings.port,
-            workers=workers, log_level=settings.log_level.lower(), access_log=False,
-            proxy_headers=True, timeout_graceful_shutdown=10,
+            "fte.app:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            proxy_headers=True,
+            timeout_graceful_shutdown=10,
         )
 
 

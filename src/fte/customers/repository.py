@@ -43,4 +43,4 @@ async def find_or_create(
             identity.value,
         )
     assert found is not None
-    return found  # type: ignore[no-any-return]
+    return found

@@ -38,11 +38,15 @@ async def upsert_article(
                 content_hash = EXCLUDED.content_hash, updated_at = now()
         RETURNING id
         """,
-        source_key, title, body, content_hash,
+        source_key,
+        title,
+        body,
+        content_hash,
     )
     await conn.execute("DELETE FROM kb_chunks WHERE article_id = $1", article_id)
     await conn.executemany(
-        "INSERT INTO kb_chunks (article_id, ordinal, content, embedding) VALUES ($1, $2, $3, $4::vector)",
+        "INSERT INTO kb_chunks (article_id, ordinal, content, embedding) "
+        "VALUES ($1, $2, $3, $4::vector)",
         [(article_id, i, text, vector_literal(vec)) for i, (text, vec) in enumerate(chunks)],
     )
     return article_id
@@ -65,5 +69,6 @@ async def nearest_chunks(
         ORDER BY c.embedding <=> $1::vector
         LIMIT $2
         """,
-        vector_literal(embedding), limit,
+        vector_literal(embedding),
+        limit,
     )

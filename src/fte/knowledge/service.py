@@ -69,8 +69,12 @@ async def import_articles(
                 pairs = list(zip(chunks, vectors[offset : offset + len(chunks)], strict=True))
                 offset += len(chunks)
                 await repository.upsert_article(
-                    conn, source_key=doc.source_key, title=doc.title, body=doc.body,
-                    content_hash=content_hash(doc), chunks=pairs,
+                    conn,
+                    source_key=doc.source_key,
+                    title=doc.title,
+                    body=doc.body,
+                    content_hash=content_hash(doc),
+                    chunks=pairs,
                 )
                 if doc.source_key in stored:
                     updated += 1

@@ -121,9 +121,16 @@ class EmbeddedPostgres:
             pwd.getpwnam(self._os_user)
         except KeyError:
             subprocess.run(
-                ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin",
-                 self._os_user],
-                check=True, capture_output=True,
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "-s",
+                    "/usr/sbin/nologin",
+                    self._os_user,
+                ],
+                check=True,
+                capture_output=True,
             )
         # The unprivileged server must be able to reach its data and its own binaries.
         install = _bin_dir().parent
@@ -167,8 +174,15 @@ class EmbeddedPostgres:
                 "Move it away to start afresh."
             )
         self._run(
-            "initdb", "-D", str(self.pgdata), "-U", PG_USER, "--auth=trust",
-            "--encoding=UTF8", "--locale=C", "--no-sync",
+            "initdb",
+            "-D",
+            str(self.pgdata),
+            "-U",
+            PG_USER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
         )
 
     def _stop_orphan(self) -> None:
@@ -198,12 +212,18 @@ class EmbeddedPostgres:
         logf = self.logfile.open("ab")
         args = [
             str(_bin_dir() / "postgres"),
-            "-D", str(self.pgdata),
-            "-p", str(self.port),
-            "-c", "listen_addresses=127.0.0.1",
-            "-c", "unix_socket_directories=",
-            "-c", "max_connections=200",
-            "-c", "shared_buffers=128MB",
+            "-D",
+            str(self.pgdata),
+            "-p",
+            str(self.port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=128MB",
         ]
         # Popen applies `user` before `preexec_fn`, so the parent-death signal survives setuid.
         self.process = subprocess.Popen(
@@ -225,8 +245,16 @@ class EmbeddedPostgres:
                     f"postgres exited with code {self.process.returncode}:\n{self._log_tail()}"
                 )
             ready = subprocess.run(
-                [str(_bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port),
-                 "-U", PG_USER, "-q"],
+                [
+                    str(_bin_dir() / "pg_isready"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    PG_USER,
+                    "-q",
+                ],
                 check=False,
             )
             if ready.returncode == 0:
@@ -236,16 +264,29 @@ class EmbeddedPostgres:
 
     def _ensure_database(self, name: str) -> None:
         psql = [
-            str(_bin_dir() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER,
-            "-d", "postgres", "-tAq", "-v", "ON_ERROR_STOP=1",
+            str(_bin_dir() / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            PG_USER,
+            "-d",
+            "postgres",
+            "-tAq",
+            "-v",
+            "ON_ERROR_STOP=1",
         ]
         found = subprocess.run(
             [*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         if found.stdout.strip() != "1":
-            subprocess.run([*psql, "-c", f'CREATE DATABASE "{name}"'], check=True,
-                           capture_output=True)
+            subprocess.run(
+                [*psql, "-c", f'CREATE DATABASE "{name}"'], check=True, capture_output=True
+            )
 
     def _log_tail(self, lines: int = 20) -> str:
         try:

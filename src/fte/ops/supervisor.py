@@ -109,7 +109,9 @@ class Supervisor:
     def _load_demo_kb(self, env: dict[str, str]) -> None:
         console.print("Loading the demo knowledge base (first start only) …")
         result = subprocess.run(
-            [sys.executable, "-m", "fte", "kb", "import", "--if-empty"], env=env, check=False,
+            [sys.executable, "-m", "fte", "kb", "import", "--if-empty"],
+            env=env,
+            check=False,
             preexec_fn=_child_setup,
         )
         if result.returncode != 0:
@@ -117,7 +119,9 @@ class Supervisor:
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
         self.children[name] = subprocess.Popen(
-            [sys.executable, "-m", "fte", *args], env=env, preexec_fn=_child_setup,
+            [sys.executable, "-m", "fte", *args],
+            env=env,
+            preexec_fn=_child_setup,
         )
 
     def _wait_healthy(self, timeout: float = 90.0) -> None:
@@ -125,10 +129,10 @@ class Supervisor:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check_children()
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
+            # A 503 (database not ready yet) raises HTTPError, an OSError: keep waiting.
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
             time.sleep(0.3)
         raise SupervisorError(f"the API did not become healthy at {url} within {timeout:.0f}s")
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import asyncpg
 
-
 OPEN_STATUSES = ("open", "pending", "escalated")
 
 # One statement files the message: the conversation (reused by thread key), the open ticket in
@@ -71,8 +70,16 @@ async def file_inbound_message(
 ) -> asyncpg.Record:
     """Conversation, ticket, message and outbox row for one inbound message."""
     row = await conn.fetchrow(
-        _FILE_MESSAGE, customer_id, channel, thread_key, subject, category, priority,
-        external_id, body, metadata,
+        _FILE_MESSAGE,
+        customer_id,
+        channel,
+        thread_key,
+        subject,
+        category,
+        priority,
+        external_id,
+        body,
+        metadata,
     )
     assert row is not None
     return row
@@ -154,10 +161,15 @@ async def add_outbound_message(
         VALUES ($1, $2, $3, 'outbound', $4, $5, $6, $7::jsonb)
         RETURNING id
         """,
-        conversation_id, ticket_id, channel, author, body, delivery_status,
+        conversation_id,
+        ticket_id,
+        channel,
+        author,
+        body,
+        delivery_status,
         metadata or {},
     )
-    return message_id  # type: ignore[no-any-return]
+    return message_id
 
 
 async def record_agent_outcome(
@@ -179,5 +191,8 @@ async def record_agent_outcome(
             updated_at = now()
         WHERE id = $1
         """,
-        ticket_id, status, escalation_reason, responded,
+        ticket_id,
+        status,
+        escalation_reason,
+        responded,
     )

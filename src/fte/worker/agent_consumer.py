@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -25,8 +26,13 @@ log = logging.getLogger(__name__)
 
 TOPIC = "inbound"
 # What a lost database looks like from here: wait and try again, never crash the worker.
-DB_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-           asyncpg.CannotConnectNowError, TimeoutError)
+DB_DOWN = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    TimeoutError,
+)
 
 
 def worker_id() -> str:
@@ -36,7 +42,7 @@ def worker_id() -> str:
 
 def backoff_seconds(attempt: int, cap: float = 300.0) -> float:
     """Exponential backoff with full jitter."""
-    return random.uniform(0, min(cap, 2.0 ** attempt))
+    return random.uniform(0, min(cap, 2.0**attempt))
 
 
 class AgentWorker:
@@ -85,7 +91,10 @@ class AgentWorker:
         """Claim and handle one batch; the number of jobs claimed."""
         async with transaction(self.pool) as conn:
             jobs = await queue.claim(
-                conn, TOPIC, self.name, self.settings.worker_concurrency,
+                conn,
+                TOPIC,
+                self.name,
+                self.settings.worker_batch_size,
                 self.settings.worker_lease_seconds,
             )
         if not jobs:
@@ -93,13 +102,16 @@ class AgentWorker:
         live = []
         for job in jobs:
             if job.attempts > self.settings.worker_max_attempts:
-                await self._dead_letter(job, f"abandoned after {job.attempts - 1} attempts "
-                                             "(worker lost or timed out each time)")
+                await self._dead_letter(
+                    job,
+                    f"abandoned after {job.attempts - 1} attempts "
+                    "(worker lost or timed out each time)",
+                )
             else:
                 live.append(job)
         contexts = await self._load(live)
         texts = [ctx.query for _, ctx in contexts]
-        vectors = await asyncio.to_thread(self.embedder.embed, texts) if texts else []
+        vectors = await asyncio.to_thread(self.embedder.embed, texts)
         for (job, ctx), vector in zip(contexts, vectors, strict=True):
             await self._handle(job, ctx, vector.tolist())
         return len(jobs)
@@ -124,9 +136,13 @@ class AgentWorker:
                 committed = await commit_decision(conn, ctx, decision, self.name)
                 await queue.complete(conn, job.id)
             log.info(
-                "ticket #%s message %s: %s%s (%.0f ms)%s", ctx.ticket_number, ctx.message_id,
-                decision.decision, f" [{decision.reason}]" if decision.reason else "",
-                decision.latency_ms, "" if committed else " — already handled, no reply sent",
+                "ticket #%s message %s: %s%s (%.0f ms)%s",
+                ctx.ticket_number,
+                ctx.message_id,
+                decision.decision,
+                f" [{decision.reason}]" if decision.reason else "",
+                decision.latency_ms,
+                "" if committed else " — already handled, no reply sent",
             )
         except DB_DOWN:
             raise  # the lease expires and the job is claimed again when the database is back
@@ -166,10 +182,8 @@ class AgentWorker:
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
 
 
 async def _first_of(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:

@@ -25,8 +25,11 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", max_length=200,
-           description="Resubmitting with the same key returns the first ticket"),
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Resubmitting with the same key returns the first ticket",
+    ),
 ]
 
 
@@ -41,8 +44,11 @@ def _external_id(email: str, key: str | None) -> str | None:
     "/support/submit",
     status_code=201,
     response_model=SubmissionReceipt,
-    responses={200: {"description": "Duplicate submission: the first ticket"},
-               413: {"description": "Body too large"}, 422: {"description": "Invalid field"}},
+    responses={
+        200: {"description": "Duplicate submission: the first ticket"},
+        413: {"description": "Body too large"},
+        422: {"description": "Invalid field"},
+    },
 )
 async def submit(
     form: WebFormSubmission,
