@@ -30,3 +30,7 @@ def test_split_text_keeps_every_word_within_the_limit() -> None:
     assert all(len(p) <= 400 for p in parts)
     assert " ".join(parts).split() == text.split()
     assert split_text("short", 400) == ["short"]
+
+
+def test_headings_keep_the_blank_line_before_them() -> None:
+    assert markdown_to_text("Intro.\n\n## Steps\n\n1. Go") == "Intro.\n\nSteps\n\n1. Go"
