@@ -24,6 +24,18 @@ class IntakeResult:
     customer_id: uuid.UUID
     duplicate: bool
 
+    @classmethod
+    def from_record(cls, row: asyncpg.Record, *, duplicate: bool) -> IntakeResult:
+        """From a row with ticket_id, ticket_number, message_id, conversation_id, customer_id."""
+        return cls(
+            ticket_id=row["ticket_id"],
+            ticket_number=row["ticket_number"],
+            message_id=row["message_id"],
+            conversation_id=row["conversation_id"],
+            customer_id=row["customer_id"],
+            duplicate=duplicate,
+        )
+
 
 async def _file(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResult:
     customer_id = await customers.find_or_create(conn, msg.identity, msg.customer_name)
@@ -39,14 +51,7 @@ async def _file(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResult:
         body=msg.body,
         metadata=msg.metadata,
     )
-    return IntakeResult(
-        ticket_id=row["ticket_id"],
-        ticket_number=row["ticket_number"],
-        message_id=row["message_id"],
-        conversation_id=row["conversation_id"],
-        customer_id=customer_id,
-        duplicate=False,
-    )
+    return IntakeResult.from_record(row, duplicate=False)
 
 
 async def _existing(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResult | None:
@@ -55,14 +60,7 @@ async def _existing(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResu
     row = await tickets.find_message_by_external_id(conn, msg.channel, msg.external_id)
     if row is None:
         return None
-    return IntakeResult(
-        ticket_id=row["ticket_id"],
-        ticket_number=row["ticket_number"],
-        message_id=row["message_id"],
-        conversation_id=row["conversation_id"],
-        customer_id=row["customer_id"],
-        duplicate=True,
-    )
+    return IntakeResult.from_record(row, duplicate=True)
 
 
 async def file_inbound(pool: asyncpg.Pool, msg: InboundMessage) -> IntakeResult:

@@ -245,16 +245,7 @@ class EmbeddedPostgres:
                     f"postgres exited with code {self.process.returncode}:\n{self._log_tail()}"
                 )
             ready = subprocess.run(
-                [
-                    str(_bin_dir() / "pg_isready"),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "-U",
-                    PG_USER,
-                    "-q",
-                ],
+                [str(_bin_dir() / "pg_isready"), *self._conn_args("postgres"), "-q"],
                 check=False,
             )
             if ready.returncode == 0:
@@ -265,14 +256,7 @@ class EmbeddedPostgres:
     def _ensure_database(self, name: str) -> None:
         psql = [
             str(_bin_dir() / "psql"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            PG_USER,
-            "-d",
-            "postgres",
+            *self._conn_args("postgres"),
             "-tAq",
             "-v",
             "ON_ERROR_STOP=1",
@@ -287,6 +271,9 @@ class EmbeddedPostgres:
             subprocess.run(
                 [*psql, "-c", f'CREATE DATABASE "{name}"'], check=True, capture_output=True
             )
+
+    def _conn_args(self, database: str) -> list[str]:
+        return ["-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-d", database]
 
     def _log_tail(self, lines: int = 20) -> str:
         try:

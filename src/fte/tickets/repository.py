@@ -50,7 +50,7 @@ WITH conv AS (
     RETURNING id
 )
 SELECT conv.id AS conversation_id, ticket.id AS ticket_id, ticket.number AS ticket_number,
-       msg.id AS message_id, pg_notify('fte_outbox', 'inbound')
+       msg.id AS message_id, $1::uuid AS customer_id, pg_notify('fte_outbox', 'inbound')
 FROM conv, ticket, msg, queued
 """
 
