@@ -45,6 +45,22 @@ class Settings(BaseSettings):
     answer_threshold: float = Field(default=0.4, alias="FTE_ANSWER_THRESHOLD", ge=0, le=1)
     retrieval_top_k: int = Field(default=8, alias="FTE_RETRIEVAL_TOP_K", ge=1, le=100)
     embedding_device: str = Field(default="cpu", alias="FTE_EMBEDDING_DEVICE")
+    # An OpenAI-compatible chat endpoint (OpenAI, Groq, Ollama, vLLM) that writes replies from
+    # the retrieved sources. Unset: the local grounded responder writes them.
+    llm_base_url: str | None = Field(default=None, alias="FTE_LLM_BASE_URL")
+    llm_api_key: str | None = Field(default=None, alias="FTE_LLM_API_KEY")
+    llm_model: str = Field(default="gpt-4o-mini", alias="FTE_LLM_MODEL")
+    llm_timeout_seconds: float = Field(default=20.0, alias="FTE_LLM_TIMEOUT_SECONDS", gt=0)
+    llm_max_retries: int = Field(default=2, alias="FTE_LLM_MAX_RETRIES", ge=0, le=10)
+    llm_breaker_failures: int = Field(default=5, alias="FTE_LLM_BREAKER_FAILURES", ge=1)
+    llm_breaker_reset_seconds: float = Field(
+        default=60.0, alias="FTE_LLM_BREAKER_RESET_SECONDS", gt=0
+    )
+    # USD per 1,000 tokens, to record the cost of each run (0: not recorded as a cost).
+    llm_input_cost_per_1k: float = Field(default=0.0, alias="FTE_LLM_INPUT_COST_PER_1K", ge=0)
+    llm_output_cost_per_1k: float = Field(default=0.0, alias="FTE_LLM_OUTPUT_COST_PER_1K", ge=0)
+    # Approval mode: the agent's answers wait for a human as drafts instead of being sent.
+    approval_mode: bool = Field(default=False, alias="FTE_APPROVAL_MODE")
     company_name: str = Field(default="CloudSync Pro", alias="FTE_COMPANY_NAME")
     load_demo_kb: bool = Field(default=True, alias="FTE_LOAD_DEMO_KB")
 

@@ -5,7 +5,7 @@ Revises:
 Create Date: 2026-11-23
 """
 
-from alembic import op
+from fte.migrations.sql import execute_script
 
 revision = "0001"
 down_revision = None
@@ -170,16 +170,9 @@ DROP TABLE IF EXISTS dead_letters, outbox, agent_runs, kb_chunks, kb_articles, m
 """
 
 
-def _statements(sql: str) -> list[str]:
-    # asyncpg prepares each statement, and a prepared statement holds exactly one command.
-    return [s.strip() for s in sql.split(";\n") if s.strip()]
-
-
 def upgrade() -> None:
-    for statement in _statements(UPGRADE):
-        op.execute(statement)
+    execute_script(UPGRADE)
 
 
 def downgrade() -> None:
-    for statement in _statements(DOWNGRADE):
-        op.execute(statement)
+    execute_script(DOWNGRADE)
