@@ -42,7 +42,14 @@ class Settings(BaseSettings):
     worker_lease_seconds: float = Field(default=60.0, alias="FTE_WORKER_LEASE_SECONDS", gt=0)
     worker_max_attempts: int = Field(default=5, alias="FTE_WORKER_MAX_ATTEMPTS", ge=1)
 
-    answer_threshold: float = Field(default=0.4, alias="FTE_ANSWER_THRESHOLD", ge=0, le=1)
+    # Calibrated with `fte eval --calibrate` on the bitext and StackFAQ dev splits (README).
+    answer_threshold: float = Field(default=0.45, alias="FTE_ANSWER_THRESHOLD", ge=0, le=1)
+    text_search_weight: float = Field(default=0.1, alias="FTE_TEXT_SEARCH_WEIGHT", ge=0)
+    repeat_contact_days: int = Field(default=7, alias="FTE_REPEAT_CONTACT_DAYS", ge=0)
+    # A message at least this negative (-1..0) goes to a human even when the KB could answer.
+    negative_sentiment_threshold: float = Field(
+        default=-0.9, alias="FTE_NEGATIVE_SENTIMENT_THRESHOLD", ge=-1, le=0
+    )
     retrieval_top_k: int = Field(default=8, alias="FTE_RETRIEVAL_TOP_K", ge=1, le=100)
     embedding_device: str = Field(default="cpu", alias="FTE_EMBEDDING_DEVICE")
     # An OpenAI-compatible chat endpoint (OpenAI, Groq, Ollama, vLLM) that writes replies from

@@ -34,3 +34,26 @@ def test_split_text_keeps_every_word_within_the_limit() -> None:
 
 def test_headings_keep_the_blank_line_before_them() -> None:
     assert markdown_to_text("Intro.\n\n## Steps\n\n1. Go") == "Intro.\n\nSteps\n\n1. Go"
+
+
+def test_email_replies_greet_cite_sign_off_and_reference_the_ticket() -> None:
+    from fte.agent.formatting import email_reply
+
+    text = email_reply("Click Reset.", "Ada Lovelace", 42, "CloudSync Pro", ["Resetting"])
+    assert text.startswith("Hi Ada,\n\nClick Reset.")
+    assert "help centre: Resetting." in text
+    assert "Best regards,\nCloudSync Pro Support" in text
+    assert text.endswith("Ticket reference: #42")
+
+
+def test_whatsapp_replies_are_short_parts_under_the_limit_in_order() -> None:
+    from fte.agent.formatting import WHATSAPP_LIMIT, whatsapp_reply
+
+    body = "\n\n".join(f"Step {i}: " + "tap the button " * 40 for i in range(8))
+    parts = whatsapp_reply(body, "Ada", ["Sharing"])
+    assert len(parts) > 1 and all(len(p) <= WHATSAPP_LIMIT for p in parts)
+    assert parts[0].startswith("Hi Ada! Step 0")
+    assert parts[-1].endswith("(From our help article: Sharing)")
+    joined = " ".join(parts)
+    assert [joined.index(f"Step {i}:") for i in range(8)] == sorted(
+        joined.index(f"Step {i}:") for i in range(8))

@@ -50,7 +50,7 @@ async def test_a_question_the_kb_answers_gets_the_article(
         outbox = await conn.fetchrow("SELECT * FROM outbox")
     assert run["decision"] == "answer" and run["reason"] is None
     assert "password" in run["sources"][0]["title"].lower()
-    assert run["sources"][0]["score"] >= 0.4 and run["latency_ms"] > 0
+    assert run["sources"][0]["score"] >= 0.45 and run["latency_ms"] > 0
     assert ticket["status"] == "pending" and ticket["first_response_at"] is not None
     assert outbox["processed_at"] is not None
     (reply,) = await replies(kb_pool, filed.ticket_id)
@@ -63,7 +63,7 @@ async def test_a_question_the_kb_answers_gets_the_article(
     [
         ("My lawyer will be in touch about the files you lost.", "legal_language"),
         ("I want to talk to a real person, not a bot.", "human_requested"),
-        ("Please refund last month's charge.", "refund"),
+        ("I want a refund for last month's charge.", "refund"),
         ("What is the capital of Australia?", "low_confidence"),
     ],
 )
@@ -82,8 +82,8 @@ async def test_escalations_carry_their_reason_and_a_holding_reply(
     assert ticket["first_response_at"] is None  # a holding note is not an answer
     (reply,) = await replies(kb_pool, filed.ticket_id)
     assert "member of our support team" in reply["body"]
-    if reason != "low_confidence":
-        assert run["draft"]  # the human gets the agent's best answer as a starting point
+    assert f"Escalated: {reason.replace('_', ' ')}." in run["summary"]
+    assert text in run["summary"]
 
 
 async def test_handling_a_message_twice_sends_one_reply(
@@ -183,3 +183,101 @@ async def test_a_failing_job_retries_then_lands_in_dead_letters_and_replays(
             assert not await dead_letters.replay(conn, dead["id"])
     assert await w.run_once() == 1
     assert len(await replies(kb_pool, filed.ticket_id)) == 1
+
+
+async def test_a_question_matching_an_escalation_topic_goes_to_a_human_with_a_draft(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    # The demo KB's "Refunds and custom pricing" article is an escalation topic by its title;
+    # no message rule fires on this wording: retrieval routes it.
+    asked = await file_inbound(kb_pool, ask("Is a refund possible for my annual plan?"))
+    await worker(kb_pool, embedder).run_once()
+    async with kb_pool.acquire() as conn:
+        run = await conn.fetchrow("SELECT * FROM agent_runs WHERE message_id = $1",
+                                  asked.message_id)
+    assert (run["decision"], run["reason"]) == ("escalate", "refund")
+    assert run["draft"] and "Source: Refunds and custom pricing" in run["draft"]
+
+
+async def test_asking_again_what_was_answered_goes_to_a_human(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    w = worker(kb_pool, embedder)
+    first = await file_inbound(kb_pool, ask("How do I reset my password?", "rae@example.com"))
+    await w.run_once()
+    again = await file_inbound(kb_pool, ask("I still can't reset my password, how do I do it?",
+                                            "rae@example.com"))
+    await w.run_once()
+    other = await file_inbound(kb_pool, ask("How do I reset my password?", "sol@example.com"))
+    await w.run_once()
+    async with kb_pool.acquire() as conn:
+        runs = {r["message_id"]: r for r in await conn.fetch("SELECT * FROM agent_runs")}
+    assert runs[first.message_id]["decision"] == "answer"
+    assert (runs[again.message_id]["decision"], runs[again.message_id]["reason"]) == (
+        "escalate", "repeat_contact")
+    assert runs[other.message_id]["decision"] == "answer"  # another customer: a first time
+
+
+async def test_approval_mode_keeps_the_answer_as_a_draft(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    filed = await file_inbound(kb_pool, ask("How do I turn on two-factor authentication?"))
+    await worker(kb_pool, embedder, FTE_APPROVAL_MODE="true").run_once()
+    async with kb_pool.acquire() as conn:
+        run = await conn.fetchrow("SELECT * FROM agent_runs")
+        status = await conn.fetchval("SELECT status FROM tickets")
+    assert run["decision"] == "draft" and "Source: Setting up two-factor" in run["draft"]
+    assert status == "open"
+    assert await replies(kb_pool, filed.ticket_id) == []  # nothing reaches the customer yet
+
+
+async def test_when_the_agent_fails_every_time_a_human_takes_over(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    filed = await file_inbound(kb_pool, ask("How do I pause sync?"))
+    w = worker(kb_pool, embedder, FTE_WORKER_MAX_ATTEMPTS="2")
+    async with kb_pool.acquire() as conn:  # break retrieval
+        await conn.execute("ALTER TABLE kb_chunks RENAME TO kb_chunks_away")
+    for _ in range(2):
+        await w.run_once()
+        async with kb_pool.acquire() as conn:
+            await conn.execute("UPDATE outbox SET available_at = now()")
+    async with kb_pool.acquire() as conn:
+        ticket = await conn.fetchrow("SELECT status, escalation_reason FROM tickets")
+        dead = await conn.fetchrow("SELECT id, error FROM dead_letters")
+    assert (ticket["status"], ticket["escalation_reason"]) == ("escalated", "ai_unavailable")
+    assert "kb_chunks" in dead["error"]
+    (note,) = await replies(kb_pool, filed.ticket_id)
+    assert "member of our support team" in note["body"]
+
+    from fte.bus import dead_letters
+
+    async with kb_pool.acquire() as conn:  # fixed, replayed: the agent answers after all
+        await conn.execute("ALTER TABLE kb_chunks_away RENAME TO kb_chunks")
+        async with conn.transaction():
+            await dead_letters.replay(conn, dead["id"])
+    await w.run_once()
+    async with kb_pool.acquire() as conn:
+        assert await conn.fetchval("SELECT decision FROM agent_runs") == "answer"
+
+
+async def test_a_resolved_ticket_teaches_retrieval_its_question(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    from fte.db import transaction
+    from fte.tickets import service as tickets
+
+    filed = await file_inbound(kb_pool, ask("Where can I download my invoices?"))
+    w = worker(kb_pool, embedder)
+    await w.run_once()
+    async with transaction(kb_pool) as conn:
+        await tickets.resolve(conn, filed.ticket_id)
+    assert await w.run_once() == 1  # the learning job
+    async with kb_pool.acquire() as conn:
+        example = await conn.fetchrow("SELECT * FROM kb_examples WHERE source = 'ticket'")
+        ticket = await conn.fetchrow("SELECT status, resolved_at FROM tickets")
+        answered = await conn.fetchval(
+            "SELECT sources -> 0 ->> 'article_id' FROM agent_runs")
+    assert example["text"] == "Where can I download my invoices?"
+    assert str(example["article_id"]) == answered
+    assert ticket["status"] == "resolved" and ticket["resolved_at"] is not None

@@ -18,29 +18,28 @@ async def insert_run(
     confidence: float,
     sources: list[dict[str, Any]],
     draft: str | None,
+    summary: str | None,
+    sentiment: str | None,
     latency_ms: float,
     model: str,
     worker: str,
+    prompt_tokens: int | None,
+    completion_tokens: int | None,
+    cost_usd: float | None,
+    fallback_reason: str | None,
 ) -> uuid.UUID | None:
     """The new run's id, or None when this message already has a run (it was handled)."""
     return await conn.fetchval(
         """
         INSERT INTO agent_runs (message_id, ticket_id, decision, reason, confidence, sources,
-                                draft, latency_ms, model, worker)
-        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10)
+                                draft, summary, sentiment, latency_ms, model, worker,
+                                prompt_tokens, completion_tokens, cost_usd, fallback_reason)
+        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
         ON CONFLICT (message_id) DO NOTHING
         RETURNING id
         """,
-        message_id,
-        ticket_id,
-        decision,
-        reason,
-        confidence,
-        sources,
-        draft,
-        latency_ms,
-        model,
-        worker,
+        message_id, ticket_id, decision, reason, confidence, sources, draft, summary, sentiment,
+        latency_ms, model, worker, prompt_tokens, completion_tokens, cost_usd, fallback_reason,
     )
 
 
@@ -56,3 +55,31 @@ async def runs_for_ticket(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> lis
     return await conn.fetch(
         "SELECT * FROM agent_runs WHERE ticket_id = $1 ORDER BY created_at", ticket_id
     )
+
+
+async def answered_before(
+    conn: asyncpg.Connection,
+    customer_id: uuid.UUID,
+    message_id: uuid.UUID,
+    article_id: uuid.UUID,
+    days: int,
+) -> bool:
+    """Did the agent answer this customer with this article (another message) recently?"""
+    if days <= 0:
+        return False
+    found = await conn.fetchval(
+        """
+        SELECT 1 FROM agent_runs r JOIN tickets t ON t.id = r.ticket_id
+        WHERE t.customer_id = $1 AND r.message_id <> $2 AND r.decision = 'answer'
+          AND r.sources -> 0 ->> 'article_id' = $3
+          AND r.created_at > now() - make_interval(days => $4)
+        LIMIT 1
+        """,
+        customer_id, message_id, str(article_id), days,
+    )
+    return found is not None
+
+
+async def latest_sentiment_model_id(conn: asyncpg.Connection) -> int | None:
+    """The id of the newest trained sentiment model, if any."""
+    return await conn.fetchval("SELECT max(id) FROM sentiment_models")

@@ -1,8 +1,21 @@
-"""Find the knowledge-base articles that answer a message (pgvector cosine over chunks)."""
+"""Find the articles that answer a message: hybrid evidence, fused per article.
+
+Evidence comes from pgvector (the article's title and chunks, and past questions it answered)
+and PostgreSQL full-text search. Articles are *ranked* by a soft vote over that evidence, and
+*trusted* by their confidence: the best cosine similarity between the message and anything of
+the article's. Cosine is absolute, so one threshold means the same on every query; the vote is
+relative, and only orders the candidates.
+
+Why a soft vote: with past questions, an article backed by several close examples should beat
+one that has a single lucky near-match. On the bitext dev split this lifts top-1 from 0.969
+(nearest neighbour) to 0.984; where there are no examples it reduces to the best match.
+"""
 
 from __future__ import annotations
 
+import math
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,15 +23,21 @@ import asyncpg
 
 from fte.knowledge import repository
 
+VOTE_TEMPERATURE = 0.05  # cosine units; tuned on the dev splits (0.03-0.08 is flat)
+VECTOR_CANDIDATES = 40
+TEXT_CANDIDATES = 20
+
 
 @dataclass(frozen=True)
 class Source:
-    """An article and how well it matches (cosine similarity of its best chunk, 0..1)."""
+    """An article and how well it matches the message."""
 
     article_id: uuid.UUID
     title: str
     body: str
-    score: float
+    score: float  # confidence: best cosine of the message to the article's title/chunks/examples
+    escalation_reason: str | None = None
+    rank_score: float = 0.0  # the fused vote the ranking used
 
     def as_json(self) -> dict[str, object]:
         """What the agent run stores, so a human can see why."""
@@ -26,21 +45,64 @@ class Source:
             "article_id": str(self.article_id),
             "title": self.title,
             "score": round(self.score, 4),
+            "rank_score": round(self.rank_score, 4),
+            **({"escalation_reason": self.escalation_reason} if self.escalation_reason else {}),
         }
 
 
+Evidence = tuple[uuid.UUID, str, float]  # (article_id, kind: chunk | example | text, score)
+
+
+def fuse(rows: Sequence[Evidence], text_weight: float) -> dict[uuid.UUID, float]:
+    """article_id → vote. One vector item per article for its chunks (their best), one per
+    past question; full-text rank adds a bounded bonus."""
+    chunk_best: dict[uuid.UUID, float] = {}
+    examples: list[tuple[uuid.UUID, float]] = []
+    text: dict[uuid.UUID, float] = defaultdict(float)
+    for article, kind, score in rows:
+        if kind == "chunk":
+            chunk_best[article] = max(score, chunk_best.get(article, -1.0))
+        elif kind == "example":
+            examples.append((article, score))
+        else:
+            text[article] = max(text[article], score)
+    items = list(chunk_best.items()) + examples
+    if not items and not text:
+        return {}
+    top = max((s for _, s in items), default=0.0)
+    votes: dict[uuid.UUID, float] = defaultdict(float)
+    for article, score in items:
+        votes[article] += math.exp((score - top) / VOTE_TEMPERATURE)
+    text_top = max(text.values(), default=0.0)
+    for article, rank in text.items():
+        votes[article] += text_weight * (rank / text_top if text_top else 0.0)
+    return dict(votes)
+
+
 async def retrieve(
-    conn: asyncpg.Connection, query_vector: Sequence[float], top_k: int
+    conn: asyncpg.Connection,
+    query_vector: Sequence[float],
+    query_text: str,
+    top_k: int,
+    text_weight: float,
 ) -> list[Source]:
-    """Articles ranked by their best chunk's similarity, best first."""
-    rows = await repository.nearest_chunks(conn, query_vector, limit=top_k * 3)
-    best: dict[uuid.UUID, Source] = {}
-    for row in rows:
-        if row["article_id"] not in best:  # rows arrive best first
-            best[row["article_id"]] = Source(
-                article_id=row["article_id"],
-                title=row["title"],
-                body=row["body"],
-                score=float(row["score"]),
-            )
-    return list(best.values())[:top_k]
+    """Articles best first, each with its confidence."""
+    rows = await repository.search_evidence(
+        conn, query_vector, query_text, VECTOR_CANDIDATES, TEXT_CANDIDATES
+    )
+    votes = fuse([(r["article_id"], r["kind"], float(r["score"])) for r in rows], text_weight)
+    ranked = sorted(votes, key=lambda a: votes[a], reverse=True)[:top_k]
+    if not ranked:
+        return []
+    details = {
+        r["id"]: r for r in await repository.articles_with_confidence(conn, ranked, query_vector)
+    }
+    return [
+        Source(
+            article_id=a, title=details[a]["title"], body=details[a]["body"],
+            score=float(details[a]["confidence"] or 0.0),
+            escalation_reason=details[a]["escalation_reason"], rank_score=votes[a],
+        )
+        for a in ranked
+        if a in details
+    ]

@@ -1,19 +1,38 @@
-"""Decide what to do with one inbound message: answer from the knowledge base, or escalate."""
+"""Decide what to do with one inbound message: answer, escalate with a reason, or draft.
+
+The order of the checks is the policy:
+1. the message's own wording (legal threat, asks for a person, demands a refund, negotiates);
+2. retrieval: nothing in the knowledge base is close enough → `low_confidence`;
+3. the best article is an escalation topic (e.g. "Get refund") → that topic's reason;
+4. the customer is very upset → `negative_sentiment`;
+5. the customer asks again what we already answered → `repeat_contact`;
+6. otherwise answer (or, in approval mode, draft for a human), written by the configured
+   responder, which may still hand over.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import asyncpg
 
 from fte.agent import escalation
+from fte.agent import repository as runs
 from fte.agent.responders import local
+from fte.agent.responders.base import Draft, Responder, ResponderInput, Usage
 from fte.agent.retrieval import Source, retrieve
+from fte.agent.tools import AgentToolBox
 from fte.channels.base import ChannelAdapter, Citation, Reply
+from fte.config import Settings
+
+if TYPE_CHECKING:
+    from fte.agent.embeddings import Embedder
+    from fte.agent.sentiment import SentimentResult
 
 DecisionKind = Literal["answer", "escalate", "draft"]
 
@@ -26,6 +45,7 @@ class MessageContext:
     ticket_id: uuid.UUID
     ticket_number: int
     conversation_id: uuid.UUID
+    customer_id: uuid.UUID
     channel: str
     body: str
     subject: str | None
@@ -40,14 +60,10 @@ class MessageContext:
     def from_record(cls, row: asyncpg.Record) -> MessageContext:
         """From tickets.repository.load_message_context."""
         return cls(
-            message_id=row["message_id"],
-            ticket_id=row["ticket_id"],
-            ticket_number=row["ticket_number"],
-            conversation_id=row["conversation_id"],
-            channel=row["channel"],
-            body=row["body"],
-            subject=row["subject"],
-            customer_name=row["customer_name"],
+            message_id=row["message_id"], ticket_id=row["ticket_id"],
+            ticket_number=row["ticket_number"], conversation_id=row["conversation_id"],
+            customer_id=row["customer_id"], channel=row["channel"], body=row["body"],
+            subject=row["subject"], customer_name=row["customer_name"],
         )
 
 
@@ -59,21 +75,28 @@ class Decision:
     reason: str | None
     confidence: float
     sources: list[Source]
-    # What the customer is sent: the answer, or a note that a human will follow up.
+    # What the customer is sent now: the answer, or a note that a human will follow up.
     reply_parts: list[str]
-    # For the human who takes an escalated ticket: the answer the agent would have given.
+    # For a human: the reply the agent would send (escalations, approval mode).
     draft: str | None
+    summary: str | None
     latency_ms: float
     model: str = local.NAME
+    sentiment: SentimentResult | None = None
+    usage: Usage | None = None
+    fallback_reason: str | None = None
     citations: list[Citation] = field(default_factory=list)
 
 
 class Agent:
-    """The v1 agent: escalation rules, then retrieval with a similarity threshold."""
+    """Policy around retrieval and a responder (local, or an LLM when configured)."""
 
-    def __init__(self, *, threshold: float, top_k: int):
-        self.threshold = threshold
-        self.top_k = top_k
+    def __init__(
+        self, settings: Settings, embedder: Embedder, responder: Responder | None = None
+    ):
+        self.settings = settings
+        self.embedder = embedder
+        self.responder = responder
 
     async def decide(
         self,
@@ -81,51 +104,123 @@ class Agent:
         ctx: MessageContext,
         query_vector: Sequence[float],
         adapter: ChannelAdapter,
+        sentiment: SentimentResult | None = None,
         started: float | None = None,
     ) -> Decision:
-        """Answer with the best article when it clears the threshold, else escalate."""
+        """Check the policy in order; the first reason that applies sends it to a human."""
         started = time.perf_counter() if started is None else started
-        sources = await retrieve(conn, query_vector, self.top_k)
+        s = self.settings
+        sources = await retrieve(
+            conn, query_vector, ctx.query, s.retrieval_top_k, s.text_search_weight
+        )
         best = sources[0] if sources else None
-        confidence = best.score if best else 0.0
-        reason = escalation.rule_reason(ctx.query)
-        if reason is None and (best is None or best.score < self.threshold):
-            reason = "low_confidence"
+        confident = best is not None and best.score >= s.answer_threshold
+        reason = escalation.message_reason(ctx.query)
+        if reason is None and not confident:
+            reason = escalation.LOW_CONFIDENCE
+        if reason is None and best is not None and best.escalation_reason:
+            reason = best.escalation_reason
+        if reason is None and sentiment and sentiment.score <= s.negative_sentiment_threshold:
+            reason = escalation.NEGATIVE
+        if reason is None and best is not None and await runs.answered_before(
+            conn, ctx.customer_id, ctx.message_id, best.article_id, s.repeat_contact_days
+        ):
+            reason = escalation.REPEAT
 
-        citations = [Citation(str(best.article_id), best.title, best.score)] if best else []
-        answer = (
-            Reply(
-                body=local.answer_body(best),
-                ticket_number=ctx.ticket_number,
-                customer_name=ctx.customer_name,
-                citations=tuple(citations),
+        local_draft = self._local_draft(ctx, best) if best is not None else None
+        if reason is None and best is not None and local_draft is not None:
+            draft = local_draft
+            if self.responder is not None:
+                draft = await self.responder.respond(
+                    self._responder_input(ctx, sources), AgentToolBox(conn, ctx, self)
+                )
+            if draft.decision == "answer" and draft.body:
+                return self._answer(ctx, draft, sources, adapter, sentiment, started)
+            reason = draft.reason if draft.reason in escalation.REASONS else escalation.LOW_CONFIDENCE
+            return self._escalate(
+                ctx, reason, sources, adapter, sentiment, started, local_draft, draft
             )
-            if best
-            else None
+        return self._escalate(ctx, reason or escalation.LOW_CONFIDENCE, sources, adapter,
+                              sentiment, started, local_draft if confident else None, None)
+
+    async def search(self, conn: asyncpg.Connection, query: str) -> list[Source]:
+        """Retrieval for a query of the responder's own (its search tool)."""
+        s = self.settings
+        (vector,) = await asyncio.to_thread(self.embedder.embed, [query])
+        return await retrieve(
+            conn, vector.tolist(), query, s.retrieval_top_k, s.text_search_weight
         )
-        if reason is None and answer is not None:
-            return Decision(
-                decision="answer",
-                reason=None,
-                confidence=confidence,
-                sources=sources,
-                reply_parts=adapter.format_reply(answer),
-                draft=None,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                citations=citations,
-            )
-        note = Reply(
-            body=local.ESCALATION_NOTE,
-            ticket_number=ctx.ticket_number,
-            customer_name=ctx.customer_name,
-        )
+
+    # ---- outcomes ---------------------------------------------------------------------------
+
+    def _answer(
+        self, ctx: MessageContext, draft: Draft, sources: list[Source], adapter: ChannelAdapter,
+        sentiment: SentimentResult | None, started: float,
+    ) -> Decision:
+        citations = [Citation(str(c.article_id), c.title, c.score) for c in draft.citations]
+        reply = Reply(body=draft.body or "", ticket_number=ctx.ticket_number,
+                      customer_name=ctx.customer_name, citations=tuple(citations))
+        parts = adapter.format_reply(reply)
+        approval = self.settings.approval_mode
         return Decision(
-            decision="escalate",
-            reason=reason,
-            confidence=confidence,
-            sources=sources,
-            reply_parts=adapter.format_reply(note),
-            draft="\n\n".join(adapter.format_reply(answer)) if answer else None,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            citations=citations,
+            decision="draft" if approval else "answer", reason=None,
+            confidence=sources[0].score if sources else 0.0, sources=sources,
+            reply_parts=[] if approval else parts, draft="\n\n".join(parts) if approval else None,
+            summary=None, latency_ms=_ms(started), model=draft.model, sentiment=sentiment,
+            usage=draft.usage, fallback_reason=draft.fallback_reason, citations=citations,
         )
+
+    def _escalate(
+        self, ctx: MessageContext, reason: str, sources: list[Source], adapter: ChannelAdapter,
+        sentiment: SentimentResult | None, started: float, local_draft: Draft | None,
+        model_draft: Draft | None,
+    ) -> Decision:
+        note = Reply(body=local.ESCALATION_NOTE, ticket_number=ctx.ticket_number,
+                     customer_name=ctx.customer_name)
+        draft_text = None
+        if local_draft is not None and local_draft.body:
+            citations = tuple(Citation(str(c.article_id), c.title, c.score)
+                              for c in local_draft.citations)
+            draft_text = "\n\n".join(adapter.format_reply(Reply(
+                body=local_draft.body, ticket_number=ctx.ticket_number,
+                customer_name=ctx.customer_name, citations=citations)))
+        summary = (model_draft.summary if model_draft and model_draft.summary
+                   else _summary(ctx, reason, sources, sentiment))
+        return Decision(
+            decision="escalate", reason=reason,
+            confidence=sources[0].score if sources else 0.0, sources=sources,
+            reply_parts=adapter.format_reply(note), draft=draft_text, summary=summary,
+            latency_ms=_ms(started), model=model_draft.model if model_draft else local.NAME,
+            sentiment=sentiment, usage=model_draft.usage if model_draft else None,
+            fallback_reason=model_draft.fallback_reason if model_draft else None,
+        )
+
+    def _local_draft(self, ctx: MessageContext, best: Source) -> Draft:
+        body = local.answer_body(best, ctx.body, ctx.customer_name)
+        return Draft(decision="answer", body=body, citations=[best], model=local.NAME)
+
+    def _responder_input(self, ctx: MessageContext, sources: list[Source]) -> ResponderInput:
+        return ResponderInput(
+            message=ctx.body, subject=ctx.subject, customer_name=ctx.customer_name,
+            channel=ctx.channel, ticket_number=ctx.ticket_number, sources=sources,
+            threshold=self.settings.answer_threshold,
+        )
+
+
+def _summary(
+    ctx: MessageContext, reason: str, sources: list[Source], sentiment: SentimentResult | None
+) -> str:
+    """A few lines a human can read before opening the conversation."""
+    asked = " ".join(ctx.body.split())
+    asked = asked if len(asked) <= 240 else asked[:237] + "…"
+    lines = [f"{ctx.customer_name or 'The customer'} wrote on {ctx.channel}: \"{asked}\"",
+             f"Escalated: {reason.replace('_', ' ')}."]
+    if sources:
+        lines.append(f"Closest article: {sources[0].title} (confidence {sources[0].score:.2f}).")
+    if sentiment is not None:
+        lines.append(f"Sentiment: {sentiment.label} ({sentiment.score:+.2f}).")
+    return "\n".join(lines)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncpg
 
 from fte.agent import repository as runs
+from fte.agent.escalation import AI_UNAVAILABLE
+from fte.agent.responders import local
 from fte.agent.runner import Decision, MessageContext
+from fte.channels.base import ChannelAdapter, Reply
 from fte.tickets import repository as tickets
 
 _STATUS_AFTER = {"answer": "pending", "escalate": "escalated", "draft": "open"}
@@ -15,41 +18,59 @@ async def commit_decision(
     conn: asyncpg.Connection, ctx: MessageContext, decision: Decision, worker: str
 ) -> bool:
     """Record the decision once; False when the message had been handled already (no reply)."""
+    usage = decision.usage
     run_id = await runs.insert_run(
         conn,
-        message_id=ctx.message_id,
-        ticket_id=ctx.ticket_id,
-        decision=decision.decision,
-        reason=decision.reason,
-        confidence=decision.confidence,
-        sources=[s.as_json() for s in decision.sources],
-        draft=decision.draft,
-        latency_ms=decision.latency_ms,
-        model=decision.model,
-        worker=worker,
+        message_id=ctx.message_id, ticket_id=ctx.ticket_id, decision=decision.decision,
+        reason=decision.reason, confidence=decision.confidence,
+        sources=[s.as_json() for s in decision.sources], draft=decision.draft,
+        summary=decision.summary,
+        sentiment=decision.sentiment.label if decision.sentiment else None,
+        latency_ms=decision.latency_ms, model=decision.model, worker=worker,
+        prompt_tokens=usage.prompt_tokens if usage else None,
+        completion_tokens=usage.completion_tokens if usage else None,
+        cost_usd=usage.cost_usd if usage else None,
+        fallback_reason=decision.fallback_reason,
     )
     if run_id is None:
         return False
+    if decision.sentiment is not None:
+        await tickets.record_sentiment(
+            conn, ctx.message_id, ctx.ticket_id, decision.sentiment.label, decision.sentiment.score
+        )
     first_reply = None
     for part in decision.reply_parts:
         reply_id = await tickets.add_outbound_message(
-            conn,
-            conversation_id=ctx.conversation_id,
-            ticket_id=ctx.ticket_id,
-            channel=ctx.channel,
-            author="agent",
-            body=part,
-            delivery_status="sent",
+            conn, conversation_id=ctx.conversation_id, ticket_id=ctx.ticket_id,
+            channel=ctx.channel, author="agent", body=part, delivery_status="sent",
             metadata={"agent_run_id": str(run_id), "decision": decision.decision},
         )
         first_reply = first_reply or reply_id
     if first_reply is not None:
         await runs.set_reply(conn, run_id, first_reply)
     await tickets.record_agent_outcome(
-        conn,
-        ctx.ticket_id,
-        status=_STATUS_AFTER[decision.decision],
+        conn, ctx.ticket_id, status=_STATUS_AFTER[decision.decision],
         escalation_reason=decision.reason if decision.decision == "escalate" else None,
         responded=decision.decision == "answer",
     )
     return True
+
+
+async def hand_over_unanswerable(
+    conn: asyncpg.Connection, ctx: MessageContext, adapter: ChannelAdapter | None
+) -> None:
+    """The agent failed on every attempt: a human takes the ticket (`ai_unavailable`) and the
+    customer is told so. No agent run is recorded, so replaying the dead letter still lets
+    the agent answer once the fault is fixed."""
+    if adapter is not None:
+        note = Reply(body=local.ESCALATION_NOTE, ticket_number=ctx.ticket_number,
+                     customer_name=ctx.customer_name)
+        for part in adapter.format_reply(note):
+            await tickets.add_outbound_message(
+                conn, conversation_id=ctx.conversation_id, ticket_id=ctx.ticket_id,
+                channel=ctx.channel, author="system", body=part, delivery_status="sent",
+                metadata={"decision": "escalate", "reason": AI_UNAVAILABLE},
+            )
+    await tickets.record_agent_outcome(
+        conn, ctx.ticket_id, status="escalated", escalation_reason=AI_UNAVAILABLE, responded=False
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from fte.bus import outbox
+
 
 async def list_open(conn: asyncpg.Connection, limit: int = 100) -> list[asyncpg.Record]:
     """Dead letters not yet replayed, newest first."""
@@ -25,11 +27,5 @@ async def replay(conn: asyncpg.Connection, dead_letter_id: int) -> bool:
     )
     if row is None:
         return False
-    await conn.execute(
-        "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3::jsonb)",
-        row["topic"],
-        row["key"],
-        row["payload"],
-    )
-    await conn.execute("SELECT pg_notify('fte_outbox', $1)", row["topic"])
+    await outbox.enqueue(conn, row["topic"], row["key"], row["payload"])
     return True

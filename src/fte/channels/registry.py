@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from fte.channels.base import ChannelAdapter
+from fte.channels.imap_smtp.adapter import EmailAdapter
 from fte.channels.web_form.adapter import WebFormAdapter
+from fte.channels.whatsapp_twilio.adapter import WhatsAppAdapter
 from fte.config import Settings
 
 
 def build_registry(settings: Settings) -> dict[str, ChannelAdapter]:
     """Every channel adapter, configured from the settings."""
-    adapters: list[ChannelAdapter] = [WebFormAdapter(settings)]
+    adapters: list[ChannelAdapter] = [
+        WebFormAdapter(settings), EmailAdapter(settings), WhatsAppAdapter(settings)
+    ]
     return {adapter.name: adapter for adapter in adapters}

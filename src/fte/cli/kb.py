@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,9 +15,9 @@ from fte.cli.context import console, database_url
 from fte.config import get_settings
 from fte.db import create_pool, transaction
 from fte.knowledge import repository
-from fte.knowledge.importer import DEMO_KB, ImportSourceError, read_articles
+from fte.knowledge.importer import DEMO_KB, ImportSourceError, read_sources
 from fte.knowledge.schemas import ImportReport
-from fte.knowledge.service import import_articles
+from fte.knowledge.service import import_sources
 from fte.ops import migrations
 
 app = typer.Typer(help="Knowledge base.", no_args_is_help=True)
@@ -24,7 +25,7 @@ app = typer.Typer(help="Knowledge base.", no_args_is_help=True)
 
 async def _import(url: str, path: Path, if_empty: bool, quiet: bool) -> ImportReport | None:
     settings = get_settings()
-    docs = read_articles(path)
+    sources = read_sources(path)
     pool = await create_pool(url, min_size=1, max_size=2)
     try:
         if if_empty:
@@ -40,9 +41,11 @@ async def _import(url: str, path: Path, if_empty: bool, quiet: bool) -> ImportRe
             console=console,
             disable=quiet,
         ) as progress:
-            task = progress.add_task("import", total=len(docs))
-            return await import_articles(
-                pool, docs, embedder, progress=lambda n: progress.advance(task, n)
+            task = progress.add_task(
+                "import", total=len(sources.articles) + len(sources.examples)
+            )
+            return await import_sources(
+                pool, sources, embedder, progress=lambda n: progress.advance(task, n)
             )
     finally:
         await pool.close()
@@ -51,7 +54,10 @@ async def _import(url: str, path: Path, if_empty: bool, quiet: bool) -> ImportRe
 @app.command("import")
 def import_(
     path: Path = typer.Argument(
-        None, help="A folder of .md/.txt files, one file, or a kb.jsonl. Default: the demo KB."
+        None,
+        help="A folder of .md/.txt files (and kb.jsonl/history.jsonl), one file, or a .jsonl "
+        "of articles (id, title, body) or past questions (id, text, article). Default: the "
+        "demo KB.",
     ),
     if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing if articles exist."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
@@ -70,13 +76,12 @@ def import_(
         console.print("Knowledge base already has articles; nothing imported.")
         return
     if as_json:
-        typer.echo(
-            json.dumps(
-                {"added": report.added, "updated": report.updated, "unchanged": report.unchanged}
-            )
-        )
+        typer.echo(json.dumps(dataclasses.asdict(report)))
     else:
         console.print(
             f"[green]{report.total} articles:[/green] {report.added} added, "
-            f"{report.updated} updated, {report.unchanged} unchanged."
+            f"{report.updated} updated, {report.unchanged} unchanged"
+            + (f"; {report.examples_added} past questions added, "
+               f"{report.examples_skipped} skipped." if report.examples_added
+               or report.examples_skipped else ".")
         )

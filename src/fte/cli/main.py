@@ -9,6 +9,7 @@ import uvicorn
 
 from fte.cli import db, kb
 from fte.cli.context import database_url
+from fte.cli.eval import eval_command
 from fte.config import get_settings
 from fte.kit.logging import configure
 
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(kb.app, name="kb")
+app.command("eval")(eval_command)
 
 
 @app.command()

@@ -25,22 +25,25 @@ async def upsert_article(
     source_key: str,
     title: str,
     body: str,
+    escalation_reason: str | None,
     content_hash: str,
     chunks: Sequence[tuple[str, Sequence[float]]],
 ) -> uuid.UUID:
     """Insert or replace an article and all its chunks."""
     article_id: uuid.UUID = await conn.fetchval(
         """
-        INSERT INTO kb_articles (source_key, title, body, content_hash)
-        VALUES ($1, $2, $3, $4)
+        INSERT INTO kb_articles (source_key, title, body, escalation_reason, content_hash)
+        VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (source_key) DO UPDATE
             SET title = EXCLUDED.title, body = EXCLUDED.body,
+                escalation_reason = EXCLUDED.escalation_reason,
                 content_hash = EXCLUDED.content_hash, updated_at = now()
         RETURNING id
         """,
         source_key,
         title,
         body,
+        escalation_reason,
         content_hash,
     )
     await conn.execute("DELETE FROM kb_chunks WHERE article_id = $1", article_id)
@@ -52,23 +55,110 @@ async def upsert_article(
     return article_id
 
 
+async def example_keys(conn: asyncpg.Connection, keys: Sequence[str]) -> set[str]:
+    """The example source keys already stored."""
+    rows = await conn.fetch(
+        "SELECT source_key FROM kb_examples WHERE source_key = ANY($1::text[])", list(keys)
+    )
+    return {r["source_key"] for r in rows}
+
+
+async def article_ids(conn: asyncpg.Connection, keys: set[str]) -> dict[str, uuid.UUID]:
+    """source_key → id for these articles."""
+    rows = await conn.fetch(
+        "SELECT source_key, id FROM kb_articles WHERE source_key = ANY($1::text[])", list(keys)
+    )
+    return {r["source_key"]: r["id"] for r in rows}
+
+
+async def insert_examples(
+    conn: asyncpg.Connection,
+    rows: Sequence[tuple[uuid.UUID, str, str, str, Sequence[float]]],
+) -> None:
+    """(article_id, source, source_key, text, embedding) rows; existing keys are kept."""
+    await conn.executemany(
+        """
+        INSERT INTO kb_examples (article_id, source, source_key, text, embedding)
+        VALUES ($1, $2, $3, $4, $5::vector) ON CONFLICT (source_key) DO NOTHING
+        """,
+        [(a, src, key, text, vector_literal(vec)) for a, src, key, text, vec in rows],
+    )
+
+
 async def count_articles(conn: asyncpg.Connection) -> int:
     """How many articles the knowledge base holds."""
     return int(await conn.fetchval("SELECT count(*) FROM kb_articles"))
 
 
-async def nearest_chunks(
-    conn: asyncpg.Connection, embedding: Sequence[float], limit: int
+# Candidates for one query, in one round trip: nearest chunks (titles included) and nearest
+# past questions by cosine, and full-text matches (any query term; OR, not AND) by ts_rank_cd.
+_EVIDENCE = """
+WITH q AS (
+    SELECT $1::vector AS v,
+           replace(websearch_to_tsquery('english', $2)::text, ' & ', ' | ')::tsquery AS tsq
+)
+(SELECT c.article_id, 'chunk' AS kind, 1 - (c.embedding <=> q.v) AS score
+ FROM kb_chunks c, q ORDER BY c.embedding <=> q.v LIMIT $3)
+UNION ALL
+(SELECT e.article_id, 'example', 1 - (e.embedding <=> q.v)
+ FROM kb_examples e, q ORDER BY e.embedding <=> q.v LIMIT $3)
+UNION ALL
+(SELECT c.article_id, 'text', ts_rank_cd(c.tsv, q.tsq, 32)
+ FROM kb_chunks c, q WHERE c.tsv @@ q.tsq ORDER BY 3 DESC LIMIT $4)
+"""
+
+
+async def search_evidence(
+    conn: asyncpg.Connection,
+    embedding: Sequence[float],
+    query: str,
+    vector_limit: int,
+    text_limit: int,
 ) -> list[asyncpg.Record]:
-    """The chunks closest to the embedding by cosine, with their article and similarity."""
+    """(article_id, kind, score) rows: kind is chunk, example (cosine) or text (ts_rank_cd)."""
+    return await conn.fetch(_EVIDENCE, vector_literal(embedding), query, vector_limit, text_limit)
+
+
+async def articles_with_confidence(
+    conn: asyncpg.Connection, ids: Sequence[uuid.UUID], embedding: Sequence[float]
+) -> list[asyncpg.Record]:
+    """The articles, each with its best cosine over its chunks and examples (exact)."""
     return await conn.fetch(
         """
-        SELECT c.article_id, c.content, a.title, a.body,
-               1 - (c.embedding <=> $1::vector) AS score
-        FROM kb_chunks c JOIN kb_articles a ON a.id = c.article_id
-        ORDER BY c.embedding <=> $1::vector
-        LIMIT $2
+        SELECT a.id, a.title, a.body, a.escalation_reason,
+               GREATEST(
+                   (SELECT max(1 - (c.embedding <=> $2::vector)) FROM kb_chunks c
+                     WHERE c.article_id = a.id),
+                   (SELECT max(1 - (e.embedding <=> $2::vector)) FROM kb_examples e
+                     WHERE e.article_id = a.id)
+               ) AS confidence
+        FROM kb_articles a WHERE a.id = ANY($1::uuid[])
         """,
+        list(ids),
         vector_literal(embedding),
-        limit,
+    )
+
+
+async def answered_questions(
+    conn: asyncpg.Connection, ticket_id: uuid.UUID
+) -> list[asyncpg.Record]:
+    """(message_id, body, article_id) for each customer message of the ticket that was
+    answered with an article: by the agent, or by a human reply that cites one."""
+    return await conn.fetch(
+        """
+        SELECT m.id AS message_id, m.body, (r.sources -> 0 ->> 'article_id')::uuid AS article_id
+        FROM messages m JOIN agent_runs r ON r.message_id = m.id
+        WHERE m.ticket_id = $1 AND r.decision = 'answer' AND jsonb_array_length(r.sources) > 0
+        UNION
+        SELECT q.id, q.body, (h.metadata ->> 'article_id')::uuid
+        FROM messages h
+        JOIN LATERAL (
+            SELECT i.id, i.body FROM messages i
+            WHERE i.ticket_id = h.ticket_id AND i.direction = 'inbound'
+              AND i.created_at <= h.created_at
+            ORDER BY i.created_at DESC LIMIT 1
+        ) q ON true
+        WHERE h.ticket_id = $1 AND h.author = 'human' AND h.metadata ? 'article_id'
+        """,
+        ticket_id,
     )

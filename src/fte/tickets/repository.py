@@ -196,3 +196,42 @@ async def record_agent_outcome(
         escalation_reason,
         responded,
     )
+
+
+async def customer_history(
+    conn: asyncpg.Connection, customer_id: uuid.UUID, before_message: uuid.UUID, limit: int
+) -> list[asyncpg.Record]:
+    """The customer's latest messages on any ticket, newest first, excluding one message."""
+    return await conn.fetch(
+        """
+        SELECT m.direction, m.author, m.body, m.created_at, t.number
+        FROM messages m JOIN tickets t ON t.id = m.ticket_id
+        WHERE t.customer_id = $1 AND m.id <> $2
+        ORDER BY m.created_at DESC LIMIT $3
+        """,
+        customer_id, before_message, limit,
+    )
+
+
+async def record_sentiment(
+    conn: asyncpg.Connection, message_id: uuid.UUID, ticket_id: uuid.UUID, label: str, score: float
+) -> None:
+    """The message's sentiment; the ticket carries its latest message's."""
+    await conn.execute(
+        "UPDATE messages SET sentiment = $2, sentiment_score = $3 WHERE id = $1",
+        message_id, label, score,
+    )
+    await conn.execute("UPDATE tickets SET sentiment = $2 WHERE id = $1", ticket_id, label)
+
+
+async def mark_resolved(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> bool:
+    """Status resolved, resolved_at stamped once; False when there is no such ticket."""
+    result = await conn.execute(
+        """
+        UPDATE tickets SET status = 'resolved', resolved_at = COALESCE(resolved_at, now()),
+                           updated_at = now()
+        WHERE id = $1
+        """,
+        ticket_id,
+    )
+    return result != "UPDATE 0"

@@ -9,6 +9,8 @@ import uuid
 
 import asyncpg
 
+from fte.agent.learning import LEARN_TOPIC
+from fte.bus import outbox
 from fte.errors import NotFound
 from fte.tickets import repository
 from fte.tickets.schemas import PublicMessage, PublicTicket
@@ -52,3 +54,11 @@ async def public_view(
             for m in messages
         ],
     )
+
+
+async def resolve(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> None:
+    """Mark the ticket resolved; its answered questions are learnt from in the background."""
+    found = await repository.mark_resolved(conn, ticket_id)
+    if not found:
+        raise NotFound("ticket not found")
+    await outbox.enqueue(conn, LEARN_TOPIC, f"learn:{ticket_id}", {"ticket_id": str(ticket_id)})

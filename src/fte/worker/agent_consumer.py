@@ -10,17 +10,27 @@ import random
 import socket
 import time
 import traceback
+import uuid
+from typing import TYPE_CHECKING
 
 import asyncpg
+import numpy as np
+import numpy.typing as npt
 
 from fte.agent.embeddings import Embedder
+from fte.agent.learning import LEARN_TOPIC, learn_from_ticket
+from fte.agent.responders.base import Responder
 from fte.agent.runner import Agent, MessageContext
-from fte.agent.service import commit_decision
+from fte.agent.service import commit_decision, hand_over_unanswerable
 from fte.bus import postgres_queue as queue
 from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.db import asyncpg_dsn, transaction
 from fte.tickets import repository as tickets
+
+if TYPE_CHECKING:
+    from fte.agent.sentiment import SentimentResult
+    from fte.agent.sentiment_cache import SentimentSource
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +65,16 @@ class AgentWorker:
         embedder: Embedder,
         adapters: dict[str, ChannelAdapter],
         name: str | None = None,
+        responder: Responder | None = None,
+        sentiment: SentimentSource | None = None,
     ):
         self.pool = pool
         self.settings = settings
         self.embedder = embedder
         self.adapters = adapters
         self.name = name or worker_id()
-        self.agent = Agent(threshold=settings.answer_threshold, top_k=settings.retrieval_top_k)
+        self.agent = Agent(settings, embedder, responder)
+        self.sentiment = sentiment
         self._wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event, database_url: str) -> None:
@@ -88,7 +101,31 @@ class AgentWorker:
             log.info("worker %s stopped", self.name)
 
     async def run_once(self) -> int:
-        """Claim and handle one batch; the number of jobs claimed."""
+        """Claim and handle one batch of each topic; the number of jobs claimed."""
+        return await self._answer_batch() + await self._learn_batch()
+
+    async def _learn_batch(self) -> int:
+        async with transaction(self.pool) as conn:
+            jobs = await queue.claim(
+                conn, LEARN_TOPIC, self.name, self.settings.worker_batch_size,
+                self.settings.worker_lease_seconds,
+            )
+        for job in jobs:
+            try:
+                async with transaction(self.pool) as conn:
+                    added = await learn_from_ticket(
+                        conn, uuid.UUID(job.payload["ticket_id"]), self.embedder
+                    )
+                    await queue.complete(conn, job.id)
+                log.info("learnt %d example(s) from resolved ticket %s", added,
+                         job.payload["ticket_id"])
+            except DB_DOWN:
+                raise
+            except Exception as exc:
+                await self._fail(job, exc, None)
+        return len(jobs)
+
+    async def _answer_batch(self) -> int:
         async with transaction(self.pool) as conn:
             jobs = await queue.claim(
                 conn,
@@ -110,11 +147,25 @@ class AgentWorker:
             else:
                 live.append(job)
         contexts = await self._load(live)
+        if not contexts:
+            return len(jobs)
+        started = time.perf_counter()
         texts = [ctx.query for _, ctx in contexts]
         vectors = await asyncio.to_thread(self.embedder.embed, texts)
-        for (job, ctx), vector in zip(contexts, vectors, strict=True):
-            await self._handle(job, ctx, vector.tolist())
+        feelings = await self._sentiments([ctx.body for _, ctx in contexts], vectors)
+        # Each message is charged its share of the batch's embedding time.
+        shared_ms = (time.perf_counter() - started) * 1000 / len(contexts)
+        for (job, ctx), vector, feeling in zip(contexts, vectors, feelings, strict=True):
+            await self._handle(job, ctx, vector.tolist(), feeling, shared_ms)
         return len(jobs)
+
+    async def _sentiments(
+        self, texts: list[str], vectors: npt.NDArray[np.float32]
+    ) -> list[SentimentResult | None]:
+        if self.sentiment is None:
+            return [None] * len(texts)
+        analyzer = await self.sentiment.current(self.pool)
+        return list(analyzer.analyze(texts, vectors=vectors))
 
     async def _load(self, jobs: list[queue.Job]) -> list[tuple[queue.Job, MessageContext]]:
         loaded = []
@@ -127,12 +178,19 @@ class AgentWorker:
                     loaded.append((job, MessageContext.from_record(row)))
         return loaded
 
-    async def _handle(self, job: queue.Job, ctx: MessageContext, vector: list[float]) -> None:
-        started = time.perf_counter()
+    async def _handle(
+        self,
+        job: queue.Job,
+        ctx: MessageContext,
+        vector: list[float],
+        sentiment: SentimentResult | None,
+        shared_ms: float,
+    ) -> None:
+        started = time.perf_counter() - shared_ms / 1000
         try:
             adapter = self.adapters[ctx.channel]
             async with transaction(self.pool) as conn:
-                decision = await self.agent.decide(conn, ctx, vector, adapter, started)
+                decision = await self.agent.decide(conn, ctx, vector, adapter, sentiment, started)
                 committed = await commit_decision(conn, ctx, decision, self.name)
                 await queue.complete(conn, job.id)
             log.info(
@@ -147,14 +205,21 @@ class AgentWorker:
         except DB_DOWN:
             raise  # the lease expires and the job is claimed again when the database is back
         except Exception as exc:
-            error = "".join(traceback.format_exception_only(exc)).strip()
-            log.exception("job %s failed (attempt %d)", job.id, job.attempts)
-            async with transaction(self.pool) as conn:
-                if job.attempts >= self.settings.worker_max_attempts:
-                    dead_id = await queue.dead_letter(conn, job, error)
-                    log.error("job %s dead-lettered as %s: %s", job.id, dead_id, error)
-                else:
-                    await queue.retry_later(conn, job, error, backoff_seconds(job.attempts))
+            await self._fail(job, exc, ctx)
+
+    async def _fail(self, job: queue.Job, exc: Exception, ctx: MessageContext | None) -> None:
+        """Retry later with backoff; after the last attempt, a dead letter (and for a customer
+        message, a human takes the ticket)."""
+        error = "".join(traceback.format_exception_only(exc)).strip()
+        log.exception("job %s failed (attempt %d)", job.id, job.attempts)
+        async with transaction(self.pool) as conn:
+            if job.attempts >= self.settings.worker_max_attempts:
+                dead_id = await queue.dead_letter(conn, job, error)
+                if ctx is not None:
+                    await hand_over_unanswerable(conn, ctx, self.adapters.get(ctx.channel))
+                log.error("job %s dead-lettered as %s: %s", job.id, dead_id, error)
+            else:
+                await queue.retry_later(conn, job, error, backoff_seconds(job.attempts))
 
     async def _dead_letter(self, job: queue.Job, error: str) -> None:
         async with transaction(self.pool) as conn:

@@ -7,6 +7,9 @@ import logging
 import signal
 
 from fte.agent.embeddings import get_embedder
+from fte.agent.responders.local import LocalResponder
+from fte.agent.responders.openai_compatible import OpenAICompatibleResponder
+from fte.agent.sentiment_cache import SentimentSource
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import create_pool
@@ -23,8 +26,24 @@ async def run_worker(settings: Settings, database_url: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     embedder = await asyncio.to_thread(get_embedder, settings.embedding_device)
     pool = await create_pool(database_url, min_size=1, max_size=4)
+    responder = build_responder(settings)
     try:
-        worker = AgentWorker(pool, settings, embedder, build_registry(settings))
+        worker = AgentWorker(
+            pool, settings, embedder, build_registry(settings), responder=responder,
+            sentiment=SentimentSource(embedder),
+        )
         await worker.run(stop, database_url)
     finally:
+        if responder is not None:
+            await responder.aclose()
         await pool.close()
+
+
+def build_responder(settings: Settings) -> OpenAICompatibleResponder | None:
+    """The configured model endpoint, with the local responder as its fallback; None: local."""
+    if not settings.llm_base_url:
+        return None
+    # Half the lease: a slow model must fall back before another worker takes the message.
+    return OpenAICompatibleResponder(
+        settings, fallback=LocalResponder(), deadline_seconds=settings.worker_lease_seconds / 2
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from fte.agent.formatting import markdown_to_text, strip_title
+from fte.agent.placeholders import fill_placeholders
+from fte.agent.responders.base import Draft, ResponderInput, ToolBox
 from fte.agent.retrieval import Source
 
 NAME = "local-grounded"
@@ -13,6 +15,25 @@ ESCALATION_NOTE = (
 )
 
 
-def answer_body(source: Source) -> str:
-    """The article as plain paragraphs; the channel adds the greeting and the citation."""
-    return markdown_to_text(strip_title(source.body, source.title))
+def answer_body(source: Source, message: str = "", customer_name: str | None = None) -> str:
+    """The article as plain paragraphs, placeholders filled from the message or left out; the
+    channel adds the greeting and the citation."""
+    text = markdown_to_text(strip_title(source.body, source.title))
+    return fill_placeholders(text, message, customer_name)
+
+
+class LocalResponder:
+    """Answers with the top source; used alone, and as the fallback of a model."""
+
+    name = NAME
+
+    async def respond(self, request: ResponderInput, tools: ToolBox) -> Draft:
+        """The best source, verbatim; escalates when there is none."""
+        if not request.sources:
+            return Draft(decision="escalate", body=None, citations=[], model=NAME,
+                         reason="low_confidence")
+        best = request.sources[0]
+        return Draft(
+            decision="answer", body=answer_body(best, request.message, request.customer_name),
+            citations=[best], model=NAME,
+        )

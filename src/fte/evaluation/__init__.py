@@ -1,0 +1,1 @@
+"""`fte eval`: the agent's quality as numbers anyone can reproduce."""

@@ -1,0 +1,188 @@
+"""Run the agent over a data set exactly as the worker does, in a database of its own.
+
+The knowledge base and the messages go into a throw-away database (a temporary embedded
+PostgreSQL, or a new database on the server given with --database-url), the messages are filed
+by the intake and answered by the worker's own loop, and the runs are read back and scored.
+Production data is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+import fte.agent.sentiment_cache as sentiment_cache
+from fte.agent.embeddings import Embedder
+from fte.agent.escalation import LOW_CONFIDENCE, NEGATIVE, message_reason
+from fte.channels.base import Identity, InboundMessage
+from fte.channels.registry import build_registry
+from fte.config import Settings
+from fte.db import asyncpg_dsn, create_pool, transaction
+from fte.evaluation.dataset import EvalRow
+from fte.evaluation.metrics import RunOutcome, score
+from fte.intake.service import file_inbound
+from fte.knowledge.schemas import KbSources
+from fte.knowledge.service import import_sources
+from fte.ops import migrations
+from fte.ops.embedded_postgres import EmbeddedPostgres
+from fte.worker.agent_consumer import AgentWorker
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+@dataclass(frozen=True)
+class EvalRecord:
+    """One row's outcome with what calibration needs to replay the decision."""
+
+    row: EvalRow
+    outcome: RunOutcome
+    confidence: float
+    topic_reason: str | None
+    sentiment_score: float | None
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(database_url: str | None) -> AsyncIterator[str]:
+    """A new, empty database that is gone afterwards."""
+    if database_url is None:
+        with tempfile.TemporaryDirectory(prefix="fte-eval-") as tmp:
+            server = EmbeddedPostgres(Path(tmp))
+            url = await asyncio.to_thread(server.start)
+            try:
+                yield url
+            finally:
+                await asyncio.to_thread(server.stop)
+        return
+    name = f"fte_eval_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base, _, _ = asyncpg_dsn(database_url).rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def evaluate(
+    kb: KbSources,
+    rows: Sequence[EvalRow],
+    settings: Settings,
+    embedder: Embedder,
+    progress: Progress,
+    database_url: str | None = None,
+) -> list[EvalRecord]:
+    """File every row, let the worker handle them, read the outcomes back."""
+    async with scratch_database(database_url) as url:
+        await asyncio.to_thread(migrations.upgrade, url)
+        pool = await create_pool(url, min_size=1, max_size=4)
+        try:
+            total = len(kb.articles) + len(kb.examples)
+            done = 0
+
+            def imported(n: int) -> None:
+                nonlocal done
+                done += n
+                progress("import", done, total)
+
+            if total:
+                await import_sources(pool, kb, embedder, imported)
+            adapters = build_registry(settings)
+            message_ids = []
+            for i, row in enumerate(rows):
+                channel = row.channel if row.channel in adapters else "web_form"
+                filed = await file_inbound(pool, InboundMessage(
+                    channel=channel, identity=Identity("email", f"row-{i}@eval.invalid"),
+                    body=row.text, external_id=f"eval:{row.id}",
+                ))
+                message_ids.append(filed.message_id)
+                if i % 50 == 0 or i == len(rows) - 1:
+                    progress("file", i + 1, len(rows))
+            worker = AgentWorker(pool, settings, embedder, adapters, name="eval",
+                                 sentiment=sentiment_cache.SentimentSource(embedder))
+            handled = 0
+            while (claimed := await worker.run_once()) > 0:
+                handled += claimed
+                progress("agent", min(handled, len(rows)), len(rows))
+            return await _collect(pool, rows, message_ids)
+        finally:
+            await pool.close()
+
+
+async def _collect(
+    pool: asyncpg.Pool, rows: Sequence[EvalRow], message_ids: Sequence[uuid.UUID]
+) -> list[EvalRecord]:
+    async with transaction(pool) as conn:
+        keys = {r["id"]: r["source_key"].removeprefix("id:")
+                for r in await conn.fetch("SELECT id, source_key FROM kb_articles")}
+        runs = {r["message_id"]: r for r in await conn.fetch(
+            """
+            SELECT r.message_id, r.decision, r.reason, r.sources, r.confidence, r.latency_ms,
+                   m.sentiment, m.sentiment_score
+            FROM agent_runs r JOIN messages m ON m.id = r.message_id
+            """
+        )}
+    records = []
+    for row, message_id in zip(rows, message_ids, strict=True):
+        run = runs.get(message_id)
+        if run is None:  # dead-lettered: count it as the worst outcome, visibly
+            outcome = RunOutcome("failed", None, [], None, 0.0)
+            records.append(EvalRecord(row, outcome, 0.0, None, None))
+            continue
+        sources: list[dict[str, Any]] = run["sources"]
+        ranked = [keys.get(uuid.UUID(s["article_id"]), s["article_id"]) for s in sources]
+        outcome = RunOutcome(
+            decision=run["decision"], reason=run["reason"], ranked_articles=ranked,
+            sentiment=run["sentiment"], latency_ms=float(run["latency_ms"]),
+        )
+        records.append(EvalRecord(
+            row, outcome, float(run["confidence"] or 0.0),
+            sources[0].get("escalation_reason") if sources else None, run["sentiment_score"],
+        ))
+    return records
+
+
+def calibrate(
+    records: Sequence[EvalRecord], settings: Settings, thresholds: Sequence[float]
+) -> list[dict[str, Any]]:
+    """The figures at each answer threshold, replaying the runner's policy from what the runs
+    stored (retrieval does not depend on the threshold). Repeat contact does not arise here:
+    every row is its own customer."""
+    table = []
+    for threshold in thresholds:
+        outcomes = []
+        for rec in records:
+            reason = message_reason(rec.row.text)
+            if reason is None and rec.confidence < threshold:
+                reason = LOW_CONFIDENCE
+            if reason is None and rec.topic_reason:
+                reason = rec.topic_reason
+            if (reason is None and rec.sentiment_score is not None
+                    and rec.sentiment_score <= settings.negative_sentiment_threshold):
+                reason = NEGATIVE
+            decision = "escalate" if reason else "answer"
+            outcomes.append(replace(rec.outcome, decision=decision, reason=reason))
+        figures = score([r.row for r in records], outcomes)
+        table.append({"threshold": round(threshold, 3), **{
+            k: figures[k] for k in ("action_accuracy", "escalation_precision", "escalation_recall")
+        }, "low_confidence_recall": figures["per_reason"].get(LOW_CONFIDENCE, {}).get("recall")})
+    return table
+
+
+def score_records(records: Sequence[EvalRecord]) -> dict[str, Any]:
+    """The figures for the runs as they happened."""
+    return score([r.row for r in records], [r.outcome for r in records])
