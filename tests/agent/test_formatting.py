@@ -56,4 +56,5 @@ def test_whatsapp_replies_are_short_parts_under_the_limit_in_order() -> None:
     assert parts[-1].endswith("(From our help article: Sharing)")
     joined = " ".join(parts)
     assert [joined.index(f"Step {i}:") for i in range(8)] == sorted(
-        joined.index(f"Step {i}:") for i in range(8))
+        joined.index(f"Step {i}:") for i in range(8)
+    )

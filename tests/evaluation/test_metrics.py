@@ -4,26 +4,45 @@ from fte.evaluation.dataset import EvalRow
 from fte.evaluation.metrics import RunOutcome, score
 
 
-def row(i: int, article: str | None, escalate: bool, reason: str | None = None,
-        sentiment: str | None = None) -> EvalRow:
-    return EvalRow(id=str(i), text="q", channel="web_form", article=article,
-                   has_article_label=True, escalate=escalate, reason=reason, sentiment=sentiment)
+def row(
+    i: int,
+    article: str | None,
+    escalate: bool,
+    reason: str | None = None,
+    sentiment: str | None = None,
+) -> EvalRow:
+    return EvalRow(
+        id=str(i),
+        text="q",
+        channel="web_form",
+        article=article,
+        has_article_label=True,
+        escalate=escalate,
+        reason=reason,
+        sentiment=sentiment,
+    )
 
 
-def out(decision: str, ranked: list[str], reason: str | None = None,
-        sentiment: str | None = None, ms: float = 10.0) -> RunOutcome:
-    return RunOutcome(decision=decision, reason=reason, ranked_articles=ranked,
-                      sentiment=sentiment, latency_ms=ms)
+def out(
+    decision: str,
+    ranked: list[str],
+    reason: str | None = None,
+    sentiment: str | None = None,
+    ms: float = 10.0,
+) -> RunOutcome:
+    return RunOutcome(
+        decision=decision, reason=reason, ranked_articles=ranked, sentiment=sentiment, latency_ms=ms
+    )
 
 
 def test_retrieval_action_and_escalation_figures() -> None:
     rows = [
-        row(1, "a", False),                          # answered right
-        row(2, "b", False),                          # answered with the wrong article
-        row(3, "c", False),                          # escalated needlessly
-        row(4, "refund", True, "refund"),            # escalated, right reason
-        row(5, None, True, "low_confidence"),        # out of scope, escalated
-        row(6, None, True, "low_confidence"),        # out of scope, answered: a miss
+        row(1, "a", False),  # answered right
+        row(2, "b", False),  # answered with the wrong article
+        row(3, "c", False),  # escalated needlessly
+        row(4, "refund", True, "refund"),  # escalated, right reason
+        row(5, None, True, "low_confidence"),  # out of scope, escalated
+        row(6, None, True, "low_confidence"),  # out of scope, answered: a miss
     ]
     outs = [
         out("answer", ["a", "b"]),
@@ -43,15 +62,22 @@ def test_retrieval_action_and_escalation_figures() -> None:
     assert figures["escalation_recall"] == round(2 / 3, 4)
     assert figures["per_reason"]["refund"] == {"precision": 1.0, "recall": 1.0, "support": 1}
     assert figures["per_reason"]["low_confidence"] == {
-        "precision": 0.5, "recall": 0.5, "support": 2}
+        "precision": 0.5,
+        "recall": 0.5,
+        "support": 2,
+    }
     assert figures["sentiment_macro_f1"] is None
 
 
 def test_sentiment_figures_and_latency_percentiles() -> None:
-    rows = [row(i, None, False, sentiment=s) for i, s in
-            enumerate(["negative", "negative", "neutral", "positive"])]
-    outs = [out("escalate", [], "low_confidence", sentiment=s, ms=float(i + 1) * 10)
-            for i, s in enumerate(["negative", "neutral", "neutral", "positive"])]
+    rows = [
+        row(i, None, False, sentiment=s)
+        for i, s in enumerate(["negative", "negative", "neutral", "positive"])
+    ]
+    outs = [
+        out("escalate", [], "low_confidence", sentiment=s, ms=float(i + 1) * 10)
+        for i, s in enumerate(["negative", "neutral", "neutral", "positive"])
+    ]
     figures = score(rows, outs)
     assert figures["sentiment_accuracy"] == 0.75
     assert figures["negative_recall"] == 0.5

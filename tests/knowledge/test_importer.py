@@ -67,17 +67,24 @@ def test_escalation_topics_from_titles_front_matter_and_jsonl(tmp_path: Path) ->
     (tmp_path / "policy.md").write_text("---\nescalate: none\n---\n# Refund policy\n\n30 days.")
     (tmp_path / "kb.jsonl").write_text(
         json.dumps({"id": "h", "title": "Talk to a human", "body": "Call us.", "escalate": None})
-        + "\n" + json.dumps({"id": "x", "title": "X", "body": "Y", "escalate": "legal_language"})
+        + "\n"
+        + json.dumps({"id": "x", "title": "X", "body": "Y", "escalate": "legal_language"})
         + "\n"
     )
     reasons = {d.source_key: d.escalation_reason for d in read_articles(tmp_path)}
-    assert reasons == {"file:refunds.md": "refund", "file:plans.md": "pricing",
-                       "file:policy.md": None, "id:h": "human_requested", "id:x": "legal_language"}
+    assert reasons == {
+        "file:refunds.md": "refund",
+        "file:plans.md": "pricing",
+        "file:policy.md": None,
+        "id:h": "human_requested",
+        "id:x": "legal_language",
+    }
 
 
 def test_an_unknown_escalation_reason_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "kb.jsonl").write_text(json.dumps({"id": 1, "title": "T", "body": "B",
-                                                   "escalate": "bored"}) + "\n")
+    (tmp_path / "kb.jsonl").write_text(
+        json.dumps({"id": 1, "title": "T", "body": "B", "escalate": "bored"}) + "\n"
+    )
     with pytest.raises(ImportSourceError, match=r"kb.jsonl:1: escalate must be one of"):
         read_articles(tmp_path)
 
@@ -87,11 +94,14 @@ def test_history_rows_become_examples_and_query_splits_are_ignored(tmp_path: Pat
 
     (tmp_path / "kb.jsonl").write_text(json.dumps({"id": "a", "title": "A", "body": "B"}) + "\n")
     (tmp_path / "history.jsonl").write_text(
-        json.dumps({"id": "h1", "text": "how do I a?", "article": "a"}) + "\n"
-        + json.dumps({"id": "h2", "text": "unanswerable", "article": None}) + "\n"
+        json.dumps({"id": "h1", "text": "how do I a?", "article": "a"})
+        + "\n"
+        + json.dumps({"id": "h2", "text": "unanswerable", "article": None})
+        + "\n"
     )
     (tmp_path / "dev.jsonl").write_text(json.dumps({"id": "d", "text": "q", "article": "a"}))
     sources = read_sources(tmp_path)
     assert [a.source_key for a in sources.articles] == ["id:a"]
     assert [(e.source_key, e.text, e.article_key) for e in sources.examples] == [
-        ("history:h1", "how do I a?", "id:a")]
+        ("history:h1", "how do I a?", "id:a")
+    ]

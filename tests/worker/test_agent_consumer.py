@@ -193,8 +193,9 @@ async def test_a_question_matching_an_escalation_topic_goes_to_a_human_with_a_dr
     asked = await file_inbound(kb_pool, ask("Is a refund possible for my annual plan?"))
     await worker(kb_pool, embedder).run_once()
     async with kb_pool.acquire() as conn:
-        run = await conn.fetchrow("SELECT * FROM agent_runs WHERE message_id = $1",
-                                  asked.message_id)
+        run = await conn.fetchrow(
+            "SELECT * FROM agent_runs WHERE message_id = $1", asked.message_id
+        )
     assert (run["decision"], run["reason"]) == ("escalate", "refund")
     assert run["draft"] and "Source: Refunds and custom pricing" in run["draft"]
 
@@ -205,8 +206,9 @@ async def test_asking_again_what_was_answered_goes_to_a_human(
     w = worker(kb_pool, embedder)
     first = await file_inbound(kb_pool, ask("How do I reset my password?", "rae@example.com"))
     await w.run_once()
-    again = await file_inbound(kb_pool, ask("I still can't reset my password, how do I do it?",
-                                            "rae@example.com"))
+    again = await file_inbound(
+        kb_pool, ask("I still can't reset my password, how do I do it?", "rae@example.com")
+    )
     await w.run_once()
     other = await file_inbound(kb_pool, ask("How do I reset my password?", "sol@example.com"))
     await w.run_once()
@@ -214,7 +216,9 @@ async def test_asking_again_what_was_answered_goes_to_a_human(
         runs = {r["message_id"]: r for r in await conn.fetch("SELECT * FROM agent_runs")}
     assert runs[first.message_id]["decision"] == "answer"
     assert (runs[again.message_id]["decision"], runs[again.message_id]["reason"]) == (
-        "escalate", "repeat_contact")
+        "escalate",
+        "repeat_contact",
+    )
     assert runs[other.message_id]["decision"] == "answer"  # another customer: a first time
 
 
@@ -276,8 +280,7 @@ async def test_a_resolved_ticket_teaches_retrieval_its_question(
     async with kb_pool.acquire() as conn:
         example = await conn.fetchrow("SELECT * FROM kb_examples WHERE source = 'ticket'")
         ticket = await conn.fetchrow("SELECT status, resolved_at FROM tickets")
-        answered = await conn.fetchval(
-            "SELECT sources -> 0 ->> 'article_id' FROM agent_runs")
+        answered = await conn.fetchval("SELECT sources -> 0 ->> 'article_id' FROM agent_runs")
     assert example["text"] == "Where can I download my invoices?"
     assert str(example["article_id"]) == answered
     assert ticket["status"] == "resolved" and ticket["resolved_at"] is not None

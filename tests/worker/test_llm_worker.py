@@ -18,21 +18,39 @@ from tests.worker.test_agent_consumer import ask, replies
 
 def llm_worker(pool: asyncpg.Pool, embedder: Embedder, base_url: str) -> AgentWorker:
     settings = make_settings(
-        FTE_LLM_BASE_URL=base_url, FTE_LLM_MODEL="fake-model", FTE_LLM_MAX_RETRIES="1",
-        FTE_LLM_TIMEOUT_SECONDS="2", FTE_LLM_INPUT_COST_PER_1K="0.5",
+        FTE_LLM_BASE_URL=base_url,
+        FTE_LLM_MODEL="fake-model",
+        FTE_LLM_MAX_RETRIES="1",
+        FTE_LLM_TIMEOUT_SECONDS="2",
+        FTE_LLM_INPUT_COST_PER_1K="0.5",
         FTE_LLM_OUTPUT_COST_PER_1K="1.5",
     )
-    return AgentWorker(pool, settings, embedder, build_registry(settings), name="llm",
-                       responder=build_responder(settings))
+    return AgentWorker(
+        pool,
+        settings,
+        embedder,
+        build_registry(settings),
+        name="llm",
+        responder=build_responder(settings),
+    )
 
 
 def answer_from_first_source(request: Received) -> Reply:
     first_user = next(m["content"] for m in request.messages if m["role"] == "user")
     article_id = re.search(r"id: ([0-9a-f-]{36})", first_user).group(1)  # type: ignore[union-attr]
-    return completion(tool_calls=[tool_call("send_response", {
-        "body": "Open Settings, then Account, then Security, and choose Reset password.",
-        "article_ids": [article_id],
-    })], prompt_tokens=1000, completion_tokens=100)
+    return completion(
+        tool_calls=[
+            tool_call(
+                "send_response",
+                {
+                    "body": "Open Settings, then Account, then Security; choose Reset password.",
+                    "article_ids": [article_id],
+                },
+            )
+        ],
+        prompt_tokens=1000,
+        completion_tokens=100,
+    )
 
 
 async def test_the_model_writes_the_reply_and_its_cost_is_recorded(
@@ -51,7 +69,7 @@ async def test_the_model_writes_the_reply_and_its_cost_is_recorded(
     assert (run["prompt_tokens"], run["completion_tokens"]) == (1000, 100)
     assert float(run["cost_usd"]) == 0.65  # 1.0 × 0.5 + 0.1 × 1.5
     (reply,) = await replies(kb_pool, filed.ticket_id)
-    assert "choose Reset password." in reply["body"]
+    assert "; choose Reset password." in reply["body"]
     assert "Source: Resetting your password" in reply["body"]
     # The model saw the customer's message and the retrieved articles, nothing invented.
     assert "How do I reset my password?" in str(fake.requests[0].messages)

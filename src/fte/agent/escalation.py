@@ -26,8 +26,17 @@ LOW_CONFIDENCE = "low_confidence"
 REPEAT = "repeat_contact"
 AI_UNAVAILABLE = "ai_unavailable"
 
-REASONS: Final = (HUMAN_REQUESTED, LEGAL, REFUND, PRICING, COMPLAINT, NEGATIVE, LOW_CONFIDENCE,
-                  REPEAT, AI_UNAVAILABLE)
+REASONS: Final = (
+    HUMAN_REQUESTED,
+    LEGAL,
+    REFUND,
+    PRICING,
+    COMPLAINT,
+    NEGATIVE,
+    LOW_CONFIDENCE,
+    REPEAT,
+    AI_UNAVAILABLE,
+)
 # Reasons a knowledge-base article can carry as its escalation topic.
 TOPIC_REASONS: Final = (HUMAN_REQUESTED, LEGAL, REFUND, PRICING, COMPLAINT)
 
@@ -36,33 +45,58 @@ _I = re.IGNORECASE
 # Checked in this order: the first match names the reason. Legal language outranks everything:
 # a message that mentions a lawyer must reach a human even if it also asks for a refund.
 MESSAGE_RULES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
-    (LEGAL, re.compile(
-        r"\b(lawyers?|attorneys?|solicitors?|legal (?:action|advice|team|department|steps)|"
-        r"sue|suing|sued|lawsuit|litigation|court|small claims|class action|"
-        r"cease and desist|subpoena)\b", _I)),
-    (HUMAN_REQUESTED, re.compile(
-        r"\b(?:(?:speak|talk|chat|get through|connect me|put me through)\s+(?:to|with)\s+"
-        r"(?:a |an |your |the )?(?:real |live |actual )?"
-        r"(?:human|person|people|agent|representative|rep|someone|somebody|manager|"
-        r"supervisor|operator)|"
-        r"(?:real|live|actual) (?:human|person|agent)|human (?:agent|being)|"
-        r"customer (?:service|support) (?:agent|rep|representative))\b", _I)),
-    (REFUND, re.compile(
-        r"\b(?:(?:i|we) (?:want|need|demand|expect to get|would like)|i'?d like|give me|"
-        r"refund me|issue (?:me )?)\s*(?:a |my |the |an? )?(?:full |immediate )?"
-        r"(?:refund|money back|reimbursement)\b|\bchargeback\b|\b(?:charged|billed) (?:me )?twice\b",
-        _I)),
-    (PRICING, re.compile(
-        r"\b(?:custom|special|volume|enterprise|non-?profit|education(?:al)?|bulk) "
-        r"(?:pricing|price|prices|discount|rate|quote)|\bdiscount(?:s|ed)?\b|"
-        r"\b(?:a |an )?(?:price )?quote for\b|\bnegotiat\w*|\bcoupon\b", _I)),
+    (
+        LEGAL,
+        re.compile(
+            r"\b(lawyers?|attorneys?|solicitors?|legal (?:action|advice|team|department|steps)|"
+            r"sue|suing|sued|lawsuit|litigation|court|small claims|class action|"
+            r"cease and desist|subpoena)\b",
+            _I,
+        ),
+    ),
+    (
+        HUMAN_REQUESTED,
+        re.compile(
+            r"\b(?:(?:speak|talk|chat|get through|connect me|put me through)\s+(?:to|with)\s+"
+            r"(?:a |an |your |the )?(?:real |live |actual )?"
+            r"(?:human|person|people|agent|representative|rep|someone|somebody|manager|"
+            r"supervisor|operator)|"
+            r"(?:real|live|actual) (?:human|person|agent)|human (?:agent|being)|"
+            r"customer (?:service|support) (?:agent|rep|representative))\b",
+            _I,
+        ),
+    ),
+    (
+        REFUND,
+        re.compile(
+            r"\b(?:(?:i|we) (?:want|need|demand|expect to get|would like)|i'?d like|give me|"
+            r"refund me|issue (?:me )?)\s*(?:a |my |the |an? )?(?:full |immediate )?"
+            r"(?:refund|money back|reimbursement)\b|\bchargeback\b|"
+            r"\b(?:charged|billed) (?:me )?twice\b",
+            _I,
+        ),
+    ),
+    (
+        PRICING,
+        re.compile(
+            r"\b(?:custom|special|volume|enterprise|non-?profit|education(?:al)?|bulk) "
+            r"(?:pricing|price|prices|discount|rate|quote)|\bdiscount(?:s|ed)?\b|"
+            r"\b(?:a |an )?(?:price )?quote for\b|\bnegotiat\w*|\bcoupon\b",
+            _I,
+        ),
+    ),
 )
 
 TOPIC_RULES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
     (LEGAL, re.compile(r"\b(legal|lawsuit|law enforcement|subpoena)", _I)),
-    (HUMAN_REQUESTED, re.compile(
-        r"\b(human|live) (agent|person|support)\b|\b(speak|talk|chat) (to|with)\b|"
-        r"\bcontact (a |an )?(agent|representative|person)\b", _I)),
+    (
+        HUMAN_REQUESTED,
+        re.compile(
+            r"\b(human|live) (agent|person|support)\b|\b(speak|talk|chat) (to|with)\b|"
+            r"\bcontact (a |an )?(agent|representative|person)\b",
+            _I,
+        ),
+    ),
     (REFUND, re.compile(r"^(get|request|claim|ask for)\b.*\brefunds?\b|^refunds?\b", _I)),
     (COMPLAINT, re.compile(r"\bcomplaints?\b|\bfil(e|ing) a claim\b", _I)),
     (PRICING, re.compile(r"\b(custom|special|volume|enterprise) pricing\b|\bquotes?\b", _I)),

@@ -64,8 +64,9 @@ def split_text(text: str, limit: int) -> list[str]:
 WHATSAPP_LIMIT = 1600  # Twilio's maximum body for one WhatsApp message
 
 
-def email_reply(body: str, customer_name: str | None, ticket_number: int, company: str,
-                sources: list[str]) -> str:
+def email_reply(
+    body: str, customer_name: str | None, ticket_number: int, company: str, sources: list[str]
+) -> str:
     """Greeting, answer, where it comes from, an invitation to reply, sign-off, reference."""
     parts = [greeting(customer_name), body]
     if sources:

@@ -28,7 +28,9 @@ async def learn_from_ticket(
     vectors = await asyncio.to_thread(embedder.embed, [r["body"] for r in rows])
     await kb.insert_examples(
         conn,
-        [(r["article_id"], "ticket", f"ticket:{r['message_id']}", r["body"], v)
-         for r, v in zip(rows, vectors, strict=True)],
+        [
+            (r["article_id"], "ticket", f"ticket:{r['message_id']}", r["body"], v)
+            for r, v in zip(rows, vectors, strict=True)
+        ],
     )
     return len(rows)

@@ -38,8 +38,22 @@ async def insert_run(
         ON CONFLICT (message_id) DO NOTHING
         RETURNING id
         """,
-        message_id, ticket_id, decision, reason, confidence, sources, draft, summary, sentiment,
-        latency_ms, model, worker, prompt_tokens, completion_tokens, cost_usd, fallback_reason,
+        message_id,
+        ticket_id,
+        decision,
+        reason,
+        confidence,
+        sources,
+        draft,
+        summary,
+        sentiment,
+        latency_ms,
+        model,
+        worker,
+        prompt_tokens,
+        completion_tokens,
+        cost_usd,
+        fallback_reason,
     )
 
 
@@ -75,7 +89,10 @@ async def answered_before(
           AND r.created_at > now() - make_interval(days => $4)
         LIMIT 1
         """,
-        customer_id, message_id, str(article_id), days,
+        customer_id,
+        message_id,
+        str(article_id),
+        days,
     )
     return found is not None
 

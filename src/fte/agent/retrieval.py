@@ -99,9 +99,12 @@ async def retrieve(
     }
     return [
         Source(
-            article_id=a, title=details[a]["title"], body=details[a]["body"],
+            article_id=a,
+            title=details[a]["title"],
+            body=details[a]["body"],
             score=float(details[a]["confidence"] or 0.0),
-            escalation_reason=details[a]["escalation_reason"], rank_score=votes[a],
+            escalation_reason=details[a]["escalation_reason"],
+            rank_score=votes[a],
         )
         for a in ranked
         if a in details

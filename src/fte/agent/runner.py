@@ -60,10 +60,15 @@ class MessageContext:
     def from_record(cls, row: asyncpg.Record) -> MessageContext:
         """From tickets.repository.load_message_context."""
         return cls(
-            message_id=row["message_id"], ticket_id=row["ticket_id"],
-            ticket_number=row["ticket_number"], conversation_id=row["conversation_id"],
-            customer_id=row["customer_id"], channel=row["channel"], body=row["body"],
-            subject=row["subject"], customer_name=row["customer_name"],
+            message_id=row["message_id"],
+            ticket_id=row["ticket_id"],
+            ticket_number=row["ticket_number"],
+            conversation_id=row["conversation_id"],
+            customer_id=row["customer_id"],
+            channel=row["channel"],
+            body=row["body"],
+            subject=row["subject"],
+            customer_name=row["customer_name"],
         )
 
 
@@ -91,9 +96,7 @@ class Decision:
 class Agent:
     """Policy around retrieval and a responder (local, or an LLM when configured)."""
 
-    def __init__(
-        self, settings: Settings, embedder: Embedder, responder: Responder | None = None
-    ):
+    def __init__(self, settings: Settings, embedder: Embedder, responder: Responder | None = None):
         self.settings = settings
         self.embedder = embedder
         self.responder = responder
@@ -122,8 +125,12 @@ class Agent:
             reason = best.escalation_reason
         if reason is None and sentiment and sentiment.score <= s.negative_sentiment_threshold:
             reason = escalation.NEGATIVE
-        if reason is None and best is not None and await runs.answered_before(
-            conn, ctx.customer_id, ctx.message_id, best.article_id, s.repeat_contact_days
+        if (
+            reason is None
+            and best is not None
+            and await runs.answered_before(
+                conn, ctx.customer_id, ctx.message_id, best.article_id, s.repeat_contact_days
+            )
         ):
             reason = escalation.REPEAT
 
@@ -136,62 +143,113 @@ class Agent:
                 )
             if draft.decision == "answer" and draft.body:
                 return self._answer(ctx, draft, sources, adapter, sentiment, started)
-            reason = draft.reason if draft.reason in escalation.REASONS else escalation.LOW_CONFIDENCE
+            reason = (
+                draft.reason if draft.reason in escalation.REASONS else escalation.LOW_CONFIDENCE
+            )
             return self._escalate(
                 ctx, reason, sources, adapter, sentiment, started, local_draft, draft
             )
-        return self._escalate(ctx, reason or escalation.LOW_CONFIDENCE, sources, adapter,
-                              sentiment, started, local_draft if confident else None, None)
+        return self._escalate(
+            ctx,
+            reason or escalation.LOW_CONFIDENCE,
+            sources,
+            adapter,
+            sentiment,
+            started,
+            local_draft if confident else None,
+            None,
+        )
 
     async def search(self, conn: asyncpg.Connection, query: str) -> list[Source]:
         """Retrieval for a query of the responder's own (its search tool)."""
         s = self.settings
         (vector,) = await asyncio.to_thread(self.embedder.embed, [query])
-        return await retrieve(
-            conn, vector.tolist(), query, s.retrieval_top_k, s.text_search_weight
-        )
+        return await retrieve(conn, vector.tolist(), query, s.retrieval_top_k, s.text_search_weight)
 
     # ---- outcomes ---------------------------------------------------------------------------
 
     def _answer(
-        self, ctx: MessageContext, draft: Draft, sources: list[Source], adapter: ChannelAdapter,
-        sentiment: SentimentResult | None, started: float,
+        self,
+        ctx: MessageContext,
+        draft: Draft,
+        sources: list[Source],
+        adapter: ChannelAdapter,
+        sentiment: SentimentResult | None,
+        started: float,
     ) -> Decision:
         citations = [Citation(str(c.article_id), c.title, c.score) for c in draft.citations]
-        reply = Reply(body=draft.body or "", ticket_number=ctx.ticket_number,
-                      customer_name=ctx.customer_name, citations=tuple(citations))
+        reply = Reply(
+            body=draft.body or "",
+            ticket_number=ctx.ticket_number,
+            customer_name=ctx.customer_name,
+            citations=tuple(citations),
+        )
         parts = adapter.format_reply(reply)
         approval = self.settings.approval_mode
         return Decision(
-            decision="draft" if approval else "answer", reason=None,
-            confidence=sources[0].score if sources else 0.0, sources=sources,
-            reply_parts=[] if approval else parts, draft="\n\n".join(parts) if approval else None,
-            summary=None, latency_ms=_ms(started), model=draft.model, sentiment=sentiment,
-            usage=draft.usage, fallback_reason=draft.fallback_reason, citations=citations,
+            decision="draft" if approval else "answer",
+            reason=None,
+            confidence=sources[0].score if sources else 0.0,
+            sources=sources,
+            reply_parts=[] if approval else parts,
+            draft="\n\n".join(parts) if approval else None,
+            summary=None,
+            latency_ms=_ms(started),
+            model=draft.model,
+            sentiment=sentiment,
+            usage=draft.usage,
+            fallback_reason=draft.fallback_reason,
+            citations=citations,
         )
 
     def _escalate(
-        self, ctx: MessageContext, reason: str, sources: list[Source], adapter: ChannelAdapter,
-        sentiment: SentimentResult | None, started: float, local_draft: Draft | None,
+        self,
+        ctx: MessageContext,
+        reason: str,
+        sources: list[Source],
+        adapter: ChannelAdapter,
+        sentiment: SentimentResult | None,
+        started: float,
+        local_draft: Draft | None,
         model_draft: Draft | None,
     ) -> Decision:
-        note = Reply(body=local.ESCALATION_NOTE, ticket_number=ctx.ticket_number,
-                     customer_name=ctx.customer_name)
+        note = Reply(
+            body=local.ESCALATION_NOTE,
+            ticket_number=ctx.ticket_number,
+            customer_name=ctx.customer_name,
+        )
         draft_text = None
         if local_draft is not None and local_draft.body:
-            citations = tuple(Citation(str(c.article_id), c.title, c.score)
-                              for c in local_draft.citations)
-            draft_text = "\n\n".join(adapter.format_reply(Reply(
-                body=local_draft.body, ticket_number=ctx.ticket_number,
-                customer_name=ctx.customer_name, citations=citations)))
-        summary = (model_draft.summary if model_draft and model_draft.summary
-                   else _summary(ctx, reason, sources, sentiment))
+            citations = tuple(
+                Citation(str(c.article_id), c.title, c.score) for c in local_draft.citations
+            )
+            draft_text = "\n\n".join(
+                adapter.format_reply(
+                    Reply(
+                        body=local_draft.body,
+                        ticket_number=ctx.ticket_number,
+                        customer_name=ctx.customer_name,
+                        citations=citations,
+                    )
+                )
+            )
+        summary = (
+            model_draft.summary
+            if model_draft and model_draft.summary
+            else _summary(ctx, reason, sources, sentiment)
+        )
         return Decision(
-            decision="escalate", reason=reason,
-            confidence=sources[0].score if sources else 0.0, sources=sources,
-            reply_parts=adapter.format_reply(note), draft=draft_text, summary=summary,
-            latency_ms=_ms(started), model=model_draft.model if model_draft else local.NAME,
-            sentiment=sentiment, usage=model_draft.usage if model_draft else None,
+            decision="escalate",
+            reason=reason,
+            confidence=sources[0].score if sources else 0.0,
+            sources=sources,
+            reply_parts=adapter.format_reply(note),
+            draft=draft_text,
+            summary=summary,
+            latency_ms=_ms(started),
+            model=model_draft.model if model_draft else local.NAME,
+            sentiment=sentiment,
+            usage=model_draft.usage if model_draft else None,
             fallback_reason=model_draft.fallback_reason if model_draft else None,
         )
 
@@ -201,8 +259,12 @@ class Agent:
 
     def _responder_input(self, ctx: MessageContext, sources: list[Source]) -> ResponderInput:
         return ResponderInput(
-            message=ctx.body, subject=ctx.subject, customer_name=ctx.customer_name,
-            channel=ctx.channel, ticket_number=ctx.ticket_number, sources=sources,
+            message=ctx.body,
+            subject=ctx.subject,
+            customer_name=ctx.customer_name,
+            channel=ctx.channel,
+            ticket_number=ctx.ticket_number,
+            sources=sources,
             threshold=self.settings.answer_threshold,
         )
 
@@ -213,8 +275,10 @@ def _summary(
     """A few lines a human can read before opening the conversation."""
     asked = " ".join(ctx.body.split())
     asked = asked if len(asked) <= 240 else asked[:237] + "…"
-    lines = [f"{ctx.customer_name or 'The customer'} wrote on {ctx.channel}: \"{asked}\"",
-             f"Escalated: {reason.replace('_', ' ')}."]
+    lines = [
+        f'{ctx.customer_name or "The customer"} wrote on {ctx.channel}: "{asked}"',
+        f"Escalated: {reason.replace('_', ' ')}.",
+    ]
     if sources:
         lines.append(f"Closest article: {sources[0].title} (confidence {sources[0].score:.2f}).")
     if sentiment is not None:

@@ -21,12 +21,18 @@ async def commit_decision(
     usage = decision.usage
     run_id = await runs.insert_run(
         conn,
-        message_id=ctx.message_id, ticket_id=ctx.ticket_id, decision=decision.decision,
-        reason=decision.reason, confidence=decision.confidence,
-        sources=[s.as_json() for s in decision.sources], draft=decision.draft,
+        message_id=ctx.message_id,
+        ticket_id=ctx.ticket_id,
+        decision=decision.decision,
+        reason=decision.reason,
+        confidence=decision.confidence,
+        sources=[s.as_json() for s in decision.sources],
+        draft=decision.draft,
         summary=decision.summary,
         sentiment=decision.sentiment.label if decision.sentiment else None,
-        latency_ms=decision.latency_ms, model=decision.model, worker=worker,
+        latency_ms=decision.latency_ms,
+        model=decision.model,
+        worker=worker,
         prompt_tokens=usage.prompt_tokens if usage else None,
         completion_tokens=usage.completion_tokens if usage else None,
         cost_usd=usage.cost_usd if usage else None,
@@ -41,15 +47,22 @@ async def commit_decision(
     first_reply = None
     for part in decision.reply_parts:
         reply_id = await tickets.add_outbound_message(
-            conn, conversation_id=ctx.conversation_id, ticket_id=ctx.ticket_id,
-            channel=ctx.channel, author="agent", body=part, delivery_status="sent",
+            conn,
+            conversation_id=ctx.conversation_id,
+            ticket_id=ctx.ticket_id,
+            channel=ctx.channel,
+            author="agent",
+            body=part,
+            delivery_status="sent",
             metadata={"agent_run_id": str(run_id), "decision": decision.decision},
         )
         first_reply = first_reply or reply_id
     if first_reply is not None:
         await runs.set_reply(conn, run_id, first_reply)
     await tickets.record_agent_outcome(
-        conn, ctx.ticket_id, status=_STATUS_AFTER[decision.decision],
+        conn,
+        ctx.ticket_id,
+        status=_STATUS_AFTER[decision.decision],
         escalation_reason=decision.reason if decision.decision == "escalate" else None,
         responded=decision.decision == "answer",
     )
@@ -63,12 +76,20 @@ async def hand_over_unanswerable(
     customer is told so. No agent run is recorded, so replaying the dead letter still lets
     the agent answer once the fault is fixed."""
     if adapter is not None:
-        note = Reply(body=local.ESCALATION_NOTE, ticket_number=ctx.ticket_number,
-                     customer_name=ctx.customer_name)
+        note = Reply(
+            body=local.ESCALATION_NOTE,
+            ticket_number=ctx.ticket_number,
+            customer_name=ctx.customer_name,
+        )
         for part in adapter.format_reply(note):
             await tickets.add_outbound_message(
-                conn, conversation_id=ctx.conversation_id, ticket_id=ctx.ticket_id,
-                channel=ctx.channel, author="system", body=part, delivery_status="sent",
+                conn,
+                conversation_id=ctx.conversation_id,
+                ticket_id=ctx.ticket_id,
+                channel=ctx.channel,
+                author="system",
+                body=part,
+                delivery_status="sent",
                 metadata={"decision": "escalate", "reason": AI_UNAVAILABLE},
             )
     await tickets.record_agent_outcome(

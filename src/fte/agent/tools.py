@@ -34,7 +34,12 @@ class AgentToolBox:
             self._conn, self._ctx.customer_id, self._ctx.message_id, HISTORY_LIMIT
         )
         return [
-            HistoryItem(direction=r["direction"], author=r["author"], body=r["body"],
-                        ticket_number=r["number"], created_at=r["created_at"].isoformat())
+            HistoryItem(
+                direction=r["direction"],
+                author=r["author"],
+                body=r["body"],
+                ticket_number=r["number"],
+                created_at=r["created_at"].isoformat(),
+            )
             for r in reversed(rows)
         ]

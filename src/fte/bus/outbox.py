@@ -13,7 +13,9 @@ async def enqueue(conn: asyncpg.Connection, topic: str, key: str, payload: dict[
     """Queue a job; idle workers are woken when the transaction commits."""
     job_id: int = await conn.fetchval(
         "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3::jsonb) RETURNING id",
-        topic, key, payload,
+        topic,
+        key,
+        payload,
     )
     await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, topic)
     return job_id

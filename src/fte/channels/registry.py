@@ -12,6 +12,8 @@ from fte.config import Settings
 def build_registry(settings: Settings) -> dict[str, ChannelAdapter]:
     """Every channel adapter, configured from the settings."""
     adapters: list[ChannelAdapter] = [
-        WebFormAdapter(settings), EmailAdapter(settings), WhatsAppAdapter(settings)
+        WebFormAdapter(settings),
+        EmailAdapter(settings),
+        WhatsAppAdapter(settings),
     ]
     return {adapter.name: adapter for adapter in adapters}

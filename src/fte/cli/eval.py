@@ -24,7 +24,9 @@ CALIBRATION_GRID = [round(0.30 + 0.025 * i, 3) for i in range(13)]  # 0.30 .. 0.
 
 
 def eval_command(
-    directory: Path = typer.Argument(..., help="A data-set folder: kb.jsonl, history.jsonl, SPLIT.jsonl."),
+    directory: Path = typer.Argument(
+        ..., help="A data-set folder: kb.jsonl, history.jsonl, SPLIT.jsonl."
+    ),
     split: str = typer.Option("dev", "--split", help="Reads SPLIT.jsonl from DIR."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     limit: int = typer.Option(0, "--limit", min=0, help="Only the first N rows (0: all)."),
@@ -35,7 +37,8 @@ def eval_command(
         False, "--calibrate", help="Also report the figures across answer thresholds."
     ),
     database_url: str = typer.Option(
-        None, "--database-url",
+        None,
+        "--database-url",
         help="A PostgreSQL server to create a scratch database on (default: a temporary "
         "embedded server). Production data is never touched either way.",
     ),
@@ -52,8 +55,14 @@ def eval_command(
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from exc
     embedder = get_embedder(settings.embedding_device)
-    with Progress(TextColumn("[bold]{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, disable=as_json) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description:<8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=as_json,
+    ) as bar:
         tasks: dict[str, Any] = {}
 
         def progress(phase: str, done: int, total: int) -> None:
@@ -63,7 +72,9 @@ def eval_command(
 
         records = asyncio.run(evaluate(kb, rows, settings, embedder, progress, database_url))
     figures: dict[str, Any] = {
-        "dataset": directory.name, "split": split, **score_records(records),
+        "dataset": directory.name,
+        "split": split,
+        **score_records(records),
         "threshold": settings.answer_threshold,
     }
     if do_calibrate:
@@ -82,9 +93,19 @@ def _print(figures: dict[str, Any]) -> None:
     table = Table(title=f"{figures['dataset']} / {figures['split']} ({figures['n']} messages)")
     table.add_column("figure")
     table.add_column("value", justify="right")
-    for key in ("retrieval_top1", "mrr10", "action_accuracy", "escalation_precision",
-                "escalation_recall", "sentiment_accuracy", "sentiment_macro_f1",
-                "negative_recall", "p50_ms", "p95_ms", "threshold"):
+    for key in (
+        "retrieval_top1",
+        "mrr10",
+        "action_accuracy",
+        "escalation_precision",
+        "escalation_recall",
+        "sentiment_accuracy",
+        "sentiment_macro_f1",
+        "negative_recall",
+        "p50_ms",
+        "p95_ms",
+        "threshold",
+    ):
         table.add_row(key, _fmt(figures[key]))
     console.print(table)
     if figures["per_reason"]:
@@ -92,14 +113,31 @@ def _print(figures: dict[str, Any]) -> None:
         for column in ("reason", "precision", "recall", "support"):
             reasons.add_column(column, justify="left" if column == "reason" else "right")
         for reason, row in figures["per_reason"].items():
-            reasons.add_row(reason, _fmt(row["precision"]), _fmt(row["recall"]), str(row["support"]))
+            reasons.add_row(
+                reason, _fmt(row["precision"]), _fmt(row["recall"]), str(row["support"])
+            )
         console.print(reasons)
     if "calibration" in figures:
         cal = Table(title="calibration: answer threshold")
-        for column in ("threshold", "action_accuracy", "escalation_precision",
-                       "escalation_recall", "low_confidence_recall"):
+        for column in (
+            "threshold",
+            "action_accuracy",
+            "escalation_precision",
+            "escalation_recall",
+            "low_confidence_recall",
+        ):
             cal.add_column(column, justify="right")
         for row in figures["calibration"]:
-            cal.add_row(*(_fmt(row[c]) for c in ("threshold", "action_accuracy",
-                          "escalation_precision", "escalation_recall", "low_confidence_recall")))
+            cal.add_row(
+                *(
+                    _fmt(row[c])
+                    for c in (
+                        "threshold",
+                        "action_accuracy",
+                        "escalation_precision",
+                        "escalation_recall",
+                        "low_confidence_recall",
+                    )
+                )
+            )
         console.print(cal)

@@ -48,14 +48,18 @@ def read_split(directory: Path, split: str) -> list[EvalRow]:
             try:
                 raw = json.loads(line)
                 gold_reason = raw.get("reason")
-                rows.append(EvalRow(
-                    id=str(raw["id"]), text=str(raw["text"]),
-                    channel=str(raw.get("channel") or "web_form"),
-                    article=raw.get("article"), has_article_label="article" in raw,
-                    escalate=raw.get("escalate"),
-                    reason=GOLD_REASONS.get(gold_reason, gold_reason) if gold_reason else None,
-                    sentiment=raw.get("sentiment"),
-                ))
+                rows.append(
+                    EvalRow(
+                        id=str(raw["id"]),
+                        text=str(raw["text"]),
+                        channel=str(raw.get("channel") or "web_form"),
+                        article=raw.get("article"),
+                        has_article_label="article" in raw,
+                        escalate=raw.get("escalate"),
+                        reason=GOLD_REASONS.get(gold_reason, gold_reason) if gold_reason else None,
+                        sentiment=raw.get("sentiment"),
+                    )
+                )
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise DatasetError(f"{path}:{lineno}: expected id and text ({exc})") from exc
     if not rows:

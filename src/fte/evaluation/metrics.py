@@ -56,19 +56,27 @@ def score(rows: Sequence[EvalRow], outcomes: Sequence[RunOutcome]) -> dict[str, 
             correct += not escalated and o.ranked_articles[:1] == [r.article]
             fp += escalated
 
-    reasons = sorted({r.reason for r, _ in labelled if r.reason}
-                     | {o.reason for r, o in labelled if o.decision == "escalate" and o.reason})
+    reasons = sorted(
+        {r.reason for r, _ in labelled if r.reason}
+        | {o.reason for r, o in labelled if o.decision == "escalate" and o.reason}
+    )
     per_reason = {}
     for reason in reasons:
         predicted = [(r, o) for r, o in labelled if o.decision == "escalate" and o.reason == reason]
         gold = [(r, o) for r, o in labelled if r.escalate and r.reason == reason]
         hit = sum(1 for r, _ in predicted if r.escalate and r.reason == reason)
-        per_reason[reason] = {"precision": _ratio(hit, len(predicted)),
-                              "recall": _ratio(hit, len(gold)), "support": len(gold)}
+        per_reason[reason] = {
+            "precision": _ratio(hit, len(predicted)),
+            "recall": _ratio(hit, len(gold)),
+            "support": len(gold),
+        }
 
     felt = [(r.sentiment, o.sentiment) for r, o in pairs if r.sentiment]
-    sentiment: dict[str, Any] = {"sentiment_accuracy": None, "sentiment_macro_f1": None,
-                                 "negative_recall": None}
+    sentiment: dict[str, Any] = {
+        "sentiment_accuracy": None,
+        "sentiment_macro_f1": None,
+        "negative_recall": None,
+    }
     if felt:
         f1s = []
         for label in SENTIMENTS:

@@ -105,15 +105,26 @@ async def evaluate(
             message_ids = []
             for i, row in enumerate(rows):
                 channel = row.channel if row.channel in adapters else "web_form"
-                filed = await file_inbound(pool, InboundMessage(
-                    channel=channel, identity=Identity("email", f"row-{i}@eval.invalid"),
-                    body=row.text, external_id=f"eval:{row.id}",
-                ))
+                filed = await file_inbound(
+                    pool,
+                    InboundMessage(
+                        channel=channel,
+                        identity=Identity("email", f"row-{i}@eval.invalid"),
+                        body=row.text,
+                        external_id=f"eval:{row.id}",
+                    ),
+                )
                 message_ids.append(filed.message_id)
                 if i % 50 == 0 or i == len(rows) - 1:
                     progress("file", i + 1, len(rows))
-            worker = AgentWorker(pool, settings, embedder, adapters, name="eval",
-                                 sentiment=sentiment_cache.SentimentSource(embedder))
+            worker = AgentWorker(
+                pool,
+                settings,
+                embedder,
+                adapters,
+                name="eval",
+                sentiment=sentiment_cache.SentimentSource(embedder),
+            )
             handled = 0
             while (claimed := await worker.run_once()) > 0:
                 handled += claimed
@@ -127,15 +138,20 @@ async def _collect(
     pool: asyncpg.Pool, rows: Sequence[EvalRow], message_ids: Sequence[uuid.UUID]
 ) -> list[EvalRecord]:
     async with transaction(pool) as conn:
-        keys = {r["id"]: r["source_key"].removeprefix("id:")
-                for r in await conn.fetch("SELECT id, source_key FROM kb_articles")}
-        runs = {r["message_id"]: r for r in await conn.fetch(
-            """
+        keys = {
+            r["id"]: r["source_key"].removeprefix("id:")
+            for r in await conn.fetch("SELECT id, source_key FROM kb_articles")
+        }
+        runs = {
+            r["message_id"]: r
+            for r in await conn.fetch(
+                """
             SELECT r.message_id, r.decision, r.reason, r.sources, r.confidence, r.latency_ms,
                    m.sentiment, m.sentiment_score
             FROM agent_runs r JOIN messages m ON m.id = r.message_id
             """
-        )}
+            )
+        }
     records = []
     for row, message_id in zip(rows, message_ids, strict=True):
         run = runs.get(message_id)
@@ -146,13 +162,21 @@ async def _collect(
         sources: list[dict[str, Any]] = run["sources"]
         ranked = [keys.get(uuid.UUID(s["article_id"]), s["article_id"]) for s in sources]
         outcome = RunOutcome(
-            decision=run["decision"], reason=run["reason"], ranked_articles=ranked,
-            sentiment=run["sentiment"], latency_ms=float(run["latency_ms"]),
+            decision=run["decision"],
+            reason=run["reason"],
+            ranked_articles=ranked,
+            sentiment=run["sentiment"],
+            latency_ms=float(run["latency_ms"]),
         )
-        records.append(EvalRecord(
-            row, outcome, float(run["confidence"] or 0.0),
-            sources[0].get("escalation_reason") if sources else None, run["sentiment_score"],
-        ))
+        records.append(
+            EvalRecord(
+                row,
+                outcome,
+                float(run["confidence"] or 0.0),
+                sources[0].get("escalation_reason") if sources else None,
+                run["sentiment_score"],
+            )
+        )
     return records
 
 
@@ -171,15 +195,27 @@ def calibrate(
                 reason = LOW_CONFIDENCE
             if reason is None and rec.topic_reason:
                 reason = rec.topic_reason
-            if (reason is None and rec.sentiment_score is not None
-                    and rec.sentiment_score <= settings.negative_sentiment_threshold):
+            if (
+                reason is None
+                and rec.sentiment_score is not None
+                and rec.sentiment_score <= settings.negative_sentiment_threshold
+            ):
                 reason = NEGATIVE
             decision = "escalate" if reason else "answer"
             outcomes.append(replace(rec.outcome, decision=decision, reason=reason))
         figures = score([r.row for r in records], outcomes)
-        table.append({"threshold": round(threshold, 3), **{
-            k: figures[k] for k in ("action_accuracy", "escalation_precision", "escalation_recall")
-        }, "low_confidence_recall": figures["per_reason"].get(LOW_CONFIDENCE, {}).get("recall")})
+        table.append(
+            {
+                "threshold": round(threshold, 3),
+                **{
+                    k: figures[k]
+                    for k in ("action_accuracy", "escalation_precision", "escalation_recall")
+                },
+                "low_confidence_recall": figures["per_reason"]
+                .get(LOW_CONFIDENCE, {})
+                .get("recall"),
+            }
+        )
     return table
 
 

@@ -61,7 +61,9 @@ def read_text_article(path: Path, root: Path) -> ArticleDoc:
         title = path.stem.replace("-", " ").replace("_", " ").capitalize()
     key = path.relative_to(root).as_posix() if path != root else path.name
     return ArticleDoc(
-        source_key=f"file:{key}", title=title, body=text,
+        source_key=f"file:{key}",
+        title=title,
+        body=text,
         escalation_reason=_escalation(meta.get("escalate"), title, str(path)),
     )
 
@@ -77,17 +79,24 @@ def read_jsonl(path: Path, into: KbSources) -> None:
                 row = json.loads(line)
                 if "title" in row and "body" in row:
                     title = str(row["title"]).strip()
-                    into.articles.append(ArticleDoc(
-                        source_key=f"id:{row['id']}", title=title, body=str(row["body"]).strip(),
-                        escalation_reason=_escalation(row.get("escalate"), title, where),
-                    ))
+                    into.articles.append(
+                        ArticleDoc(
+                            source_key=f"id:{row['id']}",
+                            title=title,
+                            body=str(row["body"]).strip(),
+                            escalation_reason=_escalation(row.get("escalate"), title, where),
+                        )
+                    )
                 elif "text" in row and "article" in row:
                     if row["article"] is None:
                         continue  # a past question nothing in the KB answered
-                    into.examples.append(ExampleDoc(
-                        source_key=f"history:{row['id']}", text=str(row["text"]).strip(),
-                        article_key=f"id:{row['article']}",
-                    ))
+                    into.examples.append(
+                        ExampleDoc(
+                            source_key=f"history:{row['id']}",
+                            text=str(row["text"]).strip(),
+                            article_key=f"id:{row['article']}",
+                        )
+                    )
                 else:
                     raise KeyError("title and body, or text and article")
             except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:

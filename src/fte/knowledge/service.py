@@ -111,8 +111,10 @@ async def import_examples(
         async with transaction(pool) as conn:
             await repository.insert_examples(
                 conn,
-                [(articles[e.article_key], "history", e.source_key, e.text, v)
-                 for e, v in zip(todo, vectors, strict=True)],
+                [
+                    (articles[e.article_key], "history", e.source_key, e.text, v)
+                    for e, v in zip(todo, vectors, strict=True)
+                ],
             )
         added += len(todo)
         if progress:
@@ -130,6 +132,9 @@ async def import_sources(
     report = await import_articles(pool, sources.articles, embedder, progress)
     added, skipped = await import_examples(pool, sources.examples, embedder, progress)
     return ImportReport(
-        added=report.added, updated=report.updated, unchanged=report.unchanged,
-        examples_added=added, examples_skipped=skipped,
+        added=report.added,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        examples_added=added,
+        examples_skipped=skipped,
     )

@@ -209,7 +209,9 @@ async def customer_history(
         WHERE t.customer_id = $1 AND m.id <> $2
         ORDER BY m.created_at DESC LIMIT $3
         """,
-        customer_id, before_message, limit,
+        customer_id,
+        before_message,
+        limit,
     )
 
 
@@ -219,7 +221,9 @@ async def record_sentiment(
     """The message's sentiment; the ticket carries its latest message's."""
     await conn.execute(
         "UPDATE messages SET sentiment = $2, sentiment_score = $3 WHERE id = $1",
-        message_id, label, score,
+        message_id,
+        label,
+        score,
     )
     await conn.execute("UPDATE tickets SET sentiment = $2 WHERE id = $1", ticket_id, label)
 

@@ -107,7 +107,10 @@ class AgentWorker:
     async def _learn_batch(self) -> int:
         async with transaction(self.pool) as conn:
             jobs = await queue.claim(
-                conn, LEARN_TOPIC, self.name, self.settings.worker_batch_size,
+                conn,
+                LEARN_TOPIC,
+                self.name,
+                self.settings.worker_batch_size,
                 self.settings.worker_lease_seconds,
             )
         for job in jobs:
@@ -117,8 +120,9 @@ class AgentWorker:
                         conn, uuid.UUID(job.payload["ticket_id"]), self.embedder
                     )
                     await queue.complete(conn, job.id)
-                log.info("learnt %d example(s) from resolved ticket %s", added,
-                         job.payload["ticket_id"])
+                log.info(
+                    "learnt %d example(s) from resolved ticket %s", added, job.payload["ticket_id"]
+                )
             except DB_DOWN:
                 raise
             except Exception as exc:

@@ -29,7 +29,11 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     responder = build_responder(settings)
     try:
         worker = AgentWorker(
-            pool, settings, embedder, build_registry(settings), responder=responder,
+            pool,
+            settings,
+            embedder,
+            build_registry(settings),
+            responder=responder,
             sentiment=SentimentSource(embedder),
         )
         await worker.run(stop, database_url)

@@ -30,10 +30,13 @@ class LocalResponder:
     async def respond(self, request: ResponderInput, tools: ToolBox) -> Draft:
         """The best source, verbatim; escalates when there is none."""
         if not request.sources:
-            return Draft(decision="escalate", body=None, citations=[], model=NAME,
-                         reason="low_confidence")
+            return Draft(
+                decision="escalate", body=None, citations=[], model=NAME, reason="low_confidence"
+            )
         best = request.sources[0]
         return Draft(
-            decision="answer", body=answer_body(best, request.message, request.customer_name),
-            citations=[best], model=NAME,
+            decision="answer",
+            body=answer_body(best, request.message, request.customer_name),
+            citations=[best],
+            model=NAME,
         )

@@ -22,5 +22,12 @@ class EmailAdapter:
 
     def format_reply(self, reply: Reply) -> list[str]:
         """One email body."""
-        return [email_reply(reply.body, reply.customer_name, reply.ticket_number,
-                            self.settings.company_name, [c.title for c in reply.citations])]
+        return [
+            email_reply(
+                reply.body,
+                reply.customer_name,
+                reply.ticket_number,
+                self.settings.company_name,
+                [c.title for c in reply.citations],
+            )
+        ]
