@@ -284,3 +284,33 @@ async def test_a_resolved_ticket_teaches_retrieval_its_question(
     assert example["text"] == "Where can I download my invoices?"
     assert str(example["article_id"]) == answered
     assert ticket["status"] == "resolved" and ticket["resolved_at"] is not None
+
+
+async def test_an_angry_reply_after_our_answer_goes_to_a_human(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    from fte.agent.sentiment_cache import SentimentSource
+
+    settings = make_settings(FTE_NEGATIVE_SENTIMENT_THRESHOLD="-0.5")
+    w = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="feel",
+                    sentiment=SentimentSource(embedder))
+
+    def said(text: str) -> InboundMessage:
+        return InboundMessage(channel="web_form", identity=Identity("email", "mad@example.com"),
+                              customer_name="Max", body=text, thread_key="thread-angry")
+
+    # The first message is unhappy too: that alone is why people write to support.
+    first = await file_inbound(kb_pool, said("My files are not syncing and I am fed up!"))
+    await w.run_once()
+    angry = await file_inbound(kb_pool, said(
+        "This is useless. Your answer did not help at all, it is still broken and I am furious."))
+    await w.run_once()
+    async with kb_pool.acquire() as conn:
+        runs = {r["message_id"]: r for r in await conn.fetch("SELECT * FROM agent_runs")}
+        ticket = await conn.fetchrow("SELECT status, sentiment, escalation_reason FROM tickets")
+        felt = await conn.fetchval("SELECT sentiment FROM messages WHERE id = $1", angry.message_id)
+    assert runs[first.message_id]["decision"] == "answer"
+    assert runs[angry.message_id]["reason"] == "negative_sentiment"
+    assert felt == "negative" and runs[angry.message_id]["sentiment"] == "negative"
+    assert (ticket["status"], ticket["sentiment"], ticket["escalation_reason"]) == (
+        "escalated", "negative", "negative_sentiment")

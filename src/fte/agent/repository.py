@@ -100,3 +100,15 @@ async def answered_before(
 async def latest_sentiment_model_id(conn: asyncpg.Connection) -> int | None:
     """The id of the newest trained sentiment model, if any."""
     return await conn.fetchval("SELECT max(id) FROM sentiment_models")
+
+
+async def ticket_answered_before(
+    conn: asyncpg.Connection, ticket_id: uuid.UUID, message_id: uuid.UUID
+) -> bool:
+    """Did the agent already answer another message of this ticket?"""
+    found = await conn.fetchval(
+        "SELECT 1 FROM agent_runs WHERE ticket_id = $1 AND message_id <> $2 "
+        "AND decision = 'answer' LIMIT 1",
+        ticket_id, message_id,
+    )
+    return found is not None

@@ -2,9 +2,9 @@
 
 The order of the checks is the policy:
 1. the message's own wording (legal threat, asks for a person, demands a refund, negotiates);
-2. retrieval: nothing in the knowledge base is close enough → `low_confidence`;
-3. the best article is an escalation topic (e.g. "Get refund") → that topic's reason;
-4. the customer is very upset → `negative_sentiment`;
+2. the customer is very upset after an answer of ours → `negative_sentiment`;
+3. retrieval: nothing in the knowledge base is close enough → `low_confidence`;
+4. the best article is an escalation topic (e.g. "Get refund") → that topic's reason;
 5. the customer asks again what we already answered → `repeat_contact`;
 6. otherwise answer (or, in approval mode, draft for a human), written by the configured
    responder, which may still hand over.
@@ -119,12 +119,19 @@ class Agent:
         best = sources[0] if sources else None
         confident = best is not None and best.score >= s.answer_threshold
         reason = escalation.message_reason(ctx.query)
+        if (
+            reason is None
+            and sentiment is not None
+            and sentiment.score <= s.negative_sentiment_threshold
+            and await runs.ticket_answered_before(conn, ctx.ticket_id, ctx.message_id)
+        ):
+            # Most first messages to support are unhappy (a problem is why they write): anger
+            # alone does not hand a ticket over, anger after our answer does.
+            reason = escalation.NEGATIVE
         if reason is None and not confident:
             reason = escalation.LOW_CONFIDENCE
         if reason is None and best is not None and best.escalation_reason:
             reason = best.escalation_reason
-        if reason is None and sentiment and sentiment.score <= s.negative_sentiment_threshold:
-            reason = escalation.NEGATIVE
         if (
             reason is None
             and best is not None

@@ -78,7 +78,7 @@ def eval_command(
         "threshold": settings.answer_threshold,
     }
     if do_calibrate:
-        figures["calibration"] = calibrate(records, settings, CALIBRATION_GRID)
+        figures["calibration"] = calibrate(records, CALIBRATION_GRID)
     if as_json:
         typer.echo(json.dumps(figures))
         return

@@ -21,7 +21,7 @@ import asyncpg
 
 import fte.agent.sentiment_cache as sentiment_cache
 from fte.agent.embeddings import Embedder
-from fte.agent.escalation import LOW_CONFIDENCE, NEGATIVE, message_reason
+from fte.agent.escalation import LOW_CONFIDENCE, message_reason
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.config import Settings
@@ -181,11 +181,11 @@ async def _collect(
 
 
 def calibrate(
-    records: Sequence[EvalRecord], settings: Settings, thresholds: Sequence[float]
+    records: Sequence[EvalRecord], thresholds: Sequence[float]
 ) -> list[dict[str, Any]]:
     """The figures at each answer threshold, replaying the runner's policy from what the runs
-    stored (retrieval does not depend on the threshold). Repeat contact does not arise here:
-    every row is its own customer."""
+    stored (retrieval does not depend on the threshold). Repeat contact and negative
+    sentiment after an answer do not arise here: every row is its own customer and ticket."""
     table = []
     for threshold in thresholds:
         outcomes = []
@@ -195,12 +195,6 @@ def calibrate(
                 reason = LOW_CONFIDENCE
             if reason is None and rec.topic_reason:
                 reason = rec.topic_reason
-            if (
-                reason is None
-                and rec.sentiment_score is not None
-                and rec.sentiment_score <= settings.negative_sentiment_threshold
-            ):
-                reason = NEGATIVE
             decision = "escalate" if reason else "answer"
             outcomes.append(replace(rec.outcome, decision=decision, reason=reason))
         figures = score([r.row for r in records], outcomes)
