@@ -36,9 +36,11 @@ async def test_reimport_is_a_noop_and_an_edit_replaces_the_chunks(
     async with pool.acquire() as conn:
         chunks = await conn.fetch(
             "SELECT c.content FROM kb_chunks c JOIN kb_articles a ON a.id = c.article_id "
-            "WHERE a.source_key = 'file:a.md'"
+            "WHERE a.source_key = 'file:a.md' ORDER BY c.ordinal"
         )
         assert await conn.fetchval("SELECT count(*) FROM kb_articles") == 2
+    # The title on its own, then the new body; nothing of the old body is left.
     assert [c["content"] for c in chunks] == [
-        "Pausing sync\n\nRight-click the icon and choose Pause syncing."
+        "Pausing sync",
+        "Pausing sync\n\nRight-click the icon and choose Pause syncing.",
     ]
