@@ -15,6 +15,7 @@ from fte.agent.embeddings import get_embedder
 from fte.cli.context import console
 from fte.config import get_settings
 from fte.errors import FteError
+from fte.evaluation.baseline import nearest_neighbour
 from fte.evaluation.dataset import read_split
 from fte.evaluation.runner import calibrate, evaluate, score_records
 from fte.knowledge.importer import read_sources
@@ -76,6 +77,7 @@ def eval_command(
         "split": split,
         **score_records(records),
         "threshold": settings.answer_threshold,
+        "baseline": nearest_neighbour(kb, rows, embedder),
     }
     if do_calibrate:
         figures["calibration"] = calibrate(records, CALIBRATION_GRID)
@@ -107,6 +109,9 @@ def _print(figures: dict[str, Any]) -> None:
         "threshold",
     ):
         table.add_row(key, _fmt(figures[key]))
+    table.add_section()
+    for key in ("retrieval_top1", "mrr10"):
+        table.add_row(f"baseline {key} (plain nearest neighbour)", _fmt(figures["baseline"][key]))
     console.print(table)
     if figures["per_reason"]:
         reasons = Table(title="escalations by reason")
