@@ -17,9 +17,11 @@ from fte.agent import sentiment_repository
 from fte.agent.embeddings import Embedder
 from fte.agent.sentiment import (
     LABELS,
+    SentimentAnalyzer,
     SentimentResult,
     default_analyzer,
     load_analyzer,
+    terms,
     ticket_trend,
 )
 from fte.agent.sentiment_training import LabelledMessage, read_labelled, train
@@ -44,11 +46,13 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def analyzer(embedder: Embedder):  # type: ignore[no-untyped-def]
+def analyzer(embedder: Embedder) -> SentimentAnalyzer:
     return default_analyzer(embedder)
 
 
-def test_default_flags_complaints_sees_thanks_and_leaves_questions_neutral(analyzer) -> None:  # type: ignore[no-untyped-def]
+def test_default_flags_complaints_sees_thanks_and_leaves_questions_neutral(
+    analyzer: SentimentAnalyzer,
+) -> None:
     results = analyzer.analyze(COMPLAINTS + THANKS + QUESTIONS)
     labels = [r.label for r in results]
     assert labels == ["negative"] * 4 + ["positive"] * 3 + ["neutral"] * 3
@@ -59,7 +63,16 @@ def test_default_flags_complaints_sees_thanks_and_leaves_questions_neutral(analy
     assert analyzer.name == "default-v1"
 
 
-def test_given_vectors_give_the_same_results(analyzer, embedder: Embedder) -> None:  # type: ignore[no-untyped-def]
+def test_the_trained_vocabulary_sees_word_pairs_not_links_or_handles() -> None:
+    assert terms("@united NOT good, on hold again!! https://t.co/x") == [
+        "not", "good", "on", "hold", "again", "!", "!",
+        "not good", "good on", "on hold", "hold again", "again !", "! !",
+    ]  # fmt: skip
+
+
+def test_given_vectors_give_the_same_results(
+    analyzer: SentimentAnalyzer, embedder: Embedder
+) -> None:
     texts = COMPLAINTS[:2] + THANKS[:1]
     assert analyzer.analyze(texts, vectors=embedder.embed(texts)) == analyzer.analyze(texts)
     assert analyzer.analyze([]) == []

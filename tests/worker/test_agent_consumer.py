@@ -292,18 +292,33 @@ async def test_an_angry_reply_after_our_answer_goes_to_a_human(
     from fte.agent.sentiment_cache import SentimentSource
 
     settings = make_settings(FTE_NEGATIVE_SENTIMENT_THRESHOLD="-0.5")
-    w = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="feel",
-                    sentiment=SentimentSource(embedder))
+    w = AgentWorker(
+        kb_pool,
+        settings,
+        embedder,
+        build_registry(settings),
+        name="feel",
+        sentiment=SentimentSource(embedder),
+    )
 
     def said(text: str) -> InboundMessage:
-        return InboundMessage(channel="web_form", identity=Identity("email", "mad@example.com"),
-                              customer_name="Max", body=text, thread_key="thread-angry")
+        return InboundMessage(
+            channel="web_form",
+            identity=Identity("email", "mad@example.com"),
+            customer_name="Max",
+            body=text,
+            thread_key="thread-angry",
+        )
 
     # The first message is unhappy too: that alone is why people write to support.
     first = await file_inbound(kb_pool, said("My files are not syncing and I am fed up!"))
     await w.run_once()
-    angry = await file_inbound(kb_pool, said(
-        "This is useless. Your answer did not help at all, it is still broken and I am furious."))
+    angry = await file_inbound(
+        kb_pool,
+        said(
+            "This is useless. Your answer did not help at all, it is still broken and I am furious."
+        ),
+    )
     await w.run_once()
     async with kb_pool.acquire() as conn:
         runs = {r["message_id"]: r for r in await conn.fetch("SELECT * FROM agent_runs")}
@@ -313,4 +328,48 @@ async def test_an_angry_reply_after_our_answer_goes_to_a_human(
     assert runs[angry.message_id]["reason"] == "negative_sentiment"
     assert felt == "negative" and runs[angry.message_id]["sentiment"] == "negative"
     assert (ticket["status"], ticket["sentiment"], ticket["escalation_reason"]) == (
-        "escalated", "negative", "negative_sentiment")
+        "escalated",
+        "negative",
+        "negative_sentiment",
+    )
+
+
+async def test_the_ticket_carries_its_latest_sentiment_and_the_trend(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    from fte.agent.sentiment_cache import SentimentSource
+
+    settings = make_settings()
+    w = AgentWorker(
+        kb_pool,
+        settings,
+        embedder,
+        build_registry(settings),
+        name="trend",
+        sentiment=SentimentSource(embedder),
+    )
+
+    async def say(text: str) -> tuple[str, str]:
+        await file_inbound(
+            kb_pool,
+            InboundMessage(
+                channel="web_form",
+                identity=Identity("email", "ana@example.com"),
+                customer_name="Ana",
+                body=text,
+                thread_key="thread-trend",
+            ),
+        )
+        await w.run_once()
+        async with kb_pool.acquire() as conn:
+            ticket = await conn.fetchrow("SELECT sentiment, sentiment_trend FROM tickets")
+        return ticket["sentiment"], ticket["sentiment_trend"]
+
+    assert await say("My files stopped syncing yesterday and I am really annoyed!") == (
+        "negative",
+        "steady",
+    )
+    assert await say("Thank you so much, pausing and resuming fixed it. Great help!") == (
+        "positive",
+        "improving",
+    )

@@ -61,9 +61,17 @@ _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[!?]|[\u2600-\u27bf\U0001f300-\U0001f
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-cased words for the trained model's vocabulary; links and @handles dropped."""
+    """Lower-cased words; links and @handles dropped."""
     text = _HANDLE.sub(" ", _URL.sub(" ", text.lower().replace("\u2019", "'")))
     return _TOKEN.findall(text)
+
+
+def terms(text: str) -> list[str]:
+    """The trained model's vocabulary units: words and adjacent word pairs ("not good",
+    "on hold", "thank you" carry a tone their words alone do not). A model fitted on words
+    only still reads the same: pairs outside its vocabulary are ignored."""
+    words = tokens(text)
+    return words + [f"{a} {b}" for a, b in pairwise(words)]
 
 
 @lru_cache(maxsize=1)
@@ -191,8 +199,9 @@ class DefaultAnalyzer(SentimentAnalyzer):
 
 
 class TrainedAnalyzer(SentimentAnalyzer):
-    """A team's own classifier (`fte sentiment train`): a linear model over words (tf-idf),
-    the MiniLM embedding and VADER, with per-class offsets chosen for macro-F1."""
+    """A team's own classifier (`fte sentiment train`): a linear model over words and word
+    pairs (tf-idf), the MiniLM embedding and VADER, with per-class offsets chosen for
+    macro-F1."""
 
     def __init__(self, model_id: int | str, params: dict[str, Any], embedder: TextEmbedder):
         super().__init__(embedder)
@@ -221,7 +230,7 @@ class TrainedAnalyzer(SentimentAnalyzer):
         cols: list[int] = []
         tfs: list[float] = []
         for r, text in enumerate(texts):
-            counts = Counter(t for t in tokens(text) if t in self._index)
+            counts = Counter(t for t in terms(text) if t in self._index)
             for token, n in counts.items():
                 rows.append(r)
                 cols.append(self._index[token])

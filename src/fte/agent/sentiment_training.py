@@ -1,9 +1,9 @@
 """Fit a team's own sentiment classifier (`fte sentiment train`) and measure it.
 
-The model is a multinomial logistic regression over three blocks: tf-idf words (the team's
-own vocabulary), the MiniLM embedding the worker already computes, and VADER + a question
-flag. Then per-class offsets, chosen on out-of-fold predictions, trade a little negative
-recall for macro-F1 while keeping negative recall at NEGATIVE_RECALL_FLOOR: missing a
+The model is a multinomial logistic regression over three blocks: tf-idf words and word pairs
+(the team's own vocabulary), the MiniLM embedding the worker already computes, and VADER + a
+question flag. Then per-class offsets, chosen on out-of-fold predictions, trade a little
+negative recall for macro-F1 while keeping negative recall at NEGATIVE_RECALL_FLOOR: missing a
 complaint costs more than mislabelling a question. Parameters are plain JSON lists.
 """
 
@@ -27,7 +27,7 @@ from fte.agent.sentiment import (
     TextEmbedder,
     TrainedAnalyzer,
     dense_features,
-    tokens,
+    terms,
 )
 from fte.errors import FteError
 
@@ -205,7 +205,7 @@ def fit(texts: list[str], labels: list[str], vectors: Matrix, *, seed: int = 0) 
     from sklearn.model_selection import StratifiedKFold
 
     gold = np.array([LABELS.index(label) for label in labels])
-    toks = [tokens(t) for t in texts]
+    toks = [terms(t) for t in texts]
     vocabulary = _Vocabulary(toks)
     dense = dense_features(texts, np.asarray(vectors, dtype=np.float64))
     features = sparse.hstack([vocabulary.matrix(toks), sparse.csr_matrix(dense)]).tocsr()
@@ -228,7 +228,7 @@ def fit(texts: list[str], labels: list[str], vectors: Matrix, *, seed: int = 0) 
     return {
         "labels": list(LABELS),
         "embedding": MODEL_NAME,
-        "features": "tfidf-words+embedding+vader+question",
+        "features": "tfidf-words+pairs+embedding+vader+question",
         "vocabulary": vocabulary.words,
         "idf": _round(vocabulary.idf),
         "word_weights": _round(coef[:, :n_words]),

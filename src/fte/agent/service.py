@@ -8,6 +8,7 @@ from fte.agent import repository as runs
 from fte.agent.escalation import AI_UNAVAILABLE
 from fte.agent.responders import local
 from fte.agent.runner import Decision, MessageContext
+from fte.agent.sentiment import ticket_trend
 from fte.channels.base import ChannelAdapter, Reply
 from fte.tickets import repository as tickets
 
@@ -41,9 +42,9 @@ async def commit_decision(
     if run_id is None:
         return False
     if decision.sentiment is not None:
-        await tickets.record_sentiment(
-            conn, ctx.message_id, ctx.ticket_id, decision.sentiment.label, decision.sentiment.score
-        )
+        label = decision.sentiment.label
+        felt = await tickets.record_sentiment(conn, ctx.message_id, label, decision.sentiment.score)
+        await tickets.set_ticket_sentiment(conn, ctx.ticket_id, label, ticket_trend(felt))
     first_reply = None
     for part in decision.reply_parts:
         reply_id = await tickets.add_outbound_message(

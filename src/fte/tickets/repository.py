@@ -216,16 +216,41 @@ async def customer_history(
 
 
 async def record_sentiment(
-    conn: asyncpg.Connection, message_id: uuid.UUID, ticket_id: uuid.UUID, label: str, score: float
-) -> None:
-    """The message's sentiment; the ticket carries its latest message's."""
-    await conn.execute(
-        "UPDATE messages SET sentiment = $2, sentiment_score = $3 WHERE id = $1",
+    conn: asyncpg.Connection, message_id: uuid.UUID, label: str, score: float
+) -> list[str]:
+    """Store the message's sentiment; returns the labels of its ticket's customer messages so
+    far, oldest first (this one last)."""
+    labels: list[str] = await conn.fetchval(
+        """
+        WITH felt AS (
+            UPDATE messages SET sentiment = $2, sentiment_score = $3 WHERE id = $1
+            RETURNING ticket_id, created_at
+        )
+        SELECT array_agg(label ORDER BY created_at) FROM (
+            SELECT m.sentiment AS label, m.created_at FROM messages m, felt
+            WHERE m.ticket_id = felt.ticket_id AND m.direction = 'inbound'
+              AND m.sentiment IS NOT NULL AND m.id <> $1 AND m.created_at <= felt.created_at
+            UNION ALL
+            SELECT $2, created_at FROM felt
+        ) AS labels
+        """,
         message_id,
         label,
         score,
     )
-    await conn.execute("UPDATE tickets SET sentiment = $2 WHERE id = $1", ticket_id, label)
+    return labels or []
+
+
+async def set_ticket_sentiment(
+    conn: asyncpg.Connection, ticket_id: uuid.UUID, label: str, trend: str
+) -> None:
+    """The ticket carries its latest customer message's sentiment and the trend."""
+    await conn.execute(
+        "UPDATE tickets SET sentiment = $2, sentiment_trend = $3 WHERE id = $1",
+        ticket_id,
+        label,
+        trend,
+    )
 
 
 async def mark_resolved(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> bool:

@@ -38,6 +38,9 @@ CREATE INDEX kb_examples_tsv_idx ON kb_examples USING gin (tsv);
 ALTER TABLE messages ADD COLUMN sentiment text
     CHECK (sentiment IN ('negative', 'neutral', 'positive'));
 ALTER TABLE messages ADD COLUMN sentiment_score real;
+-- The ticket's latest customer sentiment is `tickets.sentiment`; this is where it is heading.
+ALTER TABLE tickets ADD COLUMN sentiment_trend text
+    CHECK (sentiment_trend IN ('improving', 'worsening', 'steady'));
 
 ALTER TABLE agent_runs ADD COLUMN sentiment text;
 ALTER TABLE agent_runs ADD COLUMN summary text;
@@ -66,6 +69,7 @@ DROP TABLE IF EXISTS sentiment_models;
 ALTER TABLE agent_runs DROP COLUMN IF EXISTS fallback_reason, DROP COLUMN IF EXISTS cost_usd,
     DROP COLUMN IF EXISTS completion_tokens, DROP COLUMN IF EXISTS prompt_tokens,
     DROP COLUMN IF EXISTS summary, DROP COLUMN IF EXISTS sentiment;
+ALTER TABLE tickets DROP COLUMN IF EXISTS sentiment_trend;
 ALTER TABLE messages DROP COLUMN IF EXISTS sentiment_score, DROP COLUMN IF EXISTS sentiment;
 DROP TABLE IF EXISTS kb_examples;
 ALTER TABLE kb_articles DROP COLUMN IF EXISTS escalation_reason
