@@ -28,6 +28,7 @@ test: lint  ## lint, then the whole test suite (it starts its own PostgreSQL)
 
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 format: install

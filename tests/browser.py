@@ -14,8 +14,14 @@ from playwright.async_api import Browser, async_playwright
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without these, Chromium phones home at start and this machine's closed network refuses it.
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 

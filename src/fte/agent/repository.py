@@ -109,6 +109,7 @@ async def ticket_answered_before(
     found = await conn.fetchval(
         "SELECT 1 FROM agent_runs WHERE ticket_id = $1 AND message_id <> $2 "
         "AND decision = 'answer' LIMIT 1",
-        ticket_id, message_id,
+        ticket_id,
+        message_id,
     )
     return found is not None

@@ -41,9 +41,7 @@ async def _import(url: str, path: Path, if_empty: bool, quiet: bool) -> ImportRe
             console=console,
             disable=quiet,
         ) as progress:
-            task = progress.add_task(
-                "import", total=len(sources.articles) + len(sources.examples)
-            )
+            task = progress.add_task("import", total=len(sources.articles) + len(sources.examples))
             return await import_sources(
                 pool, sources, embedder, progress=lambda n: progress.advance(task, n)
             )
@@ -81,7 +79,10 @@ def import_(
         console.print(
             f"[green]{report.total} articles:[/green] {report.added} added, "
             f"{report.updated} updated, {report.unchanged} unchanged"
-            + (f"; {report.examples_added} past questions added, "
-               f"{report.examples_skipped} skipped." if report.examples_added
-               or report.examples_skipped else ".")
+            + (
+                f"; {report.examples_added} past questions added, "
+                f"{report.examples_skipped} skipped."
+                if report.examples_added or report.examples_skipped
+                else "."
+            )
         )

@@ -180,9 +180,7 @@ async def _collect(
     return records
 
 
-def calibrate(
-    records: Sequence[EvalRecord], thresholds: Sequence[float]
-) -> list[dict[str, Any]]:
+def calibrate(records: Sequence[EvalRecord], thresholds: Sequence[float]) -> list[dict[str, Any]]:
     """The figures at each answer threshold, replaying the runner's policy from what the runs
     stored (retrieval does not depend on the threshold). Repeat contact and negative
     sentiment after an answer do not arise here: every row is its own customer and ticket."""
