@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser run test lint format bench clean
+.PHONY: install browser run test lint format bench bench-sentiment clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -36,6 +36,9 @@ format: install
 
 bench: install  ## intake throughput and latency against the bare-asyncpg ceiling
 	$(BIN)/python bench/intake.py
+
+bench-sentiment: install  ## sentiment quality and speed on ../shared/data/twitter (or FILE=...)
+	$(BIN)/python bench/sentiment.py $(FILE) --repeats 3
 
 clean:  ## remove the virtualenv (keeps .fte, your local data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,12 +25,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+from fte.agent.embeddings import get_embedder
+from fte.agent.sentiment import TrainedAnalyzer, default_analyzer, vader_features
+from fte.agent.sentiment_training import fit, read_labelled, scores
 
-from fte.agent.embeddings import get_embedder  # noqa: E402
-from fte.agent.sentiment import TrainedAnalyzer, default_analyzer, vader_features  # noqa: E402
-from fte.agent.sentiment_training import fit, read_labelled, scores  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 T = TypeVar("T")
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "twitter" / "dev.jsonl"
