@@ -14,6 +14,7 @@ from fte import __version__
 from fte.channels.registry import build_registry
 from fte.channels.web_form.webhook import router as web_form_router
 from fte.config import Settings, get_settings
+from fte.console import routes as console
 from fte.db import create_pool
 from fte.errors import install_error_handlers
 from fte.kit.body_limit import BodyLimitMiddleware
@@ -71,6 +72,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
 
     app.include_router(ops_router)
     app.include_router(web_form_router)
+    console.install(app)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

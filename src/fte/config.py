@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     company_name: str = Field(default="CloudSync Pro", alias="FTE_COMPANY_NAME")
     load_demo_kb: bool = Field(default=True, alias="FTE_LOAD_DEMO_KB")
 
+    # Console sign-in.
+    session_hours: float = Field(default=12.0, alias="FTE_SESSION_HOURS", gt=0)
+    login_rate_limit: int = Field(default=10, alias="FTE_LOGIN_RATE_LIMIT", ge=0)
+
     @property
     def embedded(self) -> bool:
         """True when no external database is configured."""

@@ -7,7 +7,7 @@ import asyncio
 import typer
 import uvicorn
 
-from fte.cli import db, kb, sentiment
+from fte.cli import db, kb, sentiment, users
 from fte.cli.context import database_url
 from fte.cli.eval import eval_command
 from fte.config import get_settings
@@ -20,6 +20,8 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(kb.app, name="kb")
 app.add_typer(sentiment.app, name="sentiment")
+app.add_typer(users.users, name="user")
+app.add_typer(users.apikeys, name="apikey")
 app.command("eval")(eval_command)
 
 

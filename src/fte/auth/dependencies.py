@@ -1,0 +1,93 @@
+"""FastAPI dependencies: who is asking, and may they."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+from urllib.parse import quote
+
+from fastapi import Depends, Header, Request
+
+from fte.auth import service
+from fte.auth.schemas import Principal, Session
+from fte.db import PoolDep
+from fte.errors import FteError
+
+SESSION_COOKIE: Final = "fte_session"
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class LoginRequired(Exception):
+    """A console page without a session: the handler redirects to the sign-in page."""
+
+    def __init__(self, next_path: str):
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class Unauthorized(FteError):
+    status_code = 401
+
+
+class Forbidden(FteError):
+    status_code = 403
+
+
+def login_url(next_path: str) -> str:
+    return f"/console/login?next={quote(next_path, safe='/')}"
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: `//evil.example`, `/\\evil` and absolute URLs go home."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/console"
+    if any(c in target for c in "\r\n\t"):
+        return "/console"
+    return target
+
+
+async def optional_session(request: Request, pool: PoolDep) -> Session | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    async with pool.acquire() as conn:
+        return await service.session_for(conn, token)
+
+
+async def require_session(
+    request: Request, session: Annotated[Session | None, Depends(optional_session)]
+) -> Session:
+    if session is None:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(path)
+    return session
+
+
+async def require_admin(
+    request: Request,
+    pool: PoolDep,
+    session: Annotated[Session | None, Depends(optional_session)],
+    api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
+) -> Principal:
+    """An admin API key (`X-API-Key`) or a signed-in admin; 401 without either, 403 for
+    an agent. A session changing state must also send its CSRF token in `X-CSRF-Token`."""
+    principal: Principal | None = None
+    if api_key:
+        async with pool.acquire() as conn:
+            principal = await service.principal_for_key(conn, api_key)
+        if principal is None:
+            raise Unauthorized("invalid or revoked API key")
+    elif session is not None:
+        if request.method not in SAFE_METHODS and not service.csrf_matches(
+            session, request.headers.get("X-CSRF-Token")
+        ):
+            raise Forbidden("missing or wrong X-CSRF-Token")
+        principal = Principal(session.user.role, f"user:{session.user.id}", session)
+    if principal is None:
+        raise Unauthorized("an X-API-Key header or a console session is required")
+    if not principal.is_admin:
+        raise Forbidden("admin role required")
+    return principal
+
+
+SessionDep = Annotated[Session, Depends(require_session)]
+AdminDep = Annotated[Principal, Depends(require_admin)]

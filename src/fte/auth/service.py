@@ -1,0 +1,175 @@
+"""Signing in, sessions, API keys and rate limits.
+
+Passwords are hashed with argon2id. Session tokens and API keys are random 256-bit secrets:
+only their SHA-256 is stored, so a database dump lets no one in. A login always creates a
+new session token (no session fixation); logging out deletes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Final
+
+import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from fte.auth import repository
+from fte.auth.schemas import ROLES, Principal, Role, Session, User
+from fte.errors import FteError
+
+API_KEY_PREFIX: Final = "fte_"
+MIN_PASSWORD_CHARS: Final = 12
+
+
+class AuthError(FteError):
+    status_code = 400
+
+
+class RateLimited(FteError):
+    """Too many attempts; `retry_after` seconds until the window ends."""
+
+    status_code = 429
+
+    def __init__(self, retry_after: float):
+        super().__init__("too many requests", detail={"retry_after": round(retry_after)})
+        self.retry_after = max(1, round(retry_after + 0.5))
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown: the check takes as long as a real one, so
+    the response time does not tell which emails have accounts."""
+    return _hasher().hash(secrets.token_urlsafe(16))
+
+
+def _verify(digest: str, password: str) -> bool:
+    try:
+        return _hasher().verify(digest, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise AuthError(f"the password must have at least {MIN_PASSWORD_CHARS} characters")
+    return _hasher().hash(password)
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def add_user(
+    conn: asyncpg.Connection, email: str, name: str, role: Role, password: str
+) -> uuid.UUID:
+    if role not in ROLES:
+        raise AuthError(f"role must be one of {', '.join(ROLES)}")
+    digest = await asyncio.to_thread(hash_password, password)
+    user_id = await repository.insert_user(conn, email.strip(), name.strip(), role, digest)
+    if user_id is None:
+        raise AuthError(f"a user with email {email} exists already", status_code=409)
+    await repository.audit(conn, "cli", "user.add", detail={"email": email, "role": role})
+    return user_id
+
+
+async def authenticate(conn: asyncpg.Connection, email: str, password: str) -> User | None:
+    """The user whose email and password these are, else None (same time either way)."""
+    row = await repository.user_by_email(conn, email.strip())
+    digest = row["password_hash"] if row else _dummy_hash()
+    # argon2 takes tens of milliseconds of CPU on purpose: keep it off the event loop.
+    if not await asyncio.to_thread(_verify, digest, password) or row is None:
+        return None
+    if _hasher().check_needs_rehash(digest):
+        new_digest = await asyncio.to_thread(_hasher().hash, password)
+        await repository.set_password_hash(conn, row["id"], new_digest)
+    return User(row["id"], row["email"], row["name"], row["role"])
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str  # goes into the cookie, never stored
+    csrf_token: str
+    expires_at: datetime
+
+
+async def start_session(conn: asyncpg.Connection, user: User, lifetime: timedelta) -> NewSession:
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    expires = datetime.now(UTC) + lifetime
+    await repository.delete_expired_sessions(conn, user.id)
+    await repository.insert_session(conn, _digest(token), user.id, csrf, expires)
+    await repository.audit(conn, f"user:{user.id}", "session.start")
+    return NewSession(token, csrf, expires)
+
+
+async def session_for(conn: asyncpg.Connection, token: str | None) -> Session | None:
+    if not token:
+        return None
+    row = await repository.session_by_hash(conn, _digest(token))
+    if row is None:
+        return None
+    return Session(User(row["id"], row["email"], row["name"], row["role"]), row["csrf_token"])
+
+
+async def end_session(conn: asyncpg.Connection, token: str, user: User) -> None:
+    await repository.delete_session(conn, _digest(token))
+    await repository.audit(conn, f"user:{user.id}", "session.end")
+
+
+def csrf_matches(session: Session, submitted: str | None) -> bool:
+    return bool(submitted) and secrets.compare_digest(session.csrf_token, submitted or "")
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    id: uuid.UUID
+    key: str  # shown once
+
+
+async def create_api_key(conn: asyncpg.Connection, name: str, role: Role) -> NewApiKey:
+    if role not in ROLES:
+        raise AuthError(f"role must be one of {', '.join(ROLES)}")
+    prefix = secrets.token_hex(4)
+    key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    key_id = await repository.insert_api_key(conn, name, role, prefix, _digest(key))
+    await repository.audit(conn, "cli", "apikey.create", detail={"id": str(key_id), "role": role})
+    return NewApiKey(key_id, key)
+
+
+async def revoke_api_key(conn: asyncpg.Connection, key_id: uuid.UUID) -> bool:
+    revoked = await repository.revoke_api_key(conn, key_id)
+    if revoked:
+        await repository.audit(conn, "cli", "apikey.revoke", detail={"id": str(key_id)})
+    return revoked
+
+
+async def principal_for_key(conn: asyncpg.Connection, key: str) -> Principal | None:
+    if not key.startswith(API_KEY_PREFIX):
+        return None
+    row = await repository.use_api_key(conn, _digest(key))
+    if row is None:
+        return None
+    return Principal(role=row["role"], actor=f"apikey:{row['id']}")
+
+
+async def check_rate(
+    conn: asyncpg.Connection, bucket: str, limit: int, window_seconds: int
+) -> None:
+    """Count a hit; raise RateLimited past `limit` hits in the window (0: no limit)."""
+    if limit <= 0:
+        return
+    hits, remaining = await repository.hit(conn, bucket, window_seconds)
+    if hits > limit:
+        raise RateLimited(remaining)

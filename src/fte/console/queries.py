@@ -1,0 +1,38 @@
+"""What the console reads: the inbox."""
+
+from __future__ import annotations
+
+import asyncpg
+
+STATUSES = ("open", "pending", "escalated", "resolved", "closed")
+PRIORITY_ORDER = (
+    "CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END"
+)
+
+
+async def inbox(
+    conn: asyncpg.Connection, status: str | None, text: str | None, limit: int = 100
+) -> list[asyncpg.Record]:
+    """Tickets needing people first: escalated, then by priority, then the longest waiting.
+    Without a status, resolved and closed tickets are left out."""
+    if text:  # the customer's words, not a pattern: % and _ match themselves
+        text = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"""
+        SELECT t.id, t.number, t.status, t.priority, t.channel, t.subject, t.escalation_reason,
+               t.sentiment, t.created_at, c.name AS customer_name,
+               extract(epoch FROM now() - t.created_at) AS waited_seconds
+        FROM tickets t JOIN customers c ON c.id = t.customer_id
+        WHERE ($1::text IS NULL OR t.status = $1)
+          AND ($1::text IS NOT NULL OR t.status NOT IN ('resolved', 'closed'))
+          AND ($2::text IS NULL OR t.subject ILIKE '%' || $2 || '%' OR EXISTS (
+                SELECT 1 FROM messages m
+                WHERE m.ticket_id = t.id AND m.body ILIKE '%' || $2 || '%'))
+        ORDER BY (t.status = 'escalated') DESC, {PRIORITY_ORDER}, t.created_at
+        LIMIT $3
+        """,
+        status,
+        text,
+        limit,
+    )
+    return rows

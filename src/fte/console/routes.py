@@ -1,0 +1,185 @@
+"""The support console's pages: sign in, sign out, the inbox; and the admin API."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from fte.auth import service
+from fte.auth.dependencies import (
+    SESSION_COOKIE,
+    AdminDep,
+    LoginRequired,
+    SessionDep,
+    login_url,
+    safe_next,
+)
+from fte.auth.repository import audit
+from fte.auth.service import RateLimited
+from fte.bus import dead_letters
+from fte.config import SettingsDep
+from fte.console import queries
+from fte.db import PoolDep, transaction
+from fte.errors import NotFound
+
+LOGIN_CSRF_COOKIE: Final = "fte_login_csrf"
+RATE_WINDOW_SECONDS: Final = 60
+
+router = APIRouter(tags=["console"])
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def _secure(request: Request, settings: Any) -> bool:
+    return str(settings.base_url).startswith("https://") or request.url.scheme == "https"
+
+
+def _login_page(
+    request: Request, settings: Any, next_path: str, error: str | None, status: int
+) -> HTMLResponse:
+    csrf = secrets.token_urlsafe(32)
+    response = templates.TemplateResponse(
+        request,
+        "login.html",
+        {"csrf": csrf, "next": next_path, "error": error, "company": settings.company_name},
+        status_code=status,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        csrf,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request, settings),
+        path="/console/login",
+    )
+    return response
+
+
+@router.get("/console/login", response_class=HTMLResponse, include_in_schema=False)
+async def login_form(
+    request: Request, settings: SettingsDep, next: Annotated[str | None, Query()] = None
+) -> HTMLResponse:
+    return _login_page(request, settings, safe_next(next), None, 200)
+
+
+@router.post("/console/login", include_in_schema=False)
+async def login(
+    request: Request,
+    pool: PoolDep,
+    settings: SettingsDep,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf: Annotated[str, Form(max_length=200)],
+    next: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    target = safe_next(next)
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not secrets.compare_digest(cookie, csrf):
+        return _login_page(request, settings, target, "The form expired; sign in again.", 403)
+    client = request.client.host if request.client else "unknown"
+    async with transaction(pool) as conn:
+        for bucket in (f"login-ip:{client}", f"login-email:{email.strip().lower()}"):
+            await service.check_rate(conn, bucket, settings.login_rate_limit, RATE_WINDOW_SECONDS)
+    async with transaction(pool) as conn:
+        user = await service.authenticate(conn, email, password)
+        if user is None:
+            return _login_page(request, settings, target, "Wrong email or password.", 401)
+        # Always a new token: a session id planted before sign-in is worth nothing after it.
+        new = await service.start_session(conn, user, timedelta(hours=settings.session_hours))
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        new.token,
+        max_age=int(settings.session_hours * 3600),
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request, settings),
+        path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console/login")
+    return response
+
+
+@router.post("/console/logout", include_in_schema=False)
+async def logout(
+    request: Request,
+    pool: PoolDep,
+    session: SessionDep,
+    csrf: Annotated[str | None, Form(max_length=200)] = None,
+) -> Response:
+    if not service.csrf_matches(session, csrf):
+        return HTMLResponse("Missing or wrong CSRF token.", status_code=403)
+    async with transaction(pool) as conn:
+        await service.end_session(conn, request.cookies[SESSION_COOKIE], session.user)
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/console", response_class=HTMLResponse, include_in_schema=False)
+async def inbox(
+    request: Request,
+    pool: PoolDep,
+    session: SessionDep,
+    status: Annotated[str | None, Query()] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
+    status = status if status in queries.STATUSES else None
+    async with pool.acquire() as conn:
+        tickets = await queries.inbox(conn, status, q.strip() if q else None)
+    return templates.TemplateResponse(
+        request,
+        "inbox.html",
+        {
+            "session": session,
+            "tickets": tickets,
+            "status": status,
+            "q": q or "",
+            "statuses": queries.STATUSES,
+        },
+    )
+
+
+@router.get("/api/admin/dead-letters", tags=["admin"])
+async def list_dead_letters(pool: PoolDep, _: AdminDep) -> list[dict[str, Any]]:
+    """Jobs that failed every attempt and wait for a replay."""
+    async with pool.acquire() as conn:
+        rows = await dead_letters.list_open(conn)
+    return [{**dict(r), "created_at": r["created_at"].isoformat()} for r in rows]
+
+
+@router.post("/api/admin/dead-letters/{dead_letter_id}/replay", tags=["admin"])
+async def replay_dead_letter(
+    dead_letter_id: int, pool: PoolDep, principal: AdminDep
+) -> dict[str, Any]:
+    """Queue a dead letter's job again; 404 when there is no such open dead letter."""
+    async with transaction(pool) as conn:
+        replayed = await dead_letters.replay(conn, dead_letter_id)
+        if replayed:
+            await audit(conn, principal.actor, "dead_letter.replay", detail={"id": dead_letter_id})
+    if not replayed:
+        raise NotFound(f"no open dead letter {dead_letter_id}")
+    return {"replayed": dead_letter_id}
+
+
+def install(app: FastAPI) -> None:
+    """Mount the console and send page requests without a session to the sign-in page."""
+    app.include_router(router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(_: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(login_url(exc.next_path), status_code=303)
+
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(_: Request, exc: RateLimited) -> Response:
+        return HTMLResponse(
+            "Too many attempts. Try again in a minute.",
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
