@@ -1,0 +1,48 @@
+"""The console in a real browser: an agent signs in and finds the escalated ticket on top."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+
+from fte.auth import service
+from fte.channels.base import Identity, InboundMessage
+from fte.intake.service import file_inbound
+from tests.browser import chromium
+from tests.conftest import make_settings, serve_app
+
+
+async def test_an_agent_signs_in_and_sees_the_escalated_ticket_first(
+    db_url: str, pool: asyncpg.Pool, artifacts_dir: Path
+) -> None:
+    async with pool.acquire() as conn:
+        await service.add_user(conn, "ada@example.com", "Ada Lovelace", "agent", "a long password!")
+    for subject in ("Invoice copy", "Cancel my account now"):
+        await file_inbound(pool, InboundMessage(
+            channel="web_form", identity=Identity("email", "sam@example.com"),
+            customer_name="Sam Doe", subject=subject, body=f"{subject}, please."))  # fmt: skip
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE tickets SET status = 'escalated', escalation_reason = 'human_requested' "
+            "WHERE subject = 'Cancel my account now'"
+        )
+
+    async with serve_app(db_url, make_settings()) as base, chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(f"{base}/console")
+        assert "/console/login" in page.url  # no session: sent to sign in
+        await page.fill("#email", "ada@example.com")
+        await page.fill("#password", "a long password!")
+        await page.click("button[type=submit]")
+        await page.wait_for_url(f"{base}/console")
+        rows = await page.locator("tbody tr").all_inner_texts()
+        assert "Cancel my account now" in rows[0] and "human_requested" in rows[0]
+        assert "Invoice copy" in rows[1]
+        assert "Ada Lovelace" in await page.inner_text("header")
+        await page.screenshot(path=str(artifacts_dir / "console-inbox.png"), full_page=True)
+
+        await page.click("header button")
+        await page.wait_for_url(f"{base}/console/login")
+        await page.goto(f"{base}/console")
+        assert "/console/login" in page.url
