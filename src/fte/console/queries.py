@@ -36,3 +36,25 @@ async def inbox(
         limit,
     )
     return rows
+
+
+async def customer_profile(
+    conn: asyncpg.Connection, customer_id: object, ticket_id: object
+) -> dict[str, object]:
+    """Who the customer is: name, identities, and their other tickets, newest first."""
+    customer = await conn.fetchrow(
+        "SELECT name, created_at FROM customers WHERE id = $1", customer_id
+    )
+    identities = await conn.fetch(
+        "SELECT kind, value FROM customer_identities WHERE customer_id = $1 ORDER BY kind, value",
+        customer_id,
+    )
+    others = await conn.fetch(
+        """
+        SELECT id, number, subject, status, channel, created_at FROM tickets
+        WHERE customer_id = $1 AND id <> $2 ORDER BY created_at DESC LIMIT 20
+        """,
+        customer_id,
+        ticket_id,
+    )
+    return {"customer": customer, "identities": identities, "tickets": others}

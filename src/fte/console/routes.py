@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from fte.auth import service
 from fte.auth.dependencies import (
@@ -25,6 +23,8 @@ from fte.auth.service import RateLimited
 from fte.bus import dead_letters
 from fte.config import SettingsDep
 from fte.console import queries
+from fte.console import tickets as ticket_pages
+from fte.console.templates_env import templates
 from fte.db import PoolDep, transaction
 from fte.errors import NotFound
 
@@ -32,7 +32,6 @@ LOGIN_CSRF_COOKIE: Final = "fte_login_csrf"
 RATE_WINDOW_SECONDS: Final = 60
 
 router = APIRouter(tags=["console"])
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
 def _secure(request: Request, settings: Any) -> bool:
@@ -171,6 +170,7 @@ async def replay_dead_letter(
 def install(app: FastAPI) -> None:
     """Mount the console and send page requests without a session to the sign-in page."""
     app.include_router(router)
+    app.include_router(ticket_pages.router)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(_: Request, exc: LoginRequired) -> RedirectResponse:

@@ -117,7 +117,8 @@ async def list_messages(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> list[
     """A ticket's messages, oldest first."""
     return await conn.fetch(
         """
-        SELECT id, direction, author, subject, body, created_at, delivery_status
+        SELECT id, direction, author, channel, subject, body, created_at, delivery_status,
+               sentiment, sentiment_score
         FROM messages WHERE ticket_id = $1 ORDER BY created_at, id
         """,
         ticket_id,
@@ -250,6 +251,25 @@ async def set_ticket_sentiment(
         ticket_id,
         label,
         trend,
+    )
+
+
+async def set_status_and_priority(
+    conn: asyncpg.Connection, ticket_id: uuid.UUID, status: str, priority: str
+) -> asyncpg.Record | None:
+    """A person's change; returns the ticket as it was before, None when there is none.
+    Leaving `escalated` clears the escalation reason; `resolved` is `mark_resolved`'s."""
+    return await conn.fetchrow(
+        """
+        WITH before AS (SELECT id, status, priority FROM tickets WHERE id = $1 FOR UPDATE)
+        UPDATE tickets t SET status = $2, priority = $3, updated_at = now(),
+            escalation_reason = CASE WHEN $2 = 'escalated' THEN t.escalation_reason END
+        FROM before WHERE t.id = before.id
+        RETURNING before.status, before.priority
+        """,
+        ticket_id,
+        status,
+        priority,
     )
 
 

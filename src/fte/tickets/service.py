@@ -62,3 +62,20 @@ async def resolve(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> None:
     if not found:
         raise NotFound("ticket not found")
     await outbox.enqueue(conn, LEARN_TOPIC, f"learn:{ticket_id}", {"ticket_id": str(ticket_id)})
+
+
+async def change(
+    conn: asyncpg.Connection, ticket_id: uuid.UUID, status: str, priority: str
+) -> dict[str, tuple[str, str]]:
+    """Set status and priority as a person chose them; what changed, as (before, after).
+    Resolving goes through `resolve` so the ticket is learnt from."""
+    before = await repository.set_status_and_priority(conn, ticket_id, status, priority)
+    if before is None:
+        raise NotFound("ticket not found")
+    if status == "resolved" and before["status"] != "resolved":
+        await resolve(conn, ticket_id)
+    return {
+        field: (before[field], value)
+        for field, value in (("status", status), ("priority", priority))
+        if before[field] != value
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -11,8 +10,7 @@ import pytest
 
 from fte.auth import service
 from tests.conftest import make_settings, serve_app
-
-PASSWORD = "correct horse battery"
+from tests.fixtures.console import PASSWORD, csrf_of, sign_in
 
 
 @pytest.fixture
@@ -26,24 +24,6 @@ async def console(db_url: str, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncC
         httpx.AsyncClient(base_url=base, timeout=10) as client,
     ):
         yield client
-
-
-async def sign_in(
-    client: httpx.AsyncClient, email: str, password: str = PASSWORD, next_path: str | None = None
-) -> httpx.Response:
-    page = await client.get("/console/login")
-    match = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert match, page.text
-    form = {"email": email, "password": password, "csrf": match.group(1)}
-    if next_path is not None:
-        form["next"] = next_path
-    return await client.post("/console/login", data=form)
-
-
-def csrf_of(page: httpx.Response) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert match
-    return match.group(1)
 
 
 async def test_console_pages_and_admin_api_need_a_sign_in(console: httpx.AsyncClient) -> None:

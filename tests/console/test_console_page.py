@@ -42,6 +42,15 @@ async def test_an_agent_signs_in_and_sees_the_escalated_ticket_first(
         assert "Ada Lovelace" in await page.inner_text("header")
         await page.screenshot(path=str(artifacts_dir / "console-inbox.png"), full_page=True)
 
+        await page.click("tbody tr >> nth=0 >> a")
+        await page.wait_for_selector("text=Conversation")
+        assert "Cancel my account now, please." in await page.inner_text("main")
+        await page.select_option("select[name=status]", "resolved")
+        await page.click("form.change button")
+        await page.wait_for_selector("span.status.resolved")
+        await page.screenshot(path=str(artifacts_dir / "console-ticket.png"), full_page=True)
+        await page.click("header a")
+
         await page.click("header button")
         await page.wait_for_url(f"{base}/console/login")
         await page.goto(f"{base}/console")

@@ -1,0 +1,86 @@
+"""The console's ticket view: the conversation, the customer, the agent's runs, and the
+changes a person makes (status, priority, resolve, close), each one audited."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from fte.agent import repository as runs
+from fte.auth import service as auth
+from fte.auth.dependencies import SessionDep
+from fte.auth.repository import audit
+from fte.console import queries
+from fte.console.templates_env import templates
+from fte.db import PoolDep, transaction
+from fte.errors import FteError, NotFound
+from fte.tickets import repository as tickets
+from fte.tickets import service
+
+PRIORITIES: Final = ("low", "medium", "high", "urgent")
+
+router = APIRouter(tags=["console"])
+
+
+@router.get("/console/tickets/{ticket_id}", response_class=HTMLResponse, include_in_schema=False)
+async def ticket_page(
+    request: Request, ticket_id: uuid.UUID, pool: PoolDep, session: SessionDep
+) -> HTMLResponse:
+    async with pool.acquire() as conn:
+        ticket = await tickets.get_ticket(conn, ticket_id)
+        if ticket is None:
+            raise NotFound("ticket not found")
+        messages = await tickets.list_messages(conn, ticket_id)
+        agent_runs = await runs.runs_for_ticket(conn, ticket_id)
+        customer = await queries.customer_profile(conn, ticket["customer_id"], ticket_id)
+    return templates.TemplateResponse(
+        request,
+        "ticket.html",
+        {
+            "session": session,
+            "ticket": ticket,
+            "messages": messages,
+            "runs": agent_runs,
+            "customer": customer,
+            "statuses": queries.STATUSES,
+            "priorities": PRIORITIES,
+        },
+    )
+
+
+@router.post("/console/tickets/{ticket_id}", include_in_schema=False)
+async def change_ticket(
+    ticket_id: uuid.UUID,
+    pool: PoolDep,
+    session: SessionDep,
+    csrf: Annotated[str | None, Form(max_length=200)] = None,
+    status: Annotated[str, Form()] = "",
+    priority: Annotated[str, Form()] = "",
+) -> Response:
+    """Status and priority from the form; 403 without the CSRF token, 422 naming a bad field."""
+    if not auth.csrf_matches(session, csrf):
+        return HTMLResponse("Missing or wrong CSRF token.", status_code=403)
+    for field, value, allowed in (
+        ("status", status, queries.STATUSES),
+        ("priority", priority, PRIORITIES),
+    ):
+        if value not in allowed:
+            raise FteError(
+                "invalid request",
+                detail=[{"field": field, "reason": f"must be one of {', '.join(allowed)}"}],
+                status_code=422,
+            )
+    async with transaction(pool) as conn:
+        changed = await service.change(conn, ticket_id, status, priority)
+        if changed:
+            await audit(
+                conn,
+                f"user:{session.user.id}",
+                "ticket.change",
+                ticket_id,
+                {field: {"from": old, "to": new} for field, (old, new) in changed.items()},
+            )
+    return RedirectResponse(f"/console/tickets/{ticket_id}", status_code=303)

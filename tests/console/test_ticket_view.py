@@ -1,0 +1,84 @@
+"""The ticket view: what the agent did and why, and a person's changes, audited."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+
+from fte.agent.embeddings import Embedder
+from fte.auth import service
+from fte.channels.base import Identity, InboundMessage
+from fte.channels.registry import build_registry
+from fte.intake.service import file_inbound
+from fte.worker.agent_consumer import AgentWorker
+from tests.conftest import make_settings, serve_app
+from tests.fixtures.console import PASSWORD, csrf_of, sign_in
+
+
+@pytest.fixture
+async def console(kb_db_url: str, kb_pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    async with kb_pool.acquire() as conn:
+        await service.add_user(conn, "ada@example.com", "Ada", "agent", PASSWORD)
+    async with (
+        serve_app(kb_db_url, make_settings()) as base,
+        httpx.AsyncClient(base_url=base, timeout=10) as client,
+    ):
+        await sign_in(client, "ada@example.com")
+        yield client
+
+
+async def test_the_ticket_shows_the_conversation_the_runs_and_the_customer(
+    console: httpx.AsyncClient, kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    filed = await file_inbound(kb_pool, InboundMessage(
+        channel="web_form", identity=Identity("email", "sam@example.com"),
+        customer_name="Sam <b>Doe</b>", subject="Password",
+        body="I forgot my password. How can I reset it? <script>alert(1)</script>"))  # fmt: skip
+    settings = make_settings()
+    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="view")
+    assert await worker.run_once() == 1
+
+    page = await console.get(f"/console/tickets/{filed.ticket_id}")
+    assert page.status_code == 200
+    assert "How can I reset it?" in page.text and "&lt;script&gt;" in page.text
+    assert "<script>alert(1)</script>" not in page.text and "<b>Doe</b>" not in page.text
+    async with kb_pool.acquire() as conn:
+        run = await conn.fetchrow("SELECT * FROM agent_runs")
+    top = run["sources"][0]
+    assert f"{top['title']} ({top['score']:.2f})" in page.text
+    assert "answer" in page.text and "sam@example.com" in page.text
+    assert (await console.get("/console")).text.count(f"/console/tickets/{filed.ticket_id}") == 1
+
+
+async def test_status_and_priority_changes_need_the_token_and_are_audited(
+    console: httpx.AsyncClient, kb_pool: asyncpg.Pool
+) -> None:
+    filed = await file_inbound(kb_pool, InboundMessage(
+        channel="web_form", identity=Identity("email", "sam@example.com"),
+        customer_name="Sam", subject="Help", body="Please call me back."))  # fmt: skip
+    url = f"/console/tickets/{filed.ticket_id}"
+    page = await console.get(url)
+    form = {"status": "resolved", "priority": "urgent"}
+
+    assert (await console.post(url, data=form)).status_code == 403
+    bad = await console.post(url, data={**form, "status": "done", "csrf": csrf_of(page)})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "status"
+    saved = await console.post(url, data={**form, "csrf": csrf_of(page)})
+    assert saved.status_code == 303 and saved.headers["location"] == url
+
+    async with kb_pool.acquire() as conn:
+        ticket = await conn.fetchrow("SELECT * FROM tickets WHERE id = $1", filed.ticket_id)
+        audit = await conn.fetchrow("SELECT * FROM audit_log WHERE action = 'ticket.change'")
+        learn = await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'learn'")
+    assert (ticket["status"], ticket["priority"]) == ("resolved", "urgent")
+    assert ticket["resolved_at"] is not None and learn == 1
+    assert audit["ticket_id"] == filed.ticket_id and audit["actor"].startswith("user:")
+    assert audit["detail"] == {
+        "status": {"from": "open", "to": "resolved"},
+        "priority": {"from": "medium", "to": "urgent"},
+    }
+    missing = await console.get("/console/tickets/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404
