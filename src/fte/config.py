@@ -15,6 +15,8 @@ from fastapi import Depends, Request
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+Priority = Literal["low", "medium", "high", "urgent"]
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -73,6 +75,11 @@ class Settings(BaseSettings):
 
     # Console sign-in.
     session_hours: float = Field(default=12.0, alias="FTE_SESSION_HOURS", gt=0)
+    # Minutes to a person's first response, per priority (JSON in the environment).
+    sla_minutes: dict[Priority, int] = Field(
+        default={"urgent": 60, "high": 240, "medium": 480, "low": 1440},
+        alias="FTE_SLA_MINUTES",
+    )
     login_rate_limit: int = Field(default=10, alias="FTE_LOGIN_RATE_LIMIT", ge=0)
 
     @property

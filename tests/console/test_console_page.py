@@ -42,6 +42,12 @@ async def test_an_agent_signs_in_and_sees_the_escalated_ticket_first(
         assert "Ada Lovelace" in await page.inner_text("header")
         await page.screenshot(path=str(artifacts_dir / "console-inbox.png"), full_page=True)
 
+        # A new ticket shows up on the open page, without a reload.
+        await file_inbound(pool, InboundMessage(
+            channel="web_form", identity=Identity("email", "kim@example.com"),
+            customer_name="Kim", subject="Arrived while I watched", body="Hello?"))  # fmt: skip
+        await page.wait_for_selector("text=Arrived while I watched", timeout=15_000)
+
         await page.click("tbody tr >> nth=0 >> a")
         await page.wait_for_selector("text=Conversation")
         assert "Cancel my account now, please." in await page.inner_text("main")

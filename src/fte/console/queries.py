@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import asyncpg
+
+from fte.config import Priority
 
 STATUSES = ("open", "pending", "escalated", "resolved", "closed")
 PRIORITY_ORDER = (
@@ -11,29 +15,48 @@ PRIORITY_ORDER = (
 
 
 async def inbox(
-    conn: asyncpg.Connection, status: str | None, text: str | None, limit: int = 100
+    conn: asyncpg.Connection,
+    status: str | None,
+    text: str | None,
+    sla_minutes: Mapping[Priority, int],
+    limit: int = 100,
 ) -> list[asyncpg.Record]:
-    """Tickets needing people first: escalated, then by priority, then the longest waiting.
-    Without a status, resolved and closed tickets are left out."""
+    """Tickets needing people first: escalated, then past their SLA, then by priority, then
+    the longest waiting. Without a status, resolved and closed tickets are left out.
+
+    A ticket is due for a first response `sla_minutes[priority]` after it was opened, until
+    someone has responded (the agent's answer counts; its holding reply on an escalation
+    does not) or it is resolved or closed."""
     if text:  # the customer's words, not a pattern: % and _ match themselves
         text = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     rows: list[asyncpg.Record] = await conn.fetch(
         f"""
-        SELECT t.id, t.number, t.status, t.priority, t.channel, t.subject, t.escalation_reason,
-               t.sentiment, t.created_at, c.name AS customer_name,
-               extract(epoch FROM now() - t.created_at) AS waited_seconds
-        FROM tickets t JOIN customers c ON c.id = t.customer_id
-        WHERE ($1::text IS NULL OR t.status = $1)
-          AND ($1::text IS NOT NULL OR t.status NOT IN ('resolved', 'closed'))
-          AND ($2::text IS NULL OR t.subject ILIKE '%' || $2 || '%' OR EXISTS (
-                SELECT 1 FROM messages m
-                WHERE m.ticket_id = t.id AND m.body ILIKE '%' || $2 || '%'))
-        ORDER BY (t.status = 'escalated') DESC, {PRIORITY_ORDER}, t.created_at
+        SELECT *, extract(epoch FROM now() - created_at) AS waited_seconds,
+               extract(epoch FROM due_at - now()) AS due_in_seconds
+        FROM (
+            SELECT t.id, t.number, t.status, t.priority, t.channel, t.subject,
+                   t.escalation_reason, t.sentiment, t.created_at, c.name AS customer_name,
+                   CASE WHEN t.first_response_at IS NULL
+                             AND t.status NOT IN ('resolved', 'closed')
+                        THEN t.created_at
+                             + make_interval(mins => ($4::jsonb ->> t.priority)::int)
+                   END AS due_at,
+                   {PRIORITY_ORDER} AS priority_rank
+            FROM tickets t JOIN customers c ON c.id = t.customer_id
+            WHERE ($1::text IS NULL OR t.status = $1)
+              AND ($1::text IS NOT NULL OR t.status NOT IN ('resolved', 'closed'))
+              AND ($2::text IS NULL OR t.subject ILIKE '%' || $2 || '%' OR EXISTS (
+                    SELECT 1 FROM messages m
+                    WHERE m.ticket_id = t.id AND m.body ILIKE '%' || $2 || '%'))
+        ) AS listed
+        ORDER BY (status = 'escalated') DESC, (due_at < now()) IS TRUE DESC, priority_rank,
+                 created_at
         LIMIT $3
         """,
         status,
         text,
         limit,
+        sla_minutes,
     )
     return rows
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from fte.auth import service
 from fte.auth.dependencies import (
@@ -21,7 +23,7 @@ from fte.auth.dependencies import (
 from fte.auth.repository import audit
 from fte.auth.service import RateLimited
 from fte.bus import dead_letters
-from fte.config import SettingsDep
+from fte.config import Settings, SettingsDep
 from fte.console import queries
 from fte.console import tickets as ticket_pages
 from fte.console.templates_env import templates
@@ -29,17 +31,18 @@ from fte.db import PoolDep, transaction
 from fte.errors import NotFound
 
 LOGIN_CSRF_COOKIE: Final = "fte_login_csrf"
+STATIC: Final = Path(__file__).parent / "static"
 RATE_WINDOW_SECONDS: Final = 60
 
 router = APIRouter(tags=["console"])
 
 
-def _secure(request: Request, settings: Any) -> bool:
+def _secure(request: Request, settings: Settings) -> bool:
     return str(settings.base_url).startswith("https://") or request.url.scheme == "https"
 
 
 def _login_page(
-    request: Request, settings: Any, next_path: str, error: str | None, status: int
+    request: Request, settings: Settings, next_path: str, error: str | None, status: int
 ) -> HTMLResponse:
     csrf = secrets.token_urlsafe(32)
     response = templates.TemplateResponse(
@@ -121,20 +124,21 @@ async def logout(
     return response
 
 
-@router.get("/console", response_class=HTMLResponse, include_in_schema=False)
-async def inbox(
+async def _inbox(
     request: Request,
+    template: str,
     pool: PoolDep,
+    settings: Settings,
     session: SessionDep,
-    status: Annotated[str | None, Query()] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    status: str | None,
+    q: str | None,
 ) -> HTMLResponse:
     status = status if status in queries.STATUSES else None
     async with pool.acquire() as conn:
-        tickets = await queries.inbox(conn, status, q.strip() if q else None)
+        tickets = await queries.inbox(conn, status, q.strip() if q else None, settings.sla_minutes)
     return templates.TemplateResponse(
         request,
-        "inbox.html",
+        template,
         {
             "session": session,
             "tickets": tickets,
@@ -143,6 +147,35 @@ async def inbox(
             "statuses": queries.STATUSES,
         },
     )
+
+
+StatusQuery = Annotated[str | None, Query()]
+TextQuery = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get("/console", response_class=HTMLResponse, include_in_schema=False)
+async def inbox(
+    request: Request,
+    pool: PoolDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    status: StatusQuery = None,
+    q: TextQuery = None,
+) -> HTMLResponse:
+    return await _inbox(request, "inbox.html", pool, settings, session, status, q)
+
+
+@router.get("/console/inbox/rows", response_class=HTMLResponse, include_in_schema=False)
+async def inbox_rows(
+    request: Request,
+    pool: PoolDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    status: StatusQuery = None,
+    q: TextQuery = None,
+) -> HTMLResponse:
+    """The inbox's rows alone: the page polls this to stay current."""
+    return await _inbox(request, "_inbox_rows.html", pool, settings, session, status, q)
 
 
 @router.get("/api/admin/dead-letters", tags=["admin"])
@@ -171,6 +204,7 @@ def install(app: FastAPI) -> None:
     """Mount the console and send page requests without a session to the sign-in page."""
     app.include_router(router)
     app.include_router(ticket_pages.router)
+    app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
 
     @app.exception_handler(LoginRequired)
     async def _login_required(_: Request, exc: LoginRequired) -> RedirectResponse:

@@ -1,0 +1,24 @@
+// Live inbox: refresh the rows every few seconds without reloading the page.
+// If the session has ended, reload so the sign-in page shows.
+(function () {
+  "use strict";
+  var rows = document.getElementById("inbox-rows");
+  if (!rows) return;
+  var every = 5000;
+  function refresh() {
+    fetch(rows.dataset.src, { credentials: "same-origin", redirect: "manual" })
+      .then(function (response) {
+        if (response.type === "opaqueredirect" || response.status === 401 || response.status === 303) {
+          window.location.reload();
+          return null;
+        }
+        return response.ok ? response.text() : null;
+      })
+      .then(function (html) {
+        if (html !== null && html !== undefined) rows.innerHTML = html;
+      })
+      .catch(function () { /* offline for a moment: try again next time */ })
+      .finally(function () { window.setTimeout(refresh, every); });
+  }
+  window.setTimeout(refresh, every);
+})();
