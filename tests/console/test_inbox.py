@@ -68,7 +68,7 @@ async def test_the_rows_endpoint_shows_new_tickets_and_needs_a_session(
     console: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
     page = await console.get("/console")
-    assert 'data-src="/console/inbox/rows?status=&amp;q="' in page.text
+    assert 'data-src="/console/inbox/rows?status=&amp;q=&amp;assignee="' in page.text
     assert (await console.get("/console/static/console.js")).status_code == 200
     await ask(pool, "Arrived after the page loaded")
     fresh = await console.get("/console/inbox/rows", params={"status": "", "q": ""})

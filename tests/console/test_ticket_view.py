@@ -82,3 +82,55 @@ async def test_status_and_priority_changes_need_the_token_and_are_audited(
     }
     missing = await console.get("/console/tickets/00000000-0000-0000-0000-000000000000")
     assert missing.status_code == 404
+
+
+async def test_the_agent_is_silent_while_a_person_has_the_ticket(
+    console: httpx.AsyncClient, kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    def say(text: str) -> InboundMessage:
+        return InboundMessage(
+            channel="web_form",
+            identity=Identity("email", "sam@example.com"),
+            customer_name="Sam",
+            body=text,
+            thread_key="thread-takeover",
+        )
+
+    settings = make_settings()
+    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="quiet")
+    first = await file_inbound(kb_pool, say("How do I reset my password?"))
+    await worker.run_once()
+    url = f"/console/tickets/{first.ticket_id}"
+    page = await console.get(url)
+    assert "The agent answers this ticket." in page.text
+    assert (await console.post(f"{url}/take-over", data={})).status_code == 403
+    taken = await console.post(f"{url}/take-over", data={"csrf": csrf_of(page)})
+    assert taken.status_code == 303
+    assert "With <strong>Ada</strong>" in (await console.get(url)).text
+    mine = await console.get("/console", params={"assignee": "me"})
+    assert url in mine.text
+    assert url not in (await console.get("/console", params={"assignee": "nobody"})).text
+
+    second = await file_inbound(kb_pool, say("And how do I change my email address?"))
+    assert second.ticket_id == first.ticket_id
+    await worker.run_once()
+    async with kb_pool.acquire() as conn:
+        silent = await conn.fetchval(
+            "SELECT count(*) FROM agent_runs WHERE message_id = $1", second.message_id
+        )
+        waiting = await conn.fetchval("SELECT count(*) FROM outbox WHERE processed_at IS NULL")
+    assert silent == 0 and waiting == 0
+
+    back = await console.post(f"{url}/hand-back", data={"csrf": csrf_of(page)})
+    assert back.status_code == 303
+    third = await file_inbound(kb_pool, say("Thanks. How do I pause syncing?"))
+    await worker.run_once()
+    async with kb_pool.acquire() as conn:
+        answered = await conn.fetchval(
+            "SELECT count(*) FROM agent_runs WHERE message_id = $1", third.message_id
+        )
+        actions = await conn.fetch(
+            "SELECT action FROM audit_log WHERE ticket_id = $1 ORDER BY id", first.ticket_id
+        )
+    assert answered == 1
+    assert [a["action"] for a in actions] == ["ticket.take_over", "ticket.hand_back"]

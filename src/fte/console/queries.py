@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 
 import asyncpg
@@ -9,6 +10,7 @@ import asyncpg
 from fte.config import Priority
 
 STATUSES = ("open", "pending", "escalated", "resolved", "closed")
+ASSIGNEES = ("me", "nobody")
 PRIORITY_ORDER = (
     "CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END"
 )
@@ -20,6 +22,8 @@ async def inbox(
     text: str | None,
     sla_minutes: Mapping[Priority, int],
     limit: int = 100,
+    assignee: uuid.UUID | None = None,
+    unassigned: bool = False,
 ) -> list[asyncpg.Record]:
     """Tickets needing people first: escalated, then past their SLA, then by priority, then
     the longest waiting. Without a status, resolved and closed tickets are left out.
@@ -36,6 +40,7 @@ async def inbox(
         FROM (
             SELECT t.id, t.number, t.status, t.priority, t.channel, t.subject,
                    t.escalation_reason, t.sentiment, t.created_at, c.name AS customer_name,
+                   u.name AS assignee_name,
                    CASE WHEN t.first_response_at IS NULL
                              AND t.status NOT IN ('resolved', 'closed')
                         THEN t.created_at
@@ -43,7 +48,10 @@ async def inbox(
                    END AS due_at,
                    {PRIORITY_ORDER} AS priority_rank
             FROM tickets t JOIN customers c ON c.id = t.customer_id
-            WHERE ($1::text IS NULL OR t.status = $1)
+            LEFT JOIN users u ON u.id = t.assignee_id
+            WHERE ($5::uuid IS NULL OR t.assignee_id = $5)
+              AND (NOT $6 OR t.assignee_id IS NULL)
+              AND ($1::text IS NULL OR t.status = $1)
               AND ($1::text IS NOT NULL OR t.status NOT IN ('resolved', 'closed'))
               AND ($2::text IS NULL OR t.subject ILIKE '%' || $2 || '%' OR EXISTS (
                     SELECT 1 FROM messages m
@@ -57,6 +65,8 @@ async def inbox(
         text,
         limit,
         sla_minutes,
+        assignee,
+        unassigned,
     )
     return rows
 
@@ -81,3 +91,8 @@ async def customer_profile(
         ticket_id,
     )
     return {"customer": customer, "identities": identities, "tickets": others}
+
+
+async def user_name(conn: asyncpg.Connection, user_id: object) -> str | None:
+    name: str | None = await conn.fetchval("SELECT name FROM users WHERE id = $1", user_id)
+    return name

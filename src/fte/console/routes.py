@@ -132,10 +132,19 @@ async def _inbox(
     session: SessionDep,
     status: str | None,
     q: str | None,
+    assignee: str | None,
 ) -> HTMLResponse:
     status = status if status in queries.STATUSES else None
+    assignee = assignee if assignee in queries.ASSIGNEES else None
     async with pool.acquire() as conn:
-        tickets = await queries.inbox(conn, status, q.strip() if q else None, settings.sla_minutes)
+        tickets = await queries.inbox(
+            conn,
+            status,
+            q.strip() if q else None,
+            settings.sla_minutes,
+            assignee=session.user.id if assignee == "me" else None,
+            unassigned=assignee == "nobody",
+        )
     return templates.TemplateResponse(
         request,
         template,
@@ -144,6 +153,7 @@ async def _inbox(
             "tickets": tickets,
             "status": status,
             "q": q or "",
+            "assignee": assignee or "",
             "statuses": queries.STATUSES,
         },
     )
@@ -151,6 +161,7 @@ async def _inbox(
 
 StatusQuery = Annotated[str | None, Query()]
 TextQuery = Annotated[str | None, Query(max_length=200)]
+AssigneeQuery = Annotated[str | None, Query(description="me or nobody")]
 
 
 @router.get("/console", response_class=HTMLResponse, include_in_schema=False)
@@ -161,8 +172,9 @@ async def inbox(
     session: SessionDep,
     status: StatusQuery = None,
     q: TextQuery = None,
+    assignee: AssigneeQuery = None,
 ) -> HTMLResponse:
-    return await _inbox(request, "inbox.html", pool, settings, session, status, q)
+    return await _inbox(request, "inbox.html", pool, settings, session, status, q, assignee)
 
 
 @router.get("/console/inbox/rows", response_class=HTMLResponse, include_in_schema=False)
@@ -173,9 +185,10 @@ async def inbox_rows(
     session: SessionDep,
     status: StatusQuery = None,
     q: TextQuery = None,
+    assignee: AssigneeQuery = None,
 ) -> HTMLResponse:
     """The inbox's rows alone: the page polls this to stay current."""
-    return await _inbox(request, "_inbox_rows.html", pool, settings, session, status, q)
+    return await _inbox(request, "_inbox_rows.html", pool, settings, session, status, q, assignee)
 
 
 @router.get("/api/admin/dead-letters", tags=["admin"])

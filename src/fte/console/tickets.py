@@ -13,6 +13,7 @@ from fte.agent import repository as runs
 from fte.auth import service as auth
 from fte.auth.dependencies import SessionDep
 from fte.auth.repository import audit
+from fte.auth.schemas import Session
 from fte.console import queries
 from fte.console.templates_env import templates
 from fte.db import PoolDep, transaction
@@ -36,6 +37,9 @@ async def ticket_page(
         messages = await tickets.list_messages(conn, ticket_id)
         agent_runs = await runs.runs_for_ticket(conn, ticket_id)
         customer = await queries.customer_profile(conn, ticket["customer_id"], ticket_id)
+        assignee = (
+            await queries.user_name(conn, ticket["assignee_id"]) if ticket["assignee_id"] else None
+        )
     return templates.TemplateResponse(
         request,
         "ticket.html",
@@ -45,6 +49,7 @@ async def ticket_page(
             "messages": messages,
             "runs": agent_runs,
             "customer": customer,
+            "assignee": assignee,
             "statuses": queries.STATUSES,
             "priorities": PRIORITIES,
         },
@@ -83,4 +88,44 @@ async def change_ticket(
                 ticket_id,
                 {field: {"from": old, "to": new} for field, (old, new) in changed.items()},
             )
+    return RedirectResponse(f"/console/tickets/{ticket_id}", status_code=303)
+
+
+@router.post("/console/tickets/{ticket_id}/take-over", include_in_schema=False)
+async def take_over(
+    ticket_id: uuid.UUID,
+    pool: PoolDep,
+    session: SessionDep,
+    csrf: Annotated[str | None, Form(max_length=200)] = None,
+) -> Response:
+    """The signed-in person takes the ticket: the agent answers nothing on it from now on."""
+    return await _assign(ticket_id, pool, session, csrf, session.user.id, "ticket.take_over")
+
+
+@router.post("/console/tickets/{ticket_id}/hand-back", include_in_schema=False)
+async def hand_back(
+    ticket_id: uuid.UUID,
+    pool: PoolDep,
+    session: SessionDep,
+    csrf: Annotated[str | None, Form(max_length=200)] = None,
+) -> Response:
+    """Back to the agent: it answers the customer's next message again."""
+    return await _assign(ticket_id, pool, session, csrf, None, "ticket.hand_back")
+
+
+async def _assign(
+    ticket_id: uuid.UUID,
+    pool: PoolDep,
+    session: Session,
+    csrf: str | None,
+    user_id: uuid.UUID | None,
+    action: str,
+) -> Response:
+    if not auth.csrf_matches(session, csrf):
+        return HTMLResponse("Missing or wrong CSRF token.", status_code=403)
+    async with transaction(pool) as conn:
+        previous = await service.assign(conn, ticket_id, user_id)
+        if previous != user_id:
+            detail: dict[str, object] = {"from": str(previous) if previous else None}
+            await audit(conn, f"user:{session.user.id}", action, ticket_id, detail)
     return RedirectResponse(f"/console/tickets/{ticket_id}", status_code=303)

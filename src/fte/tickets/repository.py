@@ -133,7 +133,7 @@ async def load_message_context(
         """
         SELECT m.id AS message_id, m.body, m.subject, m.channel, m.conversation_id,
                t.id AS ticket_id, t.number AS ticket_number, t.status AS ticket_status,
-               c.id AS customer_id, c.name AS customer_name
+               t.assignee_id, c.id AS customer_id, c.name AS customer_name
         FROM messages m
         JOIN tickets t ON t.id = m.ticket_id
         JOIN customers c ON c.id = t.customer_id
@@ -270,6 +270,23 @@ async def set_status_and_priority(
         ticket_id,
         status,
         priority,
+    )
+
+
+async def assign(
+    conn: asyncpg.Connection, ticket_id: uuid.UUID, user_id: uuid.UUID | None
+) -> asyncpg.Record | None:
+    """Set the ticket's assignee (None: back to the agent); returns the previous one as
+    `assignee_id`, None when there is no such ticket."""
+    return await conn.fetchrow(
+        """
+        WITH before AS (SELECT id, assignee_id FROM tickets WHERE id = $1 FOR UPDATE)
+        UPDATE tickets t SET assignee_id = $2, updated_at = now()
+        FROM before WHERE t.id = before.id
+        RETURNING before.assignee_id
+        """,
+        ticket_id,
+        user_id,
     )
 
 

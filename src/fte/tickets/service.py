@@ -79,3 +79,15 @@ async def change(
         for field, value in (("status", status), ("priority", priority))
         if before[field] != value
     }
+
+
+async def assign(
+    conn: asyncpg.Connection, ticket_id: uuid.UUID, user_id: uuid.UUID | None
+) -> uuid.UUID | None:
+    """A person takes the ticket over (the agent stays silent on it) or, with None, hands it
+    back; returns who had it before."""
+    before = await repository.assign(conn, ticket_id, user_id)
+    if before is None:
+        raise NotFound("ticket not found")
+    previous: uuid.UUID | None = before["assignee_id"]
+    return previous

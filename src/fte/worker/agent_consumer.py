@@ -178,6 +178,9 @@ class AgentWorker:
                 row = await tickets.load_message_context(conn, job.payload["message_id"])
                 if row is None:  # the ticket was deleted meanwhile: nothing to answer
                     await queue.complete(conn, job.id)
+                elif row["assignee_id"] is not None:  # a person has it: the agent stays silent
+                    await queue.complete(conn, job.id)
+                    log.info("ticket #%s is with a person; agent silent", row["ticket_number"])
                 else:
                     loaded.append((job, MessageContext.from_record(row)))
         return loaded

@@ -35,6 +35,10 @@ CREATE TABLE user_sessions (
     created_at  timestamptz NOT NULL DEFAULT now(),
     expires_at  timestamptz NOT NULL
 );
+-- A person who took the ticket over: the agent stays silent on it until they hand it back.
+ALTER TABLE tickets ADD COLUMN assignee_id uuid REFERENCES users(id) ON DELETE SET NULL;
+CREATE INDEX tickets_assignee_idx ON tickets (assignee_id) WHERE assignee_id IS NOT NULL;
+
 CREATE INDEX user_sessions_user_idx ON user_sessions (user_id);
 CREATE INDEX user_sessions_expiry_idx ON user_sessions (expires_at);
 
@@ -69,6 +73,7 @@ CREATE INDEX audit_log_at_idx ON audit_log (at)
 """
 
 DOWNGRADE = """
+ALTER TABLE tickets DROP COLUMN IF EXISTS assignee_id;
 DROP TABLE IF EXISTS audit_log, rate_limit_hits, api_keys, user_sessions, users
 """
 
