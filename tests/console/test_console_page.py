@@ -56,6 +56,14 @@ async def test_an_agent_signs_in_and_sees_the_escalated_ticket_first(
         await page.wait_for_selector("span.status.resolved")
         await page.screenshot(path=str(artifacts_dir / "console-ticket.png"), full_page=True)
         await page.click("header a")
+        await page.click("text=Dashboard")
+        await page.wait_for_selector("figure[data-chart='Tickets by channel'] rect.bar")
+        assert await page.inner_text("#tickets") == "3"
+        # Resolved by a person with no answer from the agent: not the AI's.
+        assert await page.inner_text("#ai-resolution") == "0%"
+        assert await page.locator("figure[data-chart='Tickets per day'] rect.bar").count() >= 1
+        await page.screenshot(path=str(artifacts_dir / "console-dashboard.png"), full_page=True)
+        await page.click("header a")
 
         await page.click("header button")
         await page.wait_for_url(f"{base}/console/login")

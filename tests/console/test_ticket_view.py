@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import httpx
-import pytest
 
 from fte.agent.embeddings import Embedder
-from fte.auth import service
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
-from tests.conftest import make_settings, serve_app
-from tests.fixtures.console import PASSWORD, csrf_of, sign_in
-
-
-@pytest.fixture
-async def console(kb_db_url: str, kb_pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
-    async with kb_pool.acquire() as conn:
-        await service.add_user(conn, "ada@example.com", "Ada", "agent", PASSWORD)
-    async with (
-        serve_app(kb_db_url, make_settings()) as base,
-        httpx.AsyncClient(base_url=base, timeout=10) as client,
-    ):
-        await sign_in(client, "ada@example.com")
-        yield client
+from tests.conftest import make_settings
+from tests.fixtures.console import csrf_of
 
 
 async def test_the_ticket_shows_the_conversation_the_runs_and_the_customer(

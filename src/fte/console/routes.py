@@ -24,7 +24,7 @@ from fte.auth.repository import audit
 from fte.auth.service import RateLimited
 from fte.bus import dead_letters
 from fte.config import Settings, SettingsDep
-from fte.console import queries
+from fte.console import dashboard, queries
 from fte.console import tickets as ticket_pages
 from fte.console.templates_env import templates
 from fte.db import PoolDep, transaction
@@ -217,6 +217,7 @@ def install(app: FastAPI) -> None:
     """Mount the console and send page requests without a session to the sign-in page."""
     app.include_router(router)
     app.include_router(ticket_pages.router)
+    app.include_router(dashboard.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
 
     @app.exception_handler(LoginRequired)

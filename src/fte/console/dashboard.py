@@ -1,0 +1,126 @@
+"""The dashboard: what the agent and the team did over a period, read from the tables that
+record it (tickets, agent runs, messages, the queue), drawn as server-side SVG."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Final
+
+import asyncpg
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from fte.auth.dependencies import SessionDep
+from fte.console.templates_env import templates
+from fte.db import PoolDep
+
+PERIODS: Final = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
+
+router = APIRouter(tags=["console"])
+
+
+async def figures(conn: asyncpg.Connection, since: datetime) -> dict[str, Any]:
+    """Every number the dashboard shows, for tickets opened and runs made since `since`.
+
+    Resolved by the AI: resolved or closed, answered by the agent, never escalated, and no
+    person wrote to the customer on it."""
+    by_channel = await conn.fetch(
+        "SELECT channel, count(*) AS n FROM tickets WHERE created_at >= $1 "
+        "GROUP BY channel ORDER BY n DESC",
+        since,
+    )
+    per_day = await conn.fetch(
+        """
+        SELECT d::date AS day, count(t.id) AS n
+        FROM generate_series(date_trunc('day', $1::timestamptz), date_trunc('day', now()),
+                             interval '1 day') AS d
+        LEFT JOIN tickets t ON date_trunc('day', t.created_at) = d
+        GROUP BY d ORDER BY d
+        """,
+        since,
+    )
+    decisions = await conn.fetch(
+        "SELECT decision, count(*) AS n FROM agent_runs WHERE created_at >= $1 GROUP BY decision",
+        since,
+    )
+    reasons = await conn.fetch(
+        "SELECT reason, count(*) AS n FROM agent_runs "
+        "WHERE created_at >= $1 AND decision = 'escalate' GROUP BY reason ORDER BY n DESC",
+        since,
+    )
+    times = await conn.fetchrow(
+        """
+        SELECT
+          percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_response_at
+              - created_at)) FILTER (WHERE first_response_at IS NOT NULL) AS first_p50,
+          percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM first_response_at
+              - created_at)) FILTER (WHERE first_response_at IS NOT NULL) AS first_p95,
+          percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at
+              - created_at)) FILTER (WHERE resolved_at IS NOT NULL) AS resolve_p50,
+          percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at
+              - created_at)) FILTER (WHERE resolved_at IS NOT NULL) AS resolve_p95,
+          count(*) AS tickets,
+          count(*) FILTER (WHERE status IN ('resolved', 'closed')) AS resolved,
+          count(*) FILTER (WHERE status IN ('resolved', 'closed') AND EXISTS (
+              SELECT 1 FROM agent_runs r WHERE r.ticket_id = tickets.id
+                AND r.decision = 'answer'
+          ) AND NOT EXISTS (
+              SELECT 1 FROM messages m WHERE m.ticket_id = tickets.id AND m.author = 'human'
+          ) AND NOT EXISTS (
+              SELECT 1 FROM agent_runs r WHERE r.ticket_id = tickets.id
+                AND r.decision = 'escalate'
+          )) AS resolved_by_ai
+        FROM tickets WHERE created_at >= $1
+        """,
+        since,
+    )
+    sentiment = await conn.fetch(
+        "SELECT sentiment, count(*) AS n FROM messages WHERE created_at >= $1 "
+        "AND direction = 'inbound' AND sentiment IS NOT NULL GROUP BY sentiment",
+        since,
+    )
+    queue = await conn.fetchrow(
+        """
+        SELECT count(*) FILTER (WHERE processed_at IS NULL) AS depth,
+               extract(epoch FROM now() - min(created_at) FILTER (WHERE processed_at IS NULL))
+                   AS oldest_seconds,
+               (SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL) AS dead_letters
+        FROM outbox
+        """
+    )
+    assert times is not None and queue is not None
+    runs = {r["decision"]: r["n"] for r in decisions}
+    total_runs = sum(runs.values())
+    return {
+        "by_channel": [(r["channel"], r["n"]) for r in by_channel],
+        "per_day": [(r["day"].strftime("%m-%d"), r["n"]) for r in per_day],
+        "decisions": runs,
+        "escalation_rate": runs.get("escalate", 0) / total_runs if total_runs else None,
+        "reasons": [(r["reason"] or "unknown", r["n"]) for r in reasons],
+        "tickets": times["tickets"],
+        "ai_resolution_rate": (
+            times["resolved_by_ai"] / times["tickets"] if times["tickets"] else None
+        ),
+        "first_response": (times["first_p50"], times["first_p95"]),
+        "resolution": (times["resolve_p50"], times["resolve_p95"]),
+        "sentiment": {r["sentiment"]: r["n"] for r in sentiment},
+        "queue": dict(queue),
+    }
+
+
+@router.get("/console/dashboard", response_class=HTMLResponse, include_in_schema=False)
+async def dashboard(
+    request: Request,
+    pool: PoolDep,
+    session: SessionDep,
+    period: Annotated[str, Query()] = "7d",
+) -> HTMLResponse:
+    period = period if period in PERIODS else "7d"
+    since = datetime.now(UTC) - timedelta(days=PERIODS[period])
+    async with pool.acquire() as conn:
+        data = await figures(conn, since)
+    return templates.TemplateResponse(
+        request,
+        "dashboard.html",
+        {"session": session, "period": period, "periods": list(PERIODS), "f": data},
+    )
