@@ -329,10 +329,26 @@ def check_promtool() -> list[str]:
     return ["promtool check config, check rules and test rules: passed"]
 
 
+def check_dockerfile() -> list[str]:
+    """What a build would trip over first: sources it copies, stages, the user it runs as."""
+    path = DEPLOY / "Dockerfile"
+    lines = [ln.strip() for ln in path.read_text().splitlines()]
+    stages = [ln for ln in lines if ln.startswith("FROM ")]
+    for line in lines:
+        if line.startswith("COPY ") and "--from=" not in line:
+            for source in line.split()[1:-1]:
+                if not (ROOT / source).exists():
+                    raise CheckError(f"Dockerfile copies {source}, which does not exist")
+    users = [ln.split()[1] for ln in lines if ln.startswith("USER ")]
+    if len(stages) < 2 or not users or users[-1].split(":")[0] in ("root", "0"):
+        raise CheckError("Dockerfile: expected a multi-stage build ending as a non-root USER")
+    return [f"deploy/Dockerfile: {len(stages)} stages, runs as {users[-1]}"]
+
+
 def main() -> int:
     try:
         contract = metric_contract()
-        lines = check_kubernetes() + check_compose()
+        lines = check_dockerfile() + check_kubernetes() + check_compose()
         lines += check_alerts(contract) + check_dashboard(contract) + check_promtool()
         lines.append(_syntax_check(DEPLOY / "k8s" / "rollout.sh"))
     except (CheckError, yaml.YAMLError, json.JSONDecodeError, KeyError, OSError) as exc:
