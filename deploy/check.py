@@ -72,10 +72,24 @@ def _merge(base: Any, patch: Any) -> Any:
     return copy.deepcopy(patch)
 
 
+def _containers(node: Any) -> list[dict[str, Any]]:
+    """Every container of a resource, wherever its pod template sits (Deployment, Job,
+    CronJob's jobTemplate, ...)."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("containers", "initContainers") and isinstance(value, list):
+                found += value
+            else:
+                found += _containers(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _containers(item)
+    return found
+
+
 def _set_image(r: Resource, images: list[dict[str, str]]) -> None:
-    spec = r.get("spec", {})
-    pod = spec.get("template", {}).get("spec", {}) if r["kind"] != "Pod" else spec
-    for c in pod.get("containers", []) + pod.get("initContainers", []):
+    for c in _containers(r.get("spec", {})):
         for image in images:
             if c["image"].split(":")[0] == image["name"]:
                 name = image.get("newName", image["name"])
@@ -174,11 +188,15 @@ def check_references(resources: list[Resource], secrets: set[str], where: str) -
         target = hpa["spec"]["scaleTargetRef"]
         if target["name"] not in by_kind.get(target["kind"], {}):
             raise CheckError(f"{where}: HPA {name} scales a missing {target['kind']}")
-    for name, w in workloads.items():
-        pod = _pod_spec(w)
+    for name, w in {**workloads, **by_kind.get("CronJob", {})}.items():
+        pod = _pod_spec(w) if w["kind"] != "CronJob" else _pod_spec(w["spec"]["jobTemplate"])
         sa = pod.get("serviceAccountName")
         if sa and sa not in by_kind.get("ServiceAccount", {}):
             raise CheckError(f"{where}: {name} uses a missing ServiceAccount {sa}")
+        for volume in pod.get("volumes", []):
+            claim = volume.get("persistentVolumeClaim", {}).get("claimName")
+            if claim and claim not in by_kind.get("PersistentVolumeClaim", {}):
+                raise CheckError(f"{where}: {name} mounts a missing claim {claim}")
         for c in pod["containers"]:
             for source in c.get("envFrom", []):
                 if "configMapRef" in source:
