@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser run test lint format bench bench-sentiment clean
+.PHONY: install browser promtool run test lint deploy-check format bench bench-sentiment clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -20,19 +20,28 @@ browser:  ## Debian's Chromium for the browser tests (needs root; they skip with
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "chromium not installed: browser tests will be skipped"
 
+promtool:  ## Debian's Prometheus for promtool (needs root); `make deploy-check` fails without it in CI
+	@command -v promtool >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		prometheus >/dev/null; } || \
+		echo "promtool not installed: alert rules will not be checked (CI fails without it)"
+
 run: install  ## start everything on the embedded defaults: http://127.0.0.1:8000
 	$(BIN)/fte up
 
-test: lint  ## lint, then the whole test suite (it starts its own PostgreSQL)
+test: lint deploy-check  ## lint, deployment files, then the whole test suite (it starts its own PostgreSQL)
 	$(BIN)/pytest
 
 lint: install  ## ruff and mypy
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench deploy
+	$(BIN)/ruff format --check src tests bench deploy
 	$(BIN)/mypy
 
+deploy-check: install  ## validate deploy/ offline: Kubernetes schemas, kustomize, compose, alerts
+	$(BIN)/python deploy/check.py
+
 format: install
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff check --fix src tests bench deploy
 
 bench: install  ## intake throughput and latency against the bare-asyncpg ceiling
 	$(BIN)/python bench/intake.py
