@@ -69,6 +69,19 @@ class Settings(BaseSettings):
     # Approval mode: the agent's answers wait for a human as drafts instead of being sent.
     approval_mode: bool = Field(default=False, alias="FTE_APPROVAL_MODE")
     company_name: str = Field(default="CloudSync Pro", alias="FTE_COMPANY_NAME")
+
+    # Delivery of replies through the channels: quick retries inside one attempt (tenacity),
+    # then the job is retried by the queue with backoff, then it is a dead letter.
+    delivery_max_attempts: int = Field(default=5, alias="FTE_DELIVERY_MAX_ATTEMPTS", ge=1)
+    delivery_quick_retries: int = Field(default=3, alias="FTE_DELIVERY_QUICK_RETRIES", ge=1)
+    delivery_backoff_seconds: float = Field(default=1.0, alias="FTE_DELIVERY_BACKOFF_SECONDS", gt=0)
+    delivery_timeout_seconds: float = Field(
+        default=10.0, alias="FTE_DELIVERY_TIMEOUT_SECONDS", gt=0
+    )
+    delivery_breaker_failures: int = Field(default=5, alias="FTE_DELIVERY_BREAKER_FAILURES", ge=1)
+    delivery_breaker_reset_seconds: float = Field(
+        default=60.0, alias="FTE_DELIVERY_BREAKER_RESET_SECONDS", gt=0
+    )
     load_demo_kb: bool = Field(default=True, alias="FTE_LOAD_DEMO_KB")
 
     @property

@@ -55,12 +55,46 @@ class Reply:
     citations: tuple[Citation, ...] = ()
 
 
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One stored outbound message, addressed: what an adapter's `send` delivers."""
+
+    message_id: str
+    channel: str
+    body: str
+    # The customer's address on this channel, as its adapter recorded it on their latest
+    # message (`metadata["reply_to"]`): a phone number, an email address, a contact id.
+    to: str | None
+    customer_name: str | None = None
+    subject: str | None = None
+    # The provider's thread the reply belongs to (a Chatwoot conversation, an email thread).
+    thread_key: str | None = None
+    # The provider's id of the inbound message answered, for threading (In-Reply-To).
+    in_reply_to: str | None = None
+    # True when the message is a draft a human must approve (posted as a private note where
+    # the channel has them).
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    """What the provider said: its id for the message (for status callbacks) and a status."""
+
+    external_id: str | None = None
+    status: str = "sent"
+
+
 class ChannelAuthError(Exception):
     """The provider rejected our credentials: disable the channel and alert, do not retry."""
 
 
 class ChannelUnavailable(Exception):
     """A transient provider failure: retry later."""
+
+
+class DeliveryRejected(Exception):
+    """The provider refused this one message (bad number, unknown thread): retrying will not
+    help, and the provider itself is up."""
 
 
 class ChannelAdapter(Protocol):
@@ -74,4 +108,9 @@ class ChannelAdapter(Protocol):
 
     def format_reply(self, reply: Reply) -> list[str]:
         """The reply as this channel sends it: one or more message parts, in order."""
+        ...
+
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        """Deliver one message part. Raises ChannelUnavailable (retry), ChannelAuthError or
+        DeliveryRejected (do not retry)."""
         ...

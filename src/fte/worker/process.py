@@ -14,6 +14,7 @@ from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import create_pool
 from fte.worker.agent_consumer import AgentWorker
+from fte.worker.delivery_consumer import DeliveryWorker
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +29,15 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     pool = await create_pool(database_url, min_size=1, max_size=4)
     responder = build_responder(settings)
     try:
+        adapters = build_registry(settings)
         worker = AgentWorker(
             pool,
             settings,
             embedder,
-            build_registry(settings),
+            adapters,
             responder=responder,
             sentiment=SentimentSource(embedder),
+            delivery=DeliveryWorker(pool, settings, adapters),
         )
         await worker.run(stop, database_url)
     finally:

@@ -4,7 +4,7 @@ arrive with the channel's own issue; until then the channel reports `inactive`."
 from __future__ import annotations
 
 from fte.agent.formatting import email_reply
-from fte.channels.base import Reply
+from fte.channels.base import ChannelAuthError, DeliveryReceipt, OutboundMessage, Reply
 from fte.config import Settings
 
 
@@ -31,3 +31,7 @@ class EmailAdapter:
                 [c.title for c in reply.citations],
             )
         ]
+
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        """No sender exists yet; delivery never calls an unconfigured channel."""
+        raise ChannelAuthError("the email channel is not configured")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fte.agent.formatting import greeting
-from fte.channels.base import Reply
+from fte.channels.base import DeliveryReceipt, OutboundMessage, Reply
 from fte.config import Settings
 
 
@@ -25,3 +25,7 @@ class WebFormAdapter:
         if reply.citations:
             parts.append("Source: " + "; ".join(c.title for c in reply.citations))
         return ["\n\n".join(parts)]
+
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        """Nothing to send: the customer reads the reply on their ticket's status page."""
+        return DeliveryReceipt(status="sent")
