@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     delivery_breaker_reset_seconds: float = Field(
         default=60.0, alias="FTE_DELIVERY_BREAKER_RESET_SECONDS", gt=0
     )
+
+    # WhatsApp through Twilio: active when the three credentials are set.
+    twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")
+    # The sender, e.g. whatsapp:+14155238886 (the "whatsapp:" prefix is added when missing).
+    twilio_whatsapp_from: str | None = Field(default=None, alias="TWILIO_WHATSAPP_FROM")
+    twilio_api_base: str = Field(default="https://api.twilio.com", alias="TWILIO_API_BASE")
     load_demo_kb: bool = Field(default=True, alias="FTE_LOAD_DEMO_KB")
 
     @property
