@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import asyncpg
+from typer.testing import CliRunner
 
 from fte.agent.embeddings import Embedder
 from fte.bus import dead_letters
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
-from fte.db import transaction
+from fte.cli.main import app
+from fte.db import create_pool, transaction
 from fte.delivery.service import queue_outbound
 from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
@@ -76,3 +81,24 @@ async def test_a_reply_on_an_unconfigured_channel_is_a_dead_letter_at_once(
         )
     assert "not configured" in dead["error"] and dead["attempts"] == 1
     assert status == "failed"
+
+
+def test_fte_dlq_lists_and_replays_a_failed_delivery(db_url: str) -> None:
+    async def fail_one() -> None:
+        pool = await create_pool(db_url, min_size=1, max_size=2)
+        try:
+            await test_a_reply_on_an_unconfigured_channel_is_a_dead_letter_at_once(pool)
+        finally:
+            await pool.close()
+
+    asyncio.run(fail_one())
+    listed = CliRunner().invoke(app, ["dlq", "list", "--json", "--database-url", db_url])
+    assert listed.exit_code == 0, listed.output
+    (dead,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert dead["topic"] == "deliver" and "not configured" in dead["error"]
+    replayed = CliRunner().invoke(app, ["dlq", "replay", str(dead["id"]), "--database-url", db_url])
+    assert replayed.exit_code == 0, replayed.output
+    again = CliRunner().invoke(app, ["dlq", "replay", str(dead["id"]), "--database-url", db_url])
+    assert again.exit_code == 1
+    listed = CliRunner().invoke(app, ["dlq", "list", "--json", "--database-url", db_url])
+    assert listed.stdout.strip() == ""
