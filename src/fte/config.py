@@ -89,6 +89,14 @@ class Settings(BaseSettings):
     # The sender, e.g. whatsapp:+14155238886 (the "whatsapp:" prefix is added when missing).
     twilio_whatsapp_from: str | None = Field(default=None, alias="TWILIO_WHATSAPP_FROM")
     twilio_api_base: str = Field(default="https://api.twilio.com", alias="TWILIO_API_BASE")
+
+    # Chatwoot: active when the four settings are set. The base URL is the API's as well.
+    chatwoot_base_url: str | None = Field(default=None, alias="CHATWOOT_BASE_URL")
+    chatwoot_api_token: str | None = Field(default=None, alias="CHATWOOT_API_TOKEN")
+    chatwoot_account_id: int | None = Field(default=None, alias="CHATWOOT_ACCOUNT_ID", ge=1)
+    chatwoot_webhook_secret: str | None = Field(default=None, alias="CHATWOOT_WEBHOOK_SECRET")
+    # A signed webhook older (or newer) than this is refused: a replayed capture.
+    chatwoot_max_skew_seconds: int = Field(default=300, alias="CHATWOOT_MAX_SKEW_SECONDS", ge=1)
     load_demo_kb: bool = Field(default=True, alias="FTE_LOAD_DEMO_KB")
 
     @property

@@ -212,8 +212,16 @@ async def test_429_and_500_are_retried_until_twilio_accepts(pool: asyncpg.Pool) 
     assert (await row_counts(pool))["dead_letters"] == 0
 
 
+async def channels_health(db_url: str, settings: Settings) -> dict[str, str]:
+    async with serve_app(db_url, settings) as base, httpx.AsyncClient(base_url=base) as c:
+        r = await c.get("/health")
+    assert r.status_code == 200
+    channels: dict[str, str] = r.json()["channels"]
+    return channels
+
+
 async def test_twilio_down_opens_the_breaker_then_a_dead_letter_that_replays_once(
-    pool: asyncpg.Pool,
+    db_url: str, pool: asyncpg.Pool
 ) -> None:
     async with FakeTwilio(SID, TOKEN) as fake:
         fake.down = True
@@ -231,6 +239,9 @@ async def test_twilio_down_opens_the_breaker_then_a_dead_letter_that_replays_onc
             await conn.execute("UPDATE outbox SET available_at = now() WHERE topic = 'deliver'")
         await worker.run_once()  # one more failure opens the breaker: the next call is refused
         assert worker.sender.breaker("whatsapp").state == "open"
+        health = await channels_health(db_url, settings)
+        assert health["whatsapp"] == "degraded"
+        assert (health["web_form"], health["chatwoot"]) == ("active", "inactive")
         calls = len(fake.requests)
         async with pool.acquire() as conn:
             dead = await dead_letters.list_open(conn)
@@ -247,6 +258,7 @@ async def test_twilio_down_opens_the_breaker_then_a_dead_letter_that_replays_onc
         await drain(worker)
     assert len(fake.delivered) == 1
     assert worker.sender.breaker("whatsapp").state == "closed"
+    assert (await channels_health(db_url, settings))["whatsapp"] == "active"
 
 
 async def _until_delivered(worker: DeliveryWorker, fake: FakeTwilio) -> None:
@@ -300,9 +312,9 @@ async def test_end_to_end_a_question_gets_exactly_one_reply_on_whatsapp(
         await drain(DeliveryWorker(kb_pool, settings, adapters))
     async with kb_pool.acquire() as conn:
         runs = await conn.fetchval("SELECT count(*) FROM agent_runs")
-        parts = await conn.fetch(
-            "SELECT body, external_id FROM messages WHERE direction = 'outbound' "
-            "ORDER BY created_at, id"
+        parts = await conn.fetch(  # in the order they were queued
+            "SELECT m.body, m.external_id FROM messages m JOIN outbox o "
+            "ON o.topic = 'deliver' AND o.payload->>'message_id' = m.id::text ORDER BY o.id"
         )
     # One reply, in as many parts as 1,600-character WhatsApp messages need, in order.
     assert runs == 1 and [p["Body"] for p in fake.delivered] == [p["body"] for p in parts]

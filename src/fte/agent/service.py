@@ -17,7 +17,12 @@ _STATUS_AFTER = {"answer": "pending", "escalate": "escalated", "draft": "open"}
 
 
 async def commit_decision(
-    conn: asyncpg.Connection, ctx: MessageContext, decision: Decision, worker: str
+    conn: asyncpg.Connection,
+    ctx: MessageContext,
+    decision: Decision,
+    worker: str,
+    *,
+    private_notes: bool = False,
 ) -> bool:
     """Record the decision once; False when the message had been handled already (no reply)."""
     usage = decision.usage
@@ -58,6 +63,17 @@ async def commit_decision(
             metadata={"agent_run_id": str(run_id), "decision": decision.decision},
         )
         first_reply = first_reply or reply_id
+    if private_notes and decision.decision == "draft" and decision.draft:
+        # Agents see the draft where they work (a private note); the customer does not.
+        await queue_outbound(
+            conn,
+            conversation_id=ctx.conversation_id,
+            ticket_id=ctx.ticket_id,
+            channel=ctx.channel,
+            author="agent",
+            body=decision.draft,
+            metadata={"agent_run_id": str(run_id), "decision": "draft", "private": True},
+        )
     if first_reply is not None:
         await runs.set_reply(conn, run_id, first_reply)
     await tickets.record_agent_outcome(

@@ -34,6 +34,8 @@ class InboundMessage:
     category: str | None = None
     priority: Priority = "medium"
     metadata: dict[str, Any] = field(default_factory=dict)
+    # A human has the conversation (e.g. assigned in Chatwoot): file it, the agent stays silent.
+    silent: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,9 @@ class ChannelAdapter(Protocol):
     """One channel. New channels are new modules implementing this, listed in the registry."""
 
     name: str
+    # True when the channel can show a draft to agents only (a private note): in approval mode
+    # the agent's draft is delivered there instead of being kept for the console alone.
+    private_notes: bool
 
     def is_configured(self) -> bool:
         """True when the channel's settings are present, so it can take and send messages."""

@@ -92,3 +92,35 @@ def inbound_metadata(row: asyncpg.Record) -> dict[str, Any]:
     """The metadata the adapter stored on the message being answered ({} when none)."""
     value = row["inbound_metadata"]
     return dict(value) if value else {}
+
+
+async def record_breaker(
+    conn: asyncpg.Connection,
+    channel: str,
+    state: str,
+    failures: int,
+    error: str | None,
+    worker: str,
+) -> None:
+    """The channel's breaker as this worker sees it now."""
+    await conn.execute(
+        """
+        INSERT INTO channel_health (channel, breaker, failures, last_error, worker)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (channel) DO UPDATE
+        SET breaker = EXCLUDED.breaker, failures = EXCLUDED.failures,
+            last_error = COALESCE(EXCLUDED.last_error, channel_health.last_error),
+            worker = EXCLUDED.worker, updated_at = now()
+        """,
+        channel,
+        state,
+        failures,
+        error[:2000] if error else None,
+        worker,
+    )
+
+
+async def breaker_states(conn: asyncpg.Connection) -> dict[str, str]:
+    """Each channel's last recorded breaker state."""
+    rows = await conn.fetch("SELECT channel, breaker FROM channel_health")
+    return {r["channel"]: r["breaker"] for r in rows}

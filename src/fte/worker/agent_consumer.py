@@ -200,7 +200,9 @@ class AgentWorker:
             adapter = self.adapters[ctx.channel]
             async with transaction(self.pool) as conn:
                 decision = await self.agent.decide(conn, ctx, vector, adapter, sentiment, started)
-                committed = await commit_decision(conn, ctx, decision, self.name)
+                committed = await commit_decision(
+                    conn, ctx, decision, self.name, private_notes=adapter.private_notes
+                )
                 await queue.complete(conn, job.id)
             log.info(
                 "ticket #%s message %s: %s%s (%.0f ms)%s",

@@ -47,6 +47,7 @@ class DeliveryWorker:
         self.adapters = adapters
         self.name = name or worker_id()
         self.sender = sender or Sender(settings)
+        self._recorded: dict[str, str] = {}
 
     async def run_once(self) -> int:
         """Claim and deliver one batch; the number of jobs claimed."""
@@ -72,7 +73,10 @@ class DeliveryWorker:
                 return
         try:
             adapter = self._adapter(row["channel"])
-            receipt = await self.sender.send(adapter, _message(row))
+            try:
+                receipt = await self.sender.send(adapter, _message(row))
+            finally:
+                await self._record_breaker(row["channel"])
         except DB_DOWN:
             raise
         except CircuitOpenError as exc:
@@ -88,6 +92,18 @@ class DeliveryWorker:
             )
             return
         await self._sent(job, message_id, receipt)
+
+    async def _record_breaker(self, channel: str) -> None:
+        """Write the breaker's state where /health reads it, when it changed."""
+        breaker = self.sender.breaker(channel)
+        state = breaker.state
+        if self._recorded.get(channel) == state:
+            return
+        async with transaction(self.pool) as conn:
+            await outbound.record_breaker(
+                conn, channel, state, breaker.consecutive_failures, None, self.name
+            )
+        self._recorded[channel] = state
 
     def _adapter(self, channel: str) -> ChannelAdapter:
         adapter = self.adapters.get(channel)
@@ -130,5 +146,5 @@ def _message(row: asyncpg.Record) -> OutboundMessage:
         subject=row["subject"] or row["inbound_subject"],
         thread_key=row["external_thread_id"],
         in_reply_to=row["in_reply_to"],
-        private=metadata.get("decision") == "draft",
+        private=bool(metadata.get("private")),
     )

@@ -12,6 +12,7 @@ class EmailAdapter:
     """Greeting, answer, sign-off and the ticket reference."""
 
     name = "email"
+    private_notes = False
 
     def __init__(self, settings: Settings):
         self.settings = settings

@@ -11,6 +11,7 @@ class WebFormAdapter:
     """Always configured: the web form is served by the API itself."""
 
     name = "web_form"
+    private_notes = False
 
     def __init__(self, settings: Settings):
         self.settings = settings

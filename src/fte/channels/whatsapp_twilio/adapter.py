@@ -32,6 +32,7 @@ class WhatsAppAdapter:
     """Short, plain text, split at Twilio's 1,600-character limit, in order."""
 
     name = "whatsapp"
+    private_notes = False
 
     def __init__(self, settings: Settings):
         self.settings = settings

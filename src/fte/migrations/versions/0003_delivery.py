@@ -1,4 +1,5 @@
-"""Delivery: an outbound message carries when it was sent and the provider's last error.
+"""Delivery: an outbound message carries when it was sent and the provider's last error; the
+workers record each channel's circuit breaker for /health.
 
 Additive only (expand): the previous release keeps working against this schema.
 
@@ -18,9 +19,20 @@ UPGRADE = """
 -- delivery_status of an outbound message: queued -> sent -> delivered / read, or failed.
 ALTER TABLE messages ADD COLUMN sent_at timestamptz;
 ALTER TABLE messages ADD COLUMN delivery_error text;
+
+-- The delivery breaker of each channel, as the worker that last changed it saw it.
+CREATE TABLE channel_health (
+    channel      text PRIMARY KEY,
+    breaker      text NOT NULL CHECK (breaker IN ('closed', 'open', 'half_open')),
+    failures     integer NOT NULL DEFAULT 0,
+    last_error   text,
+    worker       text,
+    updated_at   timestamptz NOT NULL DEFAULT now()
+);
 """
 
 DOWNGRADE = """
+DROP TABLE IF EXISTS channel_health;
 ALTER TABLE messages DROP COLUMN IF EXISTS delivery_error;
 ALTER TABLE messages DROP COLUMN IF EXISTS sent_at;
 """
