@@ -90,6 +90,14 @@ class Settings(BaseSettings):
     twilio_whatsapp_from: str | None = Field(default=None, alias="TWILIO_WHATSAPP_FROM")
     twilio_api_base: str = Field(default="https://api.twilio.com", alias="TWILIO_API_BASE")
 
+    # Email over IMAP/SMTP: active when the three are set. imap://user:pass@host:143/INBOX
+    # (imaps:// for TLS), smtp://user:pass@host:587 (smtps:// for TLS; smtp:// upgrades with
+    # STARTTLS when the server offers it).
+    imap_url: str | None = Field(default=None, alias="IMAP_URL")
+    smtp_url: str | None = Field(default=None, alias="SMTP_URL")
+    email_from: str | None = Field(default=None, alias="EMAIL_FROM")
+    email_poll_seconds: float = Field(default=30.0, alias="FTE_EMAIL_POLL_SECONDS", gt=0)
+
     # Chatwoot: active when the four settings are set. The base URL is the API's as well.
     chatwoot_base_url: str | None = Field(default=None, alias="CHATWOOT_BASE_URL")
     chatwoot_api_token: str | None = Field(default=None, alias="CHATWOOT_API_TOKEN")

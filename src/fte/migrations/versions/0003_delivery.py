@@ -29,9 +29,18 @@ CREATE TABLE channel_health (
     worker       text,
     updated_at   timestamptz NOT NULL DEFAULT now()
 );
+
+-- How far an IMAP mailbox has been read: UIDs above last_uid are new, while uidvalidity holds.
+CREATE TABLE mailbox_state (
+    mailbox      text PRIMARY KEY,
+    uidvalidity  bigint NOT NULL,
+    last_uid     bigint NOT NULL DEFAULT 0,
+    updated_at   timestamptz NOT NULL DEFAULT now()
+);
 """
 
 DOWNGRADE = """
+DROP TABLE IF EXISTS mailbox_state;
 DROP TABLE IF EXISTS channel_health;
 ALTER TABLE messages DROP COLUMN IF EXISTS delivery_error;
 ALTER TABLE messages DROP COLUMN IF EXISTS sent_at;
