@@ -129,5 +129,8 @@ class MailboxPoller:
                 await self.poll_once()
             except (OSError, imaplib.IMAP4.error, asyncpg.PostgresError) as exc:
                 log.warning("mailbox %s: %s", self.key, exc)
+            except Exception:
+                # A message or a server answer we did not expect must not stop the polling.
+                log.exception("mailbox %s: poll failed", self.key)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.email_poll_seconds)
