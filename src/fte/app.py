@@ -11,8 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from fte import __version__
+from fte.channels.chatwoot.webhook import router as chatwoot_router
 from fte.channels.registry import build_registry
 from fte.channels.web_form.webhook import router as web_form_router
+from fte.channels.whatsapp_twilio.webhook import router as whatsapp_router
 from fte.config import Settings, get_settings
 from fte.console import routes as console
 from fte.db import create_pool
@@ -73,6 +75,8 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     app.include_router(ops_router)
     app.include_router(web_form_router)
     console.install(app)
+    app.include_router(whatsapp_router)
+    app.include_router(chatwoot_router)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

@@ -71,6 +71,42 @@ class Settings(BaseSettings):
     # Approval mode: the agent's answers wait for a human as drafts instead of being sent.
     approval_mode: bool = Field(default=False, alias="FTE_APPROVAL_MODE")
     company_name: str = Field(default="CloudSync Pro", alias="FTE_COMPANY_NAME")
+
+    # Delivery of replies through the channels: quick retries inside one attempt (tenacity),
+    # then the job is retried by the queue with backoff, then it is a dead letter.
+    delivery_max_attempts: int = Field(default=5, alias="FTE_DELIVERY_MAX_ATTEMPTS", ge=1)
+    delivery_quick_retries: int = Field(default=3, alias="FTE_DELIVERY_QUICK_RETRIES", ge=1)
+    delivery_backoff_seconds: float = Field(default=1.0, alias="FTE_DELIVERY_BACKOFF_SECONDS", gt=0)
+    delivery_timeout_seconds: float = Field(
+        default=10.0, alias="FTE_DELIVERY_TIMEOUT_SECONDS", gt=0
+    )
+    delivery_breaker_failures: int = Field(default=5, alias="FTE_DELIVERY_BREAKER_FAILURES", ge=1)
+    delivery_breaker_reset_seconds: float = Field(
+        default=60.0, alias="FTE_DELIVERY_BREAKER_RESET_SECONDS", gt=0
+    )
+
+    # WhatsApp through Twilio: active when the three credentials are set.
+    twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")
+    # The sender, e.g. whatsapp:+14155238886 (the "whatsapp:" prefix is added when missing).
+    twilio_whatsapp_from: str | None = Field(default=None, alias="TWILIO_WHATSAPP_FROM")
+    twilio_api_base: str = Field(default="https://api.twilio.com", alias="TWILIO_API_BASE")
+
+    # Email over IMAP/SMTP: active when the three are set. imap://user:pass@host:143/INBOX
+    # (imaps:// for TLS), smtp://user:pass@host:587 (smtps:// for TLS; smtp:// upgrades with
+    # STARTTLS when the server offers it).
+    imap_url: str | None = Field(default=None, alias="IMAP_URL")
+    smtp_url: str | None = Field(default=None, alias="SMTP_URL")
+    email_from: str | None = Field(default=None, alias="EMAIL_FROM")
+    email_poll_seconds: float = Field(default=30.0, alias="FTE_EMAIL_POLL_SECONDS", gt=0)
+
+    # Chatwoot: active when the four settings are set. The base URL is the API's as well.
+    chatwoot_base_url: str | None = Field(default=None, alias="CHATWOOT_BASE_URL")
+    chatwoot_api_token: str | None = Field(default=None, alias="CHATWOOT_API_TOKEN")
+    chatwoot_account_id: int | None = Field(default=None, alias="CHATWOOT_ACCOUNT_ID", ge=1)
+    chatwoot_webhook_secret: str | None = Field(default=None, alias="CHATWOOT_WEBHOOK_SECRET")
+    # A signed webhook older (or newer) than this is refused: a replayed capture.
+    chatwoot_max_skew_seconds: int = Field(default=300, alias="CHATWOOT_MAX_SKEW_SECONDS", ge=1)
     load_demo_kb: bool = Field(default=True, alias="FTE_LOAD_DEMO_KB")
 
     # Console sign-in.

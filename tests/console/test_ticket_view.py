@@ -102,7 +102,9 @@ async def test_the_agent_is_silent_while_a_person_has_the_ticket(
         silent = await conn.fetchval(
             "SELECT count(*) FROM agent_runs WHERE message_id = $1", second.message_id
         )
-        waiting = await conn.fetchval("SELECT count(*) FROM outbox WHERE processed_at IS NULL")
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE topic = 'inbound' AND processed_at IS NULL"
+        )
     assert silent == 0 and waiting == 0
 
     back = await console.post(f"{url}/hand-back", data={"csrf": csrf_of(page)})

@@ -47,7 +47,7 @@ async def test_a_question_the_kb_answers_gets_the_article(
             "SELECT * FROM agent_runs WHERE message_id = $1", filed.message_id
         )
         ticket = await conn.fetchrow("SELECT * FROM tickets WHERE id = $1", filed.ticket_id)
-        outbox = await conn.fetchrow("SELECT * FROM outbox")
+        outbox = await conn.fetchrow("SELECT * FROM outbox WHERE topic = 'inbound'")
     assert run["decision"] == "answer" and run["reason"] is None
     assert "password" in run["sources"][0]["title"].lower()
     assert run["sources"][0]["score"] >= 0.45 and run["latency_ms"] > 0
@@ -106,7 +106,9 @@ async def test_handling_a_message_twice_sends_one_reply(
         runs = await conn.fetchval(
             "SELECT count(*) FROM agent_runs WHERE message_id = $1", filed.message_id
         )
-        pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE processed_at IS NULL")
+        pending = await conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE processed_at IS NULL AND topic = 'inbound'"
+        )
     assert runs == 1 and pending == 0
     assert len(await replies(kb_pool, filed.ticket_id)) == 1
 
@@ -125,7 +127,7 @@ async def test_a_claimed_job_is_not_taken_again_until_its_lease_expires(
         await conn.execute("UPDATE outbox SET lease_until = now() - interval '1 s'")
     assert await worker(kb_pool, embedder).run_once() == 1
     async with kb_pool.acquire() as conn:
-        assert await conn.fetchval("SELECT attempts FROM outbox") == 2
+        assert await conn.fetchval("SELECT attempts FROM outbox WHERE topic = 'inbound'") == 2
 
 
 async def test_one_conversation_is_handled_in_order(
@@ -168,7 +170,7 @@ async def test_a_failing_job_retries_then_lands_in_dead_letters_and_replays(
             await conn.execute("UPDATE outbox SET available_at = now()")
     async with kb_pool.acquire() as conn:
         dead = await conn.fetchrow("SELECT * FROM dead_letters")
-        outbox = await conn.fetchrow("SELECT * FROM outbox")
+        outbox = await conn.fetchrow("SELECT * FROM outbox WHERE topic = 'inbound'")
     assert dead["attempts"] == 3 and "carrier_pigeon" in dead["error"]
     assert dead["payload"]["message_id"] == str(filed.message_id)
     assert outbox["processed_at"] is not None  # the conversation is not blocked behind it

@@ -10,13 +10,19 @@ from fte.agent.responders import local
 from fte.agent.runner import Decision, MessageContext
 from fte.agent.sentiment import ticket_trend
 from fte.channels.base import ChannelAdapter, Reply
+from fte.delivery.service import queue_outbound
 from fte.tickets import repository as tickets
 
 _STATUS_AFTER = {"answer": "pending", "escalate": "escalated", "draft": "open"}
 
 
 async def commit_decision(
-    conn: asyncpg.Connection, ctx: MessageContext, decision: Decision, worker: str
+    conn: asyncpg.Connection,
+    ctx: MessageContext,
+    decision: Decision,
+    worker: str,
+    *,
+    private_notes: bool = False,
 ) -> bool:
     """Record the decision once; False when the message had been handled already (no reply)."""
     usage = decision.usage
@@ -47,17 +53,27 @@ async def commit_decision(
         await tickets.set_ticket_sentiment(conn, ctx.ticket_id, label, ticket_trend(felt))
     first_reply = None
     for part in decision.reply_parts:
-        reply_id = await tickets.add_outbound_message(
+        reply_id = await queue_outbound(
             conn,
             conversation_id=ctx.conversation_id,
             ticket_id=ctx.ticket_id,
             channel=ctx.channel,
             author="agent",
             body=part,
-            delivery_status="sent",
             metadata={"agent_run_id": str(run_id), "decision": decision.decision},
         )
         first_reply = first_reply or reply_id
+    if private_notes and decision.decision == "draft" and decision.draft:
+        # Agents see the draft where they work (a private note); the customer does not.
+        await queue_outbound(
+            conn,
+            conversation_id=ctx.conversation_id,
+            ticket_id=ctx.ticket_id,
+            channel=ctx.channel,
+            author="agent",
+            body=decision.draft,
+            metadata={"agent_run_id": str(run_id), "decision": "draft", "private": True},
+        )
     if first_reply is not None:
         await runs.set_reply(conn, run_id, first_reply)
     await tickets.record_agent_outcome(
@@ -83,14 +99,13 @@ async def hand_over_unanswerable(
             customer_name=ctx.customer_name,
         )
         for part in adapter.format_reply(note):
-            await tickets.add_outbound_message(
+            await queue_outbound(
                 conn,
                 conversation_id=ctx.conversation_id,
                 ticket_id=ctx.ticket_id,
                 channel=ctx.channel,
                 author="system",
                 body=part,
-                delivery_status="sent",
                 metadata={"decision": "escalate", "reason": AI_UNAVAILABLE},
             )
     await tickets.record_agent_outcome(

@@ -83,6 +83,22 @@ async def retry_later(conn: asyncpg.Connection, job: Job, error: str, delay_seco
     )
 
 
+async def postpone(conn: asyncpg.Connection, job: Job, reason: str, delay_seconds: float) -> None:
+    """Release the row for later without counting this claim as an attempt (the job never
+    ran, e.g. because its channel's circuit breaker is open)."""
+    await conn.execute(
+        """
+        UPDATE outbox
+        SET lease_until = NULL, claimed_by = NULL, last_error = $2, attempts = attempts - 1,
+            available_at = now() + make_interval(secs => $3)
+        WHERE id = $1
+        """,
+        job.id,
+        reason[:4000],
+        delay_seconds,
+    )
+
+
 async def dead_letter(conn: asyncpg.Connection, job: Job, error: str) -> int:
     """Take the row out of the queue into dead_letters, where it is visible and replayable."""
     await conn.execute(

@@ -34,6 +34,8 @@ class InboundMessage:
     category: str | None = None
     priority: Priority = "medium"
     metadata: dict[str, Any] = field(default_factory=dict)
+    # A human has the conversation (e.g. assigned in Chatwoot): file it, the agent stays silent.
+    silent: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,35 @@ class Reply:
     citations: tuple[Citation, ...] = ()
 
 
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One stored outbound message, addressed: what an adapter's `send` delivers."""
+
+    message_id: str
+    channel: str
+    body: str
+    # The customer's address on this channel, as its adapter recorded it on their latest
+    # message (`metadata["reply_to"]`): a phone number, an email address, a contact id.
+    to: str | None
+    customer_name: str | None = None
+    subject: str | None = None
+    # The provider's thread the reply belongs to (a Chatwoot conversation, an email thread).
+    thread_key: str | None = None
+    # The provider's id of the inbound message answered, for threading (In-Reply-To).
+    in_reply_to: str | None = None
+    # True when the message is a draft a human must approve (posted as a private note where
+    # the channel has them).
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    """What the provider said: its id for the message (for status callbacks) and a status."""
+
+    external_id: str | None = None
+    status: str = "sent"
+
+
 class ChannelAuthError(Exception):
     """The provider rejected our credentials: disable the channel and alert, do not retry."""
 
@@ -63,10 +94,18 @@ class ChannelUnavailable(Exception):
     """A transient provider failure: retry later."""
 
 
+class DeliveryRejected(Exception):
+    """The provider refused this one message (bad number, unknown thread): retrying will not
+    help, and the provider itself is up."""
+
+
 class ChannelAdapter(Protocol):
     """One channel. New channels are new modules implementing this, listed in the registry."""
 
     name: str
+    # True when the channel can show a draft to agents only (a private note): in approval mode
+    # the agent's draft is delivered there instead of being kept for the console alone.
+    private_notes: bool
 
     def is_configured(self) -> bool:
         """True when the channel's settings are present, so it can take and send messages."""
@@ -74,4 +113,9 @@ class ChannelAdapter(Protocol):
 
     def format_reply(self, reply: Reply) -> list[str]:
         """The reply as this channel sends it: one or more message parts, in order."""
+        ...
+
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        """Deliver one message part. Raises ChannelUnavailable (retry), ChannelAuthError or
+        DeliveryRejected (do not retry)."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fte.channels.base import ChannelAdapter
+from fte.channels.chatwoot.adapter import ChatwootAdapter
 from fte.channels.imap_smtp.adapter import EmailAdapter
 from fte.channels.web_form.adapter import WebFormAdapter
 from fte.channels.whatsapp_twilio.adapter import WhatsAppAdapter
@@ -15,5 +16,6 @@ def build_registry(settings: Settings) -> dict[str, ChannelAdapter]:
         WebFormAdapter(settings),
         EmailAdapter(settings),
         WhatsAppAdapter(settings),
+        ChatwootAdapter(settings),
     ]
     return {adapter.name: adapter for adapter in adapters}

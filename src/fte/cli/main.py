@@ -7,7 +7,7 @@ import asyncio
 import typer
 import uvicorn
 
-from fte.cli import db, kb, sentiment, users
+from fte.cli import db, dlq, kb, sentiment, users
 from fte.cli.context import database_url
 from fte.cli.eval import eval_command
 from fte.config import get_settings
@@ -18,6 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(dlq.app, name="dlq")
 app.add_typer(kb.app, name="kb")
 app.add_typer(sentiment.app, name="sentiment")
 app.add_typer(users.users, name="user")

@@ -51,6 +51,8 @@ async def _file(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResult:
         body=msg.body,
         metadata=msg.metadata,
     )
+    if msg.silent:
+        await tickets.skip_agent(conn, row["message_id"])
     return IntakeResult.from_record(row, duplicate=False)
 
 

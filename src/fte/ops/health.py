@@ -9,16 +9,19 @@ import asyncpg
 
 from fte.bus import postgres_queue
 from fte.channels.base import ChannelAdapter
+from fte.delivery import repository as delivery
 
 DB_CHECK_TIMEOUT = 1.5  # /health must answer within 2 s even when the database hangs
 
 
 async def check_database(pool: asyncpg.Pool) -> tuple[bool, dict[str, Any] | None]:
-    """(reachable, queue stats) within the time limit."""
+    """(reachable, queue stats with the channels' breakers) within the time limit."""
 
     async def probe() -> dict[str, Any]:
         async with pool.acquire(timeout=DB_CHECK_TIMEOUT) as conn:
-            return await postgres_queue.stats(conn)
+            stats = await postgres_queue.stats(conn)
+            stats["breakers"] = await delivery.breaker_states(conn)
+            return stats
 
     try:
         return True, await asyncio.wait_for(probe(), timeout=DB_CHECK_TIMEOUT)
@@ -26,18 +29,25 @@ async def check_database(pool: asyncpg.Pool) -> tuple[bool, dict[str, Any] | Non
         return False, None
 
 
+def channel_state(adapter: ChannelAdapter, breakers: dict[str, str]) -> str:
+    """`inactive` (not configured), `degraded` (its delivery breaker is not closed), `active`."""
+    if not adapter.is_configured():
+        return "inactive"
+    if breakers.get(adapter.name, "closed") != "closed":
+        return "degraded"
+    return "active"
+
+
 async def health_report(
     pool: asyncpg.Pool, adapters: dict[str, ChannelAdapter]
 ) -> tuple[int, dict[str, Any]]:
     """(HTTP status, report). 503 when the database cannot be reached."""
     db_ok, queue = await check_database(pool)
+    breakers = queue.pop("breakers", {}) if queue is not None else {}
     report: dict[str, Any] = {
         "status": "ok" if db_ok else "down",
         "database": "active" if db_ok else "inactive",
         "queue": queue if queue is not None else {"backend": "postgres", "status": "unknown"},
-        "channels": {
-            name: "active" if adapter.is_configured() else "inactive"
-            for name, adapter in adapters.items()
-        },
+        "channels": {name: channel_state(adapter, breakers) for name, adapter in adapters.items()},
     }
     return (200 if db_ok else 503), report

@@ -85,6 +85,32 @@ async def file_inbound_message(
     return row
 
 
+async def skip_agent(conn: asyncpg.Connection, message_id: uuid.UUID) -> None:
+    """The agent will not take this message: its job is done as it is filed."""
+    await conn.execute(
+        "UPDATE outbox SET processed_at = now() "
+        "WHERE topic = 'inbound' AND processed_at IS NULL AND payload->>'message_id' = $1",
+        str(message_id),
+    )
+
+
+async def find_open_ticket_by_thread(
+    conn: asyncpg.Connection, channel: str, thread_key: str
+) -> uuid.UUID | None:
+    """The open ticket of the open conversation on this provider thread."""
+    found: uuid.UUID | None = await conn.fetchval(
+        """
+        SELECT t.id FROM tickets t JOIN conversations c ON c.id = t.conversation_id
+        WHERE c.channel = $1 AND c.external_thread_id = $2 AND c.status = 'open'
+          AND t.status IN ('open', 'pending', 'escalated')
+        ORDER BY t.created_at DESC LIMIT 1
+        """,
+        channel,
+        thread_key,
+    )
+    return found
+
+
 async def find_message_by_external_id(
     conn: asyncpg.Connection, channel: str, external_id: str
 ) -> asyncpg.Record | None:

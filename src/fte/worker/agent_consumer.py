@@ -31,6 +31,7 @@ from fte.tickets import repository as tickets
 if TYPE_CHECKING:
     from fte.agent.sentiment import SentimentResult
     from fte.agent.sentiment_cache import SentimentSource
+    from fte.worker.delivery_consumer import DeliveryWorker
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class AgentWorker:
         name: str | None = None,
         responder: Responder | None = None,
         sentiment: SentimentSource | None = None,
+        delivery: DeliveryWorker | None = None,
     ):
         self.pool = pool
         self.settings = settings
@@ -75,6 +77,7 @@ class AgentWorker:
         self.name = name or worker_id()
         self.agent = Agent(settings, embedder, responder)
         self.sentiment = sentiment
+        self.delivery = delivery
         self._wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event, database_url: str) -> None:
@@ -86,6 +89,8 @@ class AgentWorker:
             while not stop.is_set():
                 try:
                     handled = await self.run_once()
+                    if self.delivery is not None:
+                        handled += await self.delivery.run_once()
                     failures = 0
                 except DB_DOWN as exc:
                     failures += 1
@@ -198,7 +203,9 @@ class AgentWorker:
             adapter = self.adapters[ctx.channel]
             async with transaction(self.pool) as conn:
                 decision = await self.agent.decide(conn, ctx, vector, adapter, sentiment, started)
-                committed = await commit_decision(conn, ctx, decision, self.name)
+                committed = await commit_decision(
+                    conn, ctx, decision, self.name, private_notes=adapter.private_notes
+                )
                 await queue.complete(conn, job.id)
             log.info(
                 "ticket #%s message %s: %s%s (%.0f ms)%s",

@@ -10,10 +10,12 @@ from fte.agent.embeddings import get_embedder
 from fte.agent.responders.local import LocalResponder
 from fte.agent.responders.openai_compatible import OpenAICompatibleResponder
 from fte.agent.sentiment_cache import SentimentSource
+from fte.channels.imap_smtp.poller import MailboxPoller
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import create_pool
 from fte.worker.agent_consumer import AgentWorker
+from fte.worker.delivery_consumer import DeliveryWorker
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +30,22 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     pool = await create_pool(database_url, min_size=1, max_size=4)
     responder = build_responder(settings)
     try:
+        adapters = build_registry(settings)
         worker = AgentWorker(
             pool,
             settings,
             embedder,
-            build_registry(settings),
+            adapters,
             responder=responder,
             sentiment=SentimentSource(embedder),
+            delivery=DeliveryWorker(pool, settings, adapters),
         )
+        poller = None
+        if adapters["email"].is_configured():
+            poller = asyncio.create_task(MailboxPoller(pool, settings).run(stop))
         await worker.run(stop, database_url)
+        if poller is not None:
+            await poller
     finally:
         if responder is not None:
             await responder.aclose()

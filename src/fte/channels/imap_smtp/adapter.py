@@ -1,10 +1,23 @@
-"""Email over IMAP/SMTP. Today: how replies look by email. Polling IMAP and sending over SMTP
-arrive with the channel's own issue; until then the channel reports `inactive`."""
+"""Email over IMAP/SMTP: replies sent over SMTP on the customer's thread (In-Reply-To and
+References); mail is read by `poller.py`."""
 
 from __future__ import annotations
 
+import asyncio
+import smtplib
+from email.message import EmailMessage
+from email.utils import make_msgid
+from urllib.parse import unquote, urlsplit
+
 from fte.agent.formatting import email_reply
-from fte.channels.base import Reply
+from fte.channels.base import (
+    ChannelAuthError,
+    ChannelUnavailable,
+    DeliveryReceipt,
+    DeliveryRejected,
+    OutboundMessage,
+    Reply,
+)
 from fte.config import Settings
 
 
@@ -12,13 +25,15 @@ class EmailAdapter:
     """Greeting, answer, sign-off and the ticket reference."""
 
     name = "email"
+    private_notes = False
 
     def __init__(self, settings: Settings):
         self.settings = settings
 
     def is_configured(self) -> bool:
-        """Not configurable yet: no mailbox poller or sender exists (see the module doc)."""
-        return False
+        """Active when the mailbox, the SMTP server and our address are set."""
+        s = self.settings
+        return bool(s.imap_url and s.smtp_url and s.email_from)
 
     def format_reply(self, reply: Reply) -> list[str]:
         """One email body."""
@@ -31,3 +46,60 @@ class EmailAdapter:
                 [c.title for c in reply.citations],
             )
         ]
+
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        """One email on the customer's thread; its Message-ID is the receipt."""
+        if not message.to:
+            raise DeliveryRejected("no email address to reply to")
+        assert self.settings.smtp_url is not None and self.settings.email_from is not None
+        mail = build_reply(message, self.settings.email_from)
+        await asyncio.to_thread(
+            smtp_send, self.settings.smtp_url, mail, self.settings.delivery_timeout_seconds
+        )
+        return DeliveryReceipt(external_id=str(mail["Message-ID"]), status="sent")
+
+
+def build_reply(message: OutboundMessage, sender: str) -> EmailMessage:
+    """The reply, threaded: In-Reply-To the customer's message, References from the root."""
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = message.to or ""
+    subject = message.subject or "Your request"
+    mail["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    mail["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    mail["Auto-Submitted"] = "auto-replied"
+    if message.in_reply_to:
+        mail["In-Reply-To"] = message.in_reply_to
+        refs = [r for r in (message.thread_key, message.in_reply_to) if r]
+        mail["References"] = " ".join(dict.fromkeys(refs))
+    mail.set_content(message.body)
+    return mail
+
+
+def smtp_send(url: str, mail: EmailMessage, timeout: float) -> None:
+    """Send over SMTP (blocking); provider failures become the channel's exceptions."""
+    parsed = urlsplit(url)
+    tls = parsed.scheme == "smtps"
+    port = parsed.port or (465 if tls else 587)
+    host = parsed.hostname or "localhost"
+    try:
+        client = (smtplib.SMTP_SSL if tls else smtplib.SMTP)(host, port, timeout=timeout)
+        with client:
+            client.ehlo()
+            if not tls and client.has_extn("starttls"):
+                client.starttls()
+                client.ehlo()
+            if parsed.username:
+                client.login(unquote(parsed.username), unquote(parsed.password or ""))
+            client.send_message(mail)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise ChannelAuthError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DeliveryRejected(f"SMTP refused the recipient: {exc.recipients!r}") from exc
+    except smtplib.SMTPResponseException as exc:
+        detail = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
+        if 400 <= exc.smtp_code < 500:
+            raise ChannelUnavailable(detail) from exc
+        raise DeliveryRejected(detail) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise ChannelUnavailable(f"SMTP unreachable: {exc!r}") from exc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fte.agent.formatting import greeting
-from fte.channels.base import Reply
+from fte.channels.base import DeliveryReceipt, OutboundMessage, Reply
 from fte.config import Settings
 
 
@@ -11,6 +11,7 @@ class WebFormAdapter:
     """Always configured: the web form is served by the API itself."""
 
     name = "web_form"
+    private_notes = False
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -25,3 +26,7 @@ class WebFormAdapter:
         if reply.citations:
             parts.append("Source: " + "; ".join(c.title for c in reply.citations))
         return ["\n\n".join(parts)]
+
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        """Nothing to send: the customer reads the reply on their ticket's status page."""
+        return DeliveryReceipt(status="sent")

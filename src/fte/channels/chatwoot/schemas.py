@@ -1,0 +1,111 @@
+"""Chatwoot webhook payloads (Chatwoot's `webhook_data` of messages and conversations), turned
+into our shapes. Only this module knows their field names."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fte.channels.base import Identity, InboundMessage
+from fte.errors import FteError
+
+CHANNEL = "chatwoot"
+MAX_BODY = 20_000
+
+
+class InvalidField(FteError):
+    """A payload field is missing or malformed."""
+
+    status_code = 422
+
+    def __init__(self, field: str, reason: str):
+        super().__init__("invalid webhook", detail=[{"field": field, "reason": reason}])
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A conversation's status changed in Chatwoot (`open`, `resolved`, `pending`, `snoozed`)."""
+
+    conversation: str
+    status: str
+
+
+def parse(body: bytes) -> dict[str, Any]:
+    """The JSON object of a webhook body."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidField("body", "not JSON") from exc
+    if not isinstance(payload, dict):
+        raise InvalidField("body", "not a JSON object")
+    if not isinstance(payload.get("event"), str):
+        raise InvalidField("event", "required")
+    return payload
+
+
+def _object(payload: dict[str, Any], name: str) -> dict[str, Any]:
+    value = payload.get(name)
+    if not isinstance(value, dict):
+        raise InvalidField(name, "required object")
+    return value
+
+
+def _id(obj: dict[str, Any], name: str, path: str) -> str:
+    value = obj.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | str) or str(value) == "":
+        raise InvalidField(path, "required id")
+    text = str(value)
+    if len(text) > 64:
+        raise InvalidField(path, "too long")
+    return text
+
+
+def inbound_message(payload: dict[str, Any], delivery_id: str | None) -> InboundMessage | None:
+    """A customer's message; None for what we must not answer: our own messages, agents'
+    messages, private notes and empty messages."""
+    if payload.get("message_type") != "incoming" or payload.get("private") is True:
+        return None
+    sender = _object(payload, "sender")
+    if sender.get("type", "contact") != "contact":
+        return None
+    conversation = _object(payload, "conversation")
+    conversation_id = _id(conversation, "id", "conversation.id")
+    message_id = _id(payload, "id", "id")
+    contact_id = _id(sender, "id", "sender.id")
+    content = payload.get("content")
+    if content is not None and not isinstance(content, str):
+        raise InvalidField("content", "must be text")
+    body = (content or "").strip()
+    attachments = payload.get("attachments") or []
+    if not isinstance(attachments, list):
+        raise InvalidField("attachments", "must be a list")
+    if not body and not attachments:
+        return None
+    if len(body) > MAX_BODY:
+        raise InvalidField("content", f"longer than {MAX_BODY} characters")
+    if not body:
+        body = f"[The customer sent {len(attachments)} attachment(s) without text]"
+    meta = conversation.get("meta")
+    assignee = meta.get("assignee") if isinstance(meta, dict) else None
+    name = sender.get("name") if isinstance(sender.get("name"), str) else None
+    return InboundMessage(
+        channel=CHANNEL,
+        identity=Identity("chatwoot_contact", contact_id),
+        body=body,
+        # Chatwoot redelivers a webhook with the same X-Chatwoot-Delivery id.
+        external_id=f"delivery:{delivery_id}" if delivery_id else f"message:{message_id}",
+        customer_name=(name or "")[:200] or None,
+        thread_key=conversation_id,
+        metadata={"reply_to": contact_id, "chatwoot_message_id": message_id},
+        # A human agent has the conversation: we keep the record and stay silent.
+        silent=bool(assignee),
+    )
+
+
+def status_change(payload: dict[str, Any]) -> StatusChange:
+    """`conversation_status_changed`: the payload is the conversation itself."""
+    status = payload.get("status")
+    if not isinstance(status, str) or not status:
+        raise InvalidField("status", "required")
+    return StatusChange(conversation=_id(payload, "id", "id"), status=status)

@@ -1,0 +1,44 @@
+"""Queueing replies for delivery, in the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from fte.bus import outbox
+from fte.tickets import repository as tickets
+
+TOPIC = "deliver"
+
+
+def queue_key(conversation_id: uuid.UUID) -> str:
+    """One key per conversation: its parts go out in order, apart from the agent's queue (a
+    delivery waiting on a provider must not hold back answering the next message)."""
+    return f"deliver:{conversation_id}"
+
+
+async def queue_outbound(
+    conn: asyncpg.Connection,
+    *,
+    conversation_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    channel: str,
+    author: str,
+    body: str,
+    metadata: dict[str, Any] | None = None,
+) -> uuid.UUID:
+    """Store an outbound message as `queued` and its delivery job, in one transaction."""
+    message_id = await tickets.add_outbound_message(
+        conn,
+        conversation_id=conversation_id,
+        ticket_id=ticket_id,
+        channel=channel,
+        author=author,
+        body=body,
+        delivery_status="queued",
+        metadata=metadata,
+    )
+    await outbox.enqueue(conn, TOPIC, queue_key(conversation_id), {"message_id": str(message_id)})
+    return message_id

@@ -1,0 +1,150 @@
+"""The delivery loop: claim `deliver` jobs, send each message once, record what happened."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+import uuid
+
+import asyncpg
+
+from fte.bus import postgres_queue as queue
+from fte.channels.base import (
+    ChannelAdapter,
+    ChannelAuthError,
+    DeliveryReceipt,
+    DeliveryRejected,
+    OutboundMessage,
+)
+from fte.config import Settings
+from fte.db import transaction
+from fte.delivery import repository as outbound
+from fte.delivery.sender import Sender
+from fte.delivery.service import TOPIC
+from fte.kit.circuit_breaker import CircuitOpenError
+from fte.worker.agent_consumer import DB_DOWN, backoff_seconds, worker_id
+
+log = logging.getLogger(__name__)
+
+
+class Permanent(Exception):
+    """Retrying cannot help: the job becomes a dead letter at once."""
+
+
+class DeliveryWorker:
+    """Consumes the `deliver` topic: one provider call per outbound message part."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        adapters: dict[str, ChannelAdapter],
+        name: str | None = None,
+        sender: Sender | None = None,
+    ):
+        self.pool = pool
+        self.settings = settings
+        self.adapters = adapters
+        self.name = name or worker_id()
+        self.sender = sender or Sender(settings)
+        self._recorded: dict[str, str] = {}
+
+    async def run_once(self) -> int:
+        """Claim and deliver one batch; the number of jobs claimed."""
+        async with transaction(self.pool) as conn:
+            jobs = await queue.claim(
+                conn,
+                TOPIC,
+                self.name,
+                self.settings.worker_batch_size,
+                self.settings.worker_lease_seconds,
+            )
+        for job in jobs:
+            await self._deliver(job)
+        return len(jobs)
+
+    async def _deliver(self, job: queue.Job) -> None:
+        message_id = uuid.UUID(job.payload["message_id"])
+        async with transaction(self.pool) as conn:
+            row = await outbound.load_outbound(conn, message_id)
+            if row is None or row["delivery_status"] not in outbound.SENDABLE:
+                # Deleted, or sent already (a redelivered job): never send twice.
+                await queue.complete(conn, job.id)
+                return
+        try:
+            adapter = self._adapter(row["channel"])
+            try:
+                receipt = await self.sender.send(adapter, _message(row))
+            finally:
+                await self._record_breaker(row["channel"])
+        except DB_DOWN:
+            raise
+        except CircuitOpenError as exc:
+            async with transaction(self.pool) as conn:
+                await queue.postpone(conn, job, str(exc), max(exc.retry_in, 0.05))
+            return
+        except (ChannelAuthError, DeliveryRejected, Permanent) as exc:
+            await self._fail(job, message_id, exc, final=True)
+            return
+        except Exception as exc:
+            await self._fail(
+                job, message_id, exc, final=job.attempts >= self.settings.delivery_max_attempts
+            )
+            return
+        await self._sent(job, message_id, receipt)
+
+    async def _record_breaker(self, channel: str) -> None:
+        """Write the breaker's state where /health reads it, when it changed."""
+        breaker = self.sender.breaker(channel)
+        state = breaker.state
+        if self._recorded.get(channel) == state:
+            return
+        async with transaction(self.pool) as conn:
+            await outbound.record_breaker(
+                conn, channel, state, breaker.consecutive_failures, None, self.name
+            )
+        self._recorded[channel] = state
+
+    def _adapter(self, channel: str) -> ChannelAdapter:
+        adapter = self.adapters.get(channel)
+        if adapter is None or not adapter.is_configured():
+            raise Permanent(f"channel {channel!r} is not configured")
+        return adapter
+
+    async def _sent(self, job: queue.Job, message_id: uuid.UUID, receipt: DeliveryReceipt) -> None:
+        async with transaction(self.pool) as conn:
+            await outbound.mark_sent(conn, message_id, receipt.external_id, receipt.status)
+            await queue.complete(conn, job.id)
+        log.info("message %s delivered (%s)", message_id, receipt.external_id or receipt.status)
+
+    async def _fail(
+        self, job: queue.Job, message_id: uuid.UUID, exc: Exception, *, final: bool
+    ) -> None:
+        error = "".join(traceback.format_exception_only(exc)).strip()
+        async with transaction(self.pool) as conn:
+            if final:
+                dead_id = await queue.dead_letter(conn, job, error)
+                await outbound.record_error(conn, message_id, error, status="failed")
+                log.error("delivery of %s dead-lettered as %s: %s", message_id, dead_id, error)
+            else:
+                await queue.retry_later(conn, job, error, backoff_seconds(job.attempts))
+                await outbound.record_error(conn, message_id, error)
+                log.warning(
+                    "delivery of %s failed (attempt %d): %s", message_id, job.attempts, error
+                )
+
+
+def _message(row: asyncpg.Record) -> OutboundMessage:
+    inbound = outbound.inbound_metadata(row)
+    metadata = dict(row["metadata"] or {})
+    return OutboundMessage(
+        message_id=str(row["id"]),
+        channel=row["channel"],
+        body=row["body"],
+        to=inbound.get("reply_to"),
+        customer_name=row["customer_name"],
+        subject=row["subject"] or row["inbound_subject"],
+        thread_key=row["external_thread_id"],
+        in_reply_to=row["in_reply_to"],
+        private=bool(metadata.get("private")),
+    )

@@ -1,0 +1,240 @@
+"""Chatwoot: the signed webhook against a real server and database, replies posted to a local
+server speaking Chatwoot's messages API."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from fte.agent.embeddings import Embedder
+from fte.channels.chatwoot.webhook import signature
+from fte.channels.registry import build_registry
+from fte.config import Settings
+from fte.worker.agent_consumer import AgentWorker
+from fte.worker.delivery_consumer import DeliveryWorker
+from tests.conftest import make_settings, serve_app
+from tests.fixtures.db import row_counts
+from tests.fixtures.fake_chatwoot import FakeChatwoot
+
+SECRET = "chatwoot-webhook-secret"
+TOKEN = "chatwoot-api-token"
+
+
+def chatwoot_settings(base: str = "http://127.0.0.1:9", **env: str) -> Settings:
+    return make_settings(
+        CHATWOOT_BASE_URL=base,
+        CHATWOOT_API_TOKEN=TOKEN,
+        CHATWOOT_ACCOUNT_ID="3",
+        CHATWOOT_WEBHOOK_SECRET=SECRET,
+        FTE_DELIVERY_BACKOFF_SECONDS="0.01",
+        **env,
+    )
+
+
+# Shaped like Chatwoot's message_created webhook (Message#webhook_data).
+MESSAGE_CREATED: dict[str, Any] = {
+    "event": "message_created",
+    "id": 4821,
+    "content": "How do I reset my password?",
+    "content_type": "text",
+    "content_attributes": {},
+    "created_at": "2026-11-23T10:00:00.000Z",
+    "message_type": "incoming",
+    "private": False,
+    "source_id": None,
+    "additional_attributes": {},
+    "account": {"id": 3, "name": "CloudSync"},
+    "inbox": {"id": 7, "name": "Website"},
+    "sender": {
+        "id": 551,
+        "name": "Sam Doe",
+        "email": "sam@example.com",
+        "phone_number": None,
+        "identifier": None,
+        "thumbnail": "",
+        "additional_attributes": {},
+        "custom_attributes": {},
+        "type": "contact",
+    },
+    "conversation": {
+        "id": 88,
+        "inbox_id": 7,
+        "status": "open",
+        "channel": "Channel::WebWidget",
+        "can_reply": True,
+        "additional_attributes": {},
+        "custom_attributes": {},
+        "labels": [],
+        "meta": {"sender": {"id": 551, "name": "Sam Doe", "type": "contact"}, "assignee": None},
+        "unread_count": 1,
+        "timestamp": 1763892000,
+    },
+}
+
+
+def message(**changes: Any) -> dict[str, Any]:
+    payload = copy.deepcopy(MESSAGE_CREATED)
+    payload.update(changes)
+    return payload
+
+
+def headers(
+    body: bytes, delivery: str = "d-1", stamp: int | None = None, secret: str = SECRET
+) -> dict[str, str]:
+    ts = str(int(time.time()) if stamp is None else stamp)
+    return {
+        "Content-Type": "application/json",
+        "X-Chatwoot-Signature": signature(secret, ts, body),
+        "X-Chatwoot-Timestamp": ts,
+        "X-Chatwoot-Delivery": delivery,
+    }
+
+
+async def send(c: httpx.AsyncClient, payload: Any, delivery: str = "d-1") -> httpx.Response:
+    body = json.dumps(payload).encode()
+    return await c.post("/chatwoot/webhook", content=body, headers=headers(body, delivery))
+
+
+@pytest.fixture
+async def cw(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        serve_app(db_url, chatwoot_settings()) as base,
+        httpx.AsyncClient(base_url=base, timeout=10) as c,
+    ):
+        yield c
+
+
+async def test_a_customer_message_is_filed_once_per_delivery(
+    cw: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    first = await send(cw, MESSAGE_CREATED)
+    again = await send(cw, MESSAGE_CREATED)
+    assert first.status_code == again.status_code == 200
+    assert (first.json()["duplicate"], again.json()["duplicate"]) == (False, True)
+    async with pool.acquire() as conn:
+        ident = await conn.fetchrow("SELECT kind, value FROM customer_identities")
+        conv = await conn.fetchrow("SELECT channel, external_thread_id FROM conversations")
+    assert (ident["kind"], ident["value"]) == ("chatwoot_contact", "551")
+    assert (conv["channel"], conv["external_thread_id"]) == ("chatwoot", "88")
+    assert (await row_counts(pool))["messages"] == 1
+
+
+@pytest.mark.parametrize("case", ["missing", "wrong-secret", "tampered", "stale", "no-stamp"])
+async def test_bad_missing_or_stale_signatures_are_refused(
+    cw: httpx.AsyncClient, pool: asyncpg.Pool, case: str
+) -> None:
+    body = json.dumps(MESSAGE_CREATED).encode()
+    hdrs = headers(body)
+    if case == "missing":
+        del hdrs["X-Chatwoot-Signature"]
+    elif case == "wrong-secret":
+        hdrs = headers(body, secret="not-the-secret")
+    elif case == "tampered":
+        body = body.replace(b"reset", b"erase")
+    elif case == "stale":
+        hdrs = headers(body, stamp=int(time.time()) - 3600)
+    else:
+        del hdrs["X-Chatwoot-Timestamp"]
+    r = await cw.post("/chatwoot/webhook", content=body, headers=hdrs)
+    assert r.status_code == 403 and "X-Chatwoot" in r.json()["error"]
+    assert (await row_counts(pool))["messages"] == 0
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        message(message_type="outgoing"),  # ours, or an agent's reply
+        message(sender={**MESSAGE_CREATED["sender"], "type": "user"}),  # an agent
+        message(private=True),  # a private note
+        message(content=None),  # nothing to read
+        {"event": "conversation_updated", "id": 88, "status": "open"},
+    ],
+)
+async def test_what_is_not_a_customer_message_is_acknowledged_and_ignored(
+    cw: httpx.AsyncClient, pool: asyncpg.Pool, payload: dict[str, Any]
+) -> None:
+    r = await send(cw, payload)
+    assert r.status_code == 200 and "ignored" in r.json()
+    assert (await row_counts(pool))["messages"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"not json", "body"),
+        (b"[1, 2]", "body"),
+        (b'{"id": 1}', "event"),
+        (json.dumps(message(conversation="88")).encode(), "conversation"),
+        (json.dumps(message(sender={"type": "contact"})).encode(), "sender.id"),
+        (json.dumps(message(content=["x"])).encode(), "content"),
+        (json.dumps({"event": "conversation_status_changed", "id": 88}).encode(), "status"),
+    ],
+)
+async def test_malformed_payloads_get_a_422_naming_the_field(
+    cw: httpx.AsyncClient, pool: asyncpg.Pool, body: bytes, field: str
+) -> None:
+    r = await cw.post("/chatwoot/webhook", content=body, headers=headers(body))
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == field
+    assert (await row_counts(pool))["messages"] == 0
+
+
+async def test_silent_while_a_human_is_assigned_and_resolved_with_the_conversation(
+    cw: httpx.AsyncClient, pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    assigned = message()
+    assigned["conversation"]["meta"]["assignee"] = {"id": 9, "name": "Alex", "type": "user"}
+    assert (await send(cw, assigned)).status_code == 200
+    settings = chatwoot_settings()
+    agent = AgentWorker(pool, settings, embedder, build_registry(settings), name="a")
+    assert await agent.run_once() == 0  # filed, and the agent leaves it to the human
+    resolved = {"event": "conversation_status_changed", "id": 88, "status": "resolved"}
+    assert (await send(cw, resolved, delivery="d-2")).json()["resolved"] is True
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT status FROM tickets") == "resolved"
+        assert await conn.fetchval("SELECT count(*) FROM agent_runs") == 0
+
+
+async def _answer(
+    kb_db_url: str, kb_pool: asyncpg.Pool, embedder: Embedder, settings: Settings
+) -> None:
+    async with (
+        serve_app(kb_db_url, settings) as base,
+        httpx.AsyncClient(base_url=base, timeout=10) as c,
+    ):
+        assert (await send(c, MESSAGE_CREATED)).status_code == 200
+        assert (await send(c, MESSAGE_CREATED)).status_code == 200  # redelivered
+    adapters = build_registry(settings)
+    await AgentWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
+    delivery = DeliveryWorker(kb_pool, settings, adapters, name="d")
+    for _ in range(5):
+        await delivery.run_once()
+
+
+async def test_end_to_end_one_reply_in_the_chatwoot_conversation_after_a_500(
+    kb_db_url: str, kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    async with FakeChatwoot(TOKEN) as fake:
+        fake.failures.append(500)
+        await _answer(kb_db_url, kb_pool, embedder, chatwoot_settings(fake.base_url))
+    (reply,) = fake.posted
+    assert [r.status for r in fake.requests] == [500, 200]
+    assert (reply.account, reply.conversation) == ("3", "88")
+    assert reply.body["message_type"] == "outgoing" and reply.body["private"] is False
+    assert "password" in reply.body["content"].lower()
+
+
+async def test_in_approval_mode_the_draft_is_a_private_note(
+    kb_db_url: str, kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    async with FakeChatwoot(TOKEN) as fake:
+        settings = chatwoot_settings(fake.base_url, FTE_APPROVAL_MODE="true")
+        await _answer(kb_db_url, kb_pool, embedder, settings)
+    (note,) = fake.posted
+    assert note.body["private"] is True and "password" in note.body["content"].lower()

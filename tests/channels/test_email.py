@@ -1,0 +1,115 @@
+"""Email over IMAP/SMTP against real servers: pymap (IMAP) and aiosmtpd (SMTP)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from fte.agent.embeddings import Embedder
+from fte.channels.imap_smtp.poller import MailboxPoller
+from fte.channels.imap_smtp.schemas import new_text
+from fte.channels.registry import build_registry
+from fte.config import Settings
+from fte.worker.agent_consumer import AgentWorker
+from fte.worker.delivery_consumer import DeliveryWorker
+from tests.conftest import make_settings
+from tests.fixtures.mail_servers import deliver_to_mailbox, imap_server, smtp_server
+
+SUPPORT = "support@cloudsync.example"
+
+FIRST = b"""From: Sam Doe <Sam@Example.com>\r
+To: support@cloudsync.example\r
+Subject: Password help\r
+Message-ID: <first-1@example.com>\r
+Date: Mon, 23 Nov 2026 10:00:00 +0000\r
+Content-Type: text/plain; charset=utf-8\r
+\r
+I forgot my password. How can I reset it?\r
+\r
+-- \r
+Sam Doe | Example Ltd | +44 20 7946 0000\r
+"""
+
+FOLLOW_UP = b"""From: Sam Doe <sam@example.com>\r
+To: support@cloudsync.example\r
+Subject: Re: Password help\r
+Message-ID: <second-2@example.com>\r
+In-Reply-To: <reply-1@cloudsync.example>\r
+References: <first-1@example.com> <reply-1@cloudsync.example>\r
+Content-Type: text/plain; charset=utf-8\r
+\r
+Thanks, that worked.\r
+\r
+On Mon, 23 Nov 2026 at 10:01, CloudSync Support <support@cloudsync.example> wrote:\r
+> Hi Sam,\r
+> go to Settings.\r
+\r
+Sent from my iPhone\r
+"""
+
+
+def email_settings(imap_port: int, smtp_port: int = 9) -> Settings:
+    return make_settings(
+        IMAP_URL=f"imap://demouser:demopass@127.0.0.1:{imap_port}/INBOX",
+        SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
+        EMAIL_FROM=SUPPORT,
+        FTE_DELIVERY_BACKOFF_SECONDS="0.01",
+    )
+
+
+def test_quoted_history_and_signatures_are_cut() -> None:
+    text = "New question here.\n\nOn Tue, Ann <a@b.c> wrote:\n> old\n"
+    assert new_text(text) == "New question here."
+    assert new_text("Hi\n-----Original Message-----\nFrom: x") == "Hi"
+    assert new_text("Hi there\n--\nJane") == "Hi there"
+
+
+async def test_mail_is_read_once_by_uid_and_a_reply_joins_its_thread(pool: asyncpg.Pool) -> None:
+    with imap_server() as port:
+        poller = MailboxPoller(pool, email_settings(port))
+        deliver_to_mailbox(port, FIRST)
+        assert await poller.poll_once() == 1
+        assert await poller.poll_once() == 0  # nothing read twice
+        deliver_to_mailbox(port, FOLLOW_UP)
+        assert await poller.poll_once() == 1
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT m.body, m.external_id, m.ticket_id, c.external_thread_id "
+            "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+            "ORDER BY m.created_at"
+        )
+        ident = await conn.fetchval("SELECT value FROM customer_identities")
+        last_uid = await conn.fetchval("SELECT last_uid FROM mailbox_state")
+    assert [r["body"] for r in rows] == [
+        "I forgot my password. How can I reset it?",
+        "Thanks, that worked.",
+    ]
+    assert rows[0]["ticket_id"] == rows[1]["ticket_id"]
+    assert {r["external_thread_id"] for r in rows} == {"<first-1@example.com>"}
+    assert ident == "sam@example.com" and last_uid == 102
+
+
+async def test_end_to_end_one_threaded_reply_over_smtp_after_a_421(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    with imap_server() as imap_port, smtp_server() as (smtp_port, smtp):
+        settings = email_settings(imap_port, smtp_port)
+        deliver_to_mailbox(imap_port, FIRST)
+        poller = MailboxPoller(kb_pool, settings)
+        await poller.poll_once()
+        await poller.poll_once()
+        smtp.refuse.append(421)  # "service not available": retried
+        adapters = build_registry(settings)
+        await AgentWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
+        delivery = DeliveryWorker(kb_pool, settings, adapters, name="d")
+        for _ in range(3):
+            await delivery.run_once()
+    (reply,) = smtp.messages
+    assert smtp.refuse == []  # the 421 was answered, and retried
+    assert reply["To"] == "sam@example.com" and reply["From"] == SUPPORT
+    assert reply["Subject"] == "Re: Password help"
+    assert reply["In-Reply-To"] == "<first-1@example.com>"
+    assert reply["References"] == "<first-1@example.com>"
+    assert "password" in reply.get_content().lower()
+    async with kb_pool.acquire() as conn:
+        sent = await conn.fetchval("SELECT external_id FROM messages WHERE direction = 'outbound'")
+    assert sent == reply["Message-ID"]

@@ -1,0 +1,107 @@
+"""Fuzzing the provider webhooks with malformed but correctly signed bodies: a 4xx (or an
+acknowledged no-op) every time, never a 500, nothing written."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from urllib.parse import urlencode
+
+import asyncpg
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.channels.test_chatwoot import MESSAGE_CREATED, chatwoot_settings, headers
+from tests.channels.test_whatsapp import incoming, signed, twilio_settings
+from tests.conftest import serve_app
+from tests.fixtures.db import row_counts
+
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+)
+
+
+@pytest.fixture
+async def both(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    cw = chatwoot_settings()
+    merged = twilio_settings(
+        CHATWOOT_BASE_URL=str(cw.chatwoot_base_url),
+        CHATWOOT_API_TOKEN=str(cw.chatwoot_api_token),
+        CHATWOOT_ACCOUNT_ID=str(cw.chatwoot_account_id),
+        CHATWOOT_WEBHOOK_SECRET=str(cw.chatwoot_webhook_secret),
+    )
+    async with serve_app(db_url, merged) as base, httpx.AsyncClient(base_url=base) as c:
+        yield c
+
+
+def _message_bodies() -> st.SearchStrategy[bytes]:
+    """The documented payload with a sender id that is no id, and one more field replaced by
+    junk or removed; or random bytes."""
+    bad_ids = st.one_of(
+        st.none(), st.booleans(), st.floats(), st.just(""), st.lists(st.integers(), max_size=2)
+    )
+
+    def mangle(key: str, value: object, bad_id: object, drop: bool) -> bytes:
+        payload = {**MESSAGE_CREATED, "sender": {**MESSAGE_CREATED["sender"], "id": bad_id}}
+        if drop:
+            payload.pop(key)
+        else:
+            payload[key] = value
+        return json.dumps(payload).encode()
+
+    keys = st.sampled_from(sorted(MESSAGE_CREATED))
+    return st.one_of(st.builds(mangle, keys, junk, bad_ids, st.booleans()), st.binary(max_size=200))
+
+
+@FUZZ
+@given(body=_message_bodies())
+async def test_chatwoot_never_500s_and_writes_nothing_for_malformed_payloads(
+    both: httpx.AsyncClient, pool: asyncpg.Pool, body: bytes
+) -> None:
+    r = await both.post("/chatwoot/webhook", content=body, headers=headers(body))
+    assert r.status_code < 500, r.text
+    assert r.status_code >= 400 or "ignored" in r.json(), r.text
+    assert (await row_counts(pool))["messages"] == 0
+
+
+@FUZZ
+@given(
+    key=st.sampled_from(["MessageSid", "From", "Body", "NumMedia", "MediaUrl0"]),
+    value=st.one_of(st.just(""), st.text(max_size=40).filter(lambda v: "+" not in v)),
+)
+async def test_whatsapp_never_500s_and_writes_nothing_for_malformed_parameters(
+    both: httpx.AsyncClient, pool: asyncpg.Pool, key: str, value: str
+) -> None:
+    params = incoming(**{key: value})
+    # A number without its international '+' cannot be read: the message is always invalid,
+    # whatever else the junk makes of it.
+    params["From"] = "whatsapp:" + (value if key == "From" else "447700900123")
+    r = await both.post(
+        "/whatsapp/webhook", content=urlencode(params), headers=signed("/whatsapp/webhook", params)
+    )
+    assert 400 <= r.status_code < 500, r.text
+    assert (await row_counts(pool))["messages"] == 0
+
+
+@FUZZ
+@given(body=st.binary(max_size=300))
+async def test_whatsapp_never_500s_for_arbitrary_bytes(
+    both: httpx.AsyncClient, pool: asyncpg.Pool, body: bytes
+) -> None:
+    hdrs = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "x"}
+    r = await both.post("/whatsapp/webhook", content=body, headers=hdrs)
+    assert 400 <= r.status_code < 500, r.text
+    assert (await row_counts(pool))["messages"] == 0

@@ -1,0 +1,104 @@
+"""The delivery queue on a real database: the agent's replies leave through `deliver` jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import asyncpg
+from typer.testing import CliRunner
+
+from fte.agent.embeddings import Embedder
+from fte.bus import dead_letters
+from fte.channels.base import Identity, InboundMessage
+from fte.channels.registry import build_registry
+from fte.cli.main import app
+from fte.db import create_pool, transaction
+from fte.delivery.service import queue_outbound
+from fte.intake.service import file_inbound
+from fte.worker.agent_consumer import AgentWorker
+from fte.worker.delivery_consumer import DeliveryWorker
+from tests.conftest import make_settings
+
+
+async def test_a_web_form_reply_is_queued_with_the_decision_then_marked_sent(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    settings = make_settings()
+    adapters = build_registry(settings)
+    filed = await file_inbound(
+        kb_pool,
+        InboundMessage(
+            channel="web_form",
+            identity=Identity("email", "sam@example.com"),
+            body="I forgot my password. How can I reset it?",
+            customer_name="Sam Doe",
+        ),
+    )
+    await AgentWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
+    async with kb_pool.acquire() as conn:
+        queued = await conn.fetch(
+            "SELECT m.delivery_status, o.payload->>'message_id' AS job_message "
+            "FROM messages m JOIN outbox o ON o.topic = 'deliver' "
+            "AND o.payload->>'message_id' = m.id::text WHERE m.ticket_id = $1",
+            filed.ticket_id,
+        )
+    assert [r["delivery_status"] for r in queued] == ["queued"]
+    worker = DeliveryWorker(kb_pool, settings, adapters, name="d")
+    assert await worker.run_once() == 1
+    assert await worker.run_once() == 0
+    async with kb_pool.acquire() as conn:
+        status = await conn.fetchval(
+            "SELECT delivery_status FROM messages WHERE direction = 'outbound'"
+        )
+    assert status == "sent"
+
+
+async def test_a_reply_on_an_unconfigured_channel_is_a_dead_letter_at_once(
+    pool: asyncpg.Pool,
+) -> None:
+    settings = make_settings()
+    filed = await file_inbound(
+        pool,
+        InboundMessage(
+            channel="email", identity=Identity("email", "sam@example.com"), body="Hello"
+        ),
+    )
+    async with transaction(pool) as conn:
+        message_id = await queue_outbound(
+            conn,
+            conversation_id=filed.conversation_id,
+            ticket_id=filed.ticket_id,
+            channel="email",
+            author="agent",
+            body="Hi",
+        )
+    await DeliveryWorker(pool, settings, build_registry(settings), name="d").run_once()
+    async with pool.acquire() as conn:
+        (dead,) = await dead_letters.list_open(conn)
+        status = await conn.fetchval(
+            "SELECT delivery_status FROM messages WHERE id = $1", message_id
+        )
+    assert "not configured" in dead["error"] and dead["attempts"] == 1
+    assert status == "failed"
+
+
+def test_fte_dlq_lists_and_replays_a_failed_delivery(db_url: str) -> None:
+    async def fail_one() -> None:
+        pool = await create_pool(db_url, min_size=1, max_size=2)
+        try:
+            await test_a_reply_on_an_unconfigured_channel_is_a_dead_letter_at_once(pool)
+        finally:
+            await pool.close()
+
+    asyncio.run(fail_one())
+    listed = CliRunner().invoke(app, ["dlq", "list", "--json", "--database-url", db_url])
+    assert listed.exit_code == 0, listed.output
+    (dead,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert dead["topic"] == "deliver" and "not configured" in dead["error"]
+    replayed = CliRunner().invoke(app, ["dlq", "replay", str(dead["id"]), "--database-url", db_url])
+    assert replayed.exit_code == 0, replayed.output
+    again = CliRunner().invoke(app, ["dlq", "replay", str(dead["id"]), "--database-url", db_url])
+    assert again.exit_code == 1
+    listed = CliRunner().invoke(app, ["dlq", "list", "--json", "--database-url", db_url])
+    assert listed.stdout.strip() == ""
