@@ -120,3 +120,76 @@ async def test_the_agent_is_silent_while_a_person_has_the_ticket(
         )
     assert answered == 1
     assert [a["action"] for a in actions] == ["ticket.take_over", "ticket.hand_back"]
+
+
+async def test_a_person_replies_and_approves_a_draft_through_the_delivery_queue(
+    console: httpx.AsyncClient, kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    settings = make_settings(FTE_APPROVAL_MODE="true")
+    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="draft")
+    filed = await file_inbound(kb_pool, InboundMessage(
+        channel="web_form", identity=Identity("email", "sam@example.com"),
+        customer_name="Sam", body="How do I reset my password?"))  # fmt: skip
+    await worker.run_once()
+    url = f"/console/tickets/{filed.ticket_id}"
+    page = await console.get(url)
+    async with kb_pool.acquire() as conn:
+        run = await conn.fetchrow("SELECT id, draft FROM agent_runs")
+    assert run["draft"] and 'name="run_id" value="' + str(run["id"]) + '"' in page.text
+
+    empty = await console.post(f"{url}/reply", data={"csrf": csrf_of(page), "body": "  "})
+    assert empty.status_code == 422 and empty.json()["detail"][0]["field"] == "body"
+    assert (await console.post(f"{url}/reply", data={"body": "hi"})).status_code == 403
+
+    edited = run["draft"] + "\n\nAnything else, just reply here."
+    approved = await console.post(
+        f"{url}/reply", data={"csrf": csrf_of(page), "body": edited, "run_id": str(run["id"])}
+    )
+    assert approved.status_code == 303
+    own = await console.post(
+        f"{url}/reply", data={"csrf": csrf_of(page), "body": "<b>Also</b>: check spam."}
+    )
+    assert own.status_code == 303
+
+    async with kb_pool.acquire() as conn:
+        sent = await conn.fetch(
+            "SELECT body, author, delivery_status FROM messages "
+            "WHERE ticket_id = $1 AND direction = 'outbound' ORDER BY created_at",
+            filed.ticket_id,
+        )
+        jobs = await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'deliver'")
+        ticket = await conn.fetchrow("SELECT * FROM tickets WHERE id = $1", filed.ticket_id)
+        audit = await conn.fetch(
+            "SELECT action, detail FROM audit_log WHERE ticket_id = $1 ORDER BY id",
+            filed.ticket_id,
+        )
+    assert [(m["author"], m["delivery_status"]) for m in sent] == [("human", "queued")] * 2
+    assert sent[0]["body"] == edited and jobs == 2
+    assert ticket["status"] == "pending" and ticket["first_response_at"] is not None
+    assert [a["action"] for a in audit] == ["draft.approve", "ticket.reply"]
+    assert audit[0]["detail"]["edited"] is True
+    shown = (await console.get(url)).text
+    assert "&lt;b&gt;Also&lt;/b&gt;: check spam." in shown
+
+
+async def test_a_long_reply_on_whatsapp_goes_out_in_parts_the_provider_takes(
+    console: httpx.AsyncClient, kb_pool: asyncpg.Pool
+) -> None:
+    filed = await file_inbound(kb_pool, InboundMessage(
+        channel="whatsapp", identity=Identity("phone", "+14155550100"),
+        customer_name="Kim", body="Can you explain the sync settings?"))  # fmt: skip
+    url = f"/console/tickets/{filed.ticket_id}"
+    page = await console.get(url)
+    long = "\n\n".join(f"Step {i}: " + "set it up like this. " * 20 for i in range(8))
+    assert len(long) > 3200
+    sent = await console.post(f"{url}/reply", data={"csrf": csrf_of(page), "body": long})
+    assert sent.status_code == 303
+    async with kb_pool.acquire() as conn:
+        parts = await conn.fetch(
+            "SELECT body FROM messages WHERE ticket_id = $1 AND direction = 'outbound' "
+            "ORDER BY created_at",
+            filed.ticket_id,
+        )
+    assert len(parts) >= 3 and all(len(p["body"]) <= 1600 for p in parts)
+    # Nothing lost or reordered (parts break at whitespace).
+    assert "".join("".join(p["body"] for p in parts).split()) == "".join(long.split())

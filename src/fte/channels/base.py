@@ -106,6 +106,8 @@ class ChannelAdapter(Protocol):
     # True when the channel can show a draft to agents only (a private note): in approval mode
     # the agent's draft is delivered there instead of being kept for the console alone.
     private_notes: bool
+    # The longest message the provider takes (None: no limit); longer text goes in parts.
+    max_chars: int | None
 
     def is_configured(self) -> bool:
         """True when the channel's settings are present, so it can take and send messages."""

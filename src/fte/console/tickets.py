@@ -10,18 +10,22 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fte.agent import repository as runs
+from fte.agent.formatting import split_text
 from fte.auth import service as auth
 from fte.auth.dependencies import SessionDep
 from fte.auth.repository import audit
 from fte.auth.schemas import Session
+from fte.channels.base import ChannelAdapter
 from fte.console import queries
 from fte.console.templates_env import templates
 from fte.db import PoolDep, transaction
+from fte.delivery.service import queue_outbound
 from fte.errors import FteError, NotFound
 from fte.tickets import repository as tickets
 from fte.tickets import service
 
 PRIORITIES: Final = ("low", "medium", "high", "urgent")
+MAX_REPLY_CHARS: Final = 20_000
 
 router = APIRouter(tags=["console"])
 
@@ -128,4 +132,65 @@ async def _assign(
         if previous != user_id:
             detail: dict[str, object] = {"from": str(previous) if previous else None}
             await audit(conn, f"user:{session.user.id}", action, ticket_id, detail)
+    return RedirectResponse(f"/console/tickets/{ticket_id}", status_code=303)
+
+
+@router.post("/console/tickets/{ticket_id}/reply", include_in_schema=False)
+async def reply(
+    request: Request,
+    ticket_id: uuid.UUID,
+    pool: PoolDep,
+    session: SessionDep,
+    csrf: Annotated[str | None, Form(max_length=200)] = None,
+    body: Annotated[str, Form(max_length=MAX_REPLY_CHARS)] = "",
+    run_id: Annotated[uuid.UUID | None, Form()] = None,
+) -> Response:
+    """A person answers the customer on the ticket's channel, through the same delivery queue
+    as the agent's replies. With `run_id` it is that agent run's draft, approved (as written
+    or edited). The ticket waits on the customer afterwards."""
+    if not auth.csrf_matches(session, csrf):
+        return HTMLResponse("Missing or wrong CSRF token.", status_code=403)
+    text = body.strip()
+    if not text:
+        raise FteError(
+            "invalid request", detail=[{"field": "body", "reason": "empty"}], status_code=422
+        )
+    adapters: dict[str, ChannelAdapter] = request.app.state.adapters
+    async with transaction(pool) as conn:
+        ticket = await tickets.get_ticket(conn, ticket_id)
+        if ticket is None:
+            raise NotFound("ticket not found")
+        adapter = adapters.get(ticket["channel"])
+        if adapter is None:
+            raise FteError(f"channel {ticket['channel']} is not available", status_code=409)
+        draft = await runs.draft_of(conn, run_id, ticket_id) if run_id else None
+        if run_id and draft is None:
+            raise FteError(
+                "invalid request",
+                detail=[{"field": "run_id", "reason": "no draft of this ticket"}],
+                status_code=422,
+            )
+        # Sent as the person wrote it (a draft is already dressed for the channel), in parts
+        # where the channel limits a message's length.
+        parts = split_text(text, adapter.max_chars) if adapter.max_chars else [text]
+        sent = [
+            await queue_outbound(
+                conn,
+                conversation_id=ticket["conversation_id"],
+                ticket_id=ticket_id,
+                channel=ticket["channel"],
+                author="human",
+                body=part,
+                metadata={"user_id": str(session.user.id)},
+            )
+            for part in parts
+        ]
+        await tickets.record_agent_outcome(
+            conn, ticket_id, status="pending", escalation_reason=None, responded=True
+        )
+        detail: dict[str, object] = {"messages": [str(m) for m in sent]}
+        if run_id:
+            detail |= {"run_id": str(run_id), "edited": text != (draft or "").strip()}
+        action = "draft.approve" if run_id else "ticket.reply"
+        await audit(conn, f"user:{session.user.id}", action, ticket_id, detail)
     return RedirectResponse(f"/console/tickets/{ticket_id}", status_code=303)

@@ -26,6 +26,7 @@ class EmailAdapter:
 
     name = "email"
     private_notes = False
+    max_chars: int | None = None
 
     def __init__(self, settings: Settings):
         self.settings = settings

@@ -12,6 +12,7 @@ class WebFormAdapter:
 
     name = "web_form"
     private_notes = False
+    max_chars: int | None = None
 
     def __init__(self, settings: Settings):
         self.settings = settings

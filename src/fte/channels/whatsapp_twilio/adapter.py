@@ -8,7 +8,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from fte.agent.formatting import whatsapp_reply
+from fte.agent.formatting import WHATSAPP_LIMIT, whatsapp_reply
 from fte.channels.base import (
     ChannelAuthError,
     ChannelUnavailable,
@@ -33,6 +33,7 @@ class WhatsAppAdapter:
 
     name = "whatsapp"
     private_notes = False
+    max_chars: int | None = WHATSAPP_LIMIT
 
     def __init__(self, settings: Settings):
         self.settings = settings
