@@ -8,7 +8,9 @@ import asyncpg
 
 from fte.auth import service
 from fte.channels.base import Identity, InboundMessage
+from fte.channels.registry import build_registry
 from fte.intake.service import file_inbound
+from fte.worker.delivery_consumer import DeliveryWorker
 from tests.browser import chromium
 from tests.conftest import make_settings, serve_app
 
@@ -51,6 +53,18 @@ async def test_an_agent_signs_in_and_sees_the_escalated_ticket_first(
         await page.click("tbody tr >> nth=0 >> a")
         await page.wait_for_selector("text=Conversation")
         assert "Cancel my account now, please." in await page.inner_text("main")
+
+        # Reply as a person; the delivery worker sends it; the page shows it delivered.
+        await page.fill(
+            "form.reply textarea", "Done: your account is cancelled. Sorry to see you go."
+        )
+        await page.click("form.reply button")
+        await page.wait_for_selector("text=Done: your account is cancelled.")
+        settings = make_settings()
+        assert await DeliveryWorker(pool, settings, build_registry(settings)).run_once() == 1
+        await page.reload()
+        outbound = page.locator("article.message.outbound")
+        assert "sent" in await outbound.locator(".meta").inner_text()
         await page.select_option("select[name=status]", "resolved")
         await page.click("form.change button")
         await page.wait_for_selector("span.status.resolved")
