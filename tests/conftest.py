@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shutil
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,11 +32,17 @@ _counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+def postgres() -> Iterator[EmbeddedPostgres]:
+    # Not under pytest's basetemp: a pytest session starting later on the same machine prunes
+    # old basetemps, which would pull the data directory from under the running server.
+    data = Path(tempfile.mkdtemp(prefix="fte-test-pg-"))
+    server = EmbeddedPostgres(data)
     server.start()
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

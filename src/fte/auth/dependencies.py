@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Final
 from urllib.parse import quote
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Form, Header, Request
 
 from fte.auth import service
 from fte.auth.schemas import Principal, Session
@@ -89,5 +89,17 @@ async def require_admin(
     return principal
 
 
+async def require_form_csrf(
+    session: Annotated[Session, Depends(require_session)],
+    csrf: Annotated[str | None, Form(max_length=200)] = None,
+) -> Session:
+    """A signed-in person posting a console form that carries their CSRF token; 403 without."""
+    if not service.csrf_matches(session, csrf):
+        raise Forbidden("missing or wrong CSRF token")
+    return session
+
+
 SessionDep = Annotated[Session, Depends(require_session)]
+# For every state-changing console form.
+FormSessionDep = Annotated[Session, Depends(require_form_csrf)]
 AdminDep = Annotated[Principal, Depends(require_admin)]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -15,6 +16,7 @@ from fte.auth import service
 from fte.auth.dependencies import (
     SESSION_COOKIE,
     AdminDep,
+    FormSessionDep,
     LoginRequired,
     SessionDep,
     login_url,
@@ -109,14 +111,7 @@ async def login(
 
 
 @router.post("/console/logout", include_in_schema=False)
-async def logout(
-    request: Request,
-    pool: PoolDep,
-    session: SessionDep,
-    csrf: Annotated[str | None, Form(max_length=200)] = None,
-) -> Response:
-    if not service.csrf_matches(session, csrf):
-        return HTMLResponse("Missing or wrong CSRF token.", status_code=403)
+async def logout(request: Request, pool: PoolDep, session: FormSessionDep) -> Response:
     async with transaction(pool) as conn:
         await service.end_session(conn, request.cookies[SESSION_COOKIE], session.user)
     response = RedirectResponse("/console/login", status_code=303)
@@ -130,12 +125,11 @@ async def _inbox(
     pool: PoolDep,
     settings: Settings,
     session: SessionDep,
-    status: str | None,
-    q: str | None,
-    assignee: str | None,
+    filters: InboxFilter,
 ) -> HTMLResponse:
-    status = status if status in queries.STATUSES else None
-    assignee = assignee if assignee in queries.ASSIGNEES else None
+    status = filters.status if filters.status in queries.STATUSES else None
+    assignee = filters.assignee if filters.assignee in queries.ASSIGNEES else None
+    q = filters.q
     async with pool.acquire() as conn:
         tickets = await queries.inbox(
             conn,
@@ -159,9 +153,16 @@ async def _inbox(
     )
 
 
-StatusQuery = Annotated[str | None, Query()]
-TextQuery = Annotated[str | None, Query(max_length=200)]
-AssigneeQuery = Annotated[str | None, Query(description="me or nobody")]
+@dataclass
+class InboxFilter:
+    """The inbox's query: status, text, and `me` / `nobody` for the assignee."""
+
+    status: Annotated[str | None, Query()] = None
+    q: Annotated[str | None, Query(max_length=200)] = None
+    assignee: Annotated[str | None, Query(description="me or nobody")] = None
+
+
+InboxFilterDep = Annotated[InboxFilter, Depends()]
 
 
 @router.get("/console", response_class=HTMLResponse, include_in_schema=False)
@@ -170,11 +171,9 @@ async def inbox(
     pool: PoolDep,
     settings: SettingsDep,
     session: SessionDep,
-    status: StatusQuery = None,
-    q: TextQuery = None,
-    assignee: AssigneeQuery = None,
+    filters: InboxFilterDep,
 ) -> HTMLResponse:
-    return await _inbox(request, "inbox.html", pool, settings, session, status, q, assignee)
+    return await _inbox(request, "inbox.html", pool, settings, session, filters)
 
 
 @router.get("/console/inbox/rows", response_class=HTMLResponse, include_in_schema=False)
@@ -183,12 +182,10 @@ async def inbox_rows(
     pool: PoolDep,
     settings: SettingsDep,
     session: SessionDep,
-    status: StatusQuery = None,
-    q: TextQuery = None,
-    assignee: AssigneeQuery = None,
+    filters: InboxFilterDep,
 ) -> HTMLResponse:
     """The inbox's rows alone: the page polls this to stay current."""
-    return await _inbox(request, "_inbox_rows.html", pool, settings, session, status, q, assignee)
+    return await _inbox(request, "_inbox_rows.html", pool, settings, session, filters)
 
 
 @router.get("/api/admin/dead-letters", tags=["admin"])

@@ -11,8 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fte.agent import repository as runs
 from fte.agent.formatting import split_text
-from fte.auth import service as auth
-from fte.auth.dependencies import SessionDep
+from fte.auth.dependencies import FormSessionDep, SessionDep
 from fte.auth.repository import audit
 from fte.auth.schemas import Session
 from fte.channels.base import ChannelAdapter
@@ -64,14 +63,11 @@ async def ticket_page(
 async def change_ticket(
     ticket_id: uuid.UUID,
     pool: PoolDep,
-    session: SessionDep,
-    csrf: Annotated[str | None, Form(max_length=200)] = None,
+    session: FormSessionDep,
     status: Annotated[str, Form()] = "",
     priority: Annotated[str, Form()] = "",
 ) -> Response:
     """Status and priority from the form; 403 without the CSRF token, 422 naming a bad field."""
-    if not auth.csrf_matches(session, csrf):
-        return HTMLResponse("Missing or wrong CSRF token.", status_code=403)
     for field, value, allowed in (
         ("status", status, queries.STATUSES),
         ("priority", priority, PRIORITIES),
@@ -99,34 +95,29 @@ async def change_ticket(
 async def take_over(
     ticket_id: uuid.UUID,
     pool: PoolDep,
-    session: SessionDep,
-    csrf: Annotated[str | None, Form(max_length=200)] = None,
+    session: FormSessionDep,
 ) -> Response:
     """The signed-in person takes the ticket: the agent answers nothing on it from now on."""
-    return await _assign(ticket_id, pool, session, csrf, session.user.id, "ticket.take_over")
+    return await _assign(ticket_id, pool, session, session.user.id, "ticket.take_over")
 
 
 @router.post("/console/tickets/{ticket_id}/hand-back", include_in_schema=False)
 async def hand_back(
     ticket_id: uuid.UUID,
     pool: PoolDep,
-    session: SessionDep,
-    csrf: Annotated[str | None, Form(max_length=200)] = None,
+    session: FormSessionDep,
 ) -> Response:
     """Back to the agent: it answers the customer's next message again."""
-    return await _assign(ticket_id, pool, session, csrf, None, "ticket.hand_back")
+    return await _assign(ticket_id, pool, session, None, "ticket.hand_back")
 
 
 async def _assign(
     ticket_id: uuid.UUID,
     pool: PoolDep,
     session: Session,
-    csrf: str | None,
     user_id: uuid.UUID | None,
     action: str,
 ) -> Response:
-    if not auth.csrf_matches(session, csrf):
-        return HTMLResponse("Missing or wrong CSRF token.", status_code=403)
     async with transaction(pool) as conn:
         previous = await service.assign(conn, ticket_id, user_id)
         if previous != user_id:
@@ -140,16 +131,13 @@ async def reply(
     request: Request,
     ticket_id: uuid.UUID,
     pool: PoolDep,
-    session: SessionDep,
-    csrf: Annotated[str | None, Form(max_length=200)] = None,
+    session: FormSessionDep,
     body: Annotated[str, Form(max_length=MAX_REPLY_CHARS)] = "",
     run_id: Annotated[uuid.UUID | None, Form()] = None,
 ) -> Response:
     """A person answers the customer on the ticket's channel, through the same delivery queue
     as the agent's replies. With `run_id` it is that agent run's draft, approved (as written
     or edited). The ticket waits on the customer afterwards."""
-    if not auth.csrf_matches(session, csrf):
-        return HTMLResponse("Missing or wrong CSRF token.", status_code=403)
     text = body.strip()
     if not text:
         raise FteError(
