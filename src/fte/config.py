@@ -82,6 +82,9 @@ class Settings(BaseSettings):
         default=600.0, alias="FTE_KAFKA_REPUBLISH_AFTER_SECONDS", gt=0
     )
 
+    # `fte worker` serves Prometheus metrics on this port (0: off).
+    metrics_port: int = Field(default=0, alias="FTE_METRICS_PORT", ge=0, le=65535)
+
     # Calibrated with `fte eval --calibrate` on the bitext and StackFAQ dev splits (README).
     answer_threshold: float = Field(default=0.45, alias="FTE_ANSWER_THRESHOLD", ge=0, le=1)
     text_search_weight: float = Field(default=0.1, alias="FTE_TEXT_SEARCH_WEIGHT", ge=0)

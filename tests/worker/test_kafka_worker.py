@@ -10,6 +10,7 @@ import sys
 
 import asyncpg
 import httpx
+import prometheus_client
 from aiokafka import AIOKafkaConsumer
 
 from fte.agent.embeddings import Embedder
@@ -88,6 +89,14 @@ async def test_two_workers_in_one_group_answer_every_message_once_in_order(
             """
         )
     assert workers == {"w1", "w2"}
+    lags = [
+        _sample(
+            "fte_consumer_lag",
+            {"topic": settings.kafka_topic_prefix + "inbound", "partition": str(p)},
+        )
+        for p in range(4)
+    ]
+    assert lags == [0.0] * 4
     assert unpublished == 0 and out_of_order == 0
 
 
@@ -132,6 +141,7 @@ async def test_a_poison_message_is_dead_lettered_and_replays_after_the_fix(
 ) -> None:
     env = {**kafka_env, "FTE_WORKER_MAX_ATTEMPTS": "3", "FTE_WORKER_BACKOFF_CAP_SECONDS": "0.2"}
     settings = make_settings(**env)
+    dead_before = _sample("fte_messages_dead_lettered_total")
     poison = InboundMessage(
         channel="carrier_pigeon",  # no adapter for it: every attempt fails
         identity=Identity("email", "p@example.com"),
@@ -154,6 +164,7 @@ async def test_a_poison_message_is_dead_lettered_and_replays_after_the_fix(
         async with kb_pool.acquire() as conn:
             dead = await conn.fetchrow("SELECT * FROM dead_letters")
         assert dead["attempts"] == 3 and "carrier_pigeon" in dead["error"]
+        assert _sample("fte_messages_dead_lettered_total") == dead_before + 1
 
         cli_env = {**os.environ, **env, "DATABASE_URL": kb_db_url}
         listed = await asyncio.to_thread(_fte, ["dlq", "list", "--json"], cli_env)
@@ -177,6 +188,11 @@ async def test_a_poison_message_is_dead_lettered_and_replays_after_the_fix(
     finally:
         await consumer.stop()
     assert len(records) == 1 and kafka.decode(records[0].value or b"").payload["error"]
+
+
+def _sample(name: str, labels: dict[str, str] | None = None) -> float:
+    """A Prometheus sample of this process (the in-process workers' metrics)."""
+    return prometheus_client.REGISTRY.get_sample_value(name, labels or {}) or 0.0
 
 
 async def _has_run(pool: asyncpg.Pool, message_id: object) -> bool:

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import signal
 
+import prometheus_client
+
 from fte.agent.embeddings import get_embedder
 from fte.agent.responders.local import LocalResponder
 from fte.agent.responders.openai_compatible import OpenAICompatibleResponder
@@ -43,6 +45,8 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     """Run one worker until told to stop; the batch in hand is finished first."""
     if settings.bus == "kafka":
         await check_topics(settings)
+    if settings.metrics_port:
+        prometheus_client.start_http_server(settings.metrics_port, addr=settings.host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 
 import asyncpg
@@ -33,6 +34,7 @@ class Relay:
         self.settings = settings
         self.topics = kafka.Topics.from_settings(settings)
         self._producer: AIOKafkaProducer | None = None
+        self._measured = 0.0
         self._outage = False  # set by a failed publish; cleared once everything is re-sent
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
@@ -41,6 +43,7 @@ class Relay:
         try:
             while not stop.is_set():
                 try:
+                    await self._record_backlog()
                     published = await self.relay_once()
                     failures = 0
                 except (kafka.KafkaUnavailable, KafkaError, OSError) as exc:
@@ -88,6 +91,17 @@ class Relay:
             )
         self._outage = False
         return len(acked)
+
+    async def _record_backlog(self) -> None:
+        """Relay backlog and lag for Prometheus, at most once a second."""
+        now = time.monotonic()
+        if now - self._measured < 1.0:
+            return
+        self._measured = now
+        async with self.pool.acquire() as conn:
+            stats = await outbox.relay_stats(conn, kafka.RELAYED_TOPICS)
+        metrics.RELAY_BACKLOG.set(stats["backlog"])
+        metrics.RELAY_LAG.set(stats["oldest_unpublished_seconds"])
 
     async def _publish(
         self, producer: AIOKafkaProducer, rows: Sequence[asyncpg.Record]
