@@ -129,7 +129,7 @@ async def test_broker_stopped_mid_stream_loses_nothing_and_doubles_nothing(
         tansu.start()
         await kafka.create_topics(settings)  # an in-memory broker comes back empty
         await post(20, 25)
-        await eventually(lambda: all_answered(kb_pool, 25), 40, "the backlog drained")
+        await eventually(lambda: all_answered(kb_pool, 25), 120, "the backlog drained")
         await asyncio.sleep(1)
         assert (await client.get("/health")).json()["queue"]["status"] == "ok"
     assert statuses == [201] * 25

@@ -52,7 +52,17 @@ class Relay:
                     await self._close_producer()
                     await _wait(stop, wake, min(5.0, 0.25 * 2**failures))
                     continue
-                except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, TimeoutError):
+                except (
+                    asyncpg.PostgresConnectionError,
+                    asyncpg.InterfaceError,
+                    TimeoutError,
+                ) as exc:
+                    log.warning("relay: database unavailable (%r); retrying", exc)
+                    await _wait(stop, wake, 1.0)
+                    continue
+                except Exception:  # never let the relay die quietly: rows would wait forever
+                    log.exception("relay failed; retrying")
+                    await self._close_producer()
                     await _wait(stop, wake, 1.0)
                     continue
                 if published == 0:
