@@ -35,6 +35,7 @@ class Relay:
         self.topics = kafka.Topics.from_settings(settings)
         self._producer: AIOKafkaProducer | None = None
         self._measured = 0.0
+        self._offsets: dict[tuple[str, int], int] = {}  # last acknowledged offset per partition
         self._outage = False  # set by a failed publish; cleared once everything is re-sent
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
@@ -74,32 +75,36 @@ class Relay:
     async def relay_once(self) -> int:
         """Publish one batch; the number of rows the broker acknowledged."""
         producer = await self._ensure_producer()
-        async with transaction(self.pool) as conn:
-            if not await outbox.take_relay_turn(conn):
-                return 0
-            if self._outage:
-                # The broker is back (the producer started): it may have lost what it held.
-                again = await outbox.republish_pending(conn, kafka.RELAYED_TOPICS)
-                log.info("Kafka is back; publishing %d unprocessed row(s) again", again)
-            rows = await outbox.unpublished(
-                conn,
-                kafka.RELAYED_TOPICS,
-                self.settings.kafka_relay_batch_size,
-                self.settings.kafka_republish_after_seconds,
-            )
-            if not rows:
-                self._outage = False
-                return 0
-            acked, error = await self._publish(producer, rows)
-            if acked:
-                await outbox.mark_published(conn, acked)
+        resync = self._outage
+        try:
+            async with transaction(self.pool) as conn:
+                if not await outbox.take_relay_turn(conn):
+                    return 0
+                if resync:
+                    # The broker answers again: it may have lost what it held.
+                    again = await outbox.republish_pending(conn, kafka.RELAYED_TOPICS)
+                    log.info("Kafka is back; publishing %d unprocessed row(s) again", again)
+                    self._outage = False
+                rows = await outbox.unpublished(
+                    conn,
+                    kafka.RELAYED_TOPICS,
+                    self.settings.kafka_relay_batch_size,
+                    self.settings.kafka_republish_after_seconds,
+                )
+                if not rows:
+                    return 0
+                acked, error = await self._publish(producer, rows)
+                if acked:
+                    await outbox.mark_published(conn, acked)
+        except BaseException:
+            self._outage = self._outage or resync  # rolled back: resynchronise next time
+            raise
         metrics.RELAY_PUBLISHED.inc(len(acked))
         if error is not None:
             self._outage = True
             raise kafka.KafkaUnavailable(
                 f"{len(rows) - len(acked)} row(s) not acknowledged: {error}"
             )
-        self._outage = False
         return len(acked)
 
     async def _record_backlog(self) -> None:
@@ -142,7 +147,7 @@ class Relay:
         failed_keys: set[str] = set()
         error: str | None = None
         for row, future in zip(rows, futures, strict=True):
-            ok = future in done and not future.cancelled() and future.exception() is None
+            ok = future in done and _succeeded(future)
             if ok and row["key"] not in failed_keys:
                 acked.append(row["id"])
             elif not ok:
@@ -152,7 +157,20 @@ class Relay:
         for future in futures:
             if not future.done():
                 future.cancel()
+        self._check_offsets([f.result() for f in futures if f in done and _succeeded(f)])
         return acked, error
+
+    def _check_offsets(self, acks: list[object]) -> None:
+        """A partition whose offsets went backwards belongs to a broker that lost its log (an
+        in-memory one restarted): publish every unprocessed row again, as after an outage."""
+        for meta in acks:
+            where = (getattr(meta, "topic", ""), getattr(meta, "partition", -1))
+            offset = int(getattr(meta, "offset", -1))
+            if offset < self._offsets.get(where, -1):
+                if not self._outage:
+                    log.warning("Kafka lost records (offsets of %s went back)", where)
+                self._outage = True
+            self._offsets[where] = offset
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
@@ -175,6 +193,10 @@ class Relay:
             # Unsent records are dropped: their rows are not marked and go out again.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), 2)
+
+
+def _succeeded(future: asyncio.Future[object]) -> bool:
+    return not future.cancelled() and future.exception() is None
 
 
 async def _wait(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
