@@ -257,3 +257,25 @@ async def test_a_worker_refuses_to_start_without_its_topics(
     )
     assert result.returncode == 1
     assert "none.inbound" in result.stderr and "fte kafka create-topics" in result.stderr
+
+
+async def test_fte_kafka_create_topics_then_check(kafka_env: dict[str, str]) -> None:
+    env = {**os.environ, **kafka_env, "FTE_KAFKA_TOPIC_PREFIX": "cli."}
+
+    async def fte(*args: str) -> subprocess.CompletedProcess[str]:
+        return await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "fte", "kafka", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    missing = await fte("check")
+    assert missing.returncode == 1 and "cli.inbound" in missing.stderr
+    created = await fte("create-topics", "--partitions", "2")
+    assert created.returncode == 0 and "cli.dead-letters: created" in created.stderr
+    again = await fte("create-topics")
+    assert "cli.inbound: exists" in again.stderr
+    assert (await fte("check")).returncode == 0
