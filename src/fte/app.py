@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from fte import __version__
+from fte.bus import kafka
 from fte.channels.chatwoot.webhook import router as chatwoot_router
 from fte.channels.registry import build_registry
 from fte.channels.web_form.webhook import router as web_form_router
@@ -44,6 +46,20 @@ async def _open_pool(settings: Settings, database_url: str) -> asyncpg.Pool:
         return await create_pool(database_url, min_size=0, max_size=settings.db_pool_max)
 
 
+async def _check_topics(settings: Settings) -> None:
+    """Say at start which Kafka topics are missing; intake works regardless (the outbox)."""
+    try:
+        missing = await kafka.missing_topics(settings)
+    except kafka.KafkaUnavailable as exc:
+        log.warning("%s; messages wait in the outbox until it is back", exc)
+        return
+    if missing:
+        log.error(
+            "missing Kafka topics: %s; create them with `fte kafka create-topics`",
+            ", ".join(missing),
+        )
+
+
 def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     """The API and the web form, on the given database."""
     settings = settings or get_settings()
@@ -51,9 +67,12 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await _open_pool(settings, database_url)
+        check = asyncio.create_task(_check_topics(settings)) if settings.bus == "kafka" else None
         try:
             yield
         finally:
+            if check is not None:
+                check.cancel()
             await app.state.pool.close()
 
     app = FastAPI(title="Customer Success FTE", version=__version__, lifespan=lifespan)

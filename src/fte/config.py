@@ -38,11 +38,54 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65_536, alias="FTE_MAX_BODY_BYTES", ge=1024)
     log_level: str = Field(default="INFO", alias="FTE_LOG_LEVEL")
 
-    bus: Literal["postgres"] = Field(default="postgres", alias="FTE_BUS")
+    # postgres: workers claim outbox rows directly. kafka: a relay publishes them to Kafka.
+    bus: Literal["postgres", "kafka"] = Field(default="postgres", alias="FTE_BUS")
     worker_batch_size: int = Field(default=16, alias="FTE_WORKER_BATCH_SIZE", ge=1, le=256)
     worker_poll_seconds: float = Field(default=1.0, alias="FTE_WORKER_POLL_SECONDS", gt=0)
     worker_lease_seconds: float = Field(default=60.0, alias="FTE_WORKER_LEASE_SECONDS", gt=0)
     worker_max_attempts: int = Field(default=5, alias="FTE_WORKER_MAX_ATTEMPTS", ge=1)
+    # Retry n waits a random time in [0, min(cap, 2^n)] s (exponential backoff, full jitter).
+    worker_backoff_cap_seconds: float = Field(
+        default=300.0, alias="FTE_WORKER_BACKOFF_CAP_SECONDS", ge=0
+    )
+
+    # Kafka (FTE_BUS=kafka). Comma-separated host:port list.
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS")
+    # Prepended to every topic name, so several deployments can share one cluster.
+    kafka_topic_prefix: str = Field(default="fte.", alias="FTE_KAFKA_TOPIC_PREFIX")
+    kafka_inbound_topic: str = Field(default="inbound", alias="FTE_KAFKA_INBOUND_TOPIC")
+    kafka_outbound_topic: str = Field(default="outbound", alias="FTE_KAFKA_OUTBOUND_TOPIC")
+    kafka_dead_letter_topic: str = Field(
+        default="dead-letters", alias="FTE_KAFKA_DEAD_LETTER_TOPIC"
+    )
+    # Partitions `fte kafka create-topics` gives each topic: the most workers that share it.
+    kafka_partitions: int = Field(default=6, alias="FTE_KAFKA_PARTITIONS", ge=1, le=1000)
+    kafka_replication_factor: int = Field(
+        default=1, alias="FTE_KAFKA_REPLICATION_FACTOR", ge=1, le=10
+    )
+    kafka_group_id: str = Field(default="fte-workers", alias="FTE_KAFKA_GROUP_ID")
+    # Idempotent producer (no duplicates from producer retries). Tansu's in-memory engine
+    # rejects aiokafka's InitProducerId request: the embedded broker runs with this off.
+    kafka_idempotence: bool = Field(default=True, alias="FTE_KAFKA_IDEMPOTENCE")
+    # A worker silent this long is out of the group; its partitions go to the others.
+    kafka_session_timeout_seconds: float = Field(
+        default=10.0, alias="FTE_KAFKA_SESSION_TIMEOUT_SECONDS", ge=1
+    )
+    # Partitions one worker process works on at the same time.
+    kafka_concurrency: int = Field(default=4, alias="FTE_KAFKA_CONCURRENCY", ge=1, le=64)
+    # The longest a relay waits for the broker's acknowledgement before it tries again later.
+    kafka_publish_timeout_seconds: float = Field(
+        default=5.0, alias="FTE_KAFKA_PUBLISH_TIMEOUT_SECONDS", gt=0
+    )
+    kafka_relay_batch_size: int = Field(default=500, alias="FTE_KAFKA_RELAY_BATCH_SIZE", ge=1)
+    # A row published this long ago and still not processed is published again (a broker
+    # that lost it, e.g. an in-memory one restarted). Redelivery is harmless: one answer only.
+    kafka_republish_after_seconds: float = Field(
+        default=600.0, alias="FTE_KAFKA_REPUBLISH_AFTER_SECONDS", gt=0
+    )
+
+    # `fte worker` serves Prometheus metrics on this port (0: off).
+    metrics_port: int = Field(default=0, alias="FTE_METRICS_PORT", ge=0, le=65535)
 
     # Calibrated with `fte eval --calibrate` on the bitext and StackFAQ dev splits (README).
     answer_threshold: float = Field(default=0.45, alias="FTE_ANSWER_THRESHOLD", ge=0, le=1)

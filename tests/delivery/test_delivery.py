@@ -6,13 +6,14 @@ import asyncio
 import json
 
 import asyncpg
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from fte.agent.embeddings import Embedder
 from fte.bus import dead_letters
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.cli.main import app
+from fte.config import get_settings
 from fte.db import create_pool, transaction
 from fte.delivery.service import queue_outbound
 from fte.intake.service import file_inbound
@@ -92,13 +93,21 @@ def test_fte_dlq_lists_and_replays_a_failed_delivery(db_url: str) -> None:
             await pool.close()
 
     asyncio.run(fail_one())
-    listed = CliRunner().invoke(app, ["dlq", "list", "--json", "--database-url", db_url])
+
+    def fte(*args: str) -> Result:
+        get_settings.cache_clear()  # each command reads its environment, as a process would
+        try:
+            return CliRunner().invoke(app, list(args), env={"DATABASE_URL": db_url})
+        finally:
+            get_settings.cache_clear()
+
+    listed = fte("dlq", "list", "--json")
     assert listed.exit_code == 0, listed.output
     (dead,) = [json.loads(line) for line in listed.stdout.splitlines()]
     assert dead["topic"] == "deliver" and "not configured" in dead["error"]
-    replayed = CliRunner().invoke(app, ["dlq", "replay", str(dead["id"]), "--database-url", db_url])
+    replayed = fte("dlq", "replay", str(dead["id"]))
     assert replayed.exit_code == 0, replayed.output
-    again = CliRunner().invoke(app, ["dlq", "replay", str(dead["id"]), "--database-url", db_url])
+    again = fte("dlq", "replay", str(dead["id"]))
     assert again.exit_code == 1
-    listed = CliRunner().invoke(app, ["dlq", "list", "--json", "--database-url", db_url])
+    listed = fte("dlq", "list", "--json")
     assert listed.stdout.strip() == ""

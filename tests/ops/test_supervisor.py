@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -89,3 +90,33 @@ def _port_free(port: int) -> bool:
     except httpx.HTTPError:
         return True
     return False
+
+
+def test_fte_up_with_the_embedded_kafka_broker(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = Process(
+        ["up", "--kafka", "embedded"],
+        {
+            "FTE_DATA_DIR": str(tmp_path / "data"),
+            "FTE_PORT": str(port),
+            "DATABASE_URL": "",
+            "FTE_SECRET_KEY": "",
+        },
+    )
+    try:
+        proc.wait_for_output("Customer Success FTE is running", timeout=240)
+        out = proc.output()
+        broker = out.split("embedded Tansu at ")[1].split()[0]
+        assert "worker-1" in out and "worker-2" in out
+        health = httpx.get(base + "/health", timeout=5).json()
+        assert health["queue"]["backend"] == "kafka" and health["queue"]["status"] == "ok"
+        ticket = ask(base, "How do I turn on two-factor authentication?")
+        assert "Source:" in ticket["messages"][-1]["body"]
+    finally:
+        proc.proc.send_signal(signal.SIGTERM)
+        assert proc.proc.wait(60) == 0, proc.output()
+    assert "Embedded Kafka broker stopped." in proc.output()
+    host, _, broker_port = broker.rpartition(":")
+    with socket.socket() as s:
+        assert s.connect_ex((host, int(broker_port))) != 0  # the broker is gone

@@ -19,3 +19,66 @@ async def enqueue(conn: asyncpg.Connection, topic: str, key: str, payload: dict[
     )
     await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, topic)
     return job_id
+
+
+# One relay at a time publishes, whatever the number of workers: two would interleave a
+# conversation's rows. The lock is per transaction, so a relay that dies frees it at once.
+RELAY_LOCK_ID = 0x66746572
+
+
+async def take_relay_turn(conn: asyncpg.Connection) -> bool:
+    """True when this transaction is the relay; call inside a transaction."""
+    taken: bool = await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK_ID)
+    return taken
+
+
+async def unpublished(
+    conn: asyncpg.Connection, topics: tuple[str, ...], limit: int, republish_after: float
+) -> list[asyncpg.Record]:
+    """Rows to publish, oldest first: never published, or published long ago and still not
+    processed (a broker that lost them)."""
+    return await conn.fetch(
+        """
+        SELECT id, topic, key, payload FROM outbox
+        WHERE processed_at IS NULL AND topic = ANY($1::text[])
+          AND (published_at IS NULL OR published_at < now() - make_interval(secs => $3))
+        ORDER BY id LIMIT $2
+        """,
+        list(topics),
+        limit,
+        republish_after,
+    )
+
+
+async def mark_published(conn: asyncpg.Connection, ids: list[int]) -> None:
+    """Record the broker's acknowledgement."""
+    await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
+
+
+async def republish_pending(conn: asyncpg.Connection, topics: tuple[str, ...]) -> int:
+    """After an outage, publish every unprocessed row again, in order: the broker may have lost
+    them, and a worker recognises the ones it already handled."""
+    result: str = await conn.execute(
+        "UPDATE outbox SET published_at = NULL "
+        "WHERE processed_at IS NULL AND published_at IS NOT NULL AND topic = ANY($1::text[])",
+        list(topics),
+    )
+    return int(result.split()[-1])
+
+
+async def relay_stats(conn: asyncpg.Connection, topics: tuple[str, ...]) -> dict[str, Any]:
+    """Rows waiting for the broker and the oldest one's age (the relay's lag)."""
+    row = await conn.fetchrow(
+        """
+        SELECT count(*) AS backlog, EXTRACT(EPOCH FROM now() - min(created_at)) AS age
+        FROM outbox
+        WHERE processed_at IS NULL AND published_at IS NULL AND topic = ANY($1::text[])
+        """,
+        list(topics),
+    )
+    assert row is not None
+    age = row["age"]
+    return {
+        "backlog": int(row["backlog"]),
+        "oldest_unpublished_seconds": round(float(age), 3) if age is not None else 0.0,
+    }

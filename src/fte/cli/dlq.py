@@ -1,12 +1,10 @@
-"""`fte dlq ...`: jobs that failed every attempt (agent runs, deliveries), and replaying them."""
+"""`fte dlq ...`: dead letters, the jobs that failed every attempt (either bus)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from contextlib import nullcontext
 
-import asyncpg
 import typer
 from rich.table import Table
 
@@ -15,64 +13,73 @@ from fte.cli.context import console, database_url
 from fte.config import get_settings
 from fte.db import create_pool, transaction
 
-app = typer.Typer(help="Dead letters: failed jobs, kept with their error.", no_args_is_help=True)
-
-DatabaseUrl = typer.Option(None, "--database-url", help="Default: DATABASE_URL or embedded.")
-
-
-async def _list(url: str, limit: int) -> list[asyncpg.Record]:
-    pool = await create_pool(url, min_size=1, max_size=1)
-    try:
-        async with transaction(pool) as conn:
-            return await dead_letters.list_open(conn, limit)
-    finally:
-        await pool.close()
-
-
-async def _replay(url: str, ids: list[int]) -> list[int]:
-    pool = await create_pool(url, min_size=1, max_size=1)
-    try:
-        async with transaction(pool) as conn:
-            return [i for i in ids if await dead_letters.replay(conn, i)]
-    finally:
-        await pool.close()
+app = typer.Typer(help="Dead letters: list and replay.", no_args_is_help=True)
 
 
 @app.command("list")
 def list_command(
-    limit: int = typer.Option(100, min=1, max=10_000),
+    limit: int = typer.Option(100, min=1, max=10_000, help="At most this many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
-    url: str | None = DatabaseUrl,
 ) -> None:
-    """Dead letters not yet replayed, newest first."""
-    with database_url(get_settings()) if url is None else nullcontext(url) as db:
-        rows = asyncio.run(_list(db, limit))
+    """Dead letters not yet replayed, with their error."""
+
+    async def fetch(url: str) -> list[dict[str, object]]:
+        pool = await create_pool(url, min_size=1, max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                rows = await dead_letters.list_open(conn, limit)
+        finally:
+            await pool.close()
+        return [dict(r) for r in rows]
+
+    with database_url(get_settings()) as url:
+        rows = asyncio.run(fetch(url))
     if as_json:
-        for r in rows:
-            record = {k: r[k] for k in ("id", "topic", "key", "payload", "error", "attempts")}
-            typer.echo(json.dumps({**record, "created_at": r["created_at"].isoformat()}))
+        for row in rows:
+            typer.echo(json.dumps(row, default=str))
         return
-    table = Table("id", "topic", "attempts", "created", "error")
-    for r in rows:
+    if not rows:
+        console.print("No dead letters.")
+        return
+    table = Table("id", "topic", "key", "attempts", "created", "error")
+    for row in rows:
+        error = str(row["error"]).splitlines()[-1][:80]
         table.add_row(
-            str(r["id"]), r["topic"], str(r["attempts"]), f"{r['created_at']:%Y-%m-%d %H:%M}",
-            r["error"].splitlines()[-1][:120],
-        )  # fmt: skip
+            str(row["id"]),
+            str(row["topic"]),
+            str(row["key"]),
+            str(row["attempts"]),
+            f"{row['created_at']:%Y-%m-%d %H:%M:%S}",
+            error,
+        )
     console.print(table)
 
 
 @app.command()
 def replay(
-    ids: list[int] = typer.Argument(..., help="Dead letter ids (from `fte dlq list`)."),
-    url: str | None = DatabaseUrl,
+    dead_letter_id: int | None = typer.Argument(None, help="The dead letter to replay."),
+    replay_all: bool = typer.Option(False, "--all", help="Replay every open dead letter."),
 ) -> None:
-    """Queue the jobs again; a delivery already sent is never sent twice."""
-    with database_url(get_settings()) if url is None else nullcontext(url) as db:
-        done = asyncio.run(_replay(db, ids))
-    for i in ids:
-        if i in done:
-            console.print(f"[green]Dead letter {i} queued again.[/green]")
-        else:
-            console.print(f"[yellow]Dead letter {i}: none open with this id.[/yellow]")
-    if len(done) != len(ids):
+    """Queue dead letters again (after the fault is fixed); each is replayed once."""
+    if (dead_letter_id is None) == (not replay_all):
+        console.print("[red]Give a dead letter ID or --all (not both).[/red]")
+        raise typer.Exit(2)
+
+    async def run(url: str) -> list[int]:
+        pool = await create_pool(url, min_size=1, max_size=1)
+        try:
+            async with transaction(pool) as conn:
+                if dead_letter_id is not None:
+                    ids = [dead_letter_id]
+                else:
+                    ids = [r["id"] for r in await dead_letters.list_open(conn, 1_000_000)]
+                return [i for i in sorted(ids) if await dead_letters.replay(conn, i)]
+        finally:
+            await pool.close()
+
+    with database_url(get_settings()) as url:
+        replayed = asyncio.run(run(url))
+    if dead_letter_id is not None and not replayed:
+        console.print(f"[red]No open dead letter {dead_letter_id}.[/red]")
         raise typer.Exit(1)
+    console.print(f"[green]Replayed {len(replayed)} dead letter(s).[/green]")

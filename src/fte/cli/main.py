@@ -7,8 +7,8 @@ import asyncio
 import typer
 import uvicorn
 
-from fte.cli import db, dlq, kb, sentiment, users
-from fte.cli.context import database_url
+from fte.cli import db, dlq, kafka, kb, sentiment, users
+from fte.cli.context import console, database_url
 from fte.cli.eval import eval_command
 from fte.config import get_settings
 from fte.kit.logging import configure
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(kb.app, name="kb")
+app.add_typer(kafka.app, name="kafka")
 app.add_typer(sentiment.app, name="sentiment")
 app.add_typer(users.users, name="user")
 app.add_typer(users.apikeys, name="apikey")
@@ -28,14 +29,25 @@ app.command("eval")(eval_command)
 
 @app.command()
 def up(
-    workers: int = typer.Option(1, min=1, max=16, help="Worker processes to start."),
+    workers: int | None = typer.Option(
+        None, min=1, max=16, help="Worker processes to start (default 1; 2 with --kafka)."
+    ),
+    kafka: str | None = typer.Option(
+        None,
+        "--kafka",
+        help="`embedded`: run the bus on a local Tansu Kafka broker (stopped on exit).",
+    ),
 ) -> None:
     """Start everything on this machine: database, API + web form, worker. Ctrl-C stops it."""
     from fte.ops.supervisor import Supervisor
 
+    if kafka not in (None, "embedded"):
+        console.print("[red]--kafka takes `embedded` (for a cluster, set FTE_BUS=kafka).[/red]")
+        raise typer.Exit(2)
     settings = get_settings()
     configure(settings.log_level, "up")
-    raise typer.Exit(Supervisor(settings, workers=workers).run())
+    count = workers or (2 if kafka else 1)
+    raise typer.Exit(Supervisor(settings, workers=count, kafka=kafka).run())
 
 
 @app.command()
@@ -68,12 +80,16 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run a worker: claims inbound messages and answers or escalates them."""
-    from fte.worker.process import run_worker
+    from fte.worker.process import MissingTopics, run_worker
 
     settings = get_settings()
     configure(settings.log_level, "worker")
     with database_url(settings) as url:
-        asyncio.run(run_worker(settings, url))
+        try:
+            asyncio.run(run_worker(settings, url))
+        except MissingTopics as exc:
+            console.print(f"[red]fte worker: {exc}[/red]")
+            raise typer.Exit(1) from exc
 
 
 if __name__ == "__main__":

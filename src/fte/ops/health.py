@@ -7,20 +7,26 @@ from typing import Any
 
 import asyncpg
 
-from fte.bus import postgres_queue
+from fte.bus import kafka, outbox, postgres_queue
 from fte.channels.base import ChannelAdapter
+from fte.config import Settings
 from fte.delivery import repository as delivery
 
 DB_CHECK_TIMEOUT = 1.5  # /health must answer within 2 s even when the database hangs
 
 
-async def check_database(pool: asyncpg.Pool) -> tuple[bool, dict[str, Any] | None]:
+async def check_database(
+    pool: asyncpg.Pool, settings: Settings | None = None
+) -> tuple[bool, dict[str, Any] | None]:
     """(reachable, queue stats with the channels' breakers) within the time limit."""
 
     async def probe() -> dict[str, Any]:
         async with pool.acquire(timeout=DB_CHECK_TIMEOUT) as conn:
             stats = await postgres_queue.stats(conn)
             stats["breakers"] = await delivery.breaker_states(conn)
+            if settings is not None and settings.bus == "kafka":
+                stats["backend"] = "kafka"
+                stats.update(await outbox.relay_stats(conn, kafka.RELAYED_TOPICS))
             return stats
 
     try:
@@ -38,12 +44,20 @@ def channel_state(adapter: ChannelAdapter, breakers: dict[str, str]) -> str:
     return "active"
 
 
+async def check_kafka(settings: Settings) -> bool:
+    """The broker accepts connections (within half a second)."""
+    return await asyncio.to_thread(kafka.reachable, settings, 0.5)
+
+
 async def health_report(
-    pool: asyncpg.Pool, adapters: dict[str, ChannelAdapter]
+    pool: asyncpg.Pool, adapters: dict[str, ChannelAdapter], settings: Settings | None = None
 ) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, report). 503 when the database cannot be reached."""
-    db_ok, queue = await check_database(pool)
+    """(HTTP status, report). 503 when the database cannot be reached; with Kafka away the
+    queue is `degraded` (intake goes on, rows wait in the outbox) but the status stays 200."""
+    db_ok, queue = await check_database(pool, settings)
     breakers = queue.pop("breakers", {}) if queue is not None else {}
+    if queue is not None and settings is not None and settings.bus == "kafka":
+        queue["status"] = "ok" if await check_kafka(settings) else "degraded"
     report: dict[str, Any] = {
         "status": "ok" if db_ok else "down",
         "database": "active" if db_ok else "inactive",

@@ -6,6 +6,7 @@ file keeps two supervisors off the same data directory.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import fcntl
@@ -23,9 +24,11 @@ from typing import IO
 
 from rich.console import Console
 
+from fte.bus import kafka
 from fte.config import Settings
 from fte.ops import migrations
 from fte.ops.embedded_postgres import EmbeddedPostgres
+from fte.ops.embedded_tansu import EmbeddedTansu, EmbeddedTansuError
 
 console = Console(stderr=True)
 
@@ -44,8 +47,10 @@ def _child_setup() -> None:
 class Supervisor:
     settings: Settings
     workers: int = 1
+    kafka: str | None = None  # "embedded": a Tansu broker for a local distributed setup
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     postgres: EmbeddedPostgres | None = None
+    tansu: EmbeddedTansu | None = None
     _lock: IO[str] | None = None
     _stopping: bool = False
 
@@ -86,6 +91,8 @@ class Supervisor:
         console.print("Applying migrations …")
         migrations.upgrade(url)
         env = {**os.environ, "DATABASE_URL": url, "FTE_SECRET_KEY": s.resolved_secret_key()}
+        if self.kafka == "embedded":
+            env.update(self._start_kafka())
         if s.load_demo_kb:
             self._load_demo_kb(env)
         self._spawn("api", ["serve"], env)
@@ -93,6 +100,29 @@ class Supervisor:
             self._spawn(f"worker-{i + 1}", ["worker"], env)
         self._wait_healthy()
         return url
+
+    def _start_kafka(self) -> dict[str, str]:
+        """Start the embedded broker and create the topics; the workers' Kafka settings."""
+        console.print("Starting the embedded Kafka broker (Tansu) …")
+        self.tansu = EmbeddedTansu(log_path=self.settings.data_dir / "tansu.log")
+        try:
+            servers = self.tansu.start()
+        except EmbeddedTansuError as exc:
+            raise SupervisorError(f"the embedded Kafka broker did not start: {exc}") from exc
+        env = {
+            "FTE_BUS": "kafka",
+            "KAFKA_BOOTSTRAP_SERVERS": servers,
+            # Tansu's in-memory engine rejects aiokafka's InitProducerId request.
+            "FTE_KAFKA_IDEMPOTENCE": "false",
+        }
+        settings = self.settings.model_copy(
+            update={"bus": "kafka", "kafka_bootstrap_servers": servers}
+        )
+        try:
+            asyncio.run(kafka.create_topics(settings))
+        except kafka.KafkaUnavailable as exc:
+            raise SupervisorError(str(exc)) from exc
+        return env
 
     def _take_lock(self, path: Path) -> None:
         self._lock = path.open("a+")
@@ -151,7 +181,12 @@ class Supervisor:
             f"  Health     {s.base_url}/health\n"
             f"  API docs   {s.base_url}/docs\n"
             f"  Database   {where} ({safe_url})\n"
-            f"  Processes  api (pid {self.children['api'].pid}), "
+            + (
+                f"  Kafka      embedded Tansu at {self.tansu.bootstrap_servers}\n"
+                if self.tansu
+                else ""
+            )
+            + f"  Processes  api (pid {self.children['api'].pid}), "
             + ", ".join(f"{n} (pid {c.pid})" for n, c in self.children.items() if n != "api")
             + "\nPress Ctrl-C to stop.\n"
         )
@@ -179,6 +214,9 @@ class Supervisor:
                 console.print(f"[yellow]{name} did not stop in time; killing it[/yellow]")
                 child.kill()
                 child.wait()
+        if self.tansu is not None:
+            self.tansu.stop()
+            console.print("Embedded Kafka broker stopped.")
         if self.postgres is not None:
             self.postgres.stop()
             console.print("Embedded PostgreSQL stopped.")

@@ -155,9 +155,14 @@ class AgentWorker:
                 )
             else:
                 live.append(job)
-        contexts = await self._load(live)
+        await self.answer(live)
+        return len(jobs)
+
+    async def answer(self, jobs: list[queue.Job]) -> None:
+        """Run the agent on these jobs (embeddings in one batch), committing each outcome."""
+        contexts = await self._load(jobs)
         if not contexts:
-            return len(jobs)
+            return
         started = time.perf_counter()
         texts = [ctx.query for _, ctx in contexts]
         vectors = await asyncio.to_thread(self.embedder.embed, texts)
@@ -166,7 +171,6 @@ class AgentWorker:
         shared_ms = (time.perf_counter() - started) * 1000 / len(contexts)
         for (job, ctx), vector, feeling in zip(contexts, vectors, feelings, strict=True):
             await self._handle(job, ctx, vector.tolist(), feeling, shared_ms)
-        return len(jobs)
 
     async def _sentiments(
         self, texts: list[str], vectors: npt.NDArray[np.float32]
@@ -233,7 +237,12 @@ class AgentWorker:
                     await hand_over_unanswerable(conn, ctx, self.adapters.get(ctx.channel))
                 log.error("job %s dead-lettered as %s: %s", job.id, dead_id, error)
             else:
-                await queue.retry_later(conn, job, error, backoff_seconds(job.attempts))
+                await queue.retry_later(
+                    conn,
+                    job,
+                    error,
+                    backoff_seconds(job.attempts, self.settings.worker_backoff_cap_seconds),
+                )
 
     async def _dead_letter(self, job: queue.Job, error: str) -> None:
         async with transaction(self.pool) as conn:

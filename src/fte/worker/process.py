@@ -6,22 +6,49 @@ import asyncio
 import logging
 import signal
 
+import prometheus_client
+
 from fte.agent.embeddings import get_embedder
 from fte.agent.responders.local import LocalResponder
 from fte.agent.responders.openai_compatible import OpenAICompatibleResponder
 from fte.agent.sentiment_cache import SentimentSource
+from fte.bus import kafka
 from fte.channels.imap_smtp.poller import MailboxPoller
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import create_pool
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.kafka_consumer import KafkaAgentWorker
 
 log = logging.getLogger(__name__)
 
 
+class MissingTopics(RuntimeError):
+    """Kafka is reachable but lacks topics this deployment needs."""
+
+
+async def check_topics(settings: Settings) -> None:
+    """Refuse to start on a cluster without our topics, naming them; a broker that cannot be
+    reached yet is waited for by the consumer instead."""
+    try:
+        missing = await kafka.missing_topics(settings)
+    except kafka.KafkaUnavailable as exc:
+        log.warning("%s; will keep trying", exc)
+        return
+    if missing:
+        raise MissingTopics(
+            f"missing Kafka topics: {', '.join(missing)} "
+            f"(at {settings.kafka_bootstrap_servers}); create them with `fte kafka create-topics`"
+        )
+
+
 async def run_worker(settings: Settings, database_url: str) -> None:
     """Run one worker until told to stop; the batch in hand is finished first."""
+    if settings.bus == "kafka":
+        await check_topics(settings)
+    if settings.metrics_port:
+        prometheus_client.start_http_server(settings.metrics_port, addr=settings.host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -31,7 +58,8 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     responder = build_responder(settings)
     try:
         adapters = build_registry(settings)
-        worker = AgentWorker(
+        kind = KafkaAgentWorker if settings.bus == "kafka" else AgentWorker
+        worker = kind(
             pool,
             settings,
             embedder,

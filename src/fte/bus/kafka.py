@@ -1,0 +1,180 @@
+"""Kafka: topic names, the producer and consumer settings, and the records on the wire.
+
+A record carries its outbox row (id, topic, key, payload), keyed by conversation so one
+conversation always lands on one partition and is handled in order. The outbox stays the
+system of record: a worker marks the row processed in the same transaction as its effects,
+so a record delivered twice is recognised and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from fte.bus.postgres_queue import Job
+from fte.config import Settings
+
+# Outbox topics the relay publishes. `learn` (resolved tickets) stays on the PostgreSQL queue:
+# it is internal housekeeping, not traffic between intake and workers.
+RELAYED_TOPICS = ("inbound",)
+
+
+class KafkaUnavailable(RuntimeError):
+    """The broker did not answer in time; rows wait in the outbox."""
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names, with the deployment's prefix."""
+
+    inbound: str
+    outbound: str
+    dead_letters: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Topics:
+        prefix = settings.kafka_topic_prefix
+        return cls(
+            inbound=prefix + settings.kafka_inbound_topic,
+            outbound=prefix + settings.kafka_outbound_topic,
+            dead_letters=prefix + settings.kafka_dead_letter_topic,
+        )
+
+    def all(self) -> list[str]:
+        return [self.inbound, self.outbound, self.dead_letters]
+
+    def for_outbox(self, outbox_topic: str) -> str:
+        """The Kafka topic an outbox row of this topic goes to."""
+        if outbox_topic == "inbound":
+            return self.inbound
+        raise ValueError(f"outbox topic {outbox_topic!r} is not relayed to Kafka")
+
+
+def _servers(settings: Settings) -> list[str]:
+    return [s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip()]
+
+
+def producer(settings: Settings) -> AIOKafkaProducer:
+    """acks=all; idempotent unless FTE_KAFKA_IDEMPOTENCE=false (brokers without InitProducerId).
+
+    aiokafka keeps one request in flight per partition, so records of one key stay in order
+    with or without idempotence.
+    """
+    timeout_ms = int(settings.kafka_publish_timeout_seconds * 1000)
+    return AIOKafkaProducer(
+        bootstrap_servers=_servers(settings),
+        acks="all",
+        enable_idempotence=settings.kafka_idempotence,
+        linger_ms=5,
+        request_timeout_ms=max(timeout_ms, 1000),
+        retry_backoff_ms=200,
+        client_id="fte-relay",
+    )
+
+
+def consumer(settings: Settings, *topics: str) -> AIOKafkaConsumer:
+    """A member of the worker group; offsets are committed by hand, after the database."""
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=_servers(settings),
+        group_id=settings.kafka_group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=settings.worker_batch_size * settings.kafka_concurrency,
+        # A dead worker's partitions move to the others within this many seconds.
+        session_timeout_ms=int(settings.kafka_session_timeout_seconds * 1000),
+        heartbeat_interval_ms=max(100, int(settings.kafka_session_timeout_seconds * 1000 / 5)),
+        metadata_max_age_ms=10_000,
+        client_id="fte-worker",
+    )
+
+
+def encode(job: Job) -> bytes:
+    return json.dumps(
+        {"outbox_id": job.id, "topic": job.topic, "key": job.key, "payload": job.payload},
+        separators=(",", ":"),
+    ).encode()
+
+
+def decode(value: bytes) -> Job:
+    """The outbox row a record carries; ValueError when it is not one of ours."""
+    try:
+        data: dict[str, Any] = json.loads(value)
+        return Job(
+            id=int(data["outbox_id"]),
+            topic=str(data["topic"]),
+            key=str(data["key"]),
+            payload=dict(data["payload"]),
+            attempts=0,
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"not an outbox record: {value[:200]!r}") from exc
+
+
+async def _admin(settings: Settings) -> AIOKafkaAdminClient:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=_servers(settings),
+        request_timeout_ms=int(settings.kafka_publish_timeout_seconds * 1000),
+        client_id="fte-admin",
+    )
+    try:
+        await asyncio.wait_for(admin.start(), settings.kafka_publish_timeout_seconds)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        await admin.close()
+        raise KafkaUnavailable(
+            f"Kafka unreachable at {settings.kafka_bootstrap_servers}: {exc!r}"
+        ) from exc
+    return admin
+
+
+async def missing_topics(settings: Settings) -> list[str]:
+    """The topics this deployment needs that the cluster does not have."""
+    admin = await _admin(settings)
+    try:
+        existing = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    return [t for t in Topics.from_settings(settings).all() if t not in existing]
+
+
+async def create_topics(settings: Settings, partitions: int | None = None) -> list[str]:
+    """Create the missing topics; the names created."""
+    missing = await missing_topics(settings)
+    if not missing:
+        return []
+    admin = await _admin(settings)
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(
+                    name,
+                    partitions or settings.kafka_partitions,
+                    settings.kafka_replication_factor,
+                )
+                for name in missing
+            ]
+        )
+    except TopicAlreadyExistsError:  # created meanwhile by another process: fine
+        pass
+    finally:
+        await admin.close()
+    return missing
+
+
+def reachable(settings: Settings, timeout: float = 0.5) -> bool:
+    """True when a bootstrap server accepts a TCP connection (cheap, for /health)."""
+    for server in _servers(settings):
+        host, _, port = server.rpartition(":")
+        try:
+            with socket.create_connection((host or server, int(port or 9092)), timeout=timeout):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False

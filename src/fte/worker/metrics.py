@@ -1,0 +1,28 @@
+"""Prometheus metrics of the bus and the workers (served by `fte worker` on FTE_METRICS_PORT)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RELAY_PUBLISHED = Counter(
+    "fte_relay_published_total", "Outbox rows the broker acknowledged (acks=all)."
+)
+RELAY_BACKLOG = Gauge("fte_relay_backlog", "Outbox rows not yet published to Kafka.")
+RELAY_LAG = Gauge(
+    "fte_relay_lag_seconds", "Age of the oldest outbox row not yet published to Kafka."
+)
+CONSUMER_LAG = Gauge(
+    "fte_kafka_consumer_lag",
+    "Records between this worker's position and the end of a partition.",
+    ["topic", "partition"],
+)
+PROCESSED = Counter("fte_messages_processed_total", "Inbound messages handled and committed.")
+FAILED = Counter("fte_messages_failed_total", "Failed attempts at handling an inbound message.")
+DEAD_LETTERED = Counter(
+    "fte_dead_letters_total", "Jobs moved to the dead letters after their last attempt.", ["topic"]
+)
+PROCESSING_SECONDS = Histogram(
+    "fte_message_processing_seconds",
+    "Time from taking a batch to committing its outcome, per message.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)

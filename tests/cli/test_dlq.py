@@ -1,0 +1,66 @@
+"""`fte dlq list|replay` on the PostgreSQL queue (the Kafka path is in tests/worker)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+import asyncpg
+
+from fte.agent.embeddings import Embedder
+from fte.channels.base import Identity, InboundMessage
+from fte.channels.registry import build_registry
+from fte.intake.service import file_inbound
+from fte.worker.agent_consumer import AgentWorker
+from tests.conftest import make_settings
+
+
+async def fte(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "fte", *args],
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_dead_letters_are_listed_and_replayed_from_the_command_line(
+    kb_pool: asyncpg.Pool, kb_db_url: str, embedder: Embedder
+) -> None:
+    settings = make_settings(FTE_WORKER_MAX_ATTEMPTS="1")
+    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="w")
+    message = InboundMessage(
+        channel="carrier_pigeon",
+        identity=Identity("email", "d@example.com"),
+        customer_name="Dee",
+        subject="Question",
+        body="How do I reset my password?",
+    )
+    filed = await file_inbound(kb_pool, message)
+    assert await worker.run_once() == 1
+
+    listed = await fte(kb_db_url, "dlq", "list", "--json")
+    (entry,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert entry["topic"] == "inbound" and "carrier_pigeon" in entry["error"]
+
+    usage = await fte(kb_db_url, "dlq", "replay")
+    assert usage.returncode == 2 and "ID or --all" in usage.stderr
+    async with kb_pool.acquire() as conn:
+        await conn.execute("UPDATE messages SET channel = 'web_form'")
+    replayed = await fte(kb_db_url, "dlq", "replay", str(entry["id"]))
+    assert replayed.returncode == 0 and "Replayed 1" in replayed.stderr
+    again = await fte(kb_db_url, "dlq", "replay", str(entry["id"]))
+    assert again.returncode == 1 and "No open dead letter" in again.stderr
+
+    assert await worker.run_once() == 1
+    async with kb_pool.acquire() as conn:
+        decision = await conn.fetchval(
+            "SELECT decision FROM agent_runs WHERE message_id = $1", filed.message_id
+        )
+    assert decision == "answer"
+    assert (await fte(kb_db_url, "dlq", "list")).stderr.strip() == "No dead letters."
