@@ -2,15 +2,15 @@
 
 Additive only (expand): the previous release keeps working against this schema.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-23
 """
 
 from fte.migrations.sql import execute_script
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
