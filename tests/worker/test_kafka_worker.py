@@ -49,6 +49,15 @@ async def all_answered(pool: asyncpg.Pool, expected: int) -> bool:
     return len(runs) == expected and all(n >= 1 for n in runs.values())
 
 
+async def all_delivered(pool: asyncpg.Pool) -> bool:
+    async with pool.acquire() as conn:
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM messages WHERE direction = 'outbound' "
+            "AND delivery_status IS DISTINCT FROM 'sent'"
+        )
+    return bool(waiting == 0)
+
+
 async def test_two_workers_in_one_group_answer_every_message_once_in_order(
     kb_pool: asyncpg.Pool, kb_db_url: str, embedder: Embedder, kafka_env: dict[str, str]
 ) -> None:
@@ -70,12 +79,17 @@ async def test_two_workers_in_one_group_answer_every_message_once_in_order(
                 response = await client.post("/support/submit", json=form(i, 12))
                 assert response.status_code == 201, response.text
         await eventually(lambda: all_answered(kb_pool, 24), 90, "every message answered")
+        # Replies are delivered beside the consumer (the deliver jobs stay on the PostgreSQL
+        # queue).
+        await eventually(lambda: all_delivered(kb_pool), 30, "every reply delivered")
         await asyncio.sleep(1)  # a duplicate would show up now
     runs = await runs_per_message(kb_pool)
     assert sorted(runs.values()) == [1] * 24
     async with kb_pool.acquire() as conn:
         workers = {r["worker"] for r in await conn.fetch("SELECT worker FROM agent_runs")}
-        unpublished = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        unpublished = await conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE topic = 'inbound' AND published_at IS NULL"
+        )
         out_of_order = await conn.fetchval(
             """
             SELECT count(*) FROM (
