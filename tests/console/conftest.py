@@ -8,18 +8,10 @@ import asyncpg
 import httpx
 import pytest
 
-from fte.auth import service
-from tests.conftest import make_settings, serve_app
-from tests.fixtures.console import PASSWORD, sign_in
+from tests.fixtures.console import signed_in_agent
 
 
 @pytest.fixture
 async def console(kb_db_url: str, kb_pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
-    async with kb_pool.acquire() as conn:
-        await service.add_user(conn, "ada@example.com", "Ada", "agent", PASSWORD)
-    async with (
-        serve_app(kb_db_url, make_settings()) as base,
-        httpx.AsyncClient(base_url=base, timeout=10) as client,
-    ):
-        await sign_in(client, "ada@example.com")
+    async with signed_in_agent(kb_db_url, kb_pool) as client:
         yield client

@@ -9,23 +9,15 @@ import asyncpg
 import httpx
 import pytest
 
-from fte.auth import service
 from fte.channels.base import Identity, InboundMessage
 from fte.config import Settings
 from fte.intake.service import file_inbound
-from tests.conftest import make_settings, serve_app
-from tests.fixtures.console import PASSWORD, sign_in
+from tests.fixtures.console import signed_in_agent
 
 
 @pytest.fixture
 async def console(db_url: str, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
-    async with pool.acquire() as conn:
-        await service.add_user(conn, "ada@example.com", "Ada", "agent", PASSWORD)
-    async with (
-        serve_app(db_url, make_settings()) as base,
-        httpx.AsyncClient(base_url=base, timeout=10) as client,
-    ):
-        await sign_in(client, "ada@example.com")
+    async with signed_in_agent(db_url, pool) as client:
         yield client
 
 
