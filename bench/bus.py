@@ -8,8 +8,12 @@ Prints one JSON object:
   postgres  FTE_BUS=postgres, one `fte worker`
   kafka_1   FTE_BUS=kafka on the embedded Tansu broker, one `fte worker`
   kafka_2   the same with two `fte worker` processes in one consumer group
-each with mps (messages answered per second, first submit → last reply committed) and
-p50/p95 end-to-end latency (message committed → agent run committed), local agent.
+Each mode is measured twice, on the local agent:
+  saturated_mps / saturated_p95_ms  a backlog of --messages submitted as fast as intake takes
+            them: the most messages the workers answer per second
+  mps, p50_ms, p95_ms  --messages submitted open loop at --rate per second (default: half the
+            ceiling, the target): answered per second (first submit → last agent run
+            committed) and end-to-end latency (message committed → agent run committed)
 Everything runs on a throw-away embedded PostgreSQL and broker; nothing touches ./.fte.
 """
 
@@ -56,49 +60,57 @@ def ceiling(count: int) -> dict[str, float]:
     return {"texts_per_s": round(count / (time.perf_counter() - started), 1), "batch": BATCH}
 
 
-async def run_mode(
-    url: str, base: str, env: dict[str, str], workers: int, count: int, concurrency: int
-) -> dict[str, float]:
+async def _reset(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("TRUNCATE customers CASCADE; TRUNCATE outbox CASCADE")
     finally:
         await conn.close()
-    procs: list[Process] = []
+
+
+async def _burst(http: httpx.AsyncClient, first: int, count: int, concurrency: int) -> None:
+    """Submit `count` messages as fast as intake takes them: the workers' backlog."""
+    counter = itertools.count(first)
+
+    async def client() -> None:
+        while (i := next(counter)) < first + count:
+            (await http.post("/support/submit", json=form(i))).raise_for_status()
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+
+
+async def _paced(http: httpx.AsyncClient, first: int, count: int, rate: float) -> None:
+    """Submit `count` messages open loop at `rate` per second (a steady stream of customers)."""
+    started = time.perf_counter()
+
+    async def submit(i: int) -> None:
+        (await http.post("/support/submit", json=form(first + i))).raise_for_status()
+
+    tasks = []
+    for i in range(count):
+        await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(submit(i)))
+    await asyncio.gather(*tasks)
+
+
+async def _answered(url: str, since: float, expected: int) -> dict[str, float]:
+    """Wait for every message submitted after `since` to have its agent run; the figures."""
+    conn = await asyncpg.connect(url)
     try:
-        for _ in range(workers):
-            procs.append(start_worker(url, env))
-        if workers > 1:
-            await asyncio.sleep(8)  # the group settles: both workers hold partitions
-        counter = itertools.count()
-
-        async def client(http: httpx.AsyncClient) -> None:
-            while (i := next(counter)) < count:
-                response = await http.post("/support/submit", json=form(i))
-                response.raise_for_status()
-
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            await asyncio.gather(*(client(http) for _ in range(concurrency)))
-        conn = await asyncpg.connect(url)
-        try:
-            deadline = time.monotonic() + 600
-            while await conn.fetchval("SELECT count(*) FROM agent_runs") < count:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("workers did not finish")
-                await asyncio.sleep(0.2)
-            rows = await conn.fetch(
-                """
-                SELECT EXTRACT(EPOCH FROM r.created_at - m.created_at) * 1000 AS ms,
-                       EXTRACT(EPOCH FROM m.created_at) AS sent,
-                       EXTRACT(EPOCH FROM r.created_at) AS done
-                FROM agent_runs r JOIN messages m ON m.id = r.message_id
-                """
-            )
-        finally:
-            await conn.close()
+        deadline = time.monotonic() + 600
+        query = """
+            SELECT EXTRACT(EPOCH FROM r.created_at - m.created_at) * 1000 AS ms,
+                   EXTRACT(EPOCH FROM m.created_at) AS sent,
+                   EXTRACT(EPOCH FROM r.created_at) AS done
+            FROM agent_runs r JOIN messages m ON m.id = r.message_id
+            WHERE m.created_at >= to_timestamp($1)
+        """
+        while len(rows := await conn.fetch(query, since)) < expected:
+            if time.monotonic() > deadline:
+                raise RuntimeError("workers did not finish")
+            await asyncio.sleep(0.2)
     finally:
-        for proc in procs:
-            proc.stop()
+        await conn.close()
     latencies = [float(r["ms"]) for r in rows]
     span = max(float(r["done"]) for r in rows) - min(float(r["sent"]) for r in rows)
     return {
@@ -106,6 +118,43 @@ async def run_mode(
         "p50_ms": round(percentile(latencies, 50), 1),
         "p95_ms": round(percentile(latencies, 95), 1),
         "n": len(rows),
+    }
+
+
+async def run_mode(
+    url: str,
+    base: str,
+    env: dict[str, str],
+    workers: int,
+    count: int,
+    concurrency: int,
+    rate: float,
+) -> dict[str, float]:
+    """Saturated (a backlog of `count` messages: the most the workers answer per second),
+    then paced (`count` messages at `rate` per second: the latency a steady stream sees)."""
+    await _reset(url)
+    procs: list[Process] = []
+    try:
+        for _ in range(workers):
+            procs.append(start_worker(url, env))
+        if workers > 1:
+            await asyncio.sleep(8)  # the group settles: both workers hold partitions
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            since = time.time()
+            await _burst(http, 0, count, concurrency)
+            saturated = await _answered(url, since, count)
+            await asyncio.sleep(1)
+            since = time.time()
+            await _paced(http, count, count, rate)
+            paced = await _answered(url, since, count)
+    finally:
+        for proc in procs:
+            proc.stop()
+    return {
+        **paced,
+        "offered_mps": round(rate, 1),
+        "saturated_mps": saturated["mps"],
+        "saturated_p95_ms": saturated["p95_ms"],
     }
 
 
@@ -125,9 +174,14 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rate", type=float, help="paced messages per second (half the ceiling)")
+    parser.add_argument("--modes", default="postgres,kafka_1,kafka_2")
     args = parser.parse_args()
 
-    result: dict[str, object] = {"ceiling": await asyncio.to_thread(ceiling, args.messages)}
+    roof = await asyncio.to_thread(ceiling, args.messages)
+    rate = args.rate or roof["texts_per_s"] / 2
+    modes = args.modes.split(",")
+    result: dict[str, object] = {"ceiling": roof}
     with tempfile.TemporaryDirectory(prefix="fte-bench-") as tmp:
         server = EmbeddedPostgres(Path(tmp))
         broker = EmbeddedTansu(log_path=Path(tmp) / "tansu.log")
@@ -139,9 +193,12 @@ async def main() -> None:
             api, base = start_api(url, {"FTE_LOG_LEVEL": "WARNING"})
             try:
                 n, c = args.messages, args.concurrency
-                result["postgres"] = await run_mode(url, base, {}, 1, n, c)
-                result["kafka_1"] = await run_mode(url, base, await kafka_env(broker), 1, n, c)
-                result["kafka_2"] = await run_mode(url, base, await kafka_env(broker), 2, n, c)
+                if "postgres" in modes:
+                    result["postgres"] = await run_mode(url, base, {}, 1, n, c, rate)
+                for mode, workers in (("kafka_1", 1), ("kafka_2", 2)):
+                    if mode in modes:
+                        env = await kafka_env(broker)
+                        result[mode] = await run_mode(url, base, env, workers, n, c, rate)
             finally:
                 api.stop()
         finally:
@@ -150,6 +207,7 @@ async def main() -> None:
     result["config"] = {
         "messages": args.messages,
         "concurrency": args.concurrency,
+        "rate": round(rate, 1),
         "cpus": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))

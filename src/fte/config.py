@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # postgres: workers claim outbox rows directly. kafka: a relay publishes them to Kafka.
     bus: Literal["postgres", "kafka"] = Field(default="postgres", alias="FTE_BUS")
     worker_batch_size: int = Field(default=16, alias="FTE_WORKER_BATCH_SIZE", ge=1, le=256)
+    # Messages of different conversations a worker handles at once (each one's in order).
+    worker_concurrency: int = Field(default=8, alias="FTE_WORKER_CONCURRENCY", ge=1, le=64)
     worker_poll_seconds: float = Field(default=1.0, alias="FTE_WORKER_POLL_SECONDS", gt=0)
     worker_lease_seconds: float = Field(default=60.0, alias="FTE_WORKER_LEASE_SECONDS", gt=0)
     worker_max_attempts: int = Field(default=5, alias="FTE_WORKER_MAX_ATTEMPTS", ge=1)
@@ -97,6 +99,10 @@ class Settings(BaseSettings):
     )
     retrieval_top_k: int = Field(default=8, alias="FTE_RETRIEVAL_TOP_K", ge=1, le=100)
     embedding_device: str = Field(default="cpu", alias="FTE_EMBEDDING_DEVICE")
+    # CPU threads a worker process gives the model and numpy. One leaves the other cores to
+    # PostgreSQL, the API and other workers (more threads on a shared core spin and starve
+    # them); scale with worker processes, or raise it on a machine of the worker's own.
+    embedding_threads: int = Field(default=1, alias="FTE_EMBEDDING_THREADS", ge=1, le=256)
     # An OpenAI-compatible chat endpoint (OpenAI, Groq, Ollama, vLLM) that writes replies from
     # the retrieved sources. Unset: the local grounded responder writes them.
     llm_base_url: str | None = Field(default=None, alias="FTE_LLM_BASE_URL")

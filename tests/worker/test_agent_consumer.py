@@ -156,6 +156,24 @@ async def test_one_conversation_is_handled_in_order(
     assert [r["message_id"] for r in order] == [a.message_id, b.message_id]
 
 
+async def test_a_batch_of_conversations_is_answered_side_by_side_each_once(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    filed = [
+        await file_inbound(kb_pool, ask("How do I reset my password?", f"c{i}@example.com"))
+        for i in range(12)
+    ]
+    w = worker(kb_pool, embedder, FTE_WORKER_BATCH_SIZE="16", FTE_WORKER_CONCURRENCY="4")
+    assert await w.run_once() == 12
+    assert await w.run_once() == 0
+    async with kb_pool.acquire() as conn:
+        runs = await conn.fetch("SELECT message_id, decision FROM agent_runs")
+    assert sorted(r["message_id"] for r in runs) == sorted(f.message_id for f in filed)
+    assert {r["decision"] for r in runs} == {"answer"}
+    for f in filed:
+        assert len(await replies(kb_pool, f.ticket_id)) == 1
+
+
 async def test_a_failing_job_retries_then_lands_in_dead_letters_and_replays(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:

@@ -55,6 +55,15 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+def limit_threads(threads: int) -> None:
+    """Cap the CPU threads of torch and of numpy's BLAS / OpenMP pools in this process."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(limits=threads)
+
+
 _instance: Embedder | None = None
 _instance_lock = threading.Lock()
 

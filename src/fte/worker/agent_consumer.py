@@ -11,7 +11,7 @@ import socket
 import time
 import traceback
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import numpy as np
@@ -80,8 +80,16 @@ class AgentWorker:
         self.delivery = delivery
         self._wake = asyncio.Event()
 
+    async def warm_up(self) -> None:
+        """Load the models now, so the first message does not wait for them."""
+        await asyncio.to_thread(self.embedder.embed, ["warm up"])
+        if self.sentiment is not None:
+            with contextlib.suppress(*DB_DOWN, asyncpg.PostgresError):
+                await self.sentiment.current(self.pool)
+
     async def run(self, stop: asyncio.Event, database_url: str) -> None:
         """Work until `stop` is set; the batch in hand is finished first."""
+        await self.warm_up()
         listener = asyncio.create_task(self._listen(database_url, stop))
         log.info("worker %s started", self.name)
         failures = 0
@@ -169,8 +177,24 @@ class AgentWorker:
         feelings = await self._sentiments([ctx.body for _, ctx in contexts], vectors)
         # Each message is charged its share of the batch's embedding time.
         shared_ms = (time.perf_counter() - started) * 1000 / len(contexts)
+        # Conversations are handled side by side (their database work overlaps), each one's
+        # messages in order.
+        conversations: dict[str, list[tuple[queue.Job, MessageContext, list[float], Any]]] = {}
         for (job, ctx), vector, feeling in zip(contexts, vectors, feelings, strict=True):
-            await self._handle(job, ctx, vector.tolist(), feeling, shared_ms)
+            conversations.setdefault(job.key, []).append((job, ctx, vector.tolist(), feeling))
+        gate = asyncio.Semaphore(self.settings.worker_concurrency)
+
+        async def in_order(items: list[tuple[queue.Job, MessageContext, list[float], Any]]) -> None:
+            for job, ctx, vector, feeling in items:
+                async with gate:
+                    await self._handle(job, ctx, vector, feeling, shared_ms)
+
+        outcomes = await asyncio.gather(
+            *(in_order(items) for items in conversations.values()), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _sentiments(
         self, texts: list[str], vectors: npt.NDArray[np.float32]

@@ -72,6 +72,7 @@ class KafkaAgentWorker(AgentWorker):
     async def run(self, stop: asyncio.Event, database_url: str) -> None:
         """Work until `stop`; records in hand are finished (or handed back) first."""
         self.stop = stop
+        await self.warm_up()
         relay_wake = asyncio.Event()
         tasks = [
             asyncio.create_task(Relay(self.pool, self.settings).run(stop, relay_wake)),

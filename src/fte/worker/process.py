@@ -8,7 +8,7 @@ import signal
 
 import prometheus_client
 
-from fte.agent.embeddings import get_embedder
+from fte.agent.embeddings import get_embedder, limit_threads
 from fte.agent.responders.local import LocalResponder
 from fte.agent.responders.openai_compatible import OpenAICompatibleResponder
 from fte.agent.sentiment_cache import SentimentSource
@@ -53,8 +53,10 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    limit_threads(settings.embedding_threads)
     embedder = await asyncio.to_thread(get_embedder, settings.embedding_device)
-    pool = await create_pool(database_url, min_size=1, max_size=4)
+    # One connection per message handled at once, plus delivery, the relay and learning.
+    pool = await create_pool(database_url, min_size=1, max_size=settings.worker_concurrency + 3)
     responder = build_responder(settings)
     try:
         adapters = build_registry(settings)
