@@ -26,6 +26,7 @@ from fte.bus import postgres_queue as queue
 from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.db import asyncpg_dsn, transaction
+from fte.kit.ordered import in_order_per_key
 from fte.tickets import repository as tickets
 
 if TYPE_CHECKING:
@@ -96,9 +97,13 @@ class AgentWorker:
         try:
             while not stop.is_set():
                 try:
-                    handled = await self.run_once()
-                    if self.delivery is not None:
-                        handled += await self.delivery.run_once()
+                    # Replies of the last batch go out while the next batch is answered.
+                    handled = sum(
+                        await asyncio.gather(
+                            self.run_once(),
+                            *([self.delivery.run_once()] if self.delivery is not None else []),
+                        )
+                    )
                     failures = 0
                 except DB_DOWN as exc:
                     failures += 1
@@ -179,22 +184,17 @@ class AgentWorker:
         shared_ms = (time.perf_counter() - started) * 1000 / len(contexts)
         # Conversations are handled side by side (their database work overlaps), each one's
         # messages in order.
-        conversations: dict[str, list[tuple[queue.Job, MessageContext, list[float], Any]]] = {}
-        for (job, ctx), vector, feeling in zip(contexts, vectors, feelings, strict=True):
-            conversations.setdefault(job.key, []).append((job, ctx, vector.tolist(), feeling))
-        gate = asyncio.Semaphore(self.settings.worker_concurrency)
+        batch = [
+            (job, ctx, vector.tolist(), feeling)
+            for (job, ctx), vector, feeling in zip(contexts, vectors, feelings, strict=True)
+        ]
 
-        async def in_order(items: list[tuple[queue.Job, MessageContext, list[float], Any]]) -> None:
-            for job, ctx, vector, feeling in items:
-                async with gate:
-                    await self._handle(job, ctx, vector, feeling, shared_ms)
+        async def handle(item: tuple[queue.Job, MessageContext, list[float], Any]) -> None:
+            await self._handle(*item, shared_ms)
 
-        outcomes = await asyncio.gather(
-            *(in_order(items) for items in conversations.values()), return_exceptions=True
+        await in_order_per_key(
+            batch, lambda item: item[0].key, handle, self.settings.worker_concurrency
         )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
 
     async def _sentiments(
         self, texts: list[str], vectors: npt.NDArray[np.float32]

@@ -22,6 +22,7 @@ from fte.delivery import repository as outbound
 from fte.delivery.sender import Sender
 from fte.delivery.service import TOPIC
 from fte.kit.circuit_breaker import CircuitOpenError
+from fte.kit.ordered import in_order_per_key
 from fte.worker.agent_consumer import DB_DOWN, backoff_seconds, worker_id
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,10 @@ class DeliveryWorker:
                 self.settings.worker_batch_size,
                 self.settings.worker_lease_seconds,
             )
-        for job in jobs:
-            await self._deliver(job)
+        # A claim holds one job per conversation; if it ever held more, they go in order.
+        await in_order_per_key(
+            jobs, lambda job: job.key, self._deliver, self.settings.worker_concurrency
+        )
         return len(jobs)
 
     async def _deliver(self, job: queue.Job) -> None:
