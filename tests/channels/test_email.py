@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import imaplib
+import threading
+import time
+
 import asyncpg
 
 from fte.agent.embeddings import Embedder
+from fte.channels.imap_smtp.idle import Wake, wait_for_mail
 from fte.channels.imap_smtp.poller import MailboxPoller
 from fte.channels.imap_smtp.schemas import new_text
 from fte.channels.registry import build_registry
@@ -12,7 +18,13 @@ from fte.config import Settings
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
 from tests.conftest import make_settings
-from tests.fixtures.mail_servers import deliver_to_mailbox, imap_server, smtp_server
+from tests.fixtures.mail_servers import (
+    IMAP_PASSWORD,
+    IMAP_USER,
+    deliver_to_mailbox,
+    imap_server,
+    smtp_server,
+)
 
 SUPPORT = "support@cloudsync.example"
 
@@ -113,3 +125,69 @@ async def test_end_to_end_one_threaded_reply_over_smtp_after_a_421(
     async with kb_pool.acquire() as conn:
         sent = await conn.fetchval("SELECT external_id FROM messages WHERE direction = 'outbound'")
     assert sent == reply["Message-ID"]
+
+
+async def _filed(pool: asyncpg.Pool, count: int, within: float) -> float:
+    """Seconds until `count` inbound messages are filed; fails after `within`."""
+    start = time.monotonic()
+    while time.monotonic() - start < within:
+        async with pool.acquire() as conn:
+            if await conn.fetchval("SELECT count(*) FROM messages") >= count:
+                return time.monotonic() - start
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{count} messages not filed within {within} s")
+
+
+async def test_new_mail_is_filed_within_a_second_while_idling(pool: asyncpg.Pool) -> None:
+    with imap_server() as port:
+        settings = email_settings(port).model_copy(update={"email_poll_seconds": 600.0})
+        poller = MailboxPoller(pool, settings)
+        stop = asyncio.Event()
+        deliver_to_mailbox(port, FIRST)
+        task = asyncio.create_task(poller.run(stop))
+        try:
+            await _filed(pool, 1, within=10)
+            await asyncio.sleep(0.5)  # in IDLE by now; the next poll is ten minutes away
+            deliver_to_mailbox(port, FOLLOW_UP)
+            waited = await _filed(pool, 2, within=10)
+            await asyncio.sleep(0.5)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 5)  # a stop ends the IDLE promptly
+    assert poller.idle_offered and waited < 2.0
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM messages") == 2  # nothing read twice
+        assert await conn.fetchval("SELECT last_uid FROM mailbox_state") == 102
+
+
+def test_an_idle_wait_is_bounded_and_can_be_cancelled() -> None:
+    with imap_server() as port:
+        url = email_settings(port).imap_url
+        assert url is not None
+        validity, last = _state(port)
+        start = time.monotonic()
+        wake = wait_for_mail(
+            url, validity, last, idle_seconds=0.5, timeout=5, cancel=threading.Event()
+        )
+        assert wake is Wake.TIMEOUT and time.monotonic() - start < 3
+        cancel = threading.Event()
+        threading.Timer(0.3, cancel.set).start()
+        wake = wait_for_mail(url, validity, last, idle_seconds=60, timeout=5, cancel=cancel)
+        assert wake is Wake.CANCELLED and time.monotonic() - start < 5
+        # Mail above the last UID read wakes the wait at once, before any IDLE.
+        deliver_to_mailbox(port, FIRST)
+        wake = wait_for_mail(
+            url, validity, last, idle_seconds=60, timeout=5, cancel=threading.Event()
+        )
+        assert wake is Wake.NEW_MAIL
+
+
+def _state(port: int) -> tuple[int, int]:
+    """The mailbox's UIDVALIDITY and highest UID, as the poller would have recorded them."""
+    imap = imaplib.IMAP4("127.0.0.1", port, timeout=5)
+    imap.login(IMAP_USER, IMAP_PASSWORD)
+    imap.select("INBOX", readonly=True)
+    _, validity = imap.response("UIDVALIDITY")
+    _, found = imap.uid("SEARCH", "ALL")
+    imap.logout()
+    return int(validity[0] or 0), max((int(u) for u in (found[0] or b"").split()), default=0)
