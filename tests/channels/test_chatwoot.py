@@ -238,3 +238,74 @@ async def test_in_approval_mode_the_draft_is_a_private_note(
         await _answer(kb_db_url, kb_pool, embedder, settings)
     (note,) = fake.posted
     assert note.body["private"] is True and "password" in note.body["content"].lower()
+
+
+def approve_note(note_id: int | None, *, message_id: int = 9001) -> dict[str, Any]:
+    """A private note `/approve` by a human agent, as Chatwoot's message_created sends it."""
+    return message(
+        id=message_id,
+        content="/approve",
+        message_type="outgoing",
+        private=True,
+        content_attributes={"in_reply_to": note_id} if note_id else {},
+        sender={"id": 9, "name": "Alex", "email": "alex@cloudsync.example", "type": "user"},
+    )
+
+
+async def test_an_agent_approving_the_draft_in_chatwoot_publishes_it_once(
+    kb_db_url: str, kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    async with FakeChatwoot(TOKEN) as fake:
+        settings = chatwoot_settings(fake.base_url, FTE_APPROVAL_MODE="true")
+        adapters = build_registry(settings)
+        delivery = DeliveryWorker(kb_pool, settings, adapters, name="d")
+        async with (
+            serve_app(kb_db_url, settings) as base,
+            httpx.AsyncClient(base_url=base, timeout=10) as c,
+        ):
+            assert (await send(c, MESSAGE_CREATED)).status_code == 200
+            await AgentWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
+            for _ in range(3):
+                await delivery.run_once()
+            (note,) = fake.posted
+            assert note.body["private"] is True
+            async with kb_pool.acquire() as conn:
+                note_id = await conn.fetchval(
+                    "SELECT external_id FROM messages WHERE metadata->>'private' = 'true'"
+                )
+                draft = await conn.fetchval("SELECT draft FROM agent_runs")
+            # Our own note echoed back by Chatwoot is not an approval, nor a customer message.
+            echo = message(message_type="outgoing", private=True, content=note.body["content"])
+            echo["sender"] = {"id": 2, "name": "FTE bot", "type": "agent_bot"}
+            assert "ignored" in (await send(c, echo, delivery="d-echo")).json()
+            first = await send(c, approve_note(int(note_id.removeprefix("out:"))), "d-2")
+            redelivered = await send(c, approve_note(int(note_id.removeprefix("out:"))), "d-2")
+            again = await send(c, approve_note(None, message_id=9002), delivery="d-3")
+            for _ in range(3):
+                await delivery.run_once()
+    assert first.status_code == redelivered.status_code == again.status_code == 200
+    assert [first.json()["approved"], redelivered.json()["approved"], again.json()["approved"]] == [
+        True,
+        False,
+        False,
+    ]
+    published = [p for p in fake.posted if p.body["private"] is False]
+    assert len(published) == 1 and published[0].conversation == "88"
+    assert published[0].body["content"] == draft.strip()
+    async with kb_pool.acquire() as conn:
+        audits = await conn.fetch(
+            "SELECT actor, detail FROM audit_log WHERE action = 'draft.approve'"
+        )
+        status = await conn.fetchval("SELECT status FROM tickets")
+    assert [a["actor"] for a in audits] == ["chatwoot:user:9"]
+    assert status == "pending"
+
+
+async def test_an_approval_with_no_draft_is_acknowledged_and_sends_nothing(
+    cw: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    assert (await send(cw, MESSAGE_CREATED)).status_code == 200
+    r = await send(cw, approve_note(None), delivery="d-2")
+    assert r.status_code == 200 and "ignored" in r.json()
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'deliver'") == 0
