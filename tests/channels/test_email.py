@@ -6,18 +6,25 @@ import asyncio
 import imaplib
 import threading
 import time
+import uuid
 
 import asyncpg
 
 from fte.agent.embeddings import Embedder
+from fte.bus import dead_letters
 from fte.channels.imap_smtp.idle import Wake, wait_for_mail
 from fte.channels.imap_smtp.poller import MailboxPoller
-from fte.channels.imap_smtp.schemas import new_text
+from fte.channels.imap_smtp.schemas import inbound_message, new_text
 from fte.channels.registry import build_registry
 from fte.config import Settings
+from fte.db import transaction
+from fte.delivery.service import queue_outbound
+from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
+from tests.channels.test_whatsapp import channels_health, drain
 from tests.conftest import make_settings
+from tests.fixtures.db import row_counts
 from tests.fixtures.mail_servers import (
     IMAP_PASSWORD,
     IMAP_USER,
@@ -25,6 +32,7 @@ from tests.fixtures.mail_servers import (
     imap_server,
     smtp_server,
 )
+from tests.fixtures.processes import free_port
 
 SUPPORT = "support@cloudsync.example"
 
@@ -191,3 +199,100 @@ def _state(port: int) -> tuple[int, int]:
     _, found = imap.uid("SEARCH", "ALL")
     imap.logout()
     return int(validity[0] or 0), max((int(u) for u in (found[0] or b"").split()), default=0)
+
+
+async def test_the_same_message_twice_in_the_mailbox_is_filed_once(pool: asyncpg.Pool) -> None:
+    # A mail server delivering twice (or a mailbox read again after a UIDVALIDITY change)
+    # gives new UIDs to the same Message-ID.
+    with imap_server() as port:
+        deliver_to_mailbox(port, FIRST)
+        deliver_to_mailbox(port, FIRST)
+        assert await MailboxPoller(pool, email_settings(port)).poll_once() == 2
+    counts = await row_counts(pool)
+    assert (counts["messages"], counts["tickets"], counts["outbox"]) == (1, 1, 1)
+
+
+async def queued_reply(pool: asyncpg.Pool) -> uuid.UUID:
+    """FIRST filed, and one reply to it queued for delivery."""
+    message = inbound_message(FIRST, SUPPORT)
+    assert message is not None
+    filed = await file_inbound(pool, message)
+    async with transaction(pool) as conn:
+        return await queue_outbound(
+            conn,
+            conversation_id=filed.conversation_id,
+            ticket_id=filed.ticket_id,
+            channel="email",
+            author="agent",
+            body="Go to Settings, then Password.",
+        )
+
+
+async def test_temporary_smtp_refusals_are_retried_until_accepted(pool: asyncpg.Pool) -> None:
+    with smtp_server() as (smtp_port, smtp):
+        smtp.refuse.extend([451, 452])  # "try again later", as 429/5xx are for HTTP providers
+        settings = email_settings(9, smtp_port)
+        await queued_reply(pool)
+        await drain(DeliveryWorker(pool, settings, build_registry(settings), name="d"))
+    (reply,) = smtp.messages
+    assert smtp.refuse == [] and reply["In-Reply-To"] == "<first-1@example.com>"
+    assert (await row_counts(pool))["dead_letters"] == 0
+
+
+async def test_a_permanent_smtp_refusal_is_not_retried(pool: asyncpg.Pool) -> None:
+    with smtp_server() as (smtp_port, smtp):
+        smtp.refuse.extend([550, 550])
+        settings = email_settings(9, smtp_port)
+        message_id = await queued_reply(pool)
+        await drain(DeliveryWorker(pool, settings, build_registry(settings), name="d"))
+    assert smtp.messages == [] and smtp.refuse == [550]  # one attempt only
+    async with pool.acquire() as conn:
+        (dead,) = await dead_letters.list_open(conn)
+        status = await conn.fetchval(
+            "SELECT delivery_status FROM messages WHERE id = $1", message_id
+        )
+    assert "SMTP 550" in dead["error"] and status == "failed"
+
+
+async def test_smtp_down_opens_the_breaker_then_a_dead_letter_that_replays_once(
+    db_url: str, pool: asyncpg.Pool
+) -> None:
+    smtp_port = free_port()  # nothing listens yet: connection refused
+    settings = email_settings(9, smtp_port).model_copy(
+        update={
+            "delivery_quick_retries": 2,
+            "delivery_max_attempts": 2,
+            "delivery_breaker_failures": 3,
+            "delivery_breaker_reset_seconds": 0.2,
+        }
+    )
+    message_id = await queued_reply(pool)
+    worker = DeliveryWorker(pool, settings, build_registry(settings), name="d")
+    await worker.run_once()  # two connections refused; the job waits for its backoff
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE outbox SET available_at = now() WHERE topic = 'deliver'")
+    await worker.run_once()  # the third failure opens the breaker and ends the attempts
+    assert worker.sender.breaker("email").state == "open"
+    assert (await channels_health(db_url, settings))["email"] == "degraded"
+    async with pool.acquire() as conn:
+        (dead,) = await dead_letters.list_open(conn)
+    assert "SMTP unreachable" in dead["error"]
+
+    with smtp_server(smtp_port) as (_, smtp):  # the server is back
+        async with transaction(pool) as conn:
+            assert await dead_letters.replay(conn, dead["id"])
+            assert not await dead_letters.replay(conn, dead["id"])
+        for _ in range(50):  # refused while open, then the half-open probe goes through
+            await worker.run_once()
+            if smtp.messages:
+                break
+            await asyncio.sleep(0.05)
+        await drain(worker)
+    (reply,) = smtp.messages
+    assert reply["In-Reply-To"] == "<first-1@example.com>"
+    assert worker.sender.breaker("email").state == "closed"
+    async with pool.acquire() as conn:
+        sent = await conn.fetchrow(
+            "SELECT delivery_status, external_id FROM messages WHERE id = $1", message_id
+        )
+    assert sent["delivery_status"] == "sent" and sent["external_id"] == reply["Message-ID"]
