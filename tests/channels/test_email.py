@@ -296,3 +296,19 @@ async def test_smtp_down_opens_the_breaker_then_a_dead_letter_that_replays_once(
             "SELECT delivery_status, external_id FROM messages WHERE id = $1", message_id
         )
     assert sent["delivery_status"] == "sent" and sent["external_id"] == reply["Message-ID"]
+
+
+async def test_a_mail_with_a_broken_sender_is_skipped_and_the_next_one_filed(
+    pool: asyncpg.Pool,
+) -> None:
+    # `From: 0@` makes the standard library's header parser raise (found by the fuzzer).
+    broken = b"From: 0@\r\nSubject: x\r\nMessage-ID: <broken@example.com>\r\n\r\nhello\r\n"
+    with imap_server() as port:
+        deliver_to_mailbox(port, broken)
+        deliver_to_mailbox(port, FIRST)
+        poller = MailboxPoller(pool, email_settings(port))
+        assert await poller.poll_once() == 1
+        assert await poller.poll_once() == 0
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT external_id FROM messages") == "<first-1@example.com>"
+        assert await conn.fetchval("SELECT last_uid FROM mailbox_state") == 102

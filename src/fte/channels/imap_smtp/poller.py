@@ -90,7 +90,12 @@ class MailboxPoller:
         )
         filed = 0
         for uid, raw in fetched.messages:
-            message = inbound_message(raw, self.settings.email_from or "")
+            try:
+                message = inbound_message(raw, self.settings.email_from or "")
+            except Exception:
+                # Skipped, not retried: a mail we cannot read must not stop the mailbox.
+                log.exception("mailbox %s: UID %d could not be read; skipped", self.key, uid)
+                message = None
             if message is not None:
                 await file_inbound(self.pool, message)
                 filed += 1
