@@ -9,6 +9,7 @@ import time
 import uuid
 
 import asyncpg
+import pytest
 
 from fte.agent.embeddings import Embedder
 from fte.bus import dead_letters
@@ -312,3 +313,22 @@ async def test_a_mail_with_a_broken_sender_is_skipped_and_the_next_one_filed(
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT external_id FROM messages") == "<first-1@example.com>"
         assert await conn.fetchval("SELECT last_uid FROM mailbox_state") == 102
+
+
+async def test_a_wrong_mailbox_password_files_nothing_and_is_reported(
+    pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    with imap_server() as port:
+        deliver_to_mailbox(port, FIRST)
+        url = f"imap://demouser:not-the-pass-7x@127.0.0.1:{port}/INBOX"
+        settings = email_settings(port).model_copy(update={"imap_url": url})
+        poller = MailboxPoller(pool, settings)
+        with pytest.raises(imaplib.IMAP4.error):
+            await poller.poll_once()
+        stop = asyncio.Event()
+        task = asyncio.create_task(poller.run(stop))
+        await asyncio.sleep(1)
+        stop.set()
+        await asyncio.wait_for(task, 5)  # the worker keeps going, and stops when told
+    assert "demouser@127.0.0.1" in caplog.text and "not-the-pass-7x" not in caplog.text
+    assert (await row_counts(pool))["messages"] == 0
