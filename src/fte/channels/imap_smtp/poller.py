@@ -139,10 +139,14 @@ class MailboxPoller:
 
     async def _idle(self, stop: asyncio.Event) -> Wake | None:
         """One IDLE wait; None when the server has no IDLE or it failed (the caller polls)."""
-        async with transaction(self.pool) as conn:
-            state = await conn.fetchrow(
-                "SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = $1", self.key
-            )
+        try:
+            async with transaction(self.pool) as conn:
+                state = await conn.fetchrow(
+                    "SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = $1", self.key
+                )
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("mailbox %s: %s", self.key, exc)
+            return None
         cancel = threading.Event()
         wait = asyncio.ensure_future(
             asyncio.to_thread(
@@ -165,6 +169,10 @@ class MailboxPoller:
             wake = await wait
         except (OSError, imaplib.IMAP4.error) as exc:
             log.warning("mailbox %s: IDLE failed, polling instead: %s", self.key, exc)
+            return None
+        except Exception:
+            # A server answer we did not expect must not stop the reading: poll this round.
+            log.exception("mailbox %s: IDLE failed, polling instead", self.key)
             return None
         if wake is Wake.UNSUPPORTED:
             log.info("mailbox %s: the server offers no IDLE; polling", self.key)
