@@ -19,6 +19,7 @@ from fte.channels.web_form.webhook import router as web_form_router
 from fte.channels.whatsapp_twilio.webhook import router as whatsapp_router
 from fte.config import Settings, get_settings
 from fte.console import routes as console
+from fte.customers.routes import router as customers_router
 from fte.db import create_pool
 from fte.errors import install_error_handlers
 from fte.kit.body_limit import BodyLimitMiddleware
@@ -96,6 +97,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     console.install(app)
     app.include_router(whatsapp_router)
     app.include_router(chatwoot_router)
+    app.include_router(customers_router)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

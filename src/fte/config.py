@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(default=None, alias="SMTP_URL")
     email_from: str | None = Field(default=None, alias="EMAIL_FROM")
     email_poll_seconds: float = Field(default=30.0, alias="FTE_EMAIL_POLL_SECONDS", gt=0)
+    # Wait in IMAP IDLE when the server offers it (new mail filed within a second); each IDLE
+    # is ended and re-issued after this long, under RFC 2177's 29-minute server limit.
+    email_idle: bool = Field(default=True, alias="FTE_EMAIL_IDLE")
+    email_idle_seconds: float = Field(default=1500.0, alias="FTE_EMAIL_IDLE_SECONDS", gt=0, le=1740)
 
     # Chatwoot: active when the four settings are set. The base URL is the API's as well.
     chatwoot_base_url: str | None = Field(default=None, alias="CHATWOOT_BASE_URL")

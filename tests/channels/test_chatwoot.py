@@ -3,9 +3,11 @@ server speaking Chatwoot's messages API."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,11 +16,17 @@ import httpx
 import pytest
 
 from fte.agent.embeddings import Embedder
+from fte.bus import dead_letters
+from fte.channels.chatwoot.schemas import inbound_message
 from fte.channels.chatwoot.webhook import signature
 from fte.channels.registry import build_registry
 from fte.config import Settings
+from fte.db import transaction
+from fte.delivery.service import queue_outbound
+from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
+from tests.channels.test_whatsapp import channels_health, drain
 from tests.conftest import make_settings, serve_app
 from tests.fixtures.db import row_counts
 from tests.fixtures.fake_chatwoot import FakeChatwoot
@@ -238,3 +246,169 @@ async def test_in_approval_mode_the_draft_is_a_private_note(
         await _answer(kb_db_url, kb_pool, embedder, settings)
     (note,) = fake.posted
     assert note.body["private"] is True and "password" in note.body["content"].lower()
+
+
+def approve_note(note_id: int | None, *, message_id: int = 9001) -> dict[str, Any]:
+    """A private note `/approve` by a human agent, as Chatwoot's message_created sends it."""
+    return message(
+        id=message_id,
+        content="/approve",
+        message_type="outgoing",
+        private=True,
+        content_attributes={"in_reply_to": note_id} if note_id else {},
+        sender={"id": 9, "name": "Alex", "email": "alex@cloudsync.example", "type": "user"},
+    )
+
+
+async def test_an_agent_approving_the_draft_in_chatwoot_publishes_it_once(
+    kb_db_url: str, kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    async with FakeChatwoot(TOKEN) as fake:
+        settings = chatwoot_settings(fake.base_url, FTE_APPROVAL_MODE="true")
+        adapters = build_registry(settings)
+        delivery = DeliveryWorker(kb_pool, settings, adapters, name="d")
+        async with (
+            serve_app(kb_db_url, settings) as base,
+            httpx.AsyncClient(base_url=base, timeout=10) as c,
+        ):
+            assert (await send(c, MESSAGE_CREATED)).status_code == 200
+            await AgentWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
+            for _ in range(3):
+                await delivery.run_once()
+            (note,) = fake.posted
+            assert note.body["private"] is True
+            async with kb_pool.acquire() as conn:
+                note_id = await conn.fetchval(
+                    "SELECT external_id FROM messages WHERE metadata->>'private' = 'true'"
+                )
+                draft = await conn.fetchval("SELECT draft FROM agent_runs")
+            # Our own note echoed back by Chatwoot is not an approval, nor a customer message.
+            echo = message(message_type="outgoing", private=True, content=note.body["content"])
+            echo["sender"] = {"id": 2, "name": "FTE bot", "type": "agent_bot"}
+            assert "ignored" in (await send(c, echo, delivery="d-echo")).json()
+            first = await send(c, approve_note(int(note_id.removeprefix("out:"))), "d-2")
+            redelivered = await send(c, approve_note(int(note_id.removeprefix("out:"))), "d-2")
+            again = await send(c, approve_note(None, message_id=9002), delivery="d-3")
+            for _ in range(3):
+                await delivery.run_once()
+    assert first.status_code == redelivered.status_code == again.status_code == 200
+    assert [first.json()["approved"], redelivered.json()["approved"], again.json()["approved"]] == [
+        True,
+        False,
+        False,
+    ]
+    published = [p for p in fake.posted if p.body["private"] is False]
+    assert len(published) == 1 and published[0].conversation == "88"
+    assert published[0].body["content"] == draft.strip()
+    async with kb_pool.acquire() as conn:
+        audits = await conn.fetch(
+            "SELECT actor, detail FROM audit_log WHERE action = 'draft.approve'"
+        )
+        status = await conn.fetchval("SELECT status FROM tickets")
+    assert [a["actor"] for a in audits] == ["chatwoot:user:9"]
+    assert status == "pending"
+
+
+async def test_an_approval_with_no_draft_is_acknowledged_and_sends_nothing(
+    cw: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    assert (await send(cw, MESSAGE_CREATED)).status_code == 200
+    r = await send(cw, approve_note(None), delivery="d-2")
+    assert r.status_code == 200 and "ignored" in r.json()
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'deliver'") == 0
+
+
+async def queued_reply(pool: asyncpg.Pool, body: str = "hello") -> uuid.UUID:
+    """A customer's Chatwoot message filed, and one reply to it queued for delivery."""
+    filed = await file_inbound(pool, inbound_message(MESSAGE_CREATED, "d-1"))
+    async with transaction(pool) as conn:
+        return await queue_outbound(
+            conn,
+            conversation_id=filed.conversation_id,
+            ticket_id=filed.ticket_id,
+            channel="chatwoot",
+            author="agent",
+            body=body,
+        )
+
+
+async def test_429_and_500_are_retried_until_chatwoot_accepts(pool: asyncpg.Pool) -> None:
+    async with FakeChatwoot(TOKEN) as fake:
+        fake.failures.extend([429, 500])
+        await queued_reply(pool)
+        settings = chatwoot_settings(fake.base_url)
+        await drain(DeliveryWorker(pool, settings, build_registry(settings), name="d"))
+    assert [r.status for r in fake.requests] == [429, 500, 200]
+    assert [(p.conversation, p.body["content"]) for p in fake.posted] == [("88", "hello")]
+    assert (await row_counts(pool))["dead_letters"] == 0
+
+
+async def test_chatwoot_down_opens_the_breaker_then_a_dead_letter_that_replays_once(
+    db_url: str, pool: asyncpg.Pool
+) -> None:
+    async with FakeChatwoot(TOKEN) as fake:
+        fake.failures.extend([503] * 50)
+        settings = chatwoot_settings(
+            fake.base_url,
+            FTE_DELIVERY_QUICK_RETRIES="2",
+            FTE_DELIVERY_MAX_ATTEMPTS="2",
+            FTE_DELIVERY_BREAKER_FAILURES="3",
+            FTE_DELIVERY_BREAKER_RESET_SECONDS="0.2",
+        )
+        message_id = await queued_reply(pool)
+        worker = DeliveryWorker(pool, settings, build_registry(settings), name="d")
+        await worker.run_once()  # two calls fail; the job waits for its backoff
+        async with pool.acquire() as conn:
+            await conn.execute("UPDATE outbox SET available_at = now() WHERE topic = 'deliver'")
+        await worker.run_once()  # the third failure opens the breaker and ends the attempts
+        assert worker.sender.breaker("chatwoot").state == "open"
+        assert (await channels_health(db_url, settings))["chatwoot"] == "degraded"
+        async with pool.acquire() as conn:
+            dead = await dead_letters.list_open(conn)
+            message = await conn.fetchrow("SELECT * FROM messages WHERE id = $1", message_id)
+        assert len(fake.requests) == 3 and len(dead) == 1 and "Chatwoot 503" in dead[0]["error"]
+        assert message["delivery_status"] == "failed"
+
+        fake.failures.clear()  # Chatwoot is back
+        async with transaction(pool) as conn:
+            assert await dead_letters.replay(conn, dead[0]["id"])
+            assert not await dead_letters.replay(conn, dead[0]["id"])  # replayed once
+        for _ in range(50):  # refused while open, then the half-open probe goes through
+            await worker.run_once()
+            if fake.posted:
+                break
+            await asyncio.sleep(0.05)
+        await drain(worker)
+    assert [p.body["content"] for p in fake.posted] == ["hello"]
+    assert worker.sender.breaker("chatwoot").state == "closed"
+    async with pool.acquire() as conn:
+        assert (
+            await conn.fetchval("SELECT delivery_status FROM messages WHERE id = $1", message_id)
+            == "sent"
+        )
+
+
+async def test_a_revoked_token_is_dead_lettered_at_once_not_retried(pool: asyncpg.Pool) -> None:
+    async with FakeChatwoot("another-token") as fake:
+        settings = chatwoot_settings(fake.base_url)
+        await queued_reply(pool)
+        await drain(DeliveryWorker(pool, settings, build_registry(settings), name="d"))
+    assert [r.status for r in fake.requests] == [401]
+    async with pool.acquire() as conn:
+        (dead,) = await dead_letters.list_open(conn)
+    assert "Chatwoot 401" in dead["error"]
+
+
+@pytest.mark.parametrize("status", ["open", "pending", "snoozed"])
+async def test_other_status_changes_are_acknowledged_and_leave_the_ticket(
+    cw: httpx.AsyncClient, pool: asyncpg.Pool, status: str
+) -> None:
+    assert (await send(cw, MESSAGE_CREATED)).status_code == 200
+    change = {"event": "conversation_status_changed", "id": 88, "status": status}
+    r = await send(cw, change, delivery="d-2")
+    assert r.status_code == 200 and "resolved" not in r.json()
+    unknown = {"event": "conversation_status_changed", "id": 99, "status": "resolved"}
+    assert (await send(cw, unknown, delivery="d-3")).json()["resolved"] is False
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT status FROM tickets") == "open"

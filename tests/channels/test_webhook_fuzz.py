@@ -1,5 +1,6 @@
 """Fuzzing the provider webhooks with malformed but correctly signed bodies: a 4xx (or an
-acknowledged no-op) every time, never a 500, nothing written."""
+acknowledged no-op) every time, never a 500, nothing written. The mailbox is email's webhook:
+any mail in it is read or skipped, never an error."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fte.channels.imap_smtp.schemas import inbound_message as email_message
 from tests.channels.test_chatwoot import MESSAGE_CREATED, chatwoot_settings, headers
 from tests.channels.test_whatsapp import incoming, signed, twilio_settings
 from tests.conftest import serve_app
@@ -105,3 +107,100 @@ async def test_whatsapp_never_500s_for_arbitrary_bytes(
     r = await both.post("/whatsapp/webhook", content=body, headers=hdrs)
     assert 400 <= r.status_code < 500, r.text
     assert (await row_counts(pool))["messages"] == 0
+
+
+@FUZZ
+@given(
+    key=st.sampled_from(["MessageSid", "MessageStatus", "ErrorCode", "ErrorMessage", "To"]),
+    value=st.one_of(st.just(""), st.text(max_size=80)),
+    drop=st.booleans(),
+)
+async def test_twilio_status_callbacks_never_500_and_change_no_other_message(
+    both: httpx.AsyncClient, pool: asyncpg.Pool, key: str, value: str, drop: bool
+) -> None:
+    params = {
+        "MessageSid": "SM" + "9" * 32,
+        "MessageStatus": "delivered",
+        "AccountSid": "AC" + "a" * 32,
+        "To": "whatsapp:+447700900123",
+        "ApiVersion": "2010-04-01",
+    }
+    if drop:
+        params.pop(key, None)
+    else:
+        params[key] = value
+    r = await both.post(
+        "/whatsapp/status", content=urlencode(params), headers=signed("/whatsapp/status", params)
+    )
+    assert r.status_code < 500, r.text
+    assert r.status_code == 204 or 400 <= r.status_code < 500
+    assert (await row_counts(pool))["messages"] == 0
+
+
+def _approval_and_status_bodies() -> st.SearchStrategy[bytes]:
+    """An agent's `/approve` note or a status change, with one field replaced by junk."""
+    note = {
+        **MESSAGE_CREATED,
+        "content": "/approve",
+        "message_type": "outgoing",
+        "private": True,
+        "content_attributes": {"in_reply_to": 1001},
+        "sender": {"id": 9, "name": "Alex", "type": "user"},
+    }
+    change = {"event": "conversation_status_changed", "id": 88, "status": "resolved"}
+
+    def mangle(base: dict[str, object], key: str, value: object) -> bytes:
+        return json.dumps({**base, key: value}).encode()
+
+    return st.one_of(
+        st.builds(
+            mangle,
+            st.just(note),
+            st.sampled_from(["content_attributes", "sender", "conversation", "id", "content"]),
+            junk,
+        ),
+        st.builds(mangle, st.just(change), st.sampled_from(["id", "status"]), junk),
+    )
+
+
+@FUZZ
+@given(body=_approval_and_status_bodies())
+async def test_chatwoot_approvals_and_status_changes_never_500_and_send_nothing(
+    both: httpx.AsyncClient, pool: asyncpg.Pool, body: bytes
+) -> None:
+    r = await both.post("/chatwoot/webhook", content=body, headers=headers(body))
+    assert r.status_code < 500, r.text
+    counts = await row_counts(pool)
+    assert (counts["messages"], counts["outbox"]) == (0, 0)
+
+
+def _emails() -> st.SearchStrategy[bytes]:
+    """A customer's email with one header or the body replaced by junk; or random bytes."""
+    headers = {
+        "From": "Sam <sam@example.com>",
+        "To": "support@cloudsync.example",
+        "Subject": "Help",
+        "Message-ID": "<m-1@example.com>",
+        "References": "<r-1@example.com>",
+        "Content-Type": "text/plain; charset=utf-8",
+        "Content-Transfer-Encoding": "7bit",
+    }
+    text = st.text(max_size=60).map(lambda t: t.replace("\r", "").replace("\n", " "))
+
+    def build(key: str, value: str, body: bytes) -> bytes:
+        lines = [f"{k}: {value if k == key else v}" for k, v in headers.items()]
+        return "\r\n".join(lines).encode("utf-8", "surrogateescape") + b"\r\n\r\n" + body
+
+    return st.one_of(
+        st.builds(build, st.sampled_from(sorted(headers)), text, st.binary(max_size=200)),
+        st.binary(max_size=400),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=_emails())
+def test_any_mail_in_the_mailbox_is_read_or_skipped_never_an_error(raw: bytes) -> None:
+    message = email_message(raw, "support@cloudsync.example")
+    if message is not None:
+        assert "@" in message.identity.value and message.body
+        assert len(message.body) <= 20_000

@@ -146,6 +146,10 @@ async def test_a_person_replies_and_approves_a_draft_through_the_delivery_queue(
         f"{url}/reply", data={"csrf": csrf_of(page), "body": edited, "run_id": str(run["id"])}
     )
     assert approved.status_code == 303
+    twice = await console.post(
+        f"{url}/reply", data={"csrf": csrf_of(page), "body": edited, "run_id": str(run["id"])}
+    )
+    assert twice.status_code == 409  # a draft is published once (console or Chatwoot)
     own = await console.post(
         f"{url}/reply", data={"csrf": csrf_of(page), "body": "<b>Also</b>: check spam."}
     )

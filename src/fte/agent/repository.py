@@ -123,3 +123,37 @@ async def ticket_answered_before(
         message_id,
     )
     return found is not None
+
+
+async def lock_draft(
+    conn: asyncpg.Connection, run_id: uuid.UUID, ticket_id: uuid.UUID
+) -> asyncpg.Record | None:
+    """The run's draft and whether it was published, locked until the transaction ends, so
+    two approvals at once publish it once. None when the run left no draft on this ticket."""
+    return await conn.fetchrow(
+        """
+        SELECT id, draft, reply_message_id FROM agent_runs
+        WHERE id = $1 AND ticket_id = $2 AND draft IS NOT NULL
+        FOR UPDATE
+        """,
+        run_id,
+        ticket_id,
+    )
+
+
+async def draft_noted(
+    conn: asyncpg.Connection, ticket_id: uuid.UUID, note_external_id: str | None = None
+) -> uuid.UUID | None:
+    """The agent run whose draft was posted as a private note on this ticket: the note with
+    this provider id, or the latest one."""
+    run_id: str | None = await conn.fetchval(
+        """
+        SELECT metadata->>'agent_run_id' FROM messages
+        WHERE ticket_id = $1 AND direction = 'outbound' AND metadata->>'private' = 'true'
+          AND metadata ? 'agent_run_id' AND ($2::text IS NULL OR external_id = $2)
+        ORDER BY created_at DESC, id DESC LIMIT 1
+        """,
+        ticket_id,
+        note_external_id,
+    )
+    return uuid.UUID(run_id) if run_id else None

@@ -7,7 +7,7 @@ import asyncio
 import typer
 import uvicorn
 
-from fte.cli import db, dlq, kafka, kb, sentiment, users
+from fte.cli import customers, db, dlq, kafka, kb, sentiment, users
 from fte.cli.context import console, database_url
 from fte.cli.eval import eval_command
 from fte.config import get_settings
@@ -17,6 +17,7 @@ app = typer.Typer(
     help="Customer Success FTE: an AI customer-success employee you run yourself.",
     no_args_is_help=True,
 )
+app.add_typer(customers.app, name="customer")
 app.add_typer(db.app, name="db")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(kb.app, name="kb")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fte.agent import repository as runs
+from fte.agent.approval import publish_draft
 from fte.agent.formatting import split_text
 from fte.auth.dependencies import FormSessionDep, SessionDep
 from fte.auth.repository import audit
@@ -151,15 +152,27 @@ async def reply(
         adapter = adapters.get(ticket["channel"])
         if adapter is None:
             raise FteError(f"channel {ticket['channel']} is not available", status_code=409)
-        draft = await runs.draft_of(conn, run_id, ticket_id) if run_id else None
-        if run_id and draft is None:
-            raise FteError(
-                "invalid request",
-                detail=[{"field": "run_id", "reason": "no draft of this ticket"}],
-                status_code=422,
+        actor = f"user:{session.user.id}"
+        if run_id:
+            published = await publish_draft(
+                conn,
+                ticket=ticket,
+                adapter=adapter,
+                run_id=run_id,
+                actor=actor,
+                text=text,
+                metadata={"user_id": str(session.user.id)},
             )
-        # Sent as the person wrote it (a draft is already dressed for the channel), in parts
-        # where the channel limits a message's length.
+            if published is None:
+                raise FteError(
+                    "invalid request",
+                    detail=[{"field": "run_id", "reason": "no draft of this ticket"}],
+                    status_code=422,
+                )
+            if published.already:
+                raise FteError("this draft was approved already", status_code=409)
+            return RedirectResponse(f"/console/tickets/{ticket_id}", status_code=303)
+        # Sent as the person wrote it, in parts where the channel limits a message's length.
         parts = split_text(text, adapter.max_chars) if adapter.max_chars else [text]
         sent = [
             await queue_outbound(
@@ -177,8 +190,5 @@ async def reply(
             conn, ticket_id, status="pending", escalation_reason=None, responded=True
         )
         detail: dict[str, object] = {"messages": [str(m) for m in sent]}
-        if run_id:
-            detail |= {"run_id": str(run_id), "edited": text != (draft or "").strip()}
-        action = "draft.approve" if run_id else "ticket.reply"
-        await audit(conn, f"user:{session.user.id}", action, ticket_id, detail)
+        await audit(conn, actor, "ticket.reply", ticket_id, detail)
     return RedirectResponse(f"/console/tickets/{ticket_id}", status_code=303)

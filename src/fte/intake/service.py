@@ -9,6 +9,7 @@ import asyncpg
 
 from fte.channels.base import InboundMessage
 from fte.customers import repository as customers
+from fte.customers import service as customer_links
 from fte.db import transaction
 from fte.tickets import repository as tickets
 
@@ -53,6 +54,10 @@ async def _file(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResult:
     )
     if msg.silent:
         await tickets.skip_agent(conn, row["message_id"])
+    # "My email is ana@example.com" on WhatsApp: the same customer on both channels from now on.
+    await customer_links.link_given(
+        conn, customer_id, msg.identity, msg.body, row["message_id"], row["ticket_id"]
+    )
     return IntakeResult.from_record(row, duplicate=False)
 
 

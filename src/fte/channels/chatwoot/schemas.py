@@ -103,6 +103,50 @@ def inbound_message(payload: dict[str, Any], delivery_id: str | None) -> Inbound
     )
 
 
+# What a Chatwoot agent types in a private note to publish the AI's draft (see docs/runbook.md).
+APPROVE_COMMAND = "/approve"
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A human agent approved the draft in Chatwoot: a private note reading `/approve`, in reply
+    to the draft's note (Chatwoot's `content_attributes.in_reply_to`) or on its own (the
+    conversation's latest draft)."""
+
+    conversation: str
+    agent_id: str
+    agent_name: str | None
+    note_id: str
+    in_reply_to: str | None
+
+
+def approval(payload: dict[str, Any]) -> Approval | None:
+    """The approval a `message_created` payload carries; None for any other message."""
+    content = payload.get("content")
+    if payload.get("private") is not True or not isinstance(content, str):
+        return None
+    words = content.strip().split(maxsplit=1)
+    if not words or words[0].lower() != APPROVE_COMMAND:
+        return None
+    sender = _object(payload, "sender")
+    if sender.get("type") != "user":  # only a person approves; never a bot, never ourselves
+        return None
+    attributes = payload.get("content_attributes")
+    reply_to = attributes.get("in_reply_to") if isinstance(attributes, dict) else None
+    name = sender.get("name")
+    return Approval(
+        conversation=_id(_object(payload, "conversation"), "id", "conversation.id"),
+        agent_id=_id(sender, "id", "sender.id"),
+        agent_name=name[:200] if isinstance(name, str) else None,
+        note_id=_id(payload, "id", "id"),
+        in_reply_to=(
+            _id(attributes, "in_reply_to", "content_attributes.in_reply_to")  # type: ignore[arg-type]
+            if reply_to is not None
+            else None
+        ),
+    )
+
+
 def status_change(payload: dict[str, Any]) -> StatusChange:
     """`conversation_status_changed`: the payload is the conversation itself."""
     status = payload.get("status")

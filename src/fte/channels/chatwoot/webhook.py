@@ -1,5 +1,9 @@
 """HTTP for Chatwoot: `POST /chatwoot/webhook`.
 
+A human agent approves the AI's draft (posted as a private note in approval mode) by writing a
+private note `/approve`, as a reply to the draft's note or on its own (the latest draft): the
+draft is then published through the delivery queue, once, and audited.
+
 Verifies `X-Chatwoot-Signature` (`sha256=` + hex HMAC-SHA256 of `"{X-Chatwoot-Timestamp}.{body}"`
 with the webhook secret), refuses stale timestamps (a replayed capture), files the customer's
 message (once per `X-Chatwoot-Delivery`) and answers at once, well inside Chatwoot's 5 s.
@@ -15,9 +19,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from fte.agent import repository as runs
+from fte.agent.approval import publish_draft
+from fte.channels.base import ChannelAdapter
 from fte.channels.chatwoot.adapter import ChatwootAdapter
 from fte.channels.chatwoot.schemas import (
     CHANNEL,
+    Approval,
+    approval,
     inbound_message,
     parse,
     status_change,
@@ -67,8 +76,11 @@ async def webhook(request: Request, pool: PoolDep, settings: SettingsDep) -> JSO
     delivery = (request.headers.get("X-Chatwoot-Delivery") or "")[:100] or None
     result: dict[str, Any] = {"event": payload["event"]}
     if payload["event"] == "message_created":
-        message = inbound_message(payload, delivery)
-        if message is None:
+        approved = approval(payload)
+        message = None if approved else inbound_message(payload, delivery)
+        if approved is not None:
+            result.update(await _approve(request, pool, settings, approved))
+        elif message is None:
             result["ignored"] = "not a customer's message"
         else:
             filed = await file_inbound(pool, message)
@@ -88,3 +100,35 @@ async def webhook(request: Request, pool: PoolDep, settings: SettingsDep) -> JSO
         # the agent stays silent while there is one.
         result["ignored"] = "event not handled"
     return JSONResponse(result)
+
+
+async def _approve(
+    request: Request, pool: PoolDep, settings: Settings, approved: Approval
+) -> dict[str, Any]:
+    """Publish the draft a Chatwoot agent approved, through the delivery queue; once only."""
+    adapters: dict[str, ChannelAdapter] = request.app.state.adapters
+    adapter = adapters.get(CHANNEL) or ChatwootAdapter(settings)
+    async with transaction(pool) as conn:
+        ticket_id = await tickets.find_open_ticket_by_thread(conn, CHANNEL, approved.conversation)
+        ticket = await tickets.get_ticket(conn, ticket_id) if ticket_id else None
+        note = f"out:{approved.in_reply_to}" if approved.in_reply_to else None
+        run_id = await runs.draft_noted(conn, ticket["id"], note) if ticket else None
+        if ticket is None or run_id is None:
+            return {"ignored": "no draft to approve in this conversation"}
+        published = await publish_draft(
+            conn,
+            ticket=ticket,
+            adapter=adapter,
+            run_id=run_id,
+            actor=f"chatwoot:user:{approved.agent_id}",
+            metadata={
+                "chatwoot_note_id": approved.note_id,
+                "chatwoot_agent": approved.agent_name,
+            },
+        )
+    assert published is not None  # the run was found by its draft note
+    return {
+        "approved": not published.already,
+        "run_id": str(run_id),
+        "ticket_number": ticket["number"],
+    }

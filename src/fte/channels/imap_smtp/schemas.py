@@ -68,25 +68,36 @@ def message_ids(value: str | None) -> list[str]:
     return re.findall(r"<[^<>\s]+>", value or "")
 
 
+def _header(message: EmailMessage, name: str, default: str = "") -> str:
+    """A header's text; its raw text where the stdlib's parser fails on it (`From: a@`
+    raises IndexError inside `email`), so one malformed mail cannot stop the mailbox."""
+    try:
+        return str(message.get(name, default))
+    except Exception:
+        raw = [v for k, v in message.raw_items() if k.lower() == name.lower()]
+        return str(raw[0]) if raw else default
+
+
 def inbound_message(raw: bytes, our_address: str) -> InboundMessage | None:
     """A customer's email; None for mail we must not answer (ours, no sender, auto-replies)."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
-    name, address = parseaddr(str(message.get("From", "")))
+    name, address = parseaddr(_header(message, "From"))
     address = address.strip().lower()
-    if not address or "@" not in address or address == our_address.lower():
-        return None
-    if str(message.get("Auto-Submitted", "no")).lower() not in ("", "no"):
+    local, _, domain = address.rpartition("@")
+    if not local or not domain or address == our_address.lower():
+        return None  # no sender to answer (`a@`, `@b`, none), or our own mail
+    if _header(message, "Auto-Submitted", "no").lower() not in ("", "no"):
         return None  # an out-of-office or a bounce: answering would loop
-    own_ids = message_ids(str(message.get("Message-ID", "")))
+    own_ids = message_ids(_header(message, "Message-ID"))
     own_id = own_ids[0] if own_ids else None
-    references = message_ids(str(message.get("References", "")))
-    in_reply_to = message_ids(str(message.get("In-Reply-To", "")))
+    references = message_ids(_header(message, "References"))
+    in_reply_to = message_ids(_header(message, "In-Reply-To"))
     # The thread is named by its first message: the root of References, else what this
     # answers, else this message itself.
     thread = references[0] if references else in_reply_to[0] if in_reply_to else own_id
     text = new_text(_text_of(message))[:MAX_BODY]
-    subject = str(message.get("Subject", "")).strip()[:300] or None
+    subject = _header(message, "Subject").strip()[:300] or None
     if not text:
         text = "[The customer sent an email without text]"
     return InboundMessage(
@@ -100,6 +111,6 @@ def inbound_message(raw: bytes, our_address: str) -> InboundMessage | None:
         metadata={
             "reply_to": address,
             "references": " ".join([*references, *([own_id] if own_id else [])])[-2000:],
-            "cc": [a for _, a in getaddresses([str(message.get("Cc", ""))]) if a][:20],
+            "cc": [a for _, a in getaddresses([_header(message, "Cc")]) if a][:20],
         },
     )

@@ -1,0 +1,98 @@
+"""`fte customer ...`: one customer across channels — merge two, list link suggestions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import asyncpg
+import typer
+from rich.table import Table
+
+from fte.cli.context import console, database_url
+from fte.config import get_settings
+from fte.customers import repository, service
+from fte.customers.routes import suggestion_json
+from fte.db import create_pool, transaction
+from fte.errors import FteError
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Customers: merge two into one, see link suggestions.", no_args_is_help=True)
+
+
+def _run(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run `work` in one transaction; 1 for an unknown or already-merged customer, 2 for bad
+    input."""
+
+    async def go(url: str) -> T:
+        pool = await create_pool(url, min_size=1, max_size=1)
+        try:
+            async with transaction(pool) as conn:
+                return await work(conn)
+        finally:
+            await pool.close()
+
+    with database_url(get_settings()) as url:
+        try:
+            return asyncio.run(go(url))
+        except FteError as exc:
+            console.print(f"[red]{exc.message}[/red]")
+            raise typer.Exit(1 if exc.status_code in (404, 409) else 2) from exc
+
+
+def _uuid(value: str, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        console.print(f"[red]{name} is not a customer id (a UUID): {value!r}[/red]")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def merge(
+    keep_id: str = typer.Argument(..., help="The customer who stays."),
+    other_id: str = typer.Argument(..., help="The customer merged into KEEP_ID."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Move OTHER_ID's tickets, conversations and identities to KEEP_ID, in one transaction,
+    audited. Merging the same pair again changes nothing (exit 0). Exit 1: unknown customer,
+    or one of them merged elsewhere; 2: bad input."""
+    keep, other = _uuid(keep_id, "KEEP_ID"), _uuid(other_id, "OTHER_ID")
+    result = _run(lambda conn: service.merge(conn, keep, other, "cli"))
+    if as_json:
+        typer.echo(json.dumps(result.as_json()))
+    elif not result.merged:
+        console.print(f"{other} was merged into {keep} already; nothing changed.")
+    else:
+        moved = ", ".join(f"{n} {table}" for table, n in result.moved.items())
+        console.print(f"[green]Merged {other} into {keep}:[/green] moved {moved}.")
+
+
+@app.command()
+def suggestions(
+    limit: int = typer.Option(100, min=1, max=10_000, help="At most this many, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """Identities a customer gave that another customer owns; confirm with `fte customer
+    merge OWNER_ID CUSTOMER_ID`."""
+    rows = _run(lambda conn: repository.open_suggestions(conn, None, limit))
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(suggestion_json(row)))
+        return
+    if not rows:
+        console.print("No link suggestions.")
+        return
+    table = Table("customer", "gave", "owned by", "since")
+    for row in rows:
+        table.add_row(
+            f"{row['customer_name'] or '—'} ({row['customer_id']})",
+            f"{row['kind']}: {row['value']}",
+            f"{row['owner_name'] or '—'} ({row['owner_id']})",
+            f"{row['created_at']:%Y-%m-%d %H:%M}",
+        )
+    console.print(table)

@@ -1,0 +1,122 @@
+"""One customer across channels: identities a customer gives in a message are linked to them,
+and an operator merges two customers who turn out to be one.
+
+A given identity nobody owns is linked at once. One another customer owns is never merged
+automatically (anyone can type someone else's address): it is recorded as a suggestion for an
+operator, who confirms it with a merge.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from fte.auth.repository import audit
+from fte.channels.base import Identity
+from fte.customers import repository
+from fte.customers.identities import given_in, normalise
+from fte.errors import FteError, NotFound
+
+
+class MergeConflict(FteError):
+    status_code = 409
+
+
+@dataclass(frozen=True)
+class Links:
+    """What a message's identities did: linked to its customer, or suggested for a merge."""
+
+    linked: list[Identity] = field(default_factory=list)
+    suggested: list[Identity] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """The merge done; `merged` False when the other had been merged into `keep` already."""
+
+    keep_id: uuid.UUID
+    other_id: uuid.UUID
+    merged: bool
+    moved: dict[str, int]
+
+    def as_json(self) -> dict[str, object]:
+        """For the API and `--json`."""
+        return {
+            "keep_id": str(self.keep_id),
+            "other_id": str(self.other_id),
+            "merged": self.merged,
+            "moved": self.moved,
+        }
+
+
+async def link_given(
+    conn: asyncpg.Connection,
+    customer_id: uuid.UUID,
+    own: Identity,
+    text: str,
+    message_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+) -> Links:
+    """Link the identities the customer gives as theirs in `text` (in the intake transaction)."""
+    links = Links()
+    own = normalise(own)
+    for identity in given_in(text):
+        if identity == own:
+            continue
+        owner = await repository.identity_owner(conn, identity)
+        if owner is None and await repository.add_identity(conn, customer_id, identity):
+            links.linked.append(identity)
+            await audit(
+                conn,
+                "system:intake",
+                "customer.link",
+                ticket_id,
+                {"customer_id": str(customer_id), "kind": identity.kind, "value": identity.value},
+            )
+            continue
+        owner = owner or await repository.identity_owner(conn, identity)
+        if (
+            owner is not None
+            and owner != customer_id
+            and await repository.suggest_link(conn, customer_id, owner, identity, message_id)
+        ):
+            links.suggested.append(identity)
+    return links
+
+
+async def merge(
+    conn: asyncpg.Connection, keep_id: uuid.UUID, other_id: uuid.UUID, actor: str
+) -> MergeResult:
+    """Move everything of `other_id` to `keep_id` (in the caller's transaction) and audit it.
+    404 for an unknown id, 422 for the same id twice, 409 when either was merged elsewhere;
+    merging the same pair again changes nothing."""
+    if keep_id == other_id:
+        raise FteError(
+            "invalid request",
+            detail=[{"field": "other_id", "reason": "is the customer to keep"}],
+            status_code=422,
+        )
+    found = await repository.lock_customers(conn, [keep_id, other_id])
+    for name, cid in (("keep_id", keep_id), ("other_id", other_id)):
+        if cid not in found:
+            raise NotFound(f"no customer {cid}", detail=[{"field": name, "reason": "not found"}])
+    keep, other = found[keep_id], found[other_id]
+    if keep["merged_into"] is not None:
+        raise MergeConflict(
+            f"customer {keep_id} was merged into {keep['merged_into']}; keep that one instead"
+        )
+    if other["merged_into"] == keep_id:
+        return MergeResult(keep_id, other_id, merged=False, moved={})
+    if other["merged_into"] is not None:
+        raise MergeConflict(f"customer {other_id} was merged into {other['merged_into']} already")
+    moved = await repository.move_everything(conn, keep_id, other_id)
+    await audit(
+        conn,
+        actor,
+        "customer.merge",
+        None,
+        {"keep_id": str(keep_id), "other_id": str(other_id), "moved": moved},
+    )
+    return MergeResult(keep_id, other_id, merged=True, moved=moved)
