@@ -169,7 +169,7 @@ class Settings(BaseSettings):
     # Authenticated push: the OIDC token's audience, and the service account that signs it.
     gmail_push_audience: str | None = Field(default=None, alias="GMAIL_PUSH_AUDIENCE")
     gmail_push_service_account: str | None = Field(default=None, alias="GMAIL_PUSH_SERVICE_ACCOUNT")
-    # Where Google's token-signing certificates are read (PEM map or JWKS).
+    # Where Google's token-signing certificates are read (the v1 map of key id to PEM).
     gmail_certs_url: str = Field(
         default="https://www.googleapis.com/oauth2/v1/certs", alias="GMAIL_CERTS_URL"
     )
