@@ -40,9 +40,11 @@ PUSHER = "gmail-push@acme.iam.gserviceaccount.com"
 WEBHOOK = f"/gmail/webhook?token={PUSH_TOKEN}"
 
 
-def gmail_settings(fake: FakeGmail, tmp_path: Path, **env: str) -> Settings:
+def gmail_settings(
+    fake: FakeGmail, tmp_path: Path, credentials_json: dict[str, str] | None = None, **env: str
+) -> Settings:
     credentials = tmp_path / "gmail-credentials.json"
-    credentials.write_text(json.dumps(fake.credentials()))
+    credentials.write_text(json.dumps(credentials_json or fake.credentials()))
     values = {
         "GMAIL_CREDENTIALS_FILE": str(credentials),
         "GMAIL_PUBSUB_TOPIC": TOPIC,
@@ -313,6 +315,33 @@ async def test_429_and_500_are_retried_until_gmail_accepts(
         row = await conn.fetchrow("SELECT * FROM messages WHERE id = $1", message_id)
     assert row["delivery_status"] == "sent" and row["external_id"] == fake.sent[0].id
     assert (await row_counts(pool))["dead_letters"] == 0
+
+
+async def test_a_service_account_acting_as_the_mailbox_sends_the_reply(
+    db_url: str, pool: asyncpg.Pool, fake: FakeGmail, tmp_path: Path
+) -> None:
+    settings = gmail_settings(
+        fake, tmp_path, fake.service_account_credentials(), GMAIL_USER_ID=ADDRESS
+    )
+    await queued_reply(db_url, pool, fake, settings)
+    await drain(deliverer(pool, settings))
+    assert len(fake.sent) == 1 and set(fake.token_subjects) == {ADDRESS}
+
+
+async def test_revoked_credentials_dead_letter_the_reply_at_once(
+    db_url: str, pool: asyncpg.Pool, fake: FakeGmail, tmp_path: Path
+) -> None:
+    settings = gmail_settings(fake, tmp_path)
+    message_id = await queued_reply(db_url, pool, fake, settings)
+    fake.refresh_token = "revoked"  # the mailbox's owner withdrew our access
+    worker = deliverer(pool, settings)
+    await drain(worker)
+    async with pool.acquire() as conn:
+        dead = await dead_letters.list_open(conn)
+        message = await conn.fetchrow("SELECT * FROM messages WHERE id = $1", message_id)
+    assert len(dead) == 1 and "invalid_grant" in dead[0]["error"]
+    assert "ChannelAuthError" in dead[0]["error"] and message["delivery_status"] == "failed"
+    assert fake.sent == [] and worker.sender.breaker("gmail").state == "closed"
 
 
 async def channels_health(db_url: str, settings: Settings) -> dict[str, str]:

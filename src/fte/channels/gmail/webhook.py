@@ -77,7 +77,7 @@ async def push(
     except (ChannelUnavailable, ChannelAuthError) as exc:
         log.error("gmail %s: cannot read new mail: %s", mailbox, exc)
         raise ServiceUnavailable(
-            "Gmail could not be read; the push will be delivered again"
+            "Gmail could not be read; Pub/Sub will deliver the push again"
         ) from exc
     return PushResult(filed=filed)
 
