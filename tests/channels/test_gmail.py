@@ -30,6 +30,7 @@ from fte.worker.delivery_consumer import DeliveryWorker
 from tests.conftest import make_settings, serve_app
 from tests.fixtures.db import row_counts
 from tests.fixtures.fake_gmail import FakeGmail, Signer
+from tests.fixtures.processes import free_port, start_worker
 
 ADDRESS = "support@acme.example"
 CUSTOMER = "sam@customer.example"
@@ -531,3 +532,46 @@ async def test_an_expired_watch_is_degraded_and_renewal_failures_are_survived(
     await task
     assert len(fake.watch_calls) >= 1
     assert (await channels_health(db_url, settings))["gmail"] == "active"
+
+
+async def test_a_worker_process_sets_the_watch_up_and_exports_its_expiry(
+    db_url: str, fake: FakeGmail, tmp_path: Path
+) -> None:
+    settings = gmail_settings(fake, tmp_path)
+    port = free_port()
+    env = {
+        "GMAIL_CREDENTIALS_FILE": str(settings.gmail_credentials_file),
+        "GMAIL_PUBSUB_TOPIC": TOPIC,
+        "GMAIL_ADDRESS": ADDRESS,
+        "GMAIL_PUSH_TOKEN": PUSH_TOKEN,
+        "GMAIL_API_BASE": fake.base_url,
+        "GMAIL_TOKEN_URI": fake.token_uri,
+        "FTE_METRICS_PORT": str(port),
+    }
+    worker = await asyncio.to_thread(start_worker, db_url, env)
+    try:
+        for _ in range(300):
+            if fake.watch_calls:
+                break
+            await asyncio.sleep(0.1)
+        assert len(fake.watch_calls) == 1, worker.output()
+        value = 0.0
+        async with httpx.AsyncClient() as c:
+            for _ in range(50):  # the gauge is set once the watch is stored
+                metrics = (await c.get(f"http://127.0.0.1:{port}/metrics")).text
+                value = next(
+                    float(ln.split()[1])
+                    for ln in metrics.splitlines()
+                    if ln.startswith("fte_gmail_watch_expiry_timestamp_seconds ")
+                )
+                if value:
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await asyncio.to_thread(worker.stop)
+    conn = await asyncpg.connect(db_url)
+    try:
+        expires = await conn.fetchval("SELECT watch_expires_at FROM gmail_mailboxes")
+    finally:
+        await conn.close()
+    assert value == pytest.approx(expires.timestamp())
