@@ -150,10 +150,6 @@ class GmailClient:
         answer = self.call(lambda u: u.watch(userId=self.user, body=body))
         return int(answer["historyId"]), int(answer["expiration"])
 
-    def stop(self) -> None:
-        """users.stop: no more push notifications."""
-        self.call(lambda u: u.stop(userId=self.user))
-
     def history(self, start: int) -> tuple[list[str], int]:
         """Ids of the messages added to the INBOX after history id `start`, oldest first, and
         the history id they run up to. Raises HistoryGone when Gmail no longer has `start`."""

@@ -3,7 +3,7 @@
 (`Authorization: Bearer <JWT>`, audience and service account as configured).
 
 Google's signing certificates are read from GMAIL_CERTS_URL and kept for a while; a token
-signed by a key we do not know makes us read them again once.
+signed by a key we do not know makes us read them again (at most once a minute).
 https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions
 """
 
@@ -23,6 +23,9 @@ from fte.errors import FteError
 
 ISSUERS = {"accounts.google.com", "https://accounts.google.com"}
 CERTS_TTL = 3600.0
+# An unknown key id makes us read the certificates again, at most this often (a stream of
+# forged tokens must not turn into a stream of requests to Google).
+CERTS_MIN_AGE = 60.0
 CLOCK_SKEW = 10
 
 _certs: dict[str, tuple[float, dict[str, str]]] = {}
@@ -36,8 +39,10 @@ class BadPush(FteError):
 
 async def _fetch_certs(url: str, wait: float, *, fresh: bool = False) -> dict[str, str]:
     cached = _certs.get(url)
-    if cached is not None and not fresh and time.monotonic() - cached[0] < CERTS_TTL:
-        return cached[1]
+    if cached is not None:
+        age = time.monotonic() - cached[0]
+        if age < (CERTS_MIN_AGE if fresh else CERTS_TTL):
+            return cached[1]
     try:
         async with httpx.AsyncClient(timeout=wait) as client:
             answer = await client.get(url)
