@@ -477,6 +477,22 @@ async def test_setup_watch_is_admin_only_and_stores_the_expiry(
     assert expiry_gauge() == pytest.approx(status.expires_at.timestamp())
 
 
+async def test_a_watch_gmail_refuses_is_a_503_naming_gmails_reason(
+    db_url: str, pool: asyncpg.Pool, fake: FakeGmail, tmp_path: Path
+) -> None:
+    settings = gmail_settings(fake, tmp_path, GMAIL_PUBSUB_TOPIC="gmail-topic")
+    async with pool.acquire() as conn:
+        admin = (await auth.create_api_key(conn, "ops", "admin")).key
+    async with (
+        serve_app(db_url, settings) as base,
+        httpx.AsyncClient(base_url=base, timeout=10) as c,
+    ):
+        r = await c.post("/gmail/setup-watch", headers={"X-API-Key": admin})
+    assert r.status_code == 503 and "Invalid topicName" in r.json()["error"]
+    async with pool.acquire() as conn:
+        assert await watch_status(conn) is None
+
+
 async def test_a_watch_near_expiry_degrades_health_until_the_worker_renews_it(
     db_url: str, pool: asyncpg.Pool, fake: FakeGmail, tmp_path: Path
 ) -> None:

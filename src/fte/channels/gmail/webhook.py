@@ -15,7 +15,7 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel
 
 from fte.auth.dependencies import AdminDep
-from fte.channels.base import ChannelAuthError, ChannelUnavailable
+from fte.channels.base import ChannelAuthError, ChannelUnavailable, DeliveryRejected
 from fte.channels.gmail.adapter import GmailAdapter
 from fte.channels.gmail.push_auth import verify_push
 from fte.channels.gmail.schemas import parse_push
@@ -26,6 +26,8 @@ from fte.db import PoolDep
 from fte.errors import NotFound, ServiceUnavailable
 
 log = logging.getLogger(__name__)
+# Whatever Gmail answers that is not the mail: not our caller's fault, so never a 4xx or a 500.
+GMAIL_FAILED = (ChannelUnavailable, ChannelAuthError, DeliveryRejected)
 router = APIRouter(tags=["gmail"])
 WEBHOOK_PATH = "/gmail/webhook"
 
@@ -74,7 +76,7 @@ async def push(
         return PushResult(ignored="another mailbox")
     try:
         filed = await sync_mailbox(pool, adapter.client, mailbox, note.history_id)
-    except (ChannelUnavailable, ChannelAuthError) as exc:
+    except GMAIL_FAILED as exc:
         log.error("gmail %s: cannot read new mail: %s", mailbox, exc)
         raise ServiceUnavailable(
             "Gmail could not be read; Pub/Sub will deliver the push again"
@@ -91,6 +93,7 @@ async def create_watch(
     mailbox = str(settings.gmail_address).lower()
     try:
         status = await setup_watch(pool, adapter.client, mailbox)
-    except (ChannelUnavailable, ChannelAuthError) as exc:
+    except GMAIL_FAILED as exc:
+        log.error("gmail %s: watch not set up: %s", mailbox, exc)
         raise ServiceUnavailable(f"Gmail refused the watch: {exc}") from exc
     return WatchOut(mailbox=mailbox, expires_at=status.expires_at, seconds_left=status.seconds_left)
