@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fte import __version__
 from fte.bus import kafka
 from fte.channels.chatwoot.webhook import router as chatwoot_router
+from fte.channels.gmail.webhook import router as gmail_router
 from fte.channels.registry import build_registry
 from fte.channels.web_form.webhook import router as web_form_router
 from fte.channels.whatsapp_twilio.webhook import router as whatsapp_router
@@ -98,6 +99,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     app.include_router(whatsapp_router)
     app.include_router(chatwoot_router)
     app.include_router(customers_router)
+    app.include_router(gmail_router)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

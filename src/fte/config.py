@@ -162,6 +162,36 @@ class Settings(BaseSettings):
     chatwoot_max_skew_seconds: int = Field(default=300, alias="CHATWOOT_MAX_SKEW_SECONDS", ge=1)
     load_demo_kb: bool = Field(default=True, alias="FTE_LOAD_DEMO_KB")
 
+    # Gmail through the Gmail API with Pub/Sub push: active when the credentials file, the
+    # Pub/Sub topic, the mailbox address and a way to verify pushes (GMAIL_PUSH_TOKEN and/or
+    # GMAIL_PUSH_AUDIENCE) are set.
+    # A Google credentials JSON file: an OAuth authorized user (with a refresh token) or a
+    # service account with domain-wide delegation (it acts as GMAIL_ADDRESS).
+    gmail_credentials_file: Path | None = Field(default=None, alias="GMAIL_CREDENTIALS_FILE")
+    # The topic Gmail publishes to: projects/PROJECT/topics/TOPIC.
+    gmail_pubsub_topic: str | None = Field(default=None, alias="GMAIL_PUBSUB_TOPIC")
+    # The mailbox's address: pushes for other mailboxes are refused, its own mail is not filed.
+    gmail_address: str | None = Field(default=None, alias="GMAIL_ADDRESS")
+    # The Gmail API's userId for the mailbox ("me": the credentials' own account).
+    gmail_user_id: str = Field(default="me", alias="GMAIL_USER_ID")
+    # Shared secret in the push endpoint's URL (`/gmail/webhook?token=...`).
+    gmail_push_token: str | None = Field(default=None, alias="GMAIL_PUSH_TOKEN")
+    # Authenticated push: the OIDC token's audience, and the service account that signs it.
+    gmail_push_audience: str | None = Field(default=None, alias="GMAIL_PUSH_AUDIENCE")
+    gmail_push_service_account: str | None = Field(default=None, alias="GMAIL_PUSH_SERVICE_ACCOUNT")
+    # Where Google's token-signing certificates are read (the v1 map of key id to PEM).
+    gmail_certs_url: str = Field(
+        default="https://www.googleapis.com/oauth2/v1/certs", alias="GMAIL_CERTS_URL"
+    )
+    # The Gmail API's base URL, for proxies and test servers.
+    gmail_api_base: str = Field(default="https://gmail.googleapis.com/", alias="GMAIL_API_BASE")
+    # Replaces the credentials file's token_uri (a proxy or a test server).
+    gmail_token_uri: str | None = Field(default=None, alias="GMAIL_TOKEN_URI")
+    # How often the worker checks the watch (it renews when it expires within a day).
+    gmail_watch_check_seconds: float = Field(
+        default=3600.0, alias="FTE_GMAIL_WATCH_CHECK_SECONDS", gt=0
+    )
+
     # Console sign-in.
     session_hours: float = Field(default=12.0, alias="FTE_SESSION_HOURS", gt=0)
     # Minutes to a person's first response, per priority (JSON in the environment).

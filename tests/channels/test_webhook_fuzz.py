@@ -4,8 +4,10 @@ any mail in it is read or skipped, never an error."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import urlencode
 
 import asyncpg
@@ -16,9 +18,11 @@ from hypothesis import strategies as st
 
 from fte.channels.imap_smtp.schemas import inbound_message as email_message
 from tests.channels.test_chatwoot import MESSAGE_CREATED, chatwoot_settings, headers
+from tests.channels.test_gmail import ADDRESS, WEBHOOK, gmail_settings, set_cursor
 from tests.channels.test_whatsapp import incoming, signed, twilio_settings
 from tests.conftest import serve_app
 from tests.fixtures.db import row_counts
+from tests.fixtures.fake_gmail import FakeGmail
 
 FUZZ = settings(
     max_examples=60,
@@ -204,3 +208,64 @@ def test_any_mail_in_the_mailbox_is_read_or_skipped_never_an_error(raw: bytes) -
     if message is not None:
         assert "@" in message.identity.value and message.body
         assert len(message.body) <= 20_000
+
+
+@pytest.fixture
+async def gmail(
+    db_url: str, pool: asyncpg.Pool, tmp_path: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, FakeGmail]]:
+    async with FakeGmail(ADDRESS) as fake:
+        fake.receive(b"From: Sam <sam@customer.example>\r\nSubject: hi\r\n\r\nHello\r\n")
+        await set_cursor(pool, fake.history_id)  # that message is older than the watch
+        settings = gmail_settings(fake, tmp_path)
+        async with serve_app(db_url, settings) as base, httpx.AsyncClient(base_url=base) as c:
+            yield c, fake
+
+
+def _push_bodies() -> st.SearchStrategy[bytes]:
+    """Pub/Sub's envelope with Gmail's data, one field of either replaced by junk or removed;
+    data that is not base64 of JSON; or random bytes."""
+    good = {"emailAddress": ADDRESS, "historyId": 1}
+
+    def mangle(key: str, value: object, drop: bool, in_data: bool) -> bytes:
+        data = dict(good)
+        envelope: dict[str, object] = {
+            "message": {"messageId": "1", "publishTime": "2026-11-23T10:00:00Z"},
+            "subscription": "projects/acme/subscriptions/gmail-push",
+        }
+        target: dict[str, object] = data if in_data else envelope
+        if drop:
+            target.pop(key, None)
+        else:
+            target[key] = value
+        message = envelope.get("message")
+        if isinstance(message, dict):
+            message["data"] = base64.b64encode(json.dumps(data).encode()).decode()
+        return json.dumps(envelope).encode()
+
+    keys = st.sampled_from(["emailAddress", "historyId", "message", "subscription"])
+    junk_data = st.builds(
+        lambda raw: json.dumps({"message": {"data": raw}}).encode(),
+        st.one_of(
+            st.text(max_size=40), st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode())
+        ),
+    )
+    return st.one_of(
+        st.builds(mangle, keys, junk, st.booleans(), st.booleans()),
+        junk_data,
+        st.binary(max_size=200),
+    )
+
+
+@FUZZ
+@given(body=_push_bodies())
+async def test_gmail_never_500s_and_writes_nothing_for_malformed_pushes(
+    gmail: tuple[httpx.AsyncClient, FakeGmail], pool: asyncpg.Pool, body: bytes
+) -> None:
+    client, _ = gmail
+    r = await client.post(WEBHOOK, content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code < 500, r.text
+    # A body that happens to be a valid push for another history is acknowledged: the mailbox's
+    # history (the fake's one message predates the cursor) files nothing.
+    assert r.status_code >= 400 or r.json().get("filed") == 0 or "ignored" in r.json(), r.text
+    assert (await row_counts(pool))["messages"] == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fte.channels.base import ChannelAdapter
 from fte.channels.chatwoot.adapter import ChatwootAdapter
+from fte.channels.gmail.adapter import GmailAdapter
 from fte.channels.imap_smtp.adapter import EmailAdapter
 from fte.channels.web_form.adapter import WebFormAdapter
 from fte.channels.whatsapp_twilio.adapter import WhatsAppAdapter
@@ -17,5 +18,6 @@ def build_registry(settings: Settings) -> dict[str, ChannelAdapter]:
         EmailAdapter(settings),
         WhatsAppAdapter(settings),
         ChatwootAdapter(settings),
+        GmailAdapter(settings),
     ]
     return {adapter.name: adapter for adapter in adapters}

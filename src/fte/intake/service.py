@@ -70,6 +70,16 @@ async def _existing(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResu
     return IntakeResult.from_record(row, duplicate=True)
 
 
+async def file_inbound_in(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResult:
+    """File the message inside the caller's transaction (in a savepoint), for an adapter whose
+    own state must commit with it (e.g. a mailbox cursor); a message filed before is returned."""
+    async with conn.transaction():
+        existing = await _existing(conn, msg)
+        if existing is not None:
+            return existing
+        return await _file(conn, msg)
+
+
 async def file_inbound(pool: asyncpg.Pool, msg: InboundMessage) -> IntakeResult:
     """File the message in one transaction; a redelivered message returns its first filing."""
     try:

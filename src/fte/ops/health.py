@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from fte.bus import kafka, outbox, postgres_queue
-from fte.channels.base import ChannelAdapter
+from fte.channels.base import ChannelAdapter, SelfChecking
 from fte.config import Settings
 from fte.delivery import repository as delivery
 
@@ -35,13 +35,44 @@ async def check_database(
         return False, None
 
 
-def channel_state(adapter: ChannelAdapter, breakers: dict[str, str]) -> str:
-    """`inactive` (not configured), `degraded` (its delivery breaker is not closed), `active`."""
+def channel_state(
+    adapter: ChannelAdapter, breakers: dict[str, str], problems: dict[str, str] | None = None
+) -> str:
+    """`inactive` (not configured), `degraded` (its delivery breaker is not closed, or the
+    adapter reports a problem of its own), `active`."""
     if not adapter.is_configured():
         return "inactive"
-    if breakers.get(adapter.name, "closed") != "closed":
+    if breakers.get(adapter.name, "closed") != "closed" or adapter.name in (problems or {}):
         return "degraded"
     return "active"
+
+
+async def channel_problems(
+    pool: asyncpg.Pool, adapters: dict[str, ChannelAdapter]
+) -> dict[str, str]:
+    """The problems configured adapters report of themselves, by channel (within the time
+    limit; none when the database cannot tell)."""
+    checking = {
+        name: adapter
+        for name, adapter in adapters.items()
+        if isinstance(adapter, SelfChecking) and adapter.is_configured()
+    }
+    if not checking:
+        return {}
+
+    async def probe() -> dict[str, str]:
+        found = {}
+        async with pool.acquire(timeout=DB_CHECK_TIMEOUT) as conn:
+            for name, adapter in checking.items():
+                problem = await adapter.health_problem(conn)
+                if problem is not None:
+                    found[name] = problem
+        return found
+
+    try:
+        return await asyncio.wait_for(probe(), timeout=DB_CHECK_TIMEOUT)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        return {}
 
 
 async def check_kafka(settings: Settings) -> bool:
@@ -58,10 +89,15 @@ async def health_report(
     breakers = queue.pop("breakers", {}) if queue is not None else {}
     if queue is not None and settings is not None and settings.bus == "kafka":
         queue["status"] = "ok" if await check_kafka(settings) else "degraded"
+    problems = await channel_problems(pool, adapters) if db_ok else {}
     report: dict[str, Any] = {
         "status": "ok" if db_ok else "down",
         "database": "active" if db_ok else "inactive",
         "queue": queue if queue is not None else {"backend": "postgres", "status": "unknown"},
-        "channels": {name: channel_state(adapter, breakers) for name, adapter in adapters.items()},
+        "channels": {
+            name: channel_state(adapter, breakers, problems) for name, adapter in adapters.items()
+        },
     }
+    if problems:
+        report["channel_problems"] = problems
     return (200 if db_ok else 503), report

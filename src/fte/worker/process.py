@@ -13,6 +13,7 @@ from fte.agent.responders.local import LocalResponder
 from fte.agent.responders.openai_compatible import OpenAICompatibleResponder
 from fte.agent.sentiment_cache import SentimentSource
 from fte.bus import kafka
+from fte.channels.gmail.watch import WatchRenewer
 from fte.channels.imap_smtp.poller import MailboxPoller
 from fte.channels.registry import build_registry
 from fte.config import Settings
@@ -70,12 +71,14 @@ async def run_worker(settings: Settings, database_url: str) -> None:
             sentiment=SentimentSource(embedder),
             delivery=DeliveryWorker(pool, settings, adapters),
         )
-        poller = None
+        periodic = []
         if adapters["email"].is_configured():
-            poller = asyncio.create_task(MailboxPoller(pool, settings).run(stop))
+            periodic.append(asyncio.create_task(MailboxPoller(pool, settings).run(stop)))
+        if adapters["gmail"].is_configured():
+            periodic.append(asyncio.create_task(WatchRenewer(pool, settings).run(stop)))
         await worker.run(stop, database_url)
-        if poller is not None:
-            await poller
+        for task in periodic:
+            await task
     finally:
         if responder is not None:
             await responder.aclose()

@@ -5,14 +5,14 @@ operator to confirm.
 Additive only (expand): the previous release keeps working against this schema.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-23
 """
 
 from fte.migrations.sql import execute_script
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
