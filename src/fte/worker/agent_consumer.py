@@ -26,6 +26,7 @@ from fte.bus import postgres_queue as queue
 from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.db import asyncpg_dsn, transaction
+from fte.kit import logging as trace
 from fte.tickets import repository as tickets
 
 if TYPE_CHECKING:
@@ -195,6 +196,20 @@ class AgentWorker:
         return loaded
 
     async def _handle(
+        self,
+        job: queue.Job,
+        ctx: MessageContext,
+        vector: list[float],
+        sentiment: SentimentResult | None,
+        shared_ms: float,
+    ) -> None:
+        # The request that filed the message, and its ticket, name every line of this job.
+        with trace.bound(
+            **trace.from_payload(job.payload), ticket_id=ctx.ticket_id, message_id=ctx.message_id
+        ):
+            await self._handle_traced(job, ctx, vector, sentiment, shared_ms)
+
+    async def _handle_traced(
         self,
         job: queue.Job,
         ctx: MessageContext,
