@@ -26,6 +26,7 @@ from fte.bus import postgres_queue as queue
 from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.db import asyncpg_dsn, transaction
+from fte.errors import ServiceUnavailable
 from fte.kit import logging as trace
 from fte.tickets import repository as tickets
 
@@ -38,7 +39,9 @@ log = logging.getLogger(__name__)
 
 TOPIC = "inbound"
 # What a lost database looks like from here: wait and try again, never crash the worker.
+# ServiceUnavailable: `transaction()` found no connection to acquire.
 DB_DOWN = (
+    ServiceUnavailable,
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
