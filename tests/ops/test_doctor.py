@@ -116,6 +116,7 @@ async def test_a_healthy_deployment_passes_everything(
         assert checks[name]["status"] == "SKIP", checks[name]
     assert checks["migrations"]["data"]["current"] == checks["migrations"]["data"]["head"]
     assert checks["database"]["data"]["pool_max"] == 4
+    assert "its pool 0/10 in use" in checks["api"]["summary"]  # the API's own pool, idle
 
 
 async def test_database_stopped_then_back(

@@ -51,4 +51,7 @@ async def health_report(
         "queue": _queue(results),
         "channels": {name: channel_state(adapter, breakers) for name, adapter in adapters.items()},
     }
+    if db_ok:  # this API process's connection pool, for `fte doctor` and dashboards
+        data = results["database"].data
+        report["pool"] = {"in_use": data["pool_in_use"], "max": data["pool_max"]}
     return (200 if db_ok else 503), report

@@ -36,7 +36,18 @@ async def check_api(ctx: Context) -> Result:
     except ValueError:
         body = {}
     if r.status_code == 200 and body.get("status") == "ok":
-        return passed(f"{url}: ok (version {body.get('version', '?')})", health=body)
+        pool = body.get("pool", {})
+        summary = f"{url}: ok (version {body.get('version', '?')})"
+        if pool:
+            summary += f"; its pool {pool.get('in_use')}/{pool.get('max')} in use"
+        if pool and pool.get("in_use", 0) >= pool.get("max", 1):
+            return warn(
+                summary,
+                "every pooled connection is busy: slow queries (runbook: Web form hanging) "
+                "or raise FTE_DB_POOL_MAX",
+                health=body,
+            )
+        return passed(summary, health=body)
     return fail(
         f"{url}: HTTP {r.status_code}, database {body.get('database', '?')}",
         "see runbook: Database down (503 with database inactive) or API not responding",
