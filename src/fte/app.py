@@ -24,6 +24,8 @@ from fte.customers.routes import router as customers_router
 from fte.db import create_pool
 from fte.errors import install_error_handlers
 from fte.kit.body_limit import BodyLimitMiddleware
+from fte.kit.logging import configure
+from fte.kit.request_id import RequestIdMiddleware
 from fte.ops.routes import router as ops_router
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,8 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.adapters = build_registry(settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Outermost: even a refused body is answered with its request id.
+    app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
 
     @app.exception_handler(asyncpg.PostgresConnectionError)
@@ -111,6 +115,8 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
 def app_from_env() -> FastAPI:
     """Factory for uvicorn: the database comes from DATABASE_URL (set by `fte serve`)."""
     settings = get_settings()
+    # uvicorn's worker processes start fresh: log like the parent (text or JSON).
+    configure(settings.log_level, "api", settings.log_format)
     if settings.database_url is None:
         raise RuntimeError("DATABASE_URL is not set; start the API with `fte serve` or `fte up`")
     return create_app(settings.database_url, settings)

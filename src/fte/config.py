@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, alias="FTE_SECRET_KEY")
     max_body_bytes: int = Field(default=65_536, alias="FTE_MAX_BODY_BYTES", ge=1024)
     log_level: str = Field(default="INFO", alias="FTE_LOG_LEVEL")
+    # text: readable lines (local); json: one JSON object per line (production, deploy/).
+    log_format: Literal["text", "json"] = Field(default="text", alias="FTE_LOG_FORMAT")
 
     # postgres: workers claim outbox rows directly. kafka: a relay publishes them to Kafka.
     bus: Literal["postgres", "kafka"] = Field(default="postgres", alias="FTE_BUS")
@@ -50,6 +52,13 @@ class Settings(BaseSettings):
     worker_backoff_cap_seconds: float = Field(
         default=300.0, alias="FTE_WORKER_BACKOFF_CAP_SECONDS", ge=0
     )
+
+    # Self-healing: a customer message with no agent run this long after it was filed is
+    # re-enqueued by the worker, at most FTE_STUCK_MAX_REDRIVES times, then dead-lettered (and
+    # the ticket goes to a person). `fte doctor` calls such tickets stuck.
+    stuck_after_minutes: float = Field(default=5.0, alias="FTE_STUCK_AFTER_MINUTES", gt=0)
+    stuck_max_redrives: int = Field(default=3, alias="FTE_STUCK_MAX_REDRIVES", ge=0)
+    stuck_check_seconds: float = Field(default=60.0, alias="FTE_STUCK_CHECK_SECONDS", gt=0)
 
     # Kafka (FTE_BUS=kafka). Comma-separated host:port list.
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS")

@@ -192,3 +192,4 @@ async def test_health_reports_database_queue_and_channels(client: httpx.AsyncCli
     assert body["status"] == "ok" and body["database"] == "active"
     assert body["queue"]["depth"] == 1 and body["queue"]["oldest_age_seconds"] >= 0
     assert body["channels"]["web_form"] == "active"
+    assert body["pool"]["max"] == 10 and 0 <= body["pool"]["in_use"] <= 10

@@ -29,3 +29,13 @@ async def replay(conn: asyncpg.Connection, dead_letter_id: int) -> bool:
         return False
     await outbox.enqueue(conn, row["topic"], row["key"], row["payload"])
     return True
+
+
+async def count_since(conn: asyncpg.Connection, seconds: float) -> int:
+    """Dead letters created in the last `seconds` and not replayed."""
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM dead_letters "
+        "WHERE replayed_at IS NULL AND created_at > now() - make_interval(secs => $1)",
+        seconds,
+    )
+    return count

@@ -7,10 +7,13 @@ from typing import Any
 import asyncpg
 
 from fte.bus.postgres_queue import NOTIFY_CHANNEL
+from fte.kit import logging as trace
 
 
 async def enqueue(conn: asyncpg.Connection, topic: str, key: str, payload: dict[str, Any]) -> int:
-    """Queue a job; idle workers are woken when the transaction commits."""
+    """Queue a job; idle workers are woken when the transaction commits. The job carries the
+    request id in hand, so the logs of whoever handles it name the same request."""
+    payload = {**trace.carried(), **payload}
     job_id: int = await conn.fetchval(
         "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3::jsonb) RETURNING id",
         topic,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    import asyncpg
+    pass
 
 IdentityKind = Literal["email", "phone", "chatwoot_contact"]
 Priority = Literal["low", "medium", "high", "urgent"]
@@ -123,14 +123,4 @@ class ChannelAdapter(Protocol):
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
         """Deliver one message part. Raises ChannelUnavailable (retry), ChannelAuthError or
         DeliveryRejected (do not retry)."""
-        ...
-
-
-@runtime_checkable
-class SelfChecking(Protocol):
-    """An adapter with a health condition of its own besides its delivery breaker (e.g. a
-    provider subscription that expires): `/health` calls the channel `degraded` while it holds."""
-
-    async def health_problem(self, conn: asyncpg.Connection) -> str | None:
-        """What is wrong with the channel now, or None."""
         ...

@@ -9,6 +9,7 @@ import uvicorn
 
 from fte.cli import customers, db, dlq, kafka, kb, sentiment, users
 from fte.cli.context import console, database_url
+from fte.cli.doctor import doctor
 from fte.cli.eval import eval_command
 from fte.config import get_settings
 from fte.kit.logging import configure
@@ -26,6 +27,7 @@ app.add_typer(sentiment.app, name="sentiment")
 app.add_typer(users.users, name="user")
 app.add_typer(users.apikeys, name="apikey")
 app.command("eval")(eval_command)
+app.command("doctor")(doctor)
 
 
 @app.command()
@@ -46,7 +48,7 @@ def up(
         console.print("[red]--kafka takes `embedded` (for a cluster, set FTE_BUS=kafka).[/red]")
         raise typer.Exit(2)
     settings = get_settings()
-    configure(settings.log_level, "up")
+    configure(settings.log_level, "up", settings.log_format)
     count = workers or (2 if kafka else 1)
     raise typer.Exit(Supervisor(settings, workers=count, kafka=kafka).run())
 
@@ -60,11 +62,12 @@ def serve(
     """Serve the API and the web form."""
     settings = get_settings()
     workers = workers or settings.api_workers
-    configure(settings.log_level, "api")
+    configure(settings.log_level, "api", settings.log_format)
     with database_url(settings) as url:
         import os
 
         os.environ["DATABASE_URL"] = url
+        get_settings.cache_clear()  # the app reads the URL from the settings
         uvicorn.run(
             "fte.app:app_from_env",
             factory=True,
@@ -73,6 +76,7 @@ def serve(
             workers=workers,
             log_level=settings.log_level.lower(),
             access_log=False,
+            log_config=None,  # our handler (text or JSON) formats uvicorn's lines too
             proxy_headers=True,
             timeout_graceful_shutdown=10,
         )
@@ -84,7 +88,7 @@ def worker() -> None:
     from fte.worker.process import MissingTopics, run_worker
 
     settings = get_settings()
-    configure(settings.log_level, "worker")
+    configure(settings.log_level, "worker", settings.log_format)
     with database_url(settings) as url:
         try:
             asyncio.run(run_worker(settings, url))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 
@@ -11,7 +12,10 @@ from fte.channels.base import InboundMessage
 from fte.customers import repository as customers
 from fte.customers import service as customer_links
 from fte.db import transaction
+from fte.kit import logging as trace
 from fte.tickets import repository as tickets
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,20 @@ async def file_inbound_in(conn: asyncpg.Connection, msg: InboundMessage) -> Inta
 
 
 async def file_inbound(pool: asyncpg.Pool, msg: InboundMessage) -> IntakeResult:
-    """File the message in one transaction; a redelivered message returns its first filing."""
+    """File the message in one transaction; a redelivered message returns its first filing.
+    The ticket and message ids are bound for the rest of the request's log lines."""
+    result = await _file_once(pool, msg)
+    trace.bind(ticket_id=result.ticket_id, message_id=result.message_id)
+    log.info(
+        "%s message filed on ticket #%s%s",
+        msg.channel,
+        result.ticket_number,
+        " (a redelivery: already filed)" if result.duplicate else "",
+    )
+    return result
+
+
+async def _file_once(pool: asyncpg.Pool, msg: InboundMessage) -> IntakeResult:
     try:
         async with transaction(pool) as conn:
             existing = await _existing(conn, msg)

@@ -1,4 +1,4 @@
-"""Health checks: what /health reports (and, later, what `fte doctor` prints)."""
+"""/health: the cheap checks of `fte doctor` (the same functions), within 2 seconds."""
 
 from __future__ import annotations
 
@@ -7,32 +7,11 @@ from typing import Any
 
 import asyncpg
 
-from fte.bus import kafka, outbox, postgres_queue
-from fte.channels.base import ChannelAdapter, SelfChecking
+from fte.channels.base import ChannelAdapter
 from fte.config import Settings
-from fte.delivery import repository as delivery
+from fte.ops.checks import CHEAP, Context, Result, Status, run_checks
 
-DB_CHECK_TIMEOUT = 1.5  # /health must answer within 2 s even when the database hangs
-
-
-async def check_database(
-    pool: asyncpg.Pool, settings: Settings | None = None
-) -> tuple[bool, dict[str, Any] | None]:
-    """(reachable, queue stats with the channels' breakers) within the time limit."""
-
-    async def probe() -> dict[str, Any]:
-        async with pool.acquire(timeout=DB_CHECK_TIMEOUT) as conn:
-            stats = await postgres_queue.stats(conn)
-            stats["breakers"] = await delivery.breaker_states(conn)
-            if settings is not None and settings.bus == "kafka":
-                stats["backend"] = "kafka"
-                stats.update(await outbox.relay_stats(conn, kafka.RELAYED_TOPICS))
-            return stats
-
-    try:
-        return True, await asyncio.wait_for(probe(), timeout=DB_CHECK_TIMEOUT)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-        return False, None
+CHECK_TIMEOUT = 1.5  # /health must answer within 2 s even when the database hangs
 
 
 def channel_state(
@@ -47,57 +26,49 @@ def channel_state(
     return "active"
 
 
-async def channel_problems(
-    pool: asyncpg.Pool, adapters: dict[str, ChannelAdapter]
-) -> dict[str, str]:
-    """The problems configured adapters report of themselves, by channel (within the time
-    limit; none when the database cannot tell)."""
-    checking = {
-        name: adapter
-        for name, adapter in adapters.items()
-        if isinstance(adapter, SelfChecking) and adapter.is_configured()
+def _queue(results: dict[str, Result]) -> dict[str, Any]:
+    queue = results["queue"]
+    if queue.status == Status.SKIP or (queue.status == Status.FAIL and not queue.data):
+        return {"backend": "postgres", "status": "unknown"}
+    data = {k: v for k, v in queue.data.items() if k != "breakers"}
+    if data.get("backend") == "kafka":
+        data["status"] = "ok" if results["kafka"].status == Status.PASS else "degraded"
+    return data
+
+
+def _channel_problems(results: dict[str, Result]) -> dict[str, str]:
+    """Channels whose own check (e.g. the Gmail watch) warns or fails, with what it saw."""
+    return {
+        name.removeprefix("channel_"): result.summary
+        for name, result in results.items()
+        if name.startswith("channel_") and result.status in (Status.WARN, Status.FAIL)
     }
-    if not checking:
-        return {}
-
-    async def probe() -> dict[str, str]:
-        found = {}
-        async with pool.acquire(timeout=DB_CHECK_TIMEOUT) as conn:
-            for name, adapter in checking.items():
-                problem = await adapter.health_problem(conn)
-                if problem is not None:
-                    found[name] = problem
-        return found
-
-    try:
-        return await asyncio.wait_for(probe(), timeout=DB_CHECK_TIMEOUT)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-        return {}
-
-
-async def check_kafka(settings: Settings) -> bool:
-    """The broker accepts connections (within half a second)."""
-    return await asyncio.to_thread(kafka.reachable, settings, 0.5)
 
 
 async def health_report(
-    pool: asyncpg.Pool, adapters: dict[str, ChannelAdapter], settings: Settings | None = None
+    pool: asyncpg.Pool, adapters: dict[str, ChannelAdapter], settings: Settings
 ) -> tuple[int, dict[str, Any]]:
     """(HTTP status, report). 503 when the database cannot be reached; with Kafka away the
     queue is `degraded` (intake goes on, rows wait in the outbox) but the status stays 200."""
-    db_ok, queue = await check_database(pool, settings)
-    breakers = queue.pop("breakers", {}) if queue is not None else {}
-    if queue is not None and settings is not None and settings.bus == "kafka":
-        queue["status"] = "ok" if await check_kafka(settings) else "degraded"
-    problems = await channel_problems(pool, adapters) if db_ok else {}
+    ctx = Context(settings=settings, pool=pool, adapters=adapters)
+    try:
+        results = await asyncio.wait_for(run_checks(CHEAP, ctx, CHECK_TIMEOUT), 1.9)
+    except TimeoutError:
+        results = {c.name: Result(Status.FAIL, "timed out", name=c.name) for c in CHEAP}
+    db_ok = results["database"].status != Status.FAIL
+    breakers = results["queue"].data.get("breakers", {})
+    problems = _channel_problems(results)
     report: dict[str, Any] = {
         "status": "ok" if db_ok else "down",
         "database": "active" if db_ok else "inactive",
-        "queue": queue if queue is not None else {"backend": "postgres", "status": "unknown"},
+        "queue": _queue(results),
         "channels": {
             name: channel_state(adapter, breakers, problems) for name, adapter in adapters.items()
         },
     }
     if problems:
         report["channel_problems"] = problems
+    if db_ok:  # this API process's connection pool, for `fte doctor` and dashboards
+        data = results["database"].data
+        report["pool"] = {"in_use": data["pool_in_use"], "max": data["pool_max"]}
     return (200 if db_ok else 503), report

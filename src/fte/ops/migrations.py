@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from fte.db import sqlalchemy_url
 
@@ -28,3 +29,19 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 def downgrade(database_url: str, revision: str) -> None:
     """Take the schema back to `revision`."""
     command.downgrade(_config(database_url), revision)
+
+
+def _scripts() -> ScriptDirectory:
+    config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config)
+
+
+def heads() -> list[str]:
+    """The newest revision(s) this release ships."""
+    return list(_scripts().get_heads())
+
+
+def known_revisions() -> set[str]:
+    """Every revision this release ships."""
+    return {script.revision for script in _scripts().walk_revisions()}

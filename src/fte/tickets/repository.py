@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from fte.kit import logging as trace
+
 OPEN_STATUSES = ("open", "pending", "escalated")
 
 # One statement files the message: the conversation (reused by thread key), the open ticket in
@@ -45,7 +47,7 @@ WITH conv AS (
 ), queued AS (
     INSERT INTO outbox (topic, key, payload)
     SELECT 'inbound', conv.id::text,
-           jsonb_build_object('message_id', msg.id, 'ticket_id', ticket.id)
+           jsonb_build_object('message_id', msg.id, 'ticket_id', ticket.id) || $10::jsonb
     FROM conv, ticket, msg
     RETURNING id
 )
@@ -68,7 +70,8 @@ async def file_inbound_message(
     body: str,
     metadata: dict[str, Any],
 ) -> asyncpg.Record:
-    """Conversation, ticket, message and outbox row for one inbound message."""
+    """Conversation, ticket, message and outbox row for one inbound message; the outbox row
+    carries the request id, so the worker's log lines name the same request."""
     row = await conn.fetchrow(
         _FILE_MESSAGE,
         customer_id,
@@ -80,6 +83,7 @@ async def file_inbound_message(
         external_id,
         body,
         metadata,
+        trace.carried(),
     )
     assert row is not None
     return row

@@ -26,6 +26,8 @@ from fte.bus import postgres_queue as queue
 from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.db import asyncpg_dsn, transaction
+from fte.errors import ServiceUnavailable
+from fte.kit import logging as trace
 from fte.kit.ordered import in_order_per_key
 from fte.tickets import repository as tickets
 
@@ -38,7 +40,9 @@ log = logging.getLogger(__name__)
 
 TOPIC = "inbound"
 # What a lost database looks like from here: wait and try again, never crash the worker.
+# ServiceUnavailable: `transaction()` found no connection to acquire.
 DB_DOWN = (
+    ServiceUnavailable,
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
@@ -219,6 +223,20 @@ class AgentWorker:
         return loaded
 
     async def _handle(
+        self,
+        job: queue.Job,
+        ctx: MessageContext,
+        vector: list[float],
+        sentiment: SentimentResult | None,
+        shared_ms: float,
+    ) -> None:
+        # The request that filed the message, and its ticket, name every line of this job.
+        with trace.bound(
+            **trace.from_payload(job.payload), ticket_id=ctx.ticket_id, message_id=ctx.message_id
+        ):
+            await self._handle_traced(job, ctx, vector, sentiment, shared_ms)
+
+    async def _handle_traced(
         self,
         job: queue.Job,
         ctx: MessageContext,

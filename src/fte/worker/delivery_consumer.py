@@ -21,6 +21,7 @@ from fte.db import transaction
 from fte.delivery import repository as outbound
 from fte.delivery.sender import Sender
 from fte.delivery.service import TOPIC
+from fte.kit import logging as trace
 from fte.kit.circuit_breaker import CircuitOpenError
 from fte.kit.ordered import in_order_per_key
 from fte.worker.agent_consumer import DB_DOWN, backoff_seconds, worker_id
@@ -67,6 +68,11 @@ class DeliveryWorker:
         return len(jobs)
 
     async def _deliver(self, job: queue.Job) -> None:
+        # The request that filed the customer's message names this delivery's lines too.
+        with trace.bound(**trace.from_payload(job.payload)):
+            await self._deliver_traced(job)
+
+    async def _deliver_traced(self, job: queue.Job) -> None:
         message_id = uuid.UUID(job.payload["message_id"])
         async with transaction(self.pool) as conn:
             row = await outbound.load_outbound(conn, message_id)

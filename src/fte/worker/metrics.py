@@ -26,3 +26,9 @@ PROCESSING_SECONDS = Histogram(
     "Time from taking a batch to committing its outcome, per message.",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+STUCK_REDRIVEN = Counter(
+    "fte_stuck_messages_total",
+    "Messages found without an agent run after FTE_STUCK_AFTER_MINUTES, by what was done: "
+    "redriven (re-enqueued) or dead_lettered (after FTE_STUCK_MAX_REDRIVES).",
+    ["outcome"],
+)

@@ -21,6 +21,7 @@ from fte.db import create_pool
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
 from fte.worker.kafka_consumer import KafkaAgentWorker
+from fte.worker.redrive import Redriver
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,12 @@ async def run_worker(settings: Settings, database_url: str) -> None:
             periodic.append(asyncio.create_task(MailboxPoller(pool, settings).run(stop)))
         if adapters["gmail"].is_configured():
             periodic.append(asyncio.create_task(WatchRenewer(pool, settings).run(stop)))
-        await worker.run(stop, database_url)
+        redriver = asyncio.create_task(Redriver(pool, settings, adapters).run(stop))
+        try:
+            await worker.run(stop, database_url)
+        finally:
+            redriver.cancel()
+            await asyncio.gather(redriver, return_exceptions=True)
         for task in periodic:
             await task
     finally:

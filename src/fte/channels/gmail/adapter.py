@@ -6,12 +6,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-import asyncpg
-
 from fte.agent.formatting import email_reply
 from fte.channels.base import DeliveryReceipt, DeliveryRejected, OutboundMessage, Reply
 from fte.channels.gmail.client import GmailClient
-from fte.channels.gmail.watch import watch_status
 from fte.channels.imap_smtp.adapter import build_reply
 from fte.channels.imap_smtp.schemas import message_ids
 from fte.config import Settings
@@ -45,18 +42,6 @@ class GmailAdapter:
         return bool(
             s.gmail_credentials_file and s.gmail_pubsub_topic and s.gmail_address and verified
         )
-
-    async def health_problem(self, conn: asyncpg.Connection) -> str | None:
-        """No push watch, or one that expires within a day: mail would stop arriving."""
-        assert self.settings.gmail_address is not None
-        status = await watch_status(conn, self.settings.gmail_address.lower())
-        if status is None:
-            return "no Gmail watch yet: POST /gmail/setup-watch, or start a worker"
-        if status.seconds_left <= 0:
-            return f"the Gmail watch expired at {status.expires_at.isoformat()}"
-        if status.needs_renewal:
-            return f"the Gmail watch expires at {status.expires_at.isoformat()}"
-        return None
 
     def format_reply(self, reply: Reply) -> list[str]:
         """One email body."""

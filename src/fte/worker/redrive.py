@@ -1,0 +1,99 @@
+"""Self-healing for stuck messages: a customer message with no agent run FTE_STUCK_AFTER_MINUTES
+after it was filed is re-enqueued (claimable now, published to Kafka again), at most
+FTE_STUCK_MAX_REDRIVES times; then it is a dead letter with the reason, and a person takes the
+ticket (`ai_unavailable`), as after any last failed attempt.
+
+Every worker runs this job; an advisory lock lets one of them do it at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import asyncpg
+
+from fte.agent.runner import MessageContext
+from fte.agent.service import hand_over_unanswerable
+from fte.bus import postgres_queue as queue
+from fte.bus import redrive
+from fte.channels.base import ChannelAdapter
+from fte.config import Settings
+from fte.db import transaction
+from fte.kit import logging as trace
+from fte.tickets import repository as tickets
+from fte.worker import metrics
+from fte.worker.agent_consumer import DB_DOWN, _sleep_or_stop
+
+log = logging.getLogger(__name__)
+
+REDRIVE_LOCK_ID = 0x66746573
+BATCH = 100
+
+
+class Redriver:
+    """The periodic job; `run_once` is one pass (tests call it directly)."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, adapters: dict[str, ChannelAdapter]):
+        self.pool = pool
+        self.settings = settings
+        self.adapters = adapters
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """A pass every FTE_STUCK_CHECK_SECONDS until `stop`; a lost database waits a pass."""
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except DB_DOWN as exc:
+                log.warning("stuck-message check skipped: database unavailable (%s)", exc)
+            except Exception:
+                log.exception("stuck-message check failed; trying again next time")
+            await _sleep_or_stop(stop, self.settings.stuck_check_seconds)
+
+    async def run_once(self) -> tuple[int, int]:
+        """(re-enqueued, dead-lettered) in this pass; (0, 0) when another worker holds the turn."""
+        redriven = dead = 0
+        async with transaction(self.pool) as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", REDRIVE_LOCK_ID):
+                return 0, 0
+            found = await redrive.stuck(conn, self.settings.stuck_after_minutes * 60, BATCH)
+            for item in found:
+                with trace.bound(
+                    **trace.from_payload(item.payload),
+                    ticket_id=item.ticket_id,
+                    message_id=item.message_id,
+                ):
+                    if item.redrives >= self.settings.stuck_max_redrives:
+                        await self._give_up(conn, item)
+                        dead += 1
+                    else:
+                        await redrive.release(conn, item.outbox_id)
+                        redriven += 1
+                        metrics.STUCK_REDRIVEN.labels(outcome="redriven").inc()
+                        log.warning(
+                            "ticket #%s: message stuck for %.0f min without an agent run; "
+                            "re-enqueued (%d of %d)",
+                            item.ticket_number,
+                            item.age_seconds / 60,
+                            item.redrives + 1,
+                            self.settings.stuck_max_redrives,
+                        )
+        return redriven, dead
+
+    async def _give_up(self, conn: asyncpg.Connection, item: redrive.Stuck) -> None:
+        reason = (
+            f"stuck: no agent run {item.age_seconds / 60:.0f} min after filing, "
+            f"after {item.redrives} re-drive(s)"
+        )
+        job = queue.Job(item.outbox_id, item.topic, item.key, item.payload, item.attempts)
+        dead_id = await queue.dead_letter(conn, job, reason)
+        row = await tickets.load_message_context(conn, uuid.UUID(item.message_id))
+        if row is not None:
+            ctx = MessageContext.from_record(row)
+            await hand_over_unanswerable(conn, ctx, self.adapters.get(ctx.channel))
+        metrics.STUCK_REDRIVEN.labels(outcome="dead_lettered").inc()
+        metrics.DEAD_LETTERED.labels(topic=item.topic).inc()
+        log.error(
+            "ticket #%s: message dead-lettered as %s: %s", item.ticket_number, dead_id, reason
+        )

@@ -1,0 +1,90 @@
+"""Structured logs: one request id follows a web-form message from the API to its delivery."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import httpx
+
+from fte.kit import logging as trace
+from tests.fixtures.processes import start_api, start_worker
+
+JSON_LOGS = {"FTE_LOG_FORMAT": "json"}
+
+
+def json_lines(output: str) -> list[dict[str, Any]]:
+    """Every line must be a JSON object (nothing unstructured slips through)."""
+    entries = []
+    for line in output.splitlines():
+        if line.strip():
+            try:
+                entries.append(json.loads(line))
+            except ValueError as exc:
+                raise AssertionError(f"not a JSON line: {line!r}") from exc
+    return entries
+
+
+def wait_for(proc: Any, predicate: Any, timeout: float = 90) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        entries = json_lines(proc.output())
+        if predicate(entries):
+            return entries
+        time.sleep(0.2)
+    raise AssertionError(f"not logged in {timeout}s:\n{proc.output()}")
+
+
+def test_one_request_id_from_the_web_form_to_the_delivery(kb_db_url: str) -> None:
+    api, base = start_api(kb_db_url, JSON_LOGS)
+    worker = start_worker(kb_db_url, JSON_LOGS)
+    try:
+        sent = httpx.post(
+            base + "/support/submit",
+            json={
+                "name": "Ada",
+                "email": "ada@example.com",
+                "subject": "Password",
+                "message": "I forgot my password. How can I reset it?",
+            },
+            headers={"X-Request-ID": "req-trace-42"},
+            timeout=10,
+        )
+        assert sent.status_code == 201
+        assert sent.headers["X-Request-ID"] == "req-trace-42"
+        ticket_id = sent.json()["ticket_id"]
+
+        generated = httpx.get(base + "/health", timeout=5).headers["X-Request-ID"]
+        assert len(generated) == 32  # none sent: a fresh one
+
+        mine = lambda e: e.get("request_id") == "req-trace-42"  # noqa: E731
+        worker_lines = wait_for(
+            worker, lambda es: any(mine(e) and "delivered" in e["message"] for e in es)
+        )
+        api_lines = json_lines(api.output())
+    finally:
+        worker.stop()
+        api.stop()
+
+    filed = [e for e in api_lines if mine(e) and "filed" in e["message"]]
+    assert filed and filed[0]["ticket_id"] == ticket_id and filed[0]["role"] == "api"
+    message_id = filed[0]["message_id"]
+    answered = [e for e in worker_lines if mine(e) and e.get("message_id") == message_id]
+    assert answered and answered[0]["ticket_id"] == ticket_id and answered[0]["role"] == "worker"
+    assert "answer" in answered[0]["message"]
+    delivered = [e for e in worker_lines if mine(e) and "delivered" in e["message"]]
+    assert delivered and delivered[0]["level"] == "info"
+    # Another request's lines do not carry this id.
+    assert not [e for e in api_lines if mine(e) and "GET /health" in e["message"]]
+
+
+def test_text_lines_stay_readable_and_carry_the_ids() -> None:
+    record = logging.LogRecord("fte.intake", logging.INFO, __file__, 1, "filed %s", ("x",), None)
+    with trace.bound(request_id="r1", ticket_id="t1"):
+        trace.trace_filter().filter(record)
+    line = trace.formatter("text", "api").format(record)
+    assert line.endswith("INFO    api    fte.intake: filed x [request=r1 ticket=t1]")
+    assert trace.clean_request_id("bad\nid") != "bad\nid"
+    assert trace.clean_request_id("x" * 200) != "x" * 200
