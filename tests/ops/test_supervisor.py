@@ -76,8 +76,11 @@ def test_fte_up_runs_stops_and_restarts_cleanly(tmp_path: Path) -> None:
 
     third = fte_up(data, port)
     try:
-        tickets = ask(base, "Where do I find my invoices?")
-        assert tickets["number"] == 2  # the first start's ticket is still there
+        later = ask(base, "Where do I find my invoices?")
+        # The data survived the crash: numbering goes on after the first ticket (a fresh
+        # database would start again at 1). After a crash PostgreSQL may skip up to 32
+        # numbers (sequence values are logged in blocks), so only the order is certain.
+        assert later["number"] > ticket["number"]
     finally:
         third.proc.send_signal(signal.SIGINT)
         assert third.proc.wait(60) == 0
