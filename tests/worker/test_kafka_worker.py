@@ -19,6 +19,7 @@ from fte.channels.base import Identity, InboundMessage
 from fte.intake.service import file_inbound
 from fte.ops.embedded_tansu import EmbeddedTansu
 from tests.conftest import make_settings, serve_app
+from tests.fixtures.fake_openai import FakeOpenAI, hang
 from tests.fixtures.kafka import eventually, kafka_env, running_worker, tansu
 from tests.fixtures.processes import Process
 
@@ -255,6 +256,58 @@ async def test_a_worker_killed_mid_stream_leaves_its_messages_to_the_other(
     finally:
         doomed.stop()
     assert sorted((await runs_per_message(kb_pool)).values()) == [1] * 30
+
+
+async def test_a_worker_killed_mid_message_leaves_it_to_the_other_answering_once(
+    kb_pool: asyncpg.Pool, kb_db_url: str, embedder: Embedder, kafka_env: dict[str, str]
+) -> None:
+    async with FakeOpenAI() as llm:
+        llm.handler = lambda _: hang()  # the doomed worker is inside the message, waiting
+        doomed = Process(
+            ["worker"],
+            {
+                **kafka_env,
+                "DATABASE_URL": kb_db_url,
+                "FTE_SECRET_KEY": "t",
+                "FTE_LLM_BASE_URL": llm.base_url,
+                "FTE_LLM_MODEL": "fake-model",
+                "FTE_LLM_TIMEOUT_SECONDS": "120",
+            },
+        )
+        try:
+            doomed.wait_for_output("started")
+            filed = await file_inbound(
+                kb_pool,
+                InboundMessage(
+                    channel="web_form",
+                    identity=Identity("email", "mid@example.com"),
+                    customer_name="Mia",
+                    subject="Question",
+                    body="How do I reset my password?",
+                ),
+            )
+
+            async def in_flight() -> bool:
+                return len(llm.requests) > 0
+
+            await eventually(in_flight, 60, "the doomed worker asking its model")
+            doomed.kill()  # SIGKILL mid-message: no answer, no offset commit, no goodbye
+            async with running_worker(
+                kb_pool, kb_db_url, embedder, "survivor", make_settings(**kafka_env)
+            ):
+                await eventually(lambda: all_answered(kb_pool, 1), 120, "the message answered")
+                await eventually(lambda: all_delivered(kb_pool), 30, "the reply delivered")
+                await asyncio.sleep(1)  # time for a second answer, were there one
+        finally:
+            doomed.stop()
+    assert await runs_per_message(kb_pool) == {filed.message_id: 1}
+    async with kb_pool.acquire() as conn:
+        worker = await conn.fetchval("SELECT worker FROM agent_runs")
+        replies = await conn.fetchval(
+            "SELECT count(*) FROM messages WHERE direction = 'outbound' AND ticket_id = $1",
+            filed.ticket_id,
+        )
+    assert worker == "survivor" and replies == 1
 
 
 async def test_a_worker_refuses_to_start_without_its_topics(
