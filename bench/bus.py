@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -139,6 +141,21 @@ async def _answered(url: str, since: float, expected: int) -> dict[str, float]:
     }
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes and their children (PostgreSQL's backends)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    times = proc.cpu_times()
+                    total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
 async def run_mode(
     url: str,
     base: str,
@@ -147,7 +164,8 @@ async def run_mode(
     count: int,
     concurrency: int,
     rate: float,
-) -> dict[str, float]:
+    pids: dict[str, list[int]],
+) -> dict[str, object]:
     """Saturated (a backlog of `count` messages: the most the workers answer per second),
     then paced (`count` messages at `rate` per second: the latency a steady stream sees)."""
     await _reset(url)
@@ -157,10 +175,16 @@ async def run_mode(
             procs.append(start_worker(url, env))
         if workers > 1:
             await asyncio.sleep(8)  # the group settles: both workers hold partitions
+        roles = {**pids, "workers": [p.pid for p in procs]}
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            before = {role: _cpu_seconds(ps) for role, ps in roles.items()}
             since = time.time()
             await _burst(http, 0, count, concurrency)
             saturated = await _answered(url, since, count)
+            cpu = {
+                role: round((_cpu_seconds(ps) - before[role]) * 1000 / count, 1)
+                for role, ps in roles.items()
+            }
             await asyncio.sleep(1)
             since = time.time()
             await _paced(http, count, count, rate)
@@ -173,6 +197,8 @@ async def run_mode(
         "offered_mps": round(rate, 1),
         "saturated_mps": saturated["mps"],
         "saturated_p95_ms": saturated["p95_ms"],
+        # CPU time per message in the saturated run, by process (the budget on these cores).
+        "cpu_ms_per_message": cpu,
     }
 
 
@@ -219,7 +245,9 @@ async def main() -> None:
                     if len(samples) < len(result) + 1:
                         samples.append(await asyncio.to_thread(ceiling, args.messages))
                     env = await kafka_env(broker) if mode != "postgres" else {}
-                    result[mode] = await run_mode(url, base, env, workers, n, c, rate)
+                    assert server.process is not None
+                    pids = {"api": [api.pid], "postgres": [server.process.pid]}
+                    result[mode] = await run_mode(url, base, env, workers, n, c, rate, pids)
             finally:
                 api.stop()
         finally:
@@ -228,8 +256,8 @@ async def main() -> None:
     roof = statistics.median(samples)
     for figures in result.values():
         assert isinstance(figures, dict)
-        figures["ratio"] = round(figures["mps"] / roof, 2)
-        figures["saturated_ratio"] = round(figures["saturated_mps"] / roof, 2)
+        figures["ratio"] = round(float(figures["mps"]) / roof, 2)
+        figures["saturated_ratio"] = round(float(figures["saturated_mps"]) / roof, 2)
     result = {
         "ceiling": {
             "texts_per_s": round(roof, 1),

@@ -11,6 +11,7 @@ import socket
 import time
 import traceback
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOPIC = "inbound"
+ANSWER_LANES = 2
 # What a lost database looks like from here: wait and try again, never crash the worker.
 # ServiceUnavailable: `transaction()` found no connection to acquire.
 DB_DOWN = (
@@ -93,34 +95,38 @@ class AgentWorker:
                 await self.sentiment.current(self.pool)
 
     async def run(self, stop: asyncio.Event, database_url: str) -> None:
-        """Work until `stop` is set; the batch in hand is finished first."""
+        """Work until `stop` is set; the batches in hand are finished first."""
         await self.warm_up()
         listener = asyncio.create_task(self._listen(database_url, stop))
         log.info("worker %s started", self.name)
-        failures = 0
+        # Two batches in flight: one is embedded while the other's outcomes are written. The
+        # claim hands out only a conversation's oldest open message, so they never overlap.
+        lanes = [self._lane(stop, self.run_once) for _ in range(ANSWER_LANES)]
+        if self.delivery is not None:
+            lanes.append(self._lane(stop, self.delivery.run_once))
         try:
-            while not stop.is_set():
-                try:
-                    # Replies of the last batch go out while the next batch is answered.
-                    handled = sum(
-                        await asyncio.gather(
-                            self.run_once(),
-                            *([self.delivery.run_once()] if self.delivery is not None else []),
-                        )
-                    )
-                    failures = 0
-                except DB_DOWN as exc:
-                    failures += 1
-                    log.warning("database unavailable (%s); retrying", type(exc).__name__)
-                    await _sleep_or_stop(stop, min(10.0, 0.5 * 2**failures))
-                    continue
-                if handled == 0:
-                    self._wake.clear()
-                    await _first_of(stop, self._wake, self.settings.worker_poll_seconds)
+            await asyncio.gather(*lanes)
         finally:
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
             log.info("worker %s stopped", self.name)
+
+    async def _lane(self, stop: asyncio.Event, step: Callable[[], Awaitable[int]]) -> None:
+        """Repeat `step` (claim and handle a batch) until stopped; idle until woken when there
+        was nothing to do; wait and try again while the database is away."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                handled = await step()
+                failures = 0
+            except DB_DOWN as exc:
+                failures += 1
+                log.warning("database unavailable (%s); retrying", type(exc).__name__)
+                await _sleep_or_stop(stop, min(10.0, 0.5 * 2**failures))
+                continue
+            if handled == 0:
+                self._wake.clear()
+                await _first_of(stop, self._wake, self.settings.worker_poll_seconds)
 
     async def run_once(self) -> int:
         """Claim and handle one batch of each topic; the number of jobs claimed."""
