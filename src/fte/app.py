@@ -22,6 +22,7 @@ from fte.console import routes as console
 from fte.db import create_pool
 from fte.errors import install_error_handlers
 from fte.kit.body_limit import BodyLimitMiddleware
+from fte.ops.http_metrics import HttpMetricsMiddleware
 from fte.ops.routes import router as ops_router
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.adapters = build_registry(settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Added last, so outermost: it times the whole request and sees the final status.
+    app.add_middleware(HttpMetricsMiddleware)
     install_error_handlers(app)
 
     @app.exception_handler(asyncpg.PostgresConnectionError)

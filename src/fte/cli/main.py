@@ -64,6 +64,13 @@ def serve(
         import os
 
         os.environ["DATABASE_URL"] = url
+        if workers > 1 or settings.metrics_multiproc_dir is not None:
+            # Several processes count requests: they share their counts through files, so
+            # whichever process Prometheus reaches reports the totals (ops/metrics.py).
+            from fte.ops.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+
+            folder = settings.metrics_multiproc_dir or settings.data_dir / "metrics"
+            os.environ[MULTIPROC_ENV] = str(prepare_multiprocess_dir(folder.resolve()))
         uvicorn.run(
             "fte.app:app_from_env",
             factory=True,

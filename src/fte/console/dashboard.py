@@ -11,8 +11,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from fte.auth.dependencies import SessionDep
+from fte.bus import dead_letters
+from fte.console.gaps import knowledge_gaps
 from fte.console.templates_env import templates
 from fte.db import PoolDep
+from fte.delivery import repository as delivery
 
 PERIODS: Final = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
 
@@ -119,8 +122,20 @@ async def dashboard(
     since = datetime.now(UTC) - timedelta(days=PERIODS[period])
     async with pool.acquire() as conn:
         data = await figures(conn, since)
+        gaps, gap_questions = await knowledge_gaps(conn, since)
+        breakers = await delivery.breaker_details(conn)
+        dead = await dead_letters.list_open(conn, limit=10)
     return templates.TemplateResponse(
         request,
         "dashboard.html",
-        {"session": session, "period": period, "periods": list(PERIODS), "f": data},
+        {
+            "session": session,
+            "period": period,
+            "periods": list(PERIODS),
+            "f": data,
+            "gaps": gaps,
+            "gap_questions": gap_questions,
+            "breakers": breakers,
+            "dead_letters": dead,
+        },
     )

@@ -10,6 +10,7 @@ import asyncpg
 from fte.channels.base import InboundMessage
 from fte.customers import repository as customers
 from fte.db import transaction
+from fte.ops.metrics import TICKETS_CREATED
 from fte.tickets import repository as tickets
 
 
@@ -37,7 +38,7 @@ class IntakeResult:
         )
 
 
-async def _file(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResult:
+async def _file(conn: asyncpg.Connection, msg: InboundMessage) -> tuple[IntakeResult, bool]:
     customer_id = await customers.find_or_create(conn, msg.identity, msg.customer_name)
     row = await tickets.file_inbound_message(
         conn,
@@ -53,7 +54,7 @@ async def _file(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResult:
     )
     if msg.silent:
         await tickets.skip_agent(conn, row["message_id"])
-    return IntakeResult.from_record(row, duplicate=False)
+    return IntakeResult.from_record(row, duplicate=False), bool(row["new_ticket"])
 
 
 async def _existing(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResult | None:
@@ -72,7 +73,10 @@ async def file_inbound(pool: asyncpg.Pool, msg: InboundMessage) -> IntakeResult:
             existing = await _existing(conn, msg)
             if existing is not None:
                 return existing
-            return await _file(conn, msg)
+            filed, new_ticket = await _file(conn, msg)
+        if new_ticket:  # counted once committed: a rolled-back filing opened nothing
+            TICKETS_CREATED.labels(msg.channel).inc()
+        return filed
     except asyncpg.UniqueViolationError:
         # A concurrent delivery of the same message committed first; ours rolled back whole.
         async with transaction(pool) as conn:
