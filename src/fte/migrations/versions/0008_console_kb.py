@@ -31,9 +31,15 @@ CREATE INDEX agent_runs_gap_idx ON agent_runs (created_at DESC)
 -- Dashboard periods and the channels report read by creation time.
 CREATE INDEX tickets_created_idx ON tickets (created_at);
 CREATE INDEX messages_created_idx ON messages (created_at);
+-- The inbox's default view (tickets not finished) and the dashboard's "a person wrote" test.
+CREATE INDEX tickets_unfinished_idx ON tickets (created_at)
+    WHERE status NOT IN ('resolved', 'closed');
+CREATE INDEX messages_human_idx ON messages (created_at) WHERE author = 'human';
 """
 
 DOWNGRADE = """
+DROP INDEX IF EXISTS messages_human_idx;
+DROP INDEX IF EXISTS tickets_unfinished_idx;
 DROP INDEX IF EXISTS messages_created_idx;
 DROP INDEX IF EXISTS tickets_created_idx;
 DROP INDEX IF EXISTS agent_runs_gap_idx;
