@@ -64,7 +64,7 @@ def serve(
         import os
 
         os.environ["DATABASE_URL"] = url
-        if workers > 1 or settings.metrics_multiproc_dir is not None:
+        if workers > 1:
             # Several processes count requests: they share their counts through files, so
             # whichever process Prometheus reaches reports the totals (ops/metrics.py).
             from fte.ops.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
