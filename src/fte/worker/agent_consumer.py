@@ -138,7 +138,7 @@ class AgentWorker:
             except DB_DOWN:
                 raise
             except Exception as exc:
-                await self._fail(job, exc, None)
+                await self._retry_or_dead_letter(job, exc, None)
                 if job.attempts >= self.settings.worker_max_attempts:
                     async with transaction(self.pool) as conn:
                         await mark_embedding_failed(conn, article_id, str(exc))
@@ -166,7 +166,7 @@ class AgentWorker:
             except DB_DOWN:
                 raise
             except Exception as exc:
-                await self._fail(job, exc, None)
+                await self._retry_or_dead_letter(job, exc, None)
         return len(jobs)
 
     async def _answer_batch(self) -> int:
@@ -268,8 +268,15 @@ class AgentWorker:
             await self._fail(job, exc, ctx)
 
     async def _fail(self, job: queue.Job, exc: Exception, ctx: MessageContext | None) -> None:
+        """An inbound job failed (the Kafka worker overrides this: it retries in place)."""
+        await self._retry_or_dead_letter(job, exc, ctx)
+
+    async def _retry_or_dead_letter(
+        self, job: queue.Job, exc: Exception, ctx: MessageContext | None
+    ) -> None:
         """Retry later with backoff; after the last attempt, a dead letter (and for a customer
-        message, a human takes the ticket)."""
+        message, a human takes the ticket). Jobs of the PostgreSQL queue in either bus mode
+        (`learn`, `kb_embed`) always fail this way."""
         error = "".join(traceback.format_exception_only(exc)).strip()
         log.exception("job %s failed (attempt %d)", job.id, job.attempts)
         final = job.attempts >= self.settings.worker_max_attempts
