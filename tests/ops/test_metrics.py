@@ -181,3 +181,29 @@ def test_several_api_processes_report_the_same_totals(db_url: str, tmp_path: obj
     for samples in scrapes:
         assert total(samples, "fte_http_requests_total", route="/health") - seen_before == 20
         assert "fte_open_tickets" in set(_names(samples))
+
+
+async def test_unknown_paths_share_one_series_and_static_files_one_more(db_url: str) -> None:
+    """A scanner's random URLs must not create a series each (label cardinality)."""
+    async with (
+        serve_app(db_url, make_settings()) as base,
+        httpx.AsyncClient(base_url=base, timeout=10) as client,
+    ):
+        before = await scrape(client)
+        for i in range(5):
+            assert (await client.get(f"/wp-admin/{uuid.uuid4()}/{i}")).status_code == 404
+        assert (await client.get("/console/static/console.js")).status_code == 200
+        after = await scrape(client)
+    unmatched = {"route": "unmatched", "method": "GET", "status": "404"}
+    static = {"route": "/console/static", "method": "GET", "status": "200"}
+    assert (
+        value(after, "fte_http_requests_total", **unmatched)
+        - value(before, "fte_http_requests_total", **unmatched)
+        == 5
+    )
+    assert (
+        value(after, "fte_http_requests_total", **static)
+        - value(before, "fte_http_requests_total", **static)
+        == 1
+    )
+    assert not any("wp-admin" in dict(labels).get("route", "") for _, labels in after)
