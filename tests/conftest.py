@@ -138,7 +138,14 @@ def artifacts_dir() -> Path:
 
 def make_settings(**env: str) -> Settings:
     """Settings for an app under test, independent of the developer's environment."""
-    values = {"FTE_SECRET_KEY": "test-secret", "FTE_PUBLIC_URL": "http://testserver", **env}
+    # Tests submit many forms from 127.0.0.1 within a minute: the per-IP form limit is off
+    # unless a test sets it (tests/channels/test_rate_limits.py).
+    values = {
+        "FTE_SECRET_KEY": "test-secret",
+        "FTE_PUBLIC_URL": "http://testserver",
+        "FTE_FORM_RATE_LIMIT": "0",
+        **env,
+    }
     return Settings(**values)  # type: ignore[arg-type]
 
 

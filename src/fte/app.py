@@ -26,6 +26,7 @@ from fte.errors import install_error_handlers
 from fte.kit.body_limit import BodyLimitMiddleware
 from fte.kit.logging import configure
 from fte.kit.request_id import RequestIdMiddleware
+from fte.ops.http_metrics import HttpMetricsMiddleware
 from fte.ops.routes import router as ops_router
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,9 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.adapters = build_registry(settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    # Outermost: even a refused body is answered with its request id.
+    # Around everything but the request id: it times the whole request, sees the final status.
+    app.add_middleware(HttpMetricsMiddleware)
+    # Outermost of all: even a refused body is answered with its request id.
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
 

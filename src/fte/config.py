@@ -97,6 +97,9 @@ class Settings(BaseSettings):
 
     # `fte worker` serves Prometheus metrics on this port (0: off).
     metrics_port: int = Field(default=0, alias="FTE_METRICS_PORT", ge=0, le=65535)
+    # Where `fte serve` API processes share their metric counts (prometheus_client's
+    # multiprocess mode). Unset: data_dir/metrics, used only with more than one API process.
+    metrics_multiproc_dir: Path | None = Field(default=None, alias="PROMETHEUS_MULTIPROC_DIR")
 
     # Calibrated with `fte eval --calibrate` on the bitext and StackFAQ dev splits (README).
     answer_threshold: float = Field(default=0.45, alias="FTE_ANSWER_THRESHOLD", ge=0, le=1)
@@ -209,6 +212,10 @@ class Settings(BaseSettings):
         alias="FTE_SLA_MINUTES",
     )
     login_rate_limit: int = Field(default=10, alias="FTE_LOGIN_RATE_LIMIT", ge=0)
+    # Requests a minute from one client IP (0: no limit); past it, 429 with Retry-After.
+    # Provider webhooks come from few addresses (Twilio's, Chatwoot's): keep theirs generous.
+    webhook_rate_limit: int = Field(default=600, alias="FTE_WEBHOOK_RATE_LIMIT", ge=0)
+    form_rate_limit: int = Field(default=20, alias="FTE_FORM_RATE_LIMIT", ge=0)
 
     @property
     def embedded(self) -> bool:

@@ -34,7 +34,7 @@ class ServiceUnavailable(FteError):
     status_code = 503
 
 
-def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
+def validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     """Name each bad field with its reason, without echoing the submitted values back."""
     fields = []
     for err in exc.errors():
@@ -43,17 +43,20 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     return fields
 
 
+def error_json(exc: FteError) -> JSONResponse:
+    """The API's rendering of an expected failure."""
+    return JSONResponse({"error": exc.message, "detail": exc.detail}, status_code=exc.status_code)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every expected failure as {"error": ..., "detail": ...}."""
 
     @app.exception_handler(FteError)
     async def _fte_error(_: Request, exc: FteError) -> JSONResponse:
-        return JSONResponse(
-            {"error": exc.message, "detail": exc.detail}, status_code=exc.status_code
-        )
+        return error_json(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
-            {"error": "invalid request", "detail": _validation_detail(exc)}, status_code=422
+            {"error": "invalid request", "detail": validation_detail(exc)}, status_code=422
         )

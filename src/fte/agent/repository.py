@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+
+from fte.db import vector_literal
 
 
 async def insert_run(
@@ -27,14 +30,17 @@ async def insert_run(
     completion_tokens: int | None,
     cost_usd: float | None,
     fallback_reason: str | None,
+    query_embedding: Sequence[float] | None = None,
 ) -> uuid.UUID | None:
     """The new run's id, or None when this message already has a run (it was handled)."""
     return await conn.fetchval(
         """
         INSERT INTO agent_runs (message_id, ticket_id, decision, reason, confidence, sources,
                                 draft, summary, sentiment, latency_ms, model, worker,
-                                prompt_tokens, completion_tokens, cost_usd, fallback_reason)
-        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                                prompt_tokens, completion_tokens, cost_usd, fallback_reason,
+                                query_embedding)
+        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                $17::vector)
         ON CONFLICT (message_id) DO NOTHING
         RETURNING id
         """,
@@ -54,6 +60,7 @@ async def insert_run(
         completion_tokens,
         cost_usd,
         fallback_reason,
+        vector_literal(query_embedding) if query_embedding is not None else None,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 
 from fte.agent import repository as runs
@@ -11,6 +13,7 @@ from fte.agent.runner import Decision, MessageContext
 from fte.agent.sentiment import ticket_trend
 from fte.channels.base import ChannelAdapter, Reply
 from fte.delivery.service import queue_outbound
+from fte.ops.metrics import AGENT_DECISION, TICKETS_ESCALATED
 from fte.tickets import repository as tickets
 
 _STATUS_AFTER = {"answer": "pending", "escalate": "escalated", "draft": "open"}
@@ -23,6 +26,7 @@ async def commit_decision(
     worker: str,
     *,
     private_notes: bool = False,
+    query_embedding: Sequence[float] | None = None,
 ) -> bool:
     """Record the decision once; False when the message had been handled already (no reply)."""
     usage = decision.usage
@@ -44,6 +48,8 @@ async def commit_decision(
         completion_tokens=usage.completion_tokens if usage else None,
         cost_usd=usage.cost_usd if usage else None,
         fallback_reason=decision.fallback_reason,
+        # Kept for escalations only: the dashboard's knowledge gaps group them by meaning.
+        query_embedding=query_embedding if decision.decision == "escalate" else None,
     )
     if run_id is None:
         return False
@@ -111,3 +117,15 @@ async def hand_over_unanswerable(
     await tickets.record_agent_outcome(
         conn, ctx.ticket_id, status="escalated", escalation_reason=AI_UNAVAILABLE, responded=False
     )
+
+
+def count_decision(channel: str, decision: Decision) -> None:
+    """The committed decision in the metrics (call after the commit: a rollback decided nothing)."""
+    AGENT_DECISION.labels(decision.decision).observe(decision.latency_ms / 1000)
+    if decision.decision == "escalate":
+        TICKETS_ESCALATED.labels(channel, decision.reason or "unknown").inc()
+
+
+def count_hand_over(channel: str) -> None:
+    """A ticket escalated by `hand_over_unanswerable`, once committed."""
+    TICKETS_ESCALATED.labels(channel, AI_UNAVAILABLE).inc()

@@ -35,6 +35,13 @@ async def user_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record 
     return row
 
 
+async def list_users(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every console user, by email (never the password hash)."""
+    return await conn.fetch(
+        "SELECT id, email, name, role, created_at FROM users ORDER BY lower(email)"
+    )
+
+
 async def set_password_hash(conn: asyncpg.Connection, user_id: uuid.UUID, digest: str) -> None:
     await conn.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user_id, digest)
 

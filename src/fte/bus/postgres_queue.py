@@ -12,6 +12,8 @@ from typing import Any
 
 import asyncpg
 
+from fte.ops.metrics import DEAD_LETTERS
+
 NOTIFY_CHANNEL = "fte_outbox"
 
 
@@ -118,6 +120,7 @@ async def dead_letter(conn: asyncpg.Connection, job: Job, error: str) -> int:
         error[:4000],
         job.attempts,
     )
+    DEAD_LETTERS.labels(job.topic).inc()
     return dead_id
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from fte.agent.embeddings import get_embedder
 from fte.cli.context import console, database_url
@@ -71,7 +72,10 @@ def import_(
             console.print(f"[red]{exc.message}[/red]")
             raise typer.Exit(2) from exc
     if report is None:
-        console.print("Knowledge base already has articles; nothing imported.")
+        if as_json:
+            typer.echo(json.dumps({"skipped": "the knowledge base already has articles"}))
+        else:
+            console.print("Knowledge base already has articles; nothing imported.")
         return
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(report)))
@@ -86,3 +90,46 @@ def import_(
                 else "."
             )
         )
+
+
+@app.command("list")
+def list_(
+    search: str | None = typer.Option(
+        None, "--search", "-s", help="Full-text search, as the console's knowledge base page."
+    ),
+    limit: int = typer.Option(500, min=1, max=100_000, help="At most this many articles."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """Articles with their embedding state (`pending` until a worker has embedded an edit)."""
+
+    async def fetch(url: str) -> list[dict[str, object]]:
+        pool = await create_pool(url, min_size=1, max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                rows = await repository.list_articles(conn, search, limit)
+        finally:
+            await pool.close()
+        keys = ("id", "title", "escalation_reason", "embedding_status", "source_key", "updated_at")
+        return [{k: r[k] for k in keys} for r in rows]
+
+    with database_url(get_settings()) as url:
+        migrations.upgrade(url)
+        rows = asyncio.run(fetch(url))
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row, default=str))
+        return
+    if not rows:
+        console.print("No article matches." if search else "The knowledge base is empty.")
+        return
+    table = Table("title", "escalates", "embeddings", "updated", "source", "id")
+    for row in rows:
+        table.add_row(
+            str(row["title"]),
+            str(row["escalation_reason"] or ""),
+            str(row["embedding_status"]),
+            f"{row['updated_at']:%Y-%m-%d %H:%M}",
+            str(row["source_key"]),
+            str(row["id"]),
+        )
+    console.print(table)

@@ -82,6 +82,23 @@ def add_user(
         console.print(f"[green]User {email} ({role}) created.[/green]")
 
 
+@users.command("list")
+def list_users(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Every console user with their role (never a password)."""
+    rows = _run(repository.list_users)
+    records = [{k: str(v) for k, v in dict(r).items()} for r in rows]
+    if as_json:
+        typer.echo(json.dumps(records))
+        return
+    if not records:
+        console.print("No users yet: add one with `fte user add EMAIL --name NAME --role admin`.")
+        return
+    table = Table("email", "name", "role", "created_at", "id", title="Users")
+    for r in records:
+        table.add_row(r["email"], r["name"], r["role"], r["created_at"], r["id"])
+    console.print(table)
+
+
 @apikeys.command("create")
 def create_key(
     name: str = typer.Argument(..., help="What the key is for, e.g. 'grafana'."),

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from fte.auth import service
@@ -26,7 +26,7 @@ from fte.auth.repository import audit
 from fte.auth.service import RateLimited
 from fte.bus import dead_letters
 from fte.config import Settings, SettingsDep
-from fte.console import dashboard, queries
+from fte.console import dashboard, error_pages, knowledge, queries
 from fte.console import tickets as ticket_pages
 from fte.console.templates_env import templates
 from fte.db import PoolDep, transaction
@@ -215,16 +215,23 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(ticket_pages.router)
     app.include_router(dashboard.router)
+    app.include_router(knowledge.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
+    error_pages.install(app)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(_: Request, exc: LoginRequired) -> RedirectResponse:
         return RedirectResponse(login_url(exc.next_path), status_code=303)
 
     @app.exception_handler(RateLimited)
-    async def _rate_limited(_: Request, exc: RateLimited) -> Response:
+    async def _rate_limited(request: Request, exc: RateLimited) -> Response:
+        headers = {"Retry-After": str(exc.retry_after)}
+        if not error_pages.is_console_page(request):
+            return JSONResponse(
+                {"error": exc.message, "detail": {"retry_after": exc.retry_after}},
+                status_code=429,
+                headers=headers,
+            )
         return HTMLResponse(
-            "Too many attempts. Try again in a minute.",
-            status_code=429,
-            headers={"Retry-After": str(exc.retry_after)},
+            "Too many attempts. Try again in a minute.", status_code=429, headers=headers
         )

@@ -13,6 +13,7 @@ from fte.customers import repository as customers
 from fte.customers import service as customer_links
 from fte.db import transaction
 from fte.kit import logging as trace
+from fte.ops.metrics import TICKETS_CREATED
 from fte.tickets import repository as tickets
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class IntakeResult:
         )
 
 
-async def _file(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResult:
+async def _file(conn: asyncpg.Connection, msg: InboundMessage) -> tuple[IntakeResult, bool]:
     customer_id = await customers.find_or_create(conn, msg.identity, msg.customer_name)
     row = await tickets.file_inbound_message(
         conn,
@@ -62,7 +63,7 @@ async def _file(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResult:
     await customer_links.link_given(
         conn, customer_id, msg.identity, msg.body, row["message_id"], row["ticket_id"]
     )
-    return IntakeResult.from_record(row, duplicate=False)
+    return IntakeResult.from_record(row, duplicate=False), bool(row["new_ticket"])
 
 
 async def _existing(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResult | None:
@@ -81,7 +82,10 @@ async def file_inbound_in(conn: asyncpg.Connection, msg: InboundMessage) -> Inta
         existing = await _existing(conn, msg)
         if existing is not None:
             return existing
-        return await _file(conn, msg)
+        filed, new_ticket = await _file(conn, msg)
+    if new_ticket:  # the caller commits its transaction right after
+        TICKETS_CREATED.labels(msg.channel).inc()
+    return filed
 
 
 async def file_inbound(pool: asyncpg.Pool, msg: InboundMessage) -> IntakeResult:
@@ -104,7 +108,10 @@ async def _file_once(pool: asyncpg.Pool, msg: InboundMessage) -> IntakeResult:
             existing = await _existing(conn, msg)
             if existing is not None:
                 return existing
-            return await _file(conn, msg)
+            filed, new_ticket = await _file(conn, msg)
+        if new_ticket:  # counted once committed: a rolled-back filing opened nothing
+            TICKETS_CREATED.labels(msg.channel).inc()
+        return filed
     except asyncpg.UniqueViolationError:
         # A concurrent delivery of the same message committed first; ours rolled back whole.
         async with transaction(pool) as conn:

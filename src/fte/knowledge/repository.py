@@ -162,3 +162,133 @@ async def answered_questions(
         """,
         ticket_id,
     )
+
+
+# Console editing: an article is written at once, its chunks by a `kb_embed` job.
+_ARTICLE_COLUMNS = (
+    "a.id, a.source_key, a.title, a.body, a.escalation_reason, a.embedding_status, "
+    "a.embedding_error, a.content_hash, a.created_at, a.updated_at"
+)
+
+
+async def list_articles(
+    conn: asyncpg.Connection, text: str | None, limit: int
+) -> list[asyncpg.Record]:
+    """Articles, best full-text match first when searching (title words count), else by title.
+    Articles still waiting for their chunks are found by their title."""
+    if not text:
+        return await conn.fetch(
+            f"SELECT {_ARTICLE_COLUMNS} FROM kb_articles a ORDER BY lower(a.title) LIMIT $1",
+            limit,
+        )
+    return await conn.fetch(
+        f"""
+        WITH q AS (SELECT websearch_to_tsquery('english', $1) AS tsq),
+        hits AS (
+            SELECT c.article_id, max(ts_rank_cd(c.tsv, q.tsq, 32)) AS rank
+            FROM kb_chunks c, q WHERE c.tsv @@ q.tsq GROUP BY c.article_id
+        )
+        SELECT {_ARTICLE_COLUMNS}, COALESCE(h.rank, 0) AS rank
+        FROM kb_articles a LEFT JOIN hits h ON h.article_id = a.id
+        WHERE h.article_id IS NOT NULL OR a.title ILIKE $3
+        ORDER BY (a.title ILIKE $3) DESC, rank DESC, lower(a.title)
+        LIMIT $2
+        """,
+        text,
+        limit,
+        "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
+    )
+
+
+async def get_article(conn: asyncpg.Connection, article_id: uuid.UUID) -> asyncpg.Record | None:
+    """One article with its embedding state."""
+    return await conn.fetchrow(
+        f"SELECT {_ARTICLE_COLUMNS} FROM kb_articles a WHERE a.id = $1", article_id
+    )
+
+
+async def write_article(
+    conn: asyncpg.Connection,
+    article_id: uuid.UUID | None,
+    *,
+    source_key: str,
+    title: str,
+    body: str,
+    escalation_reason: str | None,
+    content_hash: str,
+) -> uuid.UUID | None:
+    """Insert (article_id None) or update an article's text, marked pending; its old chunks
+    keep serving the agent until the new ones replace them. None: no such article."""
+    if article_id is None:
+        created: uuid.UUID = await conn.fetchval(
+            """
+            INSERT INTO kb_articles (source_key, title, body, escalation_reason, content_hash,
+                                     embedding_status)
+            VALUES ($1, $2, $3, $4, $5, 'pending') RETURNING id
+            """,
+            source_key,
+            title,
+            body,
+            escalation_reason,
+            content_hash,
+        )
+        return created
+    updated: uuid.UUID | None = await conn.fetchval(
+        """
+        UPDATE kb_articles SET title = $2, body = $3, escalation_reason = $4, content_hash = $5,
+                               embedding_status = 'pending', embedding_error = NULL,
+                               updated_at = now()
+        WHERE id = $1 RETURNING id
+        """,
+        article_id,
+        title,
+        body,
+        escalation_reason,
+        content_hash,
+    )
+    return updated
+
+
+async def delete_article(conn: asyncpg.Connection, article_id: uuid.UUID) -> str | None:
+    """Delete the article with its chunks and examples; its title, or None if there was none."""
+    title: str | None = await conn.fetchval(
+        "DELETE FROM kb_articles WHERE id = $1 RETURNING title", article_id
+    )
+    return title
+
+
+async def replace_chunks(
+    conn: asyncpg.Connection,
+    article_id: uuid.UUID,
+    content_hash: str,
+    chunks: Sequence[tuple[str, Sequence[float]]],
+) -> bool:
+    """Store the article's new chunks and mark it done, if it still has this content (an
+    edit made meanwhile has its own job); False when it changed or is gone."""
+    current = await conn.fetchval(
+        "SELECT content_hash FROM kb_articles WHERE id = $1 FOR UPDATE", article_id
+    )
+    if current != content_hash:
+        return False
+    await conn.execute("DELETE FROM kb_chunks WHERE article_id = $1", article_id)
+    await conn.executemany(
+        "INSERT INTO kb_chunks (article_id, ordinal, content, embedding) "
+        "VALUES ($1, $2, $3, $4::vector)",
+        [(article_id, i, text, vector_literal(vec)) for i, (text, vec) in enumerate(chunks)],
+    )
+    await conn.execute(
+        "UPDATE kb_articles SET embedding_status = 'done', embedding_error = NULL WHERE id = $1",
+        article_id,
+    )
+    return True
+
+
+async def mark_embedding_failed(
+    conn: asyncpg.Connection, article_id: uuid.UUID, error: str
+) -> None:
+    """The job gave up: the page says so (the old chunks, if any, still serve)."""
+    await conn.execute(
+        "UPDATE kb_articles SET embedding_status = 'failed', embedding_error = $2 WHERE id = $1",
+        article_id,
+        error[:2000],
+    )

@@ -1,12 +1,18 @@
-"""Operational endpoints: health."""
+"""Operational endpoints: health, Prometheus metrics, the channels' state."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from fte import __version__
+from fte.auth.dependencies import AdminDep
 from fte.db import PoolDep
+from fte.ops import metrics
+from fte.ops.channel_report import channel_report
 from fte.ops.health import health_report
 
 router = APIRouter(tags=["operations"])
@@ -20,3 +26,19 @@ async def health(request: Request, pool: PoolDep) -> JSONResponse:
     )
     report["version"] = __version__
     return JSONResponse(report, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/metrics", include_in_schema=False)
+async def prometheus_metrics(pool: PoolDep) -> Response:
+    """Prometheus text format: request and ticket counters, queue and ticket gauges."""
+    body = metrics.exposition(await metrics.database_gauges(pool))
+    return Response(body, media_type=metrics.CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/metrics/channels")
+async def channels(request: Request, pool: PoolDep, _: AdminDep) -> dict[str, Any]:
+    """Per channel: configured, delivery breaker, messages in/out and failures in 24 h."""
+    since = datetime.now(UTC) - timedelta(hours=24)
+    async with pool.acquire() as conn:
+        report = await channel_report(conn, request.app.state.adapters, since)
+    return {"since": since.isoformat(), "channels": report}

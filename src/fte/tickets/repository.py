@@ -52,7 +52,8 @@ WITH conv AS (
     RETURNING id
 )
 SELECT conv.id AS conversation_id, ticket.id AS ticket_id, ticket.number AS ticket_number,
-       msg.id AS message_id, $1::uuid AS customer_id, pg_notify('fte_outbox', 'inbound')
+       msg.id AS message_id, $1::uuid AS customer_id, pg_notify('fte_outbox', 'inbound'),
+       EXISTS (SELECT 1 FROM created) AS new_ticket
 FROM conv, ticket, msg, queued
 """
 
@@ -70,8 +71,9 @@ async def file_inbound_message(
     body: str,
     metadata: dict[str, Any],
 ) -> asyncpg.Record:
-    """Conversation, ticket, message and outbox row for one inbound message; the outbox row
-    carries the request id, so the worker's log lines name the same request."""
+    """Conversation, ticket, message and outbox row for one inbound message (`new_ticket`
+    says whether the ticket was opened by it); the outbox row carries the request id, so the
+    worker's log lines name the same request."""
     row = await conn.fetchrow(
         _FILE_MESSAGE,
         customer_id,
@@ -320,14 +322,15 @@ async def assign(
     )
 
 
-async def mark_resolved(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> bool:
-    """Status resolved, resolved_at stamped once; False when there is no such ticket."""
-    result = await conn.execute(
+async def mark_resolved(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> str | None:
+    """Status resolved, resolved_at stamped once; the ticket's channel, None when there is
+    no such ticket."""
+    channel: str | None = await conn.fetchval(
         """
         UPDATE tickets SET status = 'resolved', resolved_at = COALESCE(resolved_at, now()),
                            updated_at = now()
-        WHERE id = $1
+        WHERE id = $1 RETURNING channel
         """,
         ticket_id,
     )
-    return result != "UPDATE 0"
+    return channel

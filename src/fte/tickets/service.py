@@ -12,6 +12,7 @@ import asyncpg
 from fte.agent.learning import LEARN_TOPIC
 from fte.bus import outbox
 from fte.errors import NotFound
+from fte.ops.metrics import TICKETS_RESOLVED
 from fte.tickets import repository
 from fte.tickets.schemas import PublicMessage, PublicTicket
 
@@ -58,9 +59,12 @@ async def public_view(
 
 async def resolve(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> None:
     """Mark the ticket resolved; its answered questions are learnt from in the background."""
-    found = await repository.mark_resolved(conn, ticket_id)
-    if not found:
+    channel = await repository.mark_resolved(conn, ticket_id)
+    if channel is None:
         raise NotFound("ticket not found")
+    # Callers resolve on a change to `resolved` only. In the caller's transaction: a rare
+    # rollback over-counts by one.
+    TICKETS_RESOLVED.labels(channel).inc()
     await outbox.enqueue(conn, LEARN_TOPIC, f"learn:{ticket_id}", {"ticket_id": str(ticket_id)})
 
 

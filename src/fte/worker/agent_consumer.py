@@ -22,7 +22,12 @@ from fte.agent.embeddings import Embedder
 from fte.agent.learning import LEARN_TOPIC, learn_from_ticket
 from fte.agent.responders.base import Responder
 from fte.agent.runner import Agent, MessageContext
-from fte.agent.service import commit_decision, hand_over_unanswerable
+from fte.agent.service import (
+    commit_decision,
+    count_decision,
+    count_hand_over,
+    hand_over_unanswerable,
+)
 from fte.bus import postgres_queue as queue
 from fte.channels.base import ChannelAdapter
 from fte.config import Settings
@@ -30,6 +35,8 @@ from fte.db import asyncpg_dsn, transaction
 from fte.errors import ServiceUnavailable
 from fte.kit import logging as trace
 from fte.kit.ordered import in_order_per_key
+from fte.knowledge.editor import KB_EMBED_TOPIC, embed_article
+from fte.knowledge.repository import mark_embedding_failed
 from fte.tickets import repository as tickets
 
 if TYPE_CHECKING:
@@ -130,7 +137,35 @@ class AgentWorker:
 
     async def run_once(self) -> int:
         """Claim and handle one batch of each topic; the number of jobs claimed."""
-        return await self._answer_batch() + await self._learn_batch()
+        return await self._answer_batch() + await self._learn_batch() + await self._kb_batch()
+
+    async def _kb_batch(self) -> int:
+        """Re-embed articles edited in the console (`kb_embed` jobs)."""
+        async with transaction(self.pool) as conn:
+            jobs = await queue.claim(
+                conn,
+                KB_EMBED_TOPIC,
+                self.name,
+                self.settings.worker_batch_size,
+                self.settings.worker_lease_seconds,
+            )
+        for job in jobs:
+            article_id = uuid.UUID(job.payload["article_id"])
+            try:
+                async with transaction(self.pool) as conn:
+                    stored = await embed_article(
+                        conn, article_id, job.payload["content_hash"], self.embedder
+                    )
+                    await queue.complete(conn, job.id)
+                log.info("article %s %s", article_id, "embedded" if stored else "changed; skipped")
+            except DB_DOWN:
+                raise
+            except Exception as exc:
+                await self._retry_or_dead_letter(job, exc, None)
+                if job.attempts >= self.settings.worker_max_attempts:
+                    async with transaction(self.pool) as conn:
+                        await mark_embedding_failed(conn, article_id, str(exc))
+        return len(jobs)
 
     async def _learn_batch(self) -> int:
         async with transaction(self.pool) as conn:
@@ -154,7 +189,7 @@ class AgentWorker:
             except DB_DOWN:
                 raise
             except Exception as exc:
-                await self._fail(job, exc, None)
+                await self._retry_or_dead_letter(job, exc, None)
         return len(jobs)
 
     async def _answer_batch(self) -> int:
@@ -256,9 +291,16 @@ class AgentWorker:
             async with transaction(self.pool) as conn:
                 decision = await self.agent.decide(conn, ctx, vector, adapter, sentiment, started)
                 committed = await commit_decision(
-                    conn, ctx, decision, self.name, private_notes=adapter.private_notes
+                    conn,
+                    ctx,
+                    decision,
+                    self.name,
+                    private_notes=adapter.private_notes,
+                    query_embedding=vector,
                 )
                 await queue.complete(conn, job.id)
+            if committed:
+                count_decision(ctx.channel, decision)
             log.info(
                 "ticket #%s message %s: %s%s (%.0f ms)%s",
                 ctx.ticket_number,
@@ -274,16 +316,23 @@ class AgentWorker:
             await self._fail(job, exc, ctx)
 
     async def _fail(self, job: queue.Job, exc: Exception, ctx: MessageContext | None) -> None:
+        """An inbound job failed (the Kafka worker overrides this: it retries in place)."""
+        await self._retry_or_dead_letter(job, exc, ctx)
+
+    async def _retry_or_dead_letter(
+        self, job: queue.Job, exc: Exception, ctx: MessageContext | None
+    ) -> None:
         """Retry later with backoff; after the last attempt, a dead letter (and for a customer
-        message, a human takes the ticket)."""
+        message, a human takes the ticket). Jobs of the PostgreSQL queue in either bus mode
+        (`learn`, `kb_embed`) always fail this way."""
         error = "".join(traceback.format_exception_only(exc)).strip()
         log.exception("job %s failed (attempt %d)", job.id, job.attempts)
+        final = job.attempts >= self.settings.worker_max_attempts
         async with transaction(self.pool) as conn:
-            if job.attempts >= self.settings.worker_max_attempts:
+            if final:
                 dead_id = await queue.dead_letter(conn, job, error)
                 if ctx is not None:
                     await hand_over_unanswerable(conn, ctx, self.adapters.get(ctx.channel))
-                log.error("job %s dead-lettered as %s: %s", job.id, dead_id, error)
             else:
                 await queue.retry_later(
                     conn,
@@ -291,6 +340,10 @@ class AgentWorker:
                     error,
                     backoff_seconds(job.attempts, self.settings.worker_backoff_cap_seconds),
                 )
+        if final:
+            if ctx is not None:
+                count_hand_over(ctx.channel)
+            log.error("job %s dead-lettered as %s: %s", job.id, dead_id, error)
 
     async def _dead_letter(self, job: queue.Job, error: str) -> None:
         async with transaction(self.pool) as conn:

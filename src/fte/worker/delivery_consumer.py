@@ -24,6 +24,7 @@ from fte.delivery.service import TOPIC
 from fte.kit import logging as trace
 from fte.kit.circuit_breaker import CircuitOpenError
 from fte.kit.ordered import in_order_per_key
+from fte.ops.metrics import DELIVERY_FAILURES
 from fte.worker.agent_consumer import DB_DOWN, backoff_seconds, worker_id
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,11 @@ class DeliveryWorker:
                 await queue.postpone(conn, job, str(exc), max(exc.retry_in, 0.05))
             return
         except (ChannelAuthError, DeliveryRejected, Permanent) as exc:
+            DELIVERY_FAILURES.labels(row["channel"]).inc()
             await self._fail(job, message_id, exc, final=True)
             return
         except Exception as exc:
+            DELIVERY_FAILURES.labels(row["channel"]).inc()
             await self._fail(
                 job, message_id, exc, final=job.attempts >= self.settings.delivery_max_attempts
             )

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import KafkaError
 
 from fte.agent.runner import MessageContext
-from fte.agent.service import hand_over_unanswerable
+from fte.agent.service import count_hand_over, hand_over_unanswerable
 from fte.bus import kafka
 from fte.bus import postgres_queue as queue
 from fte.db import transaction
@@ -220,7 +220,8 @@ class KafkaAgentWorker(AgentWorker):
             if failure.ctx is not None:
                 adapter = self.adapters.get(failure.ctx.channel)
                 await hand_over_unanswerable(conn, failure.ctx, adapter)
-        metrics.DEAD_LETTERED.labels("inbound").inc()
+        if failure.ctx is not None:
+            count_hand_over(failure.ctx.channel)
         log.error("job %s dead-lettered as %s: %s", job.id, dead_id, failure.error)
         await self._publish_dead_letter(job, dead_id, failure.error)
 
@@ -293,7 +294,7 @@ class KafkaAgentWorker(AgentWorker):
         (only `inbound` is relayed to Kafka)."""
         while not stop.is_set():
             try:
-                handled = await self._learn_batch()
+                handled = await self._learn_batch() + await self._kb_batch()
                 if self.delivery is not None:
                     handled += await self.delivery.run_once()
             except DB_DOWN:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from fte.ops.metrics import DEAD_LETTERS
+
 RELAY_PUBLISHED = Counter(
     "fte_relay_published_total", "Outbox rows the broker acknowledged (acks=all)."
 )
@@ -18,9 +20,8 @@ CONSUMER_LAG = Gauge(
 )
 PROCESSED = Counter("fte_messages_processed_total", "Inbound messages handled and committed.")
 FAILED = Counter("fte_messages_failed_total", "Failed attempts at handling an inbound message.")
-DEAD_LETTERED = Counter(
-    "fte_dead_letters_total", "Jobs moved to the dead letters after their last attempt.", ["topic"]
-)
+# Counted by the queue itself (bus/postgres_queue.dead_letter), for every topic.
+DEAD_LETTERED = DEAD_LETTERS
 PROCESSING_SECONDS = Histogram(
     "fte_message_processing_seconds",
     "Time from taking a batch to committing its outcome, per message.",

@@ -16,11 +16,12 @@ import hmac
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from fte.agent import repository as runs
 from fte.agent.approval import publish_draft
+from fte.auth.rate_limit import webhook_limit
 from fte.channels.base import ChannelAdapter
 from fte.channels.chatwoot.adapter import ChatwootAdapter
 from fte.channels.chatwoot.schemas import (
@@ -65,7 +66,14 @@ def _verify(request: Request, body: bytes, settings: Settings) -> None:
         raise BadSignature("stale X-Chatwoot-Timestamp")
 
 
-@router.post("/chatwoot/webhook", responses={403: {"description": "Bad or stale signature"}})
+@router.post(
+    "/chatwoot/webhook",
+    responses={
+        403: {"description": "Bad or stale signature"},
+        429: {"description": "Too many requests from this address (Retry-After)"},
+    },
+    dependencies=[Depends(webhook_limit)],
+)
 async def webhook(request: Request, pool: PoolDep, settings: SettingsDep) -> JSONResponse:
     """Chatwoot's events: customers' messages, conversation status changes."""
     if not ChatwootAdapter(settings).is_configured():

@@ -31,6 +31,8 @@ RENEW_WITHIN = timedelta(hours=24)
 WATCH_EXPIRY = Gauge(
     "fte_gmail_watch_expiry_timestamp_seconds",
     "When the Gmail push watch expires (Unix time).",
+    # With several API processes (prometheus multiprocess mode): one series, the latest.
+    multiprocess_mode="max",
 )
 
 

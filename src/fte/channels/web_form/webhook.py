@@ -7,10 +7,11 @@ import uuid
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 
+from fte.auth.rate_limit import form_limit
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.web_form.schemas import SubmissionReceipt, WebFormSubmission
 from fte.config import SettingsDep
@@ -48,7 +49,9 @@ def _external_id(email: str, key: str | None) -> str | None:
         200: {"description": "Duplicate submission: the first ticket"},
         413: {"description": "Body too large"},
         422: {"description": "Invalid field"},
+        429: {"description": "Too many submissions from this address (Retry-After)"},
     },
+    dependencies=[Depends(form_limit)],
 )
 async def submit(
     form: WebFormSubmission,

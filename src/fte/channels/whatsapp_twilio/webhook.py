@@ -7,10 +7,11 @@ inside Twilio's 15 s window.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
 
+from fte.auth.rate_limit import webhook_limit
 from fte.channels.whatsapp_twilio.adapter import STATUS_PATH, WhatsAppAdapter
 from fte.channels.whatsapp_twilio.schemas import (
     CHANNEL,
@@ -56,7 +57,14 @@ async def _verified_params(request: Request, settings: Settings) -> dict[str, st
     return params
 
 
-@router.post(WEBHOOK_PATH, responses={403: {"description": "Bad or missing signature"}})
+@router.post(
+    WEBHOOK_PATH,
+    responses={
+        403: {"description": "Bad or missing signature"},
+        429: {"description": "Too many requests from this address (Retry-After)"},
+    },
+    dependencies=[Depends(webhook_limit)],
+)
 async def inbound(request: Request, pool: PoolDep, settings: SettingsDep) -> Response:
     """A customer's WhatsApp message: filed (once per MessageSid) before Twilio gets its 200."""
     params = await _verified_params(request, settings)

@@ -22,3 +22,21 @@
   }
   window.setTimeout(refresh, every);
 })();
+
+// Knowledge base: an edited article shows `pending` until a worker has embedded it; poll its
+// state and show the change without a reload.
+(function () {
+  "use strict";
+  var badge = document.getElementById("kb-status");
+  if (!badge || badge.textContent.trim() !== "pending") return;
+  function poll() {
+    fetch(badge.dataset.src, { credentials: "same-origin", redirect: "manual" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (state) {
+        if (state) badge.textContent = state.status;
+        if (!state || state.status === "pending") window.setTimeout(poll, 1500);
+      })
+      .catch(function () { window.setTimeout(poll, 3000); });
+  }
+  window.setTimeout(poll, 1000);
+})();

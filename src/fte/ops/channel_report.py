@@ -1,0 +1,62 @@
+"""`/metrics/channels`: each channel's configuration, breaker and last day of traffic."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from fte.channels.base import ChannelAdapter
+
+_ACTIVITY = """
+SELECT channel,
+       count(*) FILTER (WHERE direction = 'inbound' AND created_at >= $1) AS messages_in,
+       count(*) FILTER (WHERE direction = 'outbound' AND created_at >= $1) AS messages_out,
+       count(*) FILTER (WHERE direction = 'outbound' AND created_at >= $1
+                        AND delivery_status = 'failed') AS delivery_failed,
+       count(*) FILTER (WHERE direction = 'outbound' AND created_at >= $1
+                        AND delivery_error IS NOT NULL) AS delivery_errors,
+       max(created_at) FILTER (WHERE direction = 'inbound') AS last_inbound_at,
+       max(created_at) FILTER (WHERE direction = 'outbound') AS last_outbound_at
+FROM messages GROUP BY channel
+"""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+async def channel_report(
+    conn: asyncpg.Connection, adapters: dict[str, ChannelAdapter], since: datetime
+) -> dict[str, dict[str, Any]]:
+    """One entry per registered channel (and any channel that has messages)."""
+    activity = {r["channel"]: r for r in await conn.fetch(_ACTIVITY, since)}
+    health = {
+        r["channel"]: r
+        for r in await conn.fetch(
+            "SELECT channel, breaker, failures, last_error, worker, updated_at FROM channel_health"
+        )
+    }
+    report: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(adapters) | set(activity)):
+        adapter = adapters.get(name)
+        act = activity.get(name)
+        breaker = health.get(name)
+        report[name] = {
+            "configured": bool(adapter and adapter.is_configured()),
+            "breaker": {
+                "state": breaker["breaker"] if breaker else "closed",
+                "consecutive_failures": breaker["failures"] if breaker else 0,
+                "last_error": breaker["last_error"] if breaker else None,
+                "worker": breaker["worker"] if breaker else None,
+                "changed_at": _iso(breaker["updated_at"]) if breaker else None,
+            },
+            "messages_in_24h": act["messages_in"] if act else 0,
+            "messages_out_24h": act["messages_out"] if act else 0,
+            "delivery_failed_24h": act["delivery_failed"] if act else 0,
+            "delivery_errors_24h": act["delivery_errors"] if act else 0,
+            "last_inbound_at": _iso(act["last_inbound_at"]) if act else None,
+            "last_outbound_at": _iso(act["last_outbound_at"]) if act else None,
+        }
+    return report
