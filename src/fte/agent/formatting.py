@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from fte.channels.base import Reply
+
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
 _HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.MULTILINE)
@@ -75,6 +77,19 @@ def email_reply(
     parts.append(f"Best regards,\n{company} Support")
     parts.append(f"Ticket reference: #{ticket_number}")
     return "\n\n".join(parts)
+
+
+def email_parts(reply: Reply, company: str) -> list[str]:
+    """A reply as an email channel sends it: one body."""
+    return [
+        email_reply(
+            reply.body,
+            reply.customer_name,
+            reply.ticket_number,
+            company,
+            [c.title for c in reply.citations],
+        )
+    ]
 
 
 def whatsapp_reply(body: str, customer_name: str | None, sources: list[str]) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -12,12 +11,9 @@ import asyncpg
 import typer
 from rich.table import Table
 
-from fte.cli.context import console, database_url
-from fte.config import get_settings
+from fte.cli.context import console, run_in_transaction
 from fte.customers import repository, service
 from fte.customers.routes import suggestion_json
-from fte.db import create_pool, transaction
-from fte.errors import FteError
 
 T = TypeVar("T")
 
@@ -25,23 +21,7 @@ app = typer.Typer(help="Customers: merge two into one, see link suggestions.", n
 
 
 def _run(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    """Run `work` in one transaction; 1 for an unknown or already-merged customer, 2 for bad
-    input."""
-
-    async def go(url: str) -> T:
-        pool = await create_pool(url, min_size=1, max_size=1)
-        try:
-            async with transaction(pool) as conn:
-                return await work(conn)
-        finally:
-            await pool.close()
-
-    with database_url(get_settings()) as url:
-        try:
-            return asyncio.run(go(url))
-        except FteError as exc:
-            console.print(f"[red]{exc.message}[/red]")
-            raise typer.Exit(1 if exc.status_code in (404, 409) else 2) from exc
+    return run_in_transaction(work, refused=(404, 409))
 
 
 def _uuid(value: str, name: str) -> uuid.UUID:

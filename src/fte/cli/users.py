@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import uuid
@@ -15,11 +14,7 @@ from rich.table import Table
 
 from fte.auth import repository, service
 from fte.auth.schemas import Role
-from fte.cli.context import console, database_url
-from fte.config import get_settings
-from fte.db import create_pool, transaction
-from fte.errors import FteError
-from fte.ops import migrations
+from fte.cli.context import console, run_in_transaction
 
 T = TypeVar("T")
 
@@ -30,23 +25,7 @@ ROLE_HELP = "admin (everything, incl. the admin API) or agent (the console)."
 
 
 def _run(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    """Run `work` in one transaction on the configured database, migrated first."""
-
-    async def go(url: str) -> T:
-        pool = await create_pool(url, min_size=1, max_size=1)
-        try:
-            async with transaction(pool) as conn:
-                return await work(conn)
-        finally:
-            await pool.close()
-
-    with database_url(get_settings()) as url:
-        migrations.upgrade(url)
-        try:
-            return asyncio.run(go(url))
-        except FteError as exc:
-            console.print(f"[red]{exc.message}[/red]")
-            raise typer.Exit(1 if exc.status_code == 409 else 2) from exc
+    return run_in_transaction(work, refused=(409,), migrate=True)
 
 
 def _password(from_stdin: bool) -> str:

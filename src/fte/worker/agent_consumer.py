@@ -139,16 +139,20 @@ class AgentWorker:
         """Claim and handle one batch of each topic; the number of jobs claimed."""
         return await self._answer_batch() + await self._learn_batch() + await self._kb_batch()
 
-    async def _kb_batch(self) -> int:
-        """Re-embed articles edited in the console (`kb_embed` jobs)."""
+    async def _claim(self, topic: str) -> list[queue.Job]:
+        """A batch of the topic's ready jobs, leased to this worker."""
         async with transaction(self.pool) as conn:
-            jobs = await queue.claim(
+            return await queue.claim(
                 conn,
-                KB_EMBED_TOPIC,
+                topic,
                 self.name,
                 self.settings.worker_batch_size,
                 self.settings.worker_lease_seconds,
             )
+
+    async def _kb_batch(self) -> int:
+        """Re-embed articles edited in the console (`kb_embed` jobs)."""
+        jobs = await self._claim(KB_EMBED_TOPIC)
         for job in jobs:
             article_id = uuid.UUID(job.payload["article_id"])
             try:
@@ -168,14 +172,7 @@ class AgentWorker:
         return len(jobs)
 
     async def _learn_batch(self) -> int:
-        async with transaction(self.pool) as conn:
-            jobs = await queue.claim(
-                conn,
-                LEARN_TOPIC,
-                self.name,
-                self.settings.worker_batch_size,
-                self.settings.worker_lease_seconds,
-            )
+        jobs = await self._claim(LEARN_TOPIC)
         for job in jobs:
             try:
                 async with transaction(self.pool) as conn:
@@ -193,14 +190,7 @@ class AgentWorker:
         return len(jobs)
 
     async def _answer_batch(self) -> int:
-        async with transaction(self.pool) as conn:
-            jobs = await queue.claim(
-                conn,
-                TOPIC,
-                self.name,
-                self.settings.worker_batch_size,
-                self.settings.worker_lease_seconds,
-            )
+        jobs = await self._claim(TOPIC)
         if not jobs:
             return 0
         live = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from fte.agent.formatting import email_reply
+from fte.agent.formatting import email_parts
 from fte.channels.base import DeliveryReceipt, DeliveryRejected, OutboundMessage, Reply
 from fte.channels.gmail.client import GmailClient
 from fte.channels.imap_smtp.adapter import build_reply
@@ -45,15 +45,7 @@ class GmailAdapter:
 
     def format_reply(self, reply: Reply) -> list[str]:
         """One email body."""
-        return [
-            email_reply(
-                reply.body,
-                reply.customer_name,
-                reply.ticket_number,
-                self.settings.company_name,
-                [c.title for c in reply.citations],
-            )
-        ]
+        return email_parts(reply, self.settings.company_name)
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
         """One email on the customer's Gmail thread; Gmail's message id is the receipt."""

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from urllib.parse import unquote, urlsplit
 
-from fte.agent.formatting import email_reply
+from fte.agent.formatting import email_parts
 from fte.channels.base import (
     ChannelAuthError,
     ChannelUnavailable,
@@ -38,15 +38,7 @@ class EmailAdapter:
 
     def format_reply(self, reply: Reply) -> list[str]:
         """One email body."""
-        return [
-            email_reply(
-                reply.body,
-                reply.customer_name,
-                reply.ticket_number,
-                self.settings.company_name,
-                [c.title for c in reply.citations],
-            )
-        ]
+        return email_parts(reply, self.settings.company_name)
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
         """One email on the customer's thread; its Message-ID is the receipt."""
