@@ -12,7 +12,8 @@ import time
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import asyncpg
 import numpy as np
@@ -68,6 +69,17 @@ def worker_id() -> str:
 def backoff_seconds(attempt: int, cap: float = 300.0) -> float:
     """Exponential backoff with full jitter."""
     return random.uniform(0, min(cap, 2.0**attempt))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A job with its message loaded and embedded: ready for the agent's decision."""
+
+    job: queue.Job
+    ctx: MessageContext
+    vector: list[float]
+    sentiment: SentimentResult | None
+    shared_ms: float  # its share of the batch's embedding time
 
 
 class AgentWorker:
@@ -208,27 +220,33 @@ class AgentWorker:
 
     async def answer(self, jobs: list[queue.Job]) -> None:
         """Run the agent on these jobs (embeddings in one batch), committing each outcome."""
+        await self.answer_prepared(await self.prepare(jobs))
+
+    async def prepare(self, jobs: list[queue.Job]) -> list[Prepared]:
+        """Load the jobs' messages and embed them (and read their sentiment) in one batch;
+        jobs with nothing to answer are completed and left out."""
         contexts = await self._load(jobs)
         if not contexts:
-            return
+            return []
         started = time.perf_counter()
-        texts = [ctx.query for _, ctx in contexts]
-        vectors = await asyncio.to_thread(self.embedder.embed, texts)
+        vectors = await asyncio.to_thread(self.embedder.embed, [c.query for _, c in contexts])
         feelings = await self._sentiments([ctx.body for _, ctx in contexts], vectors)
         # Each message is charged its share of the batch's embedding time.
         shared_ms = (time.perf_counter() - started) * 1000 / len(contexts)
-        # Conversations are handled side by side (their database work overlaps), each one's
-        # messages in order.
-        batch = [
-            (job, ctx, vector.tolist(), feeling)
+        return [
+            Prepared(job, ctx, vector.tolist(), feeling, shared_ms)
             for (job, ctx), vector, feeling in zip(contexts, vectors, feelings, strict=True)
         ]
 
-        async def handle(item: tuple[queue.Job, MessageContext, list[float], Any]) -> None:
-            await self._handle(*item, shared_ms)
+    async def answer_prepared(self, batch: list[Prepared]) -> None:
+        """Decide and commit: conversations side by side (their database work overlaps), each
+        one's messages in order."""
+
+        async def handle(item: Prepared) -> None:
+            await self._handle(item.job, item.ctx, item.vector, item.sentiment, item.shared_ms)
 
         await in_order_per_key(
-            batch, lambda item: item[0].key, handle, self.settings.worker_concurrency
+            batch, lambda item: item.job.key, handle, self.settings.worker_concurrency
         )
 
     async def _sentiments(
