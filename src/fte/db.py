@@ -80,8 +80,11 @@ PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
 
 
 @asynccontextmanager
-async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+async def transaction(
+    pool: asyncpg.Pool, *, snapshot: bool = False
+) -> AsyncIterator[asyncpg.Connection]:
     """One transaction on a pooled connection: committed on exit, rolled back on error.
+    `snapshot`: read-only and repeatable read, so several reads see one moment.
 
     Routes and job handlers own this boundary; services receive the connection and never commit.
     A database that cannot be reached becomes a 503, not a 500.
@@ -91,7 +94,8 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
         raise ServiceUnavailable("database unavailable", detail=type(exc).__name__) from exc
     try:
-        async with conn.transaction():
+        options = {"isolation": "repeatable_read", "readonly": True} if snapshot else {}
+        async with conn.transaction(**options):
             yield conn
     finally:
         await pool.release(conn)

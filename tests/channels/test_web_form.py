@@ -9,6 +9,8 @@ import asyncpg
 import httpx
 import pytest
 
+from fte.db import transaction
+from fte.tickets import repository as tickets
 from tests.fixtures.db import row_counts
 
 FORM = {
@@ -193,3 +195,29 @@ async def test_health_reports_database_queue_and_channels(client: httpx.AsyncCli
     assert body["queue"]["depth"] == 1 and body["queue"]["oldest_age_seconds"] >= 0
     assert body["channels"]["web_form"] == "active"
     assert body["pool"]["max"] == 10 and 0 <= body["pool"]["in_use"] <= 10
+
+
+async def test_the_status_page_reads_status_and_messages_from_one_snapshot(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    """An agent's outcome (reply + status) committed while the page is being read shows
+    whole or not at all: never the reply beside the status from before it."""
+    receipt = (await client.post("/support/submit", json=FORM)).json()
+    ticket_id = uuid.UUID(receipt["ticket_id"])
+    async with transaction(pool, snapshot=True) as reader:
+        before = await tickets.get_ticket(reader, ticket_id)
+        async with transaction(pool) as writer:  # the agent commits meanwhile
+            await writer.execute(
+                "INSERT INTO messages"
+                " (conversation_id, ticket_id, channel, direction, author, body)"
+                " SELECT conversation_id, id, channel, 'outbound', 'agent',"
+                " 'A member of our support team will reply.' FROM tickets WHERE id = $1",
+                ticket_id,
+            )
+            await writer.execute("UPDATE tickets SET status = 'escalated' WHERE id = $1", ticket_id)
+        seen = await tickets.list_messages(reader, ticket_id)
+    assert before is not None and before["status"] == "open"
+    assert [m["direction"] for m in seen] == ["inbound"]
+    path = receipt["status_url"].removeprefix("http://testserver")
+    after = (await client.get(path)).json()
+    assert after["status"] == "escalated" and len(after["messages"]) == 2

@@ -93,7 +93,9 @@ async def ticket_status(
     token: Annotated[str, Query(max_length=200)],
 ) -> PublicTicket | HTMLResponse:
     """Status and conversation for the holder of the ticket's link (a page for browsers)."""
-    async with transaction(pool) as conn:
+    # One snapshot: the status and the messages as one commit left them (read apart, a reply
+    # committed in between showed beside the status from before it).
+    async with transaction(pool, snapshot=True) as conn:
         view = await tickets.public_view(conn, settings.resolved_secret_key(), ticket_id, token)
     if _wants_html(request):
         return await support_page(request, settings)
