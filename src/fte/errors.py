@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -54,6 +55,24 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(FteError)
     async def _fte_error(_: Request, exc: FteError) -> JSONResponse:
         return error_json(exc)
+
+    @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
+    @app.exception_handler(asyncpg.UntranslatableCharacterError)
+    async def _unstorable(_: Request, exc: Exception) -> JSONResponse:
+        # The last line of defence (schemas name the field first): text PostgreSQL cannot
+        # store, such as a NUL character. Its transaction rolled back: nothing was written.
+        return JSONResponse(
+            {
+                "error": "invalid request",
+                "detail": [
+                    {
+                        "field": None,
+                        "reason": "text contains a character that cannot be stored (e.g. NUL)",
+                    }
+                ],
+            },
+            status_code=422,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

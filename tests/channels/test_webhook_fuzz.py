@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import asyncpg
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fte.channels.imap_smtp.schemas import inbound_message as email_message
@@ -119,6 +119,8 @@ async def test_whatsapp_never_500s_for_arbitrary_bytes(
     value=st.one_of(st.just(""), st.text(max_size=80)),
     drop=st.booleans(),
 )
+@example(key="MessageSid", value="\x00", drop=False)  # PostgreSQL cannot store a NUL
+@example(key="ErrorMessage", value="\x00", drop=False)
 async def test_twilio_status_callbacks_never_500_and_change_no_other_message(
     both: httpx.AsyncClient, pool: asyncpg.Pool, key: str, value: str, drop: bool
 ) -> None:

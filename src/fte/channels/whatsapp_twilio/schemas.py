@@ -39,6 +39,13 @@ class InvalidField(FteError):
         super().__init__("invalid webhook", detail=[{"field": field, "reason": reason}])
 
 
+def _storable(params: Mapping[str, str]) -> None:
+    """Twilio never sends a NUL character; PostgreSQL cannot store one."""
+    for name, value in params.items():
+        if "\x00" in value:
+            raise InvalidField(name, "contains a NUL character")
+
+
 def _required(params: Mapping[str, str], name: str, max_length: int = 200) -> str:
     value = params.get(name, "").strip()
     if not value:
@@ -75,6 +82,7 @@ def _media(params: Mapping[str, str]) -> list[dict[str, str]]:
 
 def inbound_message(params: Mapping[str, str]) -> InboundMessage:
     """A customer's WhatsApp message; media-only messages get a body naming the media."""
+    _storable(params)
     sid = _required(params, "MessageSid", 64)
     phone = e164(_required(params, "From", 64), "From")
     body = params.get("Body", "").strip()
@@ -104,6 +112,7 @@ def inbound_message(params: Mapping[str, str]) -> InboundMessage:
 
 def status_update(params: Mapping[str, str]) -> tuple[str, str, str | None]:
     """(MessageSid, our delivery status, the provider's error or None)."""
+    _storable(params)
     sid = _required(params, "MessageSid", 64)
     raw = _required(params, "MessageStatus", 32).lower()
     if raw not in STATUSES:
