@@ -58,3 +58,26 @@ async def test_a_reply_in_the_same_thread_reopens_the_pending_ticket(pool: async
         await conn.execute("UPDATE tickets SET status = 'resolved'")
     third = await file_inbound(pool, message("t@example.com", "new problem", thread_key="wa:1"))
     assert third.ticket_id != first.ticket_id and third.conversation_id == first.conversation_id
+
+
+async def test_nul_characters_from_a_broken_email_are_dropped_not_fatal(
+    pool: asyncpg.Pool,
+) -> None:
+    filed = await file_inbound(
+        pool,
+        InboundMessage(
+            channel="email",
+            identity=Identity("email", "nul@example.com"),
+            customer_name="N\x00ed",
+            subject="Help\x00",
+            body="My files\x00 are gone",
+            external_id="<nul@example.com>",
+            metadata={"reply_to": "nul@example.com", "headers": ["X-Odd: a\x00b"]},
+        ),
+    )
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT body, metadata FROM messages WHERE id = $1", filed.message_id
+        )
+    assert row["body"] == "My files are gone"
+    assert row["metadata"]["headers"] == ["X-Odd: ab"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -43,7 +45,26 @@ class IntakeResult:
         )
 
 
+def _storable(value: Any) -> Any:
+    """Without NUL characters, which PostgreSQL's text and jsonb cannot hold (a broken email
+    may carry them; they mean nothing to a reader)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
+
+
 async def _file(conn: asyncpg.Connection, msg: InboundMessage) -> tuple[IntakeResult, bool]:
+    msg = dataclasses.replace(
+        msg,
+        body=_storable(msg.body),
+        subject=_storable(msg.subject),
+        customer_name=_storable(msg.customer_name),
+        metadata=_storable(msg.metadata),
+    )
     customer_id = await customers.find_or_create(conn, msg.identity, msg.customer_name)
     row = await tickets.file_inbound_message(
         conn,
