@@ -15,12 +15,17 @@ async def enqueue(conn: asyncpg.Connection, topic: str, key: str, payload: dict[
     request id in hand, so the logs of whoever handles it name the same request."""
     payload = {**trace.carried(), **payload}
     job_id: int = await conn.fetchval(
-        "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3::jsonb) RETURNING id",
+        """
+        WITH job AS (
+            INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3::jsonb) RETURNING id
+        )
+        SELECT id FROM job, pg_notify($4, $1)
+        """,
         topic,
         key,
         payload,
+        NOTIFY_CHANNEL,
     )
-    await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, topic)
     return job_id
 
 
