@@ -53,10 +53,13 @@ async def commit_decision(
     )
     if run_id is None:
         return False
+    felt = None
     if decision.sentiment is not None:
         label = decision.sentiment.label
-        felt = await tickets.record_sentiment(conn, ctx.message_id, label, decision.sentiment.score)
-        await tickets.set_ticket_sentiment(conn, ctx.ticket_id, label, ticket_trend(felt))
+        scores = await tickets.record_sentiment(
+            conn, ctx.message_id, label, decision.sentiment.score
+        )
+        felt = (label, ticket_trend(scores))
     first_reply = None
     for part in decision.reply_parts:
         reply_id = await queue_outbound(
@@ -88,6 +91,7 @@ async def commit_decision(
         status=_STATUS_AFTER[decision.decision],
         escalation_reason=decision.reason if decision.decision == "escalate" else None,
         responded=decision.decision == "answer",
+        sentiment=felt,
     )
     return True
 

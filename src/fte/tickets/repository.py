@@ -212,8 +212,10 @@ async def record_agent_outcome(
     status: str,
     escalation_reason: str | None,
     responded: bool,
+    sentiment: tuple[str, str] | None = None,
 ) -> None:
-    """Move the ticket after the agent's decision; the first reply stamps first_response_at."""
+    """Move the ticket after the agent's decision; the first reply stamps first_response_at.
+    `sentiment`: (label, trend) of the customer's latest message, which the ticket carries."""
     await conn.execute(
         """
         UPDATE tickets
@@ -221,6 +223,8 @@ async def record_agent_outcome(
             escalation_reason = COALESCE($3, escalation_reason),
             first_response_at = CASE WHEN $4 THEN COALESCE(first_response_at, now())
                                      ELSE first_response_at END,
+            sentiment = COALESCE($5, sentiment),
+            sentiment_trend = COALESCE($6, sentiment_trend),
             updated_at = now()
         WHERE id = $1
         """,
@@ -228,6 +232,7 @@ async def record_agent_outcome(
         status,
         escalation_reason,
         responded,
+        *(sentiment or (None, None)),
     )
 
 
@@ -272,18 +277,6 @@ async def record_sentiment(
         score,
     )
     return labels or []
-
-
-async def set_ticket_sentiment(
-    conn: asyncpg.Connection, ticket_id: uuid.UUID, label: str, trend: str
-) -> None:
-    """The ticket carries its latest customer message's sentiment and the trend."""
-    await conn.execute(
-        "UPDATE tickets SET sentiment = $2, sentiment_trend = $3 WHERE id = $1",
-        ticket_id,
-        label,
-        trend,
-    )
 
 
 async def set_status_and_priority(
