@@ -27,6 +27,15 @@ class NotFound(FteError):
     status_code = 404
 
 
+class InvalidField(FteError):
+    """A 422 naming one field of a provider's payload and what is wrong with it."""
+
+    status_code = 422
+
+    def __init__(self, field: str, reason: str, message: str = "invalid webhook"):
+        super().__init__(message, detail=[{"field": field, "reason": reason}])
+
+
 class PayloadTooLarge(FteError):
     status_code = 413
 

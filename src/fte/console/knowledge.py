@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Final
 
+import asyncpg
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -97,14 +98,8 @@ async def kb_create(
     body: BodyForm,
     escalation_reason: ReasonForm = None,
 ) -> Response:
-    actor = _admin(session)
     form = editor.ArticleForm(title, body, escalation_reason)
-    try:
-        async with transaction(pool) as conn:
-            article_id = await editor.save_article(conn, actor, None, form)
-    except editor.InvalidArticle as exc:
-        return _editor_page(request, session, None, form, exc.message, 422)
-    return RedirectResponse(f"/console/kb/{article_id}", status_code=303)
+    return await _save(request, pool, session, None, form)
 
 
 @router.get("/console/kb/{article_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -139,16 +134,30 @@ async def kb_update(
     body: BodyForm,
     escalation_reason: ReasonForm = None,
 ) -> Response:
-    actor = _admin(session)
     form = editor.ArticleForm(title, body, escalation_reason)
+    return await _save(request, pool, session, article_id, form)
+
+
+async def _save(
+    request: Request,
+    pool: asyncpg.Pool,
+    session: Session,
+    article_id: uuid.UUID | None,
+    form: editor.ArticleForm,
+) -> Response:
+    """Create (no id) or update an article, then show it; the form again, with the reason,
+    when it is invalid."""
+    actor = _admin(session)
     try:
         async with transaction(pool) as conn:
-            await editor.save_article(conn, actor, article_id, form)
+            saved = await editor.save_article(conn, actor, article_id, form)
     except editor.InvalidArticle as exc:
-        async with pool.acquire() as conn:
-            article = await repository.get_article(conn, article_id)
+        article = None
+        if article_id is not None:
+            async with pool.acquire() as conn:
+                article = await repository.get_article(conn, article_id)
         return _editor_page(request, session, article, form, exc.message, 422)
-    return RedirectResponse(f"/console/kb/{article_id}", status_code=303)
+    return RedirectResponse(f"/console/kb/{saved}", status_code=303)
 
 
 @router.post("/console/kb/{article_id}/delete", include_in_schema=False)

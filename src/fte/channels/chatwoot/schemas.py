@@ -8,19 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from fte.channels.base import Identity, InboundMessage
-from fte.errors import FteError
+from fte.errors import InvalidField
 
 CHANNEL = "chatwoot"
 MAX_BODY = 20_000
-
-
-class InvalidField(FteError):
-    """A payload field is missing or malformed."""
-
-    status_code = 422
-
-    def __init__(self, field: str, reason: str):
-        super().__init__("invalid webhook", detail=[{"field": field, "reason": reason}])
 
 
 @dataclass(frozen=True)

@@ -16,19 +16,17 @@ from typing import Any
 
 from fte.channels.base import InboundMessage
 from fte.channels.imap_smtp.schemas import inbound_message as email_inbound_message
-from fte.errors import FteError
+from fte.errors import InvalidField
 
 CHANNEL = "gmail"
 MAX_ID = 200
 
 
-class InvalidPush(FteError):
+class InvalidPush(InvalidField):
     """A push body that is not a Gmail notification in Pub/Sub's envelope."""
 
-    status_code = 422
-
     def __init__(self, field: str, reason: str):
-        super().__init__("invalid push", detail=[{"field": field, "reason": reason}])
+        super().__init__(field, reason, "invalid push")
 
 
 @dataclass(frozen=True)

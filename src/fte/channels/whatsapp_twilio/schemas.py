@@ -9,7 +9,7 @@ from typing import Any
 import phonenumbers
 
 from fte.channels.base import Identity, InboundMessage
-from fte.errors import FteError
+from fte.errors import InvalidField
 
 CHANNEL = "whatsapp"
 MAX_BODY = 20_000
@@ -28,15 +28,6 @@ STATUSES = {
     "failed": "undelivered",
     "canceled": "undelivered",
 }
-
-
-class InvalidField(FteError):
-    """A webhook parameter is missing or malformed."""
-
-    status_code = 422
-
-    def __init__(self, field: str, reason: str):
-        super().__init__("invalid webhook", detail=[{"field": field, "reason": reason}])
 
 
 def _storable(params: Mapping[str, str]) -> None:

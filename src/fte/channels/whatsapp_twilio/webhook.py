@@ -13,16 +13,11 @@ from twilio.request_validator import RequestValidator
 
 from fte.auth.rate_limit import webhook_limit
 from fte.channels.whatsapp_twilio.adapter import STATUS_PATH, WhatsAppAdapter
-from fte.channels.whatsapp_twilio.schemas import (
-    CHANNEL,
-    InvalidField,
-    inbound_message,
-    status_update,
-)
+from fte.channels.whatsapp_twilio.schemas import CHANNEL, inbound_message, status_update
 from fte.config import Settings, SettingsDep
 from fte.db import PoolDep, transaction
 from fte.delivery import repository as delivery
-from fte.errors import FteError, NotFound
+from fte.errors import FteError, InvalidField, NotFound
 from fte.intake.service import file_inbound
 
 router = APIRouter(tags=["whatsapp"])
