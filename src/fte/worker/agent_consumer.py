@@ -241,12 +241,8 @@ class AgentWorker:
     async def answer_prepared(self, batch: list[Prepared]) -> None:
         """Decide and commit: conversations side by side (their database work overlaps), each
         one's messages in order."""
-
-        async def handle(item: Prepared) -> None:
-            await self._handle(item.job, item.ctx, item.vector, item.sentiment, item.shared_ms)
-
         await in_order_per_key(
-            batch, lambda item: item.job.key, handle, self.settings.worker_concurrency
+            batch, lambda item: item.job.key, self._handle, self.settings.worker_concurrency
         )
 
     async def _sentiments(
@@ -271,29 +267,18 @@ class AgentWorker:
                     loaded.append((job, MessageContext.from_record(row)))
         return loaded
 
-    async def _handle(
-        self,
-        job: queue.Job,
-        ctx: MessageContext,
-        vector: list[float],
-        sentiment: SentimentResult | None,
-        shared_ms: float,
-    ) -> None:
-        # The request that filed the message, and its ticket, name every line of this job.
+    async def _handle(self, item: Prepared) -> None:
+        """Decide and commit one message; the request that filed it, and its ticket, name
+        every log line of this job."""
+        job, ctx = item.job, item.ctx
         with trace.bound(
             **trace.from_payload(job.payload), ticket_id=ctx.ticket_id, message_id=ctx.message_id
         ):
-            await self._handle_traced(job, ctx, vector, sentiment, shared_ms)
+            await self._decide_and_commit(item)
 
-    async def _handle_traced(
-        self,
-        job: queue.Job,
-        ctx: MessageContext,
-        vector: list[float],
-        sentiment: SentimentResult | None,
-        shared_ms: float,
-    ) -> None:
-        started = time.perf_counter() - shared_ms / 1000
+    async def _decide_and_commit(self, item: Prepared) -> None:
+        job, ctx, vector, sentiment = item.job, item.ctx, item.vector, item.sentiment
+        started = time.perf_counter() - item.shared_ms / 1000
         try:
             adapter = self.adapters[ctx.channel]
             async with transaction(self.pool) as conn:

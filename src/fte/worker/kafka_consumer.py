@@ -35,7 +35,7 @@ from fte.worker.agent_consumer import (
 from fte.worker.relay import Relay
 
 if TYPE_CHECKING:
-    from fte.agent.sentiment import SentimentResult
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -223,18 +223,11 @@ class KafkaAgentWorker(AgentWorker):
                 again.append(job)
         return again
 
-    async def _handle(
-        self,
-        job: queue.Job,
-        ctx: MessageContext,
-        vector: list[float],
-        sentiment: SentimentResult | None,
-        shared_ms: float,
-    ) -> None:
-        if job.key in self._blocked:  # keep the conversation's order behind a failed message
-            self._failures[job.id] = _Failure(_WAITING, ctx, counted=False)
+    async def _handle(self, item: Prepared) -> None:
+        if item.job.key in self._blocked:  # keep the conversation's order behind a failure
+            self._failures[item.job.id] = _Failure(_WAITING, item.ctx, counted=False)
             return
-        await super()._handle(job, ctx, vector, sentiment, shared_ms)
+        await super()._handle(item)
 
     async def _fail(self, job: queue.Job, exc: Exception, ctx: MessageContext | None) -> None:
         """Remembered here; the partition loop retries in place or dead-letters."""
