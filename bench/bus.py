@@ -34,8 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import asyncpg
-import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,28 +88,30 @@ async def _reset(url: str) -> None:
         await conn.close()
 
 
-async def _burst(http: httpx.AsyncClient, first: int, count: int, concurrency: int) -> None:
+async def _submit(http: aiohttp.ClientSession, i: int) -> None:
+    async with http.post("/support/submit", json=form(i)) as response:
+        await response.read()
+        response.raise_for_status()
+
+
+async def _burst(http: aiohttp.ClientSession, first: int, count: int, concurrency: int) -> None:
     """Submit `count` messages as fast as intake takes them: the workers' backlog."""
     counter = itertools.count(first)
 
     async def client() -> None:
         while (i := next(counter)) < first + count:
-            (await http.post("/support/submit", json=form(i))).raise_for_status()
+            await _submit(http, i)
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
 
 
-async def _paced(http: httpx.AsyncClient, first: int, count: int, rate: float) -> None:
+async def _paced(http: aiohttp.ClientSession, first: int, count: int, rate: float) -> None:
     """Submit `count` messages open loop at `rate` per second (a steady stream of customers)."""
     started = time.perf_counter()
-
-    async def submit(i: int) -> None:
-        (await http.post("/support/submit", json=form(first + i))).raise_for_status()
-
     tasks = []
     for i in range(count):
         await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
-        tasks.append(asyncio.create_task(submit(i)))
+        tasks.append(asyncio.create_task(_submit(http, first + i)))
     await asyncio.gather(*tasks)
 
 
@@ -142,12 +144,14 @@ async def _answered(url: str, since: float, expected: int) -> dict[str, float]:
 
 
 def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of these processes and their children (PostgreSQL's backends)."""
+    """User + system CPU of these processes and their children (PostgreSQL's backends); of
+    this process alone (its children are the system under test)."""
     total = 0.0
     for pid in pids:
         try:
             root = psutil.Process(pid)
-            for proc in [root, *root.children(recursive=True)]:
+            family = [root] if pid == os.getpid() else [root, *root.children(recursive=True)]
+            for proc in family:
                 with contextlib.suppress(psutil.Error):
                     times = proc.cpu_times()
                     total += times.user + times.system
@@ -175,8 +179,11 @@ async def run_mode(
             procs.append(start_worker(url, env))
         if workers > 1:
             await asyncio.sleep(8)  # the group settles: both workers hold partitions
-        roles = {**pids, "workers": [p.pid for p in procs]}
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        # The load generator shares the cores too: aiohttp, whose per-request cost is a
+        # fraction of httpx's, and its own CPU is reported beside the system's.
+        roles = {**pids, "workers": [p.pid for p in procs], "load_generator": [os.getpid()]}
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(base, timeout=timeout) as http:
             before = {role: _cpu_seconds(ps) for role, ps in roles.items()}
             since = time.time()
             await _burst(http, 0, count, concurrency)
