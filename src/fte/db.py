@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
+from pgvector.asyncpg import register_vector
 
 from fte.errors import ServiceUnavailable
 
@@ -40,6 +42,10 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(
             typename, encoder=json_dumps, decoder=json.loads, schema="pg_catalog"
         )
+    # Embeddings travel in pgvector's binary form: no formatting and parsing of 384 decimals
+    # per query. Before `fte db migrate` has created the extension there is no type to bind.
+    with contextlib.suppress(ValueError):
+        await register_vector(conn)
 
 
 async def _reset_connection(conn: asyncpg.Connection) -> None:
@@ -66,17 +72,28 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asy
     return pool
 
 
-def vector_literal(values: Any) -> str:
-    """pgvector's text form of an embedding, to pass as a parameter cast with ::vector."""
-    return "[" + ",".join(f"{float(v):.6f}" for v in values) + "]"
-
-
 async def _pool(request: Request) -> asyncpg.Pool:  # async: no thread-pool hop per request
     pool: asyncpg.Pool = request.app.state.pool
     return pool
 
 
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
+
+
+@asynccontextmanager
+async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection outside any transaction: each statement commits on its own. For
+    work that is one statement (atomic by itself), it saves the BEGIN and COMMIT round trips.
+    A database that cannot be reached becomes a 503, not a 500.
+    """
+    try:
+        conn = await pool.acquire(timeout=5)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        raise ServiceUnavailable("database unavailable", detail=type(exc).__name__) from exc
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
 
 
 @asynccontextmanager
@@ -87,15 +104,8 @@ async def transaction(
     `snapshot`: read-only and repeatable read, so several reads see one moment.
 
     Routes and job handlers own this boundary; services receive the connection and never commit.
-    A database that cannot be reached becomes a 503, not a 500.
     """
-    try:
-        conn = await pool.acquire(timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-        raise ServiceUnavailable("database unavailable", detail=type(exc).__name__) from exc
-    try:
+    async with connection(pool) as conn:
         options = {"isolation": "repeatable_read", "readonly": True} if snapshot else {}
         async with conn.transaction(**options):
             yield conn
-    finally:
-        await pool.release(conn)

@@ -4,64 +4,120 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-from fte.db import vector_literal
+from fte.bus import postgres_queue as queue
 
 
-async def insert_run(
+@dataclass(frozen=True)
+class QueuedReply:
+    """A message the decision sends, queued for delivery; its id is chosen beforehand so that
+    the run links to it in the same statement."""
+
+    id: uuid.UUID
+    body: str
+    metadata: dict[str, Any]
+    job: dict[str, Any]  # the delivery job's payload
+
+
+@dataclass(frozen=True)
+class TicketMove:
+    """What the decision does to the ticket."""
+
+    status: str
+    escalation_reason: str | None
+    responded: bool  # the first answer stamps first_response_at
+    sentiment_score: float | None  # the message's (its label is the run's `sentiment`)
+    sentiment_trend: str | None  # the ticket's, this message included
+
+
+# The agent's decision, written at once: the run (once per message: a redelivered job finds
+# it and writes nothing else), the message's sentiment, the replies and their delivery jobs,
+# the ticket moved, and the inbound job completed. One statement is atomic on its own, and one
+# round trip where a transaction of single statements took nine.
+_RUN_COLUMNS = (
+    "id, message_id, ticket_id, decision, reason, confidence, sources, draft, summary, "
+    "sentiment, latency_ms, model, worker, prompt_tokens, completion_tokens, cost_usd, "
+    "fallback_reason, query_embedding, reply_message_id"
+)
+_RECORD_DECISION = f"""
+WITH run AS (
+    INSERT INTO agent_runs ({_RUN_COLUMNS})
+    VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+            $18::vector, $19)
+    ON CONFLICT (message_id) DO NOTHING
+    RETURNING id, message_id, ticket_id
+),
+felt AS (
+    UPDATE messages m SET sentiment = $10, sentiment_score = $20
+    FROM run WHERE m.id = run.message_id AND $10::text IS NOT NULL
+),
+part AS (
+    SELECT (p.value ->> 'id')::uuid AS id, p.value ->> 'body' AS body,
+           p.value -> 'metadata' AS metadata, p.value -> 'job' AS job, p.n
+    FROM run, jsonb_array_elements($21::jsonb) WITH ORDINALITY AS p(value, n)
+),
+reply AS (
+    INSERT INTO messages (id, conversation_id, ticket_id, channel, direction, author, body,
+                          delivery_status, metadata)
+    SELECT id, $22, $3, $23, 'outbound', 'agent', body, 'queued', metadata FROM part
+),
+job AS (
+    INSERT INTO outbox (topic, key, payload)
+    SELECT $24, $25, job FROM part ORDER BY n
+    RETURNING id
+),
+moved AS (
+    UPDATE tickets t
+    SET status = $26,
+        escalation_reason = COALESCE($27, t.escalation_reason),
+        first_response_at = CASE WHEN $28 THEN COALESCE(t.first_response_at, now())
+                                 ELSE t.first_response_at END,
+        sentiment = COALESCE($10, t.sentiment),
+        sentiment_trend = COALESCE($29, t.sentiment_trend),
+        updated_at = now()
+    FROM run WHERE t.id = run.ticket_id
+),
+done AS ({queue.complete_sql("$30")})
+SELECT EXISTS (SELECT FROM run) AS recorded,
+       (SELECT count(*) FROM (SELECT pg_notify($31, $24) FROM job LIMIT 1) AS woken) AS woken
+"""
+
+
+async def record_decision(
     conn: asyncpg.Connection,
     *,
-    message_id: uuid.UUID,
-    ticket_id: uuid.UUID,
-    decision: str,
-    reason: str | None,
-    confidence: float,
-    sources: list[dict[str, Any]],
-    draft: str | None,
-    summary: str | None,
-    sentiment: str | None,
-    latency_ms: float,
-    model: str,
-    worker: str,
-    prompt_tokens: int | None,
-    completion_tokens: int | None,
-    cost_usd: float | None,
-    fallback_reason: str | None,
-    query_embedding: Sequence[float] | None = None,
-) -> uuid.UUID | None:
-    """The new run's id, or None when this message already has a run (it was handled)."""
-    return await conn.fetchval(
-        """
-        INSERT INTO agent_runs (message_id, ticket_id, decision, reason, confidence, sources,
-                                draft, summary, sentiment, latency_ms, model, worker,
-                                prompt_tokens, completion_tokens, cost_usd, fallback_reason,
-                                query_embedding)
-        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                $17::vector)
-        ON CONFLICT (message_id) DO NOTHING
-        RETURNING id
-        """,
-        message_id,
-        ticket_id,
-        decision,
-        reason,
-        confidence,
-        sources,
-        draft,
-        summary,
-        sentiment,
-        latency_ms,
-        model,
-        worker,
-        prompt_tokens,
-        completion_tokens,
-        cost_usd,
-        fallback_reason,
-        vector_literal(query_embedding) if query_embedding is not None else None,
+    job_id: int,
+    run: dict[str, Any],
+    conversation_id: uuid.UUID,
+    channel: str,
+    replies: Sequence[QueuedReply],
+    delivery: tuple[str, str],
+    ticket: TicketMove,
+) -> bool:
+    """Write the decision and complete its job (see above); False when the message had a run
+    already, and only the job was completed. `run`: agent_runs' columns by name;
+    `delivery`: the replies' topic and key."""
+    row = await conn.fetchrow(
+        _RECORD_DECISION,
+        *(run[column] for column in _RUN_COLUMNS.split(", ")),
+        ticket.sentiment_score,
+        [{"id": str(r.id), "body": r.body, "metadata": r.metadata, "job": r.job} for r in replies],
+        conversation_id,
+        channel,
+        *delivery,
+        ticket.status,
+        ticket.escalation_reason,
+        ticket.responded,
+        ticket.sentiment_trend,
+        job_id,
+        queue.NOTIFY_CHANNEL,
     )
+    assert row is not None
+    return bool(row["recorded"])
 
 
 async def set_reply(conn: asyncpg.Connection, run_id: uuid.UUID, reply_id: uuid.UUID) -> None:

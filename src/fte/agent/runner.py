@@ -50,6 +50,8 @@ class MessageContext:
     body: str
     subject: str | None
     customer_name: str | None
+    # The ticket's earlier customer messages' sentiment labels, oldest first (the trend).
+    earlier_sentiments: tuple[str, ...] = ()
 
     @property
     def query(self) -> str:
@@ -69,6 +71,7 @@ class MessageContext:
             body=row["body"],
             subject=row["subject"],
             customer_name=row["customer_name"],
+            earlier_sentiments=tuple(row["earlier_sentiments"] or ()),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 import asyncpg
@@ -11,8 +12,10 @@ from fte.agent.escalation import AI_UNAVAILABLE
 from fte.agent.responders import local
 from fte.agent.runner import Decision, MessageContext
 from fte.agent.sentiment import ticket_trend
+from fte.bus import outbox
 from fte.channels.base import ChannelAdapter, Reply
-from fte.delivery.service import queue_outbound
+from fte.delivery.service import TOPIC as DELIVER_TOPIC
+from fte.delivery.service import queue_key, queue_outbound
 from fte.ops.metrics import AGENT_DECISION, TICKETS_ESCALATED
 from fte.tickets import repository as tickets
 
@@ -24,76 +27,70 @@ async def commit_decision(
     ctx: MessageContext,
     decision: Decision,
     worker: str,
+    job_id: int,
     *,
     private_notes: bool = False,
     query_embedding: Sequence[float] | None = None,
 ) -> bool:
-    """Record the decision once; False when the message had been handled already (no reply)."""
-    usage = decision.usage
-    run_id = await runs.insert_run(
-        conn,
-        message_id=ctx.message_id,
-        ticket_id=ctx.ticket_id,
-        decision=decision.decision,
-        reason=decision.reason,
-        confidence=decision.confidence,
-        sources=[s.as_json() for s in decision.sources],
-        draft=decision.draft,
-        summary=decision.summary,
-        sentiment=decision.sentiment.label if decision.sentiment else None,
-        latency_ms=decision.latency_ms,
-        model=decision.model,
-        worker=worker,
-        prompt_tokens=usage.prompt_tokens if usage else None,
-        completion_tokens=usage.completion_tokens if usage else None,
-        cost_usd=usage.cost_usd if usage else None,
-        fallback_reason=decision.fallback_reason,
-        # Kept for escalations only: the dashboard's knowledge gaps group them by meaning.
-        query_embedding=query_embedding if decision.decision == "escalate" else None,
-    )
-    if run_id is None:
-        return False
-    felt = None
-    if decision.sentiment is not None:
-        label = decision.sentiment.label
-        scores = await tickets.record_sentiment(
-            conn, ctx.message_id, label, decision.sentiment.score
-        )
-        felt = (label, ticket_trend(scores))
-    first_reply = None
-    for part in decision.reply_parts:
-        reply_id = await queue_outbound(
-            conn,
-            conversation_id=ctx.conversation_id,
-            ticket_id=ctx.ticket_id,
-            channel=ctx.channel,
-            author="agent",
-            body=part,
-            metadata={"agent_run_id": str(run_id), "decision": decision.decision},
-        )
-        first_reply = first_reply or reply_id
+    """Record the decision once and complete its inbound job, in one statement (atomic without
+    a transaction): the run, the message's sentiment, the replies queued for delivery, the
+    ticket moved. False when the message had been handled already: no reply is queued."""
+    run_id = uuid.uuid4()
+    linked = {"agent_run_id": str(run_id)}
+    replies = [
+        _queued(body, {**linked, "decision": decision.decision}) for body in decision.reply_parts
+    ]
     if private_notes and decision.decision == "draft" and decision.draft:
         # Agents see the draft where they work (a private note); the customer does not.
-        await queue_outbound(
-            conn,
-            conversation_id=ctx.conversation_id,
-            ticket_id=ctx.ticket_id,
-            channel=ctx.channel,
-            author="agent",
-            body=decision.draft,
-            metadata={"agent_run_id": str(run_id), "decision": "draft", "private": True},
-        )
-    if first_reply is not None:
-        await runs.set_reply(conn, run_id, first_reply)
-    await tickets.record_agent_outcome(
+        note = {**linked, "decision": "draft", "private": True}
+        replies.append(_queued(decision.draft, note))
+    usage = decision.usage
+    label = decision.sentiment.label if decision.sentiment else None
+    return await runs.record_decision(
         conn,
-        ctx.ticket_id,
-        status=_STATUS_AFTER[decision.decision],
-        escalation_reason=decision.reason if decision.decision == "escalate" else None,
-        responded=decision.decision == "answer",
-        sentiment=felt,
+        job_id=job_id,
+        run={
+            "id": run_id,
+            "message_id": ctx.message_id,
+            "ticket_id": ctx.ticket_id,
+            "decision": decision.decision,
+            "reason": decision.reason,
+            "confidence": decision.confidence,
+            "sources": [s.as_json() for s in decision.sources],
+            "draft": decision.draft,
+            "summary": decision.summary,
+            "sentiment": label,
+            "latency_ms": decision.latency_ms,
+            "model": decision.model,
+            "worker": worker,
+            "prompt_tokens": usage.prompt_tokens if usage else None,
+            "completion_tokens": usage.completion_tokens if usage else None,
+            "cost_usd": usage.cost_usd if usage else None,
+            "fallback_reason": decision.fallback_reason,
+            # Kept for escalations only: the dashboard's knowledge gaps group them by meaning.
+            "query_embedding": query_embedding if decision.decision == "escalate" else None,
+            # The first part the customer is sent (not the private draft note).
+            "reply_message_id": replies[0].id if decision.reply_parts else None,
+        },
+        conversation_id=ctx.conversation_id,
+        channel=ctx.channel,
+        replies=replies,
+        delivery=(DELIVER_TOPIC, queue_key(ctx.conversation_id)),
+        ticket=runs.TicketMove(
+            status=_STATUS_AFTER[decision.decision],
+            escalation_reason=decision.reason if decision.decision == "escalate" else None,
+            responded=decision.decision == "answer",
+            sentiment_score=decision.sentiment.score if decision.sentiment else None,
+            sentiment_trend=ticket_trend([*ctx.earlier_sentiments, label]) if label else None,
+        ),
     )
-    return True
+
+
+def _queued(body: str, metadata: dict[str, object]) -> runs.QueuedReply:
+    message_id = uuid.uuid4()
+    return runs.QueuedReply(
+        message_id, body, metadata, outbox.job_payload({"message_id": str(message_id)})
+    )
 
 
 async def hand_over_unanswerable(

@@ -10,10 +10,15 @@ from fte.bus.postgres_queue import NOTIFY_CHANNEL
 from fte.kit import logging as trace
 
 
+def job_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """A job's payload as stored: it carries the request id in hand, so the logs of whoever
+    handles the job name the same request."""
+    return {**trace.carried(), **payload}
+
+
 async def enqueue(conn: asyncpg.Connection, topic: str, key: str, payload: dict[str, Any]) -> int:
-    """Queue a job; idle workers are woken when the transaction commits. The job carries the
-    request id in hand, so the logs of whoever handles it name the same request."""
-    payload = {**trace.carried(), **payload}
+    """Queue a job; idle workers are woken when the transaction commits."""
+    payload = job_payload(payload)
     job_id: int = await conn.fetchval(
         """
         WITH job AS (

@@ -61,13 +61,25 @@ async def claim(
     ]
 
 
+def complete_sql(job_id_param: str) -> str:
+    """The statement that marks a row processed, for a statement that commits a job's effects
+    and its completion at once (`complete_with`, the agent's decision)."""
+    return (
+        "UPDATE outbox SET processed_at = now(), lease_until = NULL, last_error = NULL "
+        f"WHERE id = {job_id_param}"
+    )
+
+
 async def complete(conn: asyncpg.Connection, job_id: int) -> None:
     """Mark the row processed; commit it in the same transaction as the job's effects."""
-    await conn.execute(
-        "UPDATE outbox SET processed_at = now(), lease_until = NULL, last_error = NULL "
-        "WHERE id = $1",
-        job_id,
-    )
+    await conn.execute(complete_sql("$1"), job_id)
+
+
+async def complete_with(conn: asyncpg.Connection, job_id: int, effect: str, *args: Any) -> None:
+    """Apply the job's effect and mark the row processed in one statement: one round trip, and
+    atomic without a transaction. `effect` is one data-modifying statement whose parameters
+    are numbered from $2."""
+    await conn.execute(f"WITH effect AS ({effect}) {complete_sql('$1')}", job_id, *args)
 
 
 async def retry_later(conn: asyncpg.Connection, job: Job, error: str, delay_seconds: float) -> None:

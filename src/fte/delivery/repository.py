@@ -7,15 +7,20 @@ from typing import Any
 
 import asyncpg
 
+from fte.bus import postgres_queue as queue
+
 # Only these are sent: a message already accepted by its provider is never sent again.
 SENDABLE = ("queued", "failed")
 # Provider callbacks only move a status forward (they can arrive out of order).
 _PROGRESS = ["queued", "sent", "delivered", "read", "undelivered"]
 
 
-async def load_outbound(conn: asyncpg.Connection, message_id: uuid.UUID) -> asyncpg.Record | None:
-    """An outbound message with its thread, its customer and the message it answers."""
-    return await conn.fetchrow(
+async def load_outbound(
+    conn: asyncpg.Connection, message_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, asyncpg.Record]:
+    """Outbound messages by id, each with its thread, its customer and the message it answers
+    (an id that is not an outbound message is left out)."""
+    rows = await conn.fetch(
         """
         SELECT m.id, m.channel, m.body, m.subject, m.delivery_status, m.metadata,
                conv.external_thread_id, cu.name AS customer_name,
@@ -30,21 +35,29 @@ async def load_outbound(conn: asyncpg.Connection, message_id: uuid.UUID) -> asyn
               AND i.created_at <= m.created_at
             ORDER BY i.created_at DESC, i.id DESC LIMIT 1
         ) last_in ON true
-        WHERE m.id = $1 AND m.direction = 'outbound'
+        WHERE m.id = ANY($1::uuid[]) AND m.direction = 'outbound'
         """,
-        message_id,
+        message_ids,
     )
+    return {row["id"]: row for row in rows}
 
 
 async def mark_sent(
-    conn: asyncpg.Connection, message_id: uuid.UUID, external_id: str | None, status: str
+    conn: asyncpg.Connection,
+    job_id: int,
+    message_id: uuid.UUID,
+    external_id: str | None,
+    status: str,
 ) -> None:
-    """The provider accepted the message: its id (for status callbacks) and the status."""
-    await conn.execute(
+    """The provider accepted the message: its id (for status callbacks) and the status,
+    committed with its delivery job's completion (one statement)."""
+    await queue.complete_with(
+        conn,
+        job_id,
         """
-        UPDATE messages SET delivery_status = $3, external_id = COALESCE($2, external_id),
+        UPDATE messages SET delivery_status = $4, external_id = COALESCE($3, external_id),
                             sent_at = now(), delivery_error = NULL
-        WHERE id = $1
+        WHERE id = $2
         """,
         message_id,
         external_id,

@@ -7,8 +7,6 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from fte.db import vector_literal
-
 
 async def content_hashes(conn: asyncpg.Connection, keys: Sequence[str]) -> dict[str, str]:
     """source_key → content_hash for the articles already stored."""
@@ -50,7 +48,7 @@ async def upsert_article(
     await conn.executemany(
         "INSERT INTO kb_chunks (article_id, ordinal, content, embedding) "
         "VALUES ($1, $2, $3, $4::vector)",
-        [(article_id, i, text, vector_literal(vec)) for i, (text, vec) in enumerate(chunks)],
+        [(article_id, i, text, vec) for i, (text, vec) in enumerate(chunks)],
     )
     return article_id
 
@@ -81,7 +79,7 @@ async def insert_examples(
         INSERT INTO kb_examples (article_id, source, source_key, text, embedding)
         VALUES ($1, $2, $3, $4, $5::vector) ON CONFLICT (source_key) DO NOTHING
         """,
-        [(a, src, key, text, vector_literal(vec)) for a, src, key, text, vec in rows],
+        [(a, src, key, text, vec) for a, src, key, text, vec in rows],
     )
 
 
@@ -116,7 +114,7 @@ async def search_evidence(
     text_limit: int,
 ) -> list[asyncpg.Record]:
     """(article_id, kind, score) rows: kind is chunk, example (cosine) or text (ts_rank_cd)."""
-    return await conn.fetch(_EVIDENCE, vector_literal(embedding), query, vector_limit, text_limit)
+    return await conn.fetch(_EVIDENCE, embedding, query, vector_limit, text_limit)
 
 
 async def articles_with_confidence(
@@ -135,7 +133,7 @@ async def articles_with_confidence(
         FROM kb_articles a WHERE a.id = ANY($1::uuid[])
         """,
         list(ids),
-        vector_literal(embedding),
+        embedding,
     )
 
 
@@ -274,7 +272,7 @@ async def replace_chunks(
     await conn.executemany(
         "INSERT INTO kb_chunks (article_id, ordinal, content, embedding) "
         "VALUES ($1, $2, $3, $4::vector)",
-        [(article_id, i, text, vector_literal(vec)) for i, (text, vec) in enumerate(chunks)],
+        [(article_id, i, text, vec) for i, (text, vec) in enumerate(chunks)],
     )
     await conn.execute(
         "UPDATE kb_articles SET embedding_status = 'done', embedding_error = NULL WHERE id = $1",

@@ -157,22 +157,39 @@ async def list_messages(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> list[
     )
 
 
+async def load_message_contexts(
+    conn: asyncpg.Connection, message_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, asyncpg.Record]:
+    """Inbound messages by id, each with what the agent needs about its ticket and customer,
+    and the sentiment labels of the ticket's earlier customer messages, oldest first (a
+    message that no longer exists is left out)."""
+    rows = await conn.fetch(
+        """
+        SELECT m.id AS message_id, m.body, m.subject, m.channel, m.conversation_id,
+               t.id AS ticket_id, t.number AS ticket_number, t.status AS ticket_status,
+               t.assignee_id, c.id AS customer_id, c.name AS customer_name,
+               ARRAY(
+                   SELECT i.sentiment FROM messages i
+                   WHERE i.ticket_id = m.ticket_id AND i.direction = 'inbound'
+                     AND i.sentiment IS NOT NULL AND i.id <> m.id
+                     AND i.created_at <= m.created_at
+                   ORDER BY i.created_at
+               ) AS earlier_sentiments
+        FROM messages m
+        JOIN tickets t ON t.id = m.ticket_id
+        JOIN customers c ON c.id = t.customer_id
+        WHERE m.id = ANY($1::uuid[])
+        """,
+        message_ids,
+    )
+    return {row["message_id"]: row for row in rows}
+
+
 async def load_message_context(
     conn: asyncpg.Connection, message_id: uuid.UUID
 ) -> asyncpg.Record | None:
     """An inbound message with what the agent needs about its ticket and customer."""
-    return await conn.fetchrow(
-        """
-        SELECT m.id AS message_id, m.body, m.subject, m.channel, m.conversation_id,
-               t.id AS ticket_id, t.number AS ticket_number, t.status AS ticket_status,
-               t.assignee_id, c.id AS customer_id, c.name AS customer_name
-        FROM messages m
-        JOIN tickets t ON t.id = m.ticket_id
-        JOIN customers c ON c.id = t.customer_id
-        WHERE m.id = $1
-        """,
-        message_id,
-    )
+    return (await load_message_contexts(conn, [message_id])).get(message_id)
 
 
 async def add_outbound_message(
@@ -251,32 +268,6 @@ async def customer_history(
         before_message,
         limit,
     )
-
-
-async def record_sentiment(
-    conn: asyncpg.Connection, message_id: uuid.UUID, label: str, score: float
-) -> list[str]:
-    """Store the message's sentiment; returns the labels of its ticket's customer messages so
-    far, oldest first (this one last)."""
-    labels: list[str] = await conn.fetchval(
-        """
-        WITH felt AS (
-            UPDATE messages SET sentiment = $2, sentiment_score = $3 WHERE id = $1
-            RETURNING ticket_id, created_at
-        )
-        SELECT array_agg(label ORDER BY created_at) FROM (
-            SELECT m.sentiment AS label, m.created_at FROM messages m, felt
-            WHERE m.ticket_id = felt.ticket_id AND m.direction = 'inbound'
-              AND m.sentiment IS NOT NULL AND m.id <> $1 AND m.created_at <= felt.created_at
-            UNION ALL
-            SELECT $2, created_at FROM felt
-        ) AS labels
-        """,
-        message_id,
-        label,
-        score,
-    )
-    return labels or []
 
 
 async def set_status_and_priority(

@@ -32,7 +32,7 @@ from fte.agent.service import (
 from fte.bus import postgres_queue as queue
 from fte.channels.base import ChannelAdapter
 from fte.config import Settings
-from fte.db import asyncpg_dsn, transaction
+from fte.db import asyncpg_dsn, connection, transaction
 from fte.errors import ServiceUnavailable
 from fte.kit import logging as trace
 from fte.kit.ordered import in_order_per_key
@@ -152,8 +152,9 @@ class AgentWorker:
         return await self._answer_batch() + await self._learn_batch() + await self._kb_batch()
 
     async def _claim(self, topic: str) -> list[queue.Job]:
-        """A batch of the topic's ready jobs, leased to this worker."""
-        async with transaction(self.pool) as conn:
+        """A batch of the topic's ready jobs, leased to this worker (one statement: atomic
+        without a transaction)."""
+        async with connection(self.pool) as conn:
             return await queue.claim(
                 conn,
                 topic,
@@ -254,10 +255,12 @@ class AgentWorker:
         return list(analyzer.analyze(texts, vectors=vectors))
 
     async def _load(self, jobs: list[queue.Job]) -> list[tuple[queue.Job, MessageContext]]:
+        ids = [uuid.UUID(str(job.payload["message_id"])) for job in jobs]
         loaded = []
-        async with transaction(self.pool) as conn:
-            for job in jobs:
-                row = await tickets.load_message_context(conn, job.payload["message_id"])
+        async with connection(self.pool) as conn:
+            rows = await tickets.load_message_contexts(conn, ids)
+            for job, message_id in zip(jobs, ids, strict=True):
+                row = rows.get(message_id)
                 if row is None:  # the ticket was deleted meanwhile: nothing to answer
                     await queue.complete(conn, job.id)
                 elif row["assignee_id"] is not None:  # a person has it: the agent stays silent
@@ -281,17 +284,19 @@ class AgentWorker:
         started = time.perf_counter() - item.shared_ms / 1000
         try:
             adapter = self.adapters[ctx.channel]
-            async with transaction(self.pool) as conn:
+            # The reads need no transaction; the outcome and the job's completion are one
+            # statement.
+            async with connection(self.pool) as conn:
                 decision = await self.agent.decide(conn, ctx, vector, adapter, sentiment, started)
                 committed = await commit_decision(
                     conn,
                     ctx,
                     decision,
                     self.name,
+                    job.id,
                     private_notes=adapter.private_notes,
                     query_embedding=vector,
                 )
-                await queue.complete(conn, job.id)
             if committed:
                 count_decision(ctx.channel, decision)
             log.info(

@@ -17,7 +17,7 @@ from fte.channels.base import (
     OutboundMessage,
 )
 from fte.config import Settings
-from fte.db import transaction
+from fte.db import connection, transaction
 from fte.delivery import repository as outbound
 from fte.delivery.sender import Sender
 from fte.delivery.service import TOPIC
@@ -54,7 +54,8 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """Claim and deliver one batch; the number of jobs claimed."""
-        async with transaction(self.pool) as conn:
+        # The claim and the load are one statement each: atomic without a transaction.
+        async with connection(self.pool) as conn:
             jobs = await queue.claim(
                 conn,
                 TOPIC,
@@ -62,25 +63,30 @@ class DeliveryWorker:
                 self.settings.worker_batch_size,
                 self.settings.worker_lease_seconds,
             )
+            ids = [uuid.UUID(job.payload["message_id"]) for job in jobs]
+            messages = await outbound.load_outbound(conn, ids) if jobs else {}
         # A claim holds one job per conversation; if it ever held more, they go in order.
         await in_order_per_key(
-            jobs, lambda job: job.key, self._deliver, self.settings.worker_concurrency
+            [(job, messages.get(message_id)) for job, message_id in zip(jobs, ids, strict=True)],
+            lambda item: item[0].key,
+            self._deliver,
+            self.settings.worker_concurrency,
         )
         return len(jobs)
 
-    async def _deliver(self, job: queue.Job) -> None:
+    async def _deliver(self, item: tuple[queue.Job, asyncpg.Record | None]) -> None:
+        job, row = item
         # The request that filed the customer's message names this delivery's lines too.
         with trace.bound(**trace.from_payload(job.payload)):
-            await self._deliver_traced(job)
+            await self._deliver_traced(job, row)
 
-    async def _deliver_traced(self, job: queue.Job) -> None:
+    async def _deliver_traced(self, job: queue.Job, row: asyncpg.Record | None) -> None:
         message_id = uuid.UUID(job.payload["message_id"])
-        async with transaction(self.pool) as conn:
-            row = await outbound.load_outbound(conn, message_id)
-            if row is None or row["delivery_status"] not in outbound.SENDABLE:
-                # Deleted, or sent already (a redelivered job): never send twice.
+        if row is None or row["delivery_status"] not in outbound.SENDABLE:
+            # Deleted, or sent already (a redelivered job): never send twice.
+            async with connection(self.pool) as conn:
                 await queue.complete(conn, job.id)
-                return
+            return
         try:
             adapter = self._adapter(row["channel"])
             try:
@@ -124,9 +130,8 @@ class DeliveryWorker:
         return adapter
 
     async def _sent(self, job: queue.Job, message_id: uuid.UUID, receipt: DeliveryReceipt) -> None:
-        async with transaction(self.pool) as conn:
-            await outbound.mark_sent(conn, message_id, receipt.external_id, receipt.status)
-            await queue.complete(conn, job.id)
+        async with connection(self.pool) as conn:
+            await outbound.mark_sent(conn, job.id, message_id, receipt.external_id, receipt.status)
         log.info("message %s delivered (%s)", message_id, receipt.external_id or receipt.status)
 
     async def _fail(
