@@ -1,4 +1,5 @@
-"""Commit the agent's decision (run, reply, ticket move) in the caller's transaction."""
+"""Commit the agent's decision: the run, its replies and the ticket move in one statement; the
+hand-over of a message the agent could not answer, in the caller's transaction."""
 
 from __future__ import annotations
 
