@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -72,6 +73,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await _open_pool(settings, database_url)
+        gc.freeze()  # the app's long-lived objects: out of the collector's full collections
         check = asyncio.create_task(_check_topics(settings)) if settings.bus == "kafka" else None
         try:
             yield

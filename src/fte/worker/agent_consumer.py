@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import random
@@ -112,6 +113,10 @@ class AgentWorker:
         if self.sentiment is not None:
             with contextlib.suppress(*DB_DOWN, asyncpg.PostgresError):
                 await self.sentiment.current(self.pool)
+        # What is loaded by now (torch, the models, the libraries) lives as long as the
+        # process: out of the garbage collector's sight, its full collections no longer walk
+        # those millions of objects (they took about a tenth of the worker's Python time).
+        gc.freeze()
 
     async def run(self, stop: asyncio.Event, database_url: str) -> None:
         """Work until `stop` is set; the batches in hand are finished first."""
