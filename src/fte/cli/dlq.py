@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from fte.bus import dead_letters
-from fte.cli.context import console, database_url
+from fte.cli.context import console, database_url, run_in_transaction
 from fte.config import get_settings
 from fte.db import create_pool, transaction
 
@@ -23,17 +23,10 @@ def list_command(
 ) -> None:
     """Dead letters not yet replayed, with their error."""
 
-    async def fetch(url: str) -> list[dict[str, object]]:
-        pool = await create_pool(url, min_size=1, max_size=1)
-        try:
-            async with pool.acquire() as conn:
-                rows = await dead_letters.list_open(conn, limit)
-        finally:
-            await pool.close()
-        return [dict(r) for r in rows]
-
-    with database_url(get_settings()) as url:
-        rows = asyncio.run(fetch(url))
+    rows = [
+        dict(r)
+        for r in run_in_transaction(lambda conn: dead_letters.list_open(conn, limit), refused=())
+    ]
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row, default=str))

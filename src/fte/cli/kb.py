@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fte.agent.embeddings import get_embedder
-from fte.cli.context import console, database_url
+from fte.cli.context import console, database_url, run_in_transaction
 from fte.config import get_settings
 from fte.db import create_pool, transaction
 from fte.knowledge import repository
@@ -102,19 +102,11 @@ def list_(
 ) -> None:
     """Articles with their embedding state (`pending` until a worker has embedded an edit)."""
 
-    async def fetch(url: str) -> list[dict[str, object]]:
-        pool = await create_pool(url, min_size=1, max_size=1)
-        try:
-            async with pool.acquire() as conn:
-                rows = await repository.list_articles(conn, search, limit)
-        finally:
-            await pool.close()
-        keys = ("id", "title", "escalation_reason", "embedding_status", "source_key", "updated_at")
-        return [{k: r[k] for k in keys} for r in rows]
-
-    with database_url(get_settings()) as url:
-        migrations.upgrade(url)
-        rows = asyncio.run(fetch(url))
+    keys = ("id", "title", "escalation_reason", "embedding_status", "source_key", "updated_at")
+    found = run_in_transaction(
+        lambda conn: repository.list_articles(conn, search, limit), refused=(), migrate=True
+    )
+    rows = [{k: r[k] for k in keys} for r in found]
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row, default=str))

@@ -106,10 +106,7 @@ async def kb_create(
 async def kb_article(
     request: Request, article_id: uuid.UUID, pool: PoolDep, session: SessionDep
 ) -> HTMLResponse:
-    async with pool.acquire() as conn:
-        article = await repository.get_article(conn, article_id)
-    if article is None:
-        raise NotFound("article not found")
+    article = await _article(pool, article_id)
     form = editor.ArticleForm(article["title"], article["body"], article["escalation_reason"])
     return _editor_page(request, session, article, form)
 
@@ -117,11 +114,16 @@ async def kb_article(
 @router.get("/console/kb/{article_id}/status", include_in_schema=False)
 async def kb_status(article_id: uuid.UUID, pool: PoolDep, _: SessionDep) -> dict[str, Any]:
     """The article's embedding state: the page polls it until it is no longer pending."""
+    article = await _article(pool, article_id)
+    return {"status": article["embedding_status"], "error": article["embedding_error"]}
+
+
+async def _article(pool: asyncpg.Pool, article_id: uuid.UUID) -> asyncpg.Record:
     async with pool.acquire() as conn:
         article = await repository.get_article(conn, article_id)
     if article is None:
         raise NotFound("article not found")
-    return {"status": article["embedding_status"], "error": article["embedding_error"]}
+    return article
 
 
 @router.post("/console/kb/{article_id}", include_in_schema=False)
