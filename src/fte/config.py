@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     # PostgreSQL, the API and other workers (more threads on a shared core spin and starve
     # them); scale with worker processes, or raise it on a machine of the worker's own.
     embedding_threads: int = Field(default=1, alias="FTE_EMBEDDING_THREADS", ge=1, le=256)
+    # `fte worker` runs the model in a child process, where its Python does not take turns
+    # with the worker's event loop for the GIL (bench/bus.py: about a fifth more messages per
+    # second on two cores). Off: in the worker's own process, one process less in memory.
+    embedding_process: bool = Field(default=True, alias="FTE_EMBEDDING_PROCESS")
     # An OpenAI-compatible chat endpoint (OpenAI, Groq, Ollama, vLLM) that writes replies from
     # the retrieved sources. Unset: the local grounded responder writes them.
     llm_base_url: str | None = Field(default=None, alias="FTE_LLM_BASE_URL")

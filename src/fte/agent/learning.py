@@ -12,14 +12,14 @@ import uuid
 
 import asyncpg
 
-from fte.agent.embeddings import Embedder
+from fte.agent.embeddings import TextEmbedder
 from fte.knowledge import repository as kb
 
 LEARN_TOPIC = "learn"
 
 
 async def learn_from_ticket(
-    conn: asyncpg.Connection, ticket_id: uuid.UUID, embedder: Embedder
+    conn: asyncpg.Connection, ticket_id: uuid.UUID, embedder: TextEmbedder
 ) -> int:
     """Store the ticket's answered questions as examples; the number added."""
     rows = await kb.answered_questions(conn, ticket_id)

@@ -31,7 +31,7 @@ from fte.channels.base import ChannelAdapter, Citation, Reply
 from fte.config import Settings
 
 if TYPE_CHECKING:
-    from fte.agent.embeddings import Embedder
+    from fte.agent.embeddings import TextEmbedder
     from fte.agent.sentiment import SentimentResult
 
 DecisionKind = Literal["answer", "escalate", "draft"]
@@ -99,7 +99,9 @@ class Decision:
 class Agent:
     """Policy around retrieval and a responder (local, or an LLM when configured)."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, responder: Responder | None = None):
+    def __init__(
+        self, settings: Settings, embedder: TextEmbedder, responder: Responder | None = None
+    ):
         self.settings = settings
         self.embedder = embedder
         self.responder = responder

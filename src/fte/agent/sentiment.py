@@ -17,13 +17,14 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import asyncpg
 import numpy as np
 import numpy.typing as npt
 
 from fte.agent import sentiment_repository
+from fte.agent.embeddings import TextEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +43,6 @@ TOP_K = 5
 INBOX_PRIOR = np.log(np.array([0.60, 0.25, 0.15]))
 # `sentiment_models.kind` of what `fte sentiment train` stores; see TrainedAnalyzer.
 TRAINED_KIND = "linear-v1"
-
-
-class TextEmbedder(Protocol):
-    """What the analyzers need from `fte.agent.embeddings.Embedder`."""
-
-    def __hash__(self) -> int: ...
-
-    def embed(self, texts: list[str]) -> npt.NDArray[np.float32]: ...
 
 
 # Features shared by both analyzers and by training.

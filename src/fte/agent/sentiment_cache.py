@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 
 from fte.agent import repository as runs
-from fte.agent.embeddings import Embedder
+from fte.agent.embeddings import TextEmbedder
 from fte.agent.sentiment import SentimentAnalyzer, load_analyzer
 from fte.db import transaction
 
@@ -16,7 +16,7 @@ class SentimentSource:
     """Caches the analyzer; one cheap query per batch tells whether `fte sentiment train`
     stored a newer model, which is then used from the next message on."""
 
-    def __init__(self, embedder: Embedder):
+    def __init__(self, embedder: TextEmbedder):
         self._embedder = embedder
         self._analyzer: SentimentAnalyzer | None = None
         self._model_id: int | None = None

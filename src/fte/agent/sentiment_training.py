@@ -19,12 +19,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fte.agent.embeddings import MODEL_NAME
+from fte.agent.embeddings import MODEL_NAME, TextEmbedder
 from fte.agent.sentiment import (
     LABELS,
     TRAINED_KIND,
     Matrix,
-    TextEmbedder,
     TrainedAnalyzer,
     dense_features,
     terms,

@@ -15,7 +15,7 @@ from typing import Final
 
 import asyncpg
 
-from fte.agent.embeddings import Embedder
+from fte.agent.embeddings import TextEmbedder
 from fte.agent.escalation import TOPIC_REASONS
 from fte.auth.repository import audit
 from fte.bus import outbox
@@ -103,7 +103,7 @@ async def delete_article(conn: asyncpg.Connection, actor: str, article_id: uuid.
 
 
 async def embed_article(
-    conn: asyncpg.Connection, article_id: uuid.UUID, digest: str, embedder: Embedder
+    conn: asyncpg.Connection, article_id: uuid.UUID, digest: str, embedder: TextEmbedder
 ) -> bool:
     """The `kb_embed` job: chunk, embed and store the article as it was saved; False when it
     has changed since (its newer job does the work) or was deleted."""

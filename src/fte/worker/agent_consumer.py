@@ -20,7 +20,7 @@ import asyncpg
 import numpy as np
 import numpy.typing as npt
 
-from fte.agent.embeddings import Embedder
+from fte.agent.embeddings import TextEmbedder
 from fte.agent.learning import LEARN_TOPIC, learn_from_ticket
 from fte.agent.responders.base import Responder
 from fte.agent.runner import Agent, MessageContext
@@ -90,7 +90,7 @@ class AgentWorker:
         self,
         pool: asyncpg.Pool,
         settings: Settings,
-        embedder: Embedder,
+        embedder: TextEmbedder,
         adapters: dict[str, ChannelAdapter],
         name: str | None = None,
         responder: Responder | None = None,

@@ -7,8 +7,9 @@ import logging
 import signal
 
 import prometheus_client
+from threadpoolctl import threadpool_limits
 
-from fte.agent.embeddings import get_embedder, limit_threads
+from fte.agent.embeddings import EmbeddingProcess, TextEmbedder, get_embedder, limit_threads
 from fte.agent.responders.local import LocalResponder
 from fte.agent.responders.openai_compatible import OpenAICompatibleResponder
 from fte.agent.sentiment_cache import SentimentSource
@@ -55,8 +56,7 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    limit_threads(settings.embedding_threads)
-    embedder = await asyncio.to_thread(get_embedder, settings.embedding_device)
+    embedder = await asyncio.to_thread(start_embedder, settings)
     # One connection per message handled at once, plus delivery, the relay and learning.
     pool = await create_pool(database_url, min_size=1, max_size=settings.worker_concurrency + 3)
     responder = build_responder(settings)
@@ -89,6 +89,17 @@ async def run_worker(settings: Settings, database_url: str) -> None:
         if responder is not None:
             await responder.aclose()
         await pool.close()
+        if isinstance(embedder, EmbeddingProcess):
+            await asyncio.to_thread(embedder.close)
+
+
+def start_embedder(settings: Settings) -> TextEmbedder:
+    """The model in a child process (loaded by the worker's warm-up), or in this one."""
+    if settings.embedding_process:
+        threadpool_limits(limits=settings.embedding_threads)  # numpy here (the sentiment)
+        return EmbeddingProcess(settings.embedding_device, settings.embedding_threads)
+    limit_threads(settings.embedding_threads)
+    return get_embedder(settings.embedding_device)
 
 
 def build_responder(settings: Settings) -> OpenAICompatibleResponder | None:
