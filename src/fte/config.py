@@ -116,8 +116,8 @@ class Settings(BaseSettings):
     # them); scale with worker processes, or raise it on a machine of the worker's own.
     embedding_threads: int = Field(default=1, alias="FTE_EMBEDDING_THREADS", ge=1, le=256)
     # `fte worker` runs the model in a child process, where its Python does not take turns
-    # with the worker's event loop for the GIL (bench/bus.py: about a fifth more messages per
-    # second on two cores). Off: in the worker's own process, one process less in memory.
+    # with the worker's event loop for the GIL (bench/bus.py: 10-20% more messages per second
+    # on two cores with the PostgreSQL queue). Off: in the worker's own process.
     embedding_process: bool = Field(default=True, alias="FTE_EMBEDDING_PROCESS")
     # An OpenAI-compatible chat endpoint (OpenAI, Groq, Ollama, vLLM) that writes replies from
     # the retrieved sources. Unset: the local grounded responder writes them.
