@@ -50,6 +50,23 @@ async def all_answered(pool: asyncpg.Pool, expected: int) -> bool:
     return len(runs) == expected and all(n >= 1 for n in runs.values())
 
 
+async def answered_out_of_order(pool: asyncpg.Pool) -> int:
+    """Messages answered before an earlier message of their conversation."""
+    async with pool.acquire() as conn:
+        found: int = await conn.fetchval(
+            """
+            SELECT count(*) FROM (
+                SELECT lag(r.created_at) OVER (PARTITION BY m.conversation_id
+                                               ORDER BY m.created_at) AS prev_run,
+                       r.created_at AS run
+                FROM messages m JOIN agent_runs r ON r.message_id = m.id
+                WHERE m.direction = 'inbound'
+            ) s WHERE prev_run > run
+            """
+        )
+    return found
+
+
 async def all_delivered(pool: asyncpg.Pool) -> bool:
     async with pool.acquire() as conn:
         waiting = await conn.fetchval(
@@ -91,18 +108,6 @@ async def test_two_workers_in_one_group_answer_every_message_once_in_order(
         unpublished = await conn.fetchval(
             "SELECT count(*) FROM outbox WHERE topic = 'inbound' AND published_at IS NULL"
         )
-        out_of_order = await conn.fetchval(
-            """
-            SELECT count(*) FROM (
-                SELECT m.conversation_id, m.created_at,
-                       lag(r.created_at) OVER (PARTITION BY m.conversation_id
-                                               ORDER BY m.created_at) AS prev_run,
-                       r.created_at AS run
-                FROM messages m JOIN agent_runs r ON r.message_id = m.id
-                WHERE m.direction = 'inbound'
-            ) s WHERE prev_run > run
-            """
-        )
     assert workers == {"w1", "w2"}
     lags = [
         _sample(
@@ -112,7 +117,7 @@ async def test_two_workers_in_one_group_answer_every_message_once_in_order(
         for p in range(4)
     ]
     assert lags == [0.0] * 4
-    assert unpublished == 0 and out_of_order == 0
+    assert unpublished == 0 and await answered_out_of_order(kb_pool) == 0
 
 
 async def test_broker_stopped_mid_stream_loses_nothing_and_doubles_nothing(
@@ -256,6 +261,49 @@ async def test_a_worker_killed_mid_stream_leaves_its_messages_to_the_other(
     finally:
         doomed.stop()
     assert sorted((await runs_per_message(kb_pool)).values()) == [1] * 30
+
+
+async def test_a_worker_stopped_mid_stream_hands_back_what_it_read_ahead(
+    kb_pool: asyncpg.Pool, kb_db_url: str, embedder: Embedder, kafka_env: dict[str, str]
+) -> None:
+    """SIGTERM: the worker finishes the poll in hand; the poll it read (and embedded) ahead
+    is not committed, so the other worker answers it, once and in order."""
+    settings = make_settings(**kafka_env)
+    small_polls = {"FTE_WORKER_BATCH_SIZE": "2"}  # 8 records a poll: several polls in a row
+    leaving = Process(
+        ["worker"],
+        {**kafka_env, **small_polls, "DATABASE_URL": kb_db_url, "FTE_SECRET_KEY": "t"},
+    )
+    try:
+        leaving.wait_for_output("started")
+        async with running_worker(kb_pool, kb_db_url, embedder, "staying", settings) as staying:
+
+            async def shared() -> bool:
+                return bool(staying.consumer and 0 < len(staying.consumer.assignment()) < 4)
+
+            await eventually(shared, 30, "the two workers sharing partitions")
+            for i in range(60):
+                await file_inbound(
+                    kb_pool,
+                    InboundMessage(
+                        channel="web_form",
+                        identity=Identity("email", f"s{i % 6}@example.com"),
+                        customer_name="Sam",
+                        subject="Question",
+                        body=f"How do I share a folder? ({i})",
+                        thread_key=f"thread-{i % 6}",  # six conversations of ten messages
+                    ),
+                )
+            leaving.wait_for_output("ticket #", timeout=60)
+            assert leaving.stop() == 0
+            await eventually(lambda: all_answered(kb_pool, 60), 120, "every message answered")
+            await asyncio.sleep(1)
+    finally:
+        leaving.stop()
+    assert sorted((await runs_per_message(kb_pool)).values()) == [1] * 60
+    async with kb_pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM conversations") == 6
+    assert await answered_out_of_order(kb_pool) == 0
 
 
 async def test_a_worker_killed_mid_message_leaves_it_to_the_other_answering_once(

@@ -55,7 +55,22 @@ class _Partition:
 
     tp: TopicPartition
     records: dict[int, ConsumerRecord[bytes, bytes]]  # outbox id → record
+    # The poll's jobs being loaded and embedded (None: left for the partition to prepare).
+    ready: dict[int, asyncio.Future[Prepared | None]] = field(default_factory=dict)
     attempts: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Poll:
+    """One poll's records, and the task that loads and embeds them."""
+
+    batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ready: dict[int, asyncio.Future[Prepared | None]]
+    preparing: asyncio.Task[None] | None
+
+    def cancel(self) -> None:
+        if self.preparing is not None:
+            self.preparing.cancel()
 
 
 class KafkaAgentWorker(AgentWorker):
@@ -65,7 +80,6 @@ class KafkaAgentWorker(AgentWorker):
         super().__init__(*args, **kwargs)
         self.topics = kafka.Topics.from_settings(self.settings)
         self._failures: dict[int, _Failure] = {}
-        self._ready: dict[int, Prepared] = {}  # this poll's jobs, embedded together
         self._blocked: set[str] = set()
         self._dlq: AIOKafkaProducer | None = None
         self.stop = asyncio.Event()
@@ -98,29 +112,55 @@ class KafkaAgentWorker(AgentWorker):
             return
         log.info("worker %s started (Kafka group %s)", self.name, self.settings.kafka_group_id)
         gate = asyncio.Semaphore(self.settings.kafka_concurrency)
+        # The next poll is read, loaded and embedded (the model works in its own process) while
+        # this one's partitions decide and commit; a partition's records are still handled in
+        # offset order, one poll after the other. Records read ahead and not handled when the
+        # worker stops are not committed: the group reads them again.
+        ahead: asyncio.Task[_Poll] | None = None
         try:
             while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=500)
-                if not batch:
+                poll = await (ahead or self._poll(consumer))
+                ahead = None
+                if not poll.batch:
                     continue
-                await self._prepare_poll(batch)
-                results = await asyncio.gather(
-                    *(self._partition(consumer, gate, tp, recs) for tp, recs in batch.items()),
-                    return_exceptions=True,
-                )
+                if not stop.is_set():
+                    ahead = asyncio.create_task(self._poll(consumer))
+                try:
+                    results = await asyncio.gather(
+                        *(
+                            self._partition(consumer, gate, tp, records, poll.ready)
+                            for tp, records in poll.batch.items()
+                        ),
+                        return_exceptions=True,
+                    )
+                finally:
+                    poll.cancel()
+                    await asyncio.gather(*filter(None, [poll.preparing]), return_exceptions=True)
+                if ahead is not None and (
+                    stop.is_set() or any(isinstance(r, BaseException) for r in results)
+                ):
+                    # A partition was sent back to records it did not finish: what was read
+                    # after them is read again after them.
+                    await _discard(consumer, ahead)
+                    ahead = None
                 if any(isinstance(r, DB_DOWN) for r in results):
                     log.warning("database unavailable; records will be read again")
                     await _sleep_or_stop(stop, 2.0)
                 for r in results:
                     if isinstance(r, BaseException) and not isinstance(r, DB_DOWN):
                         log.error("partition batch failed: %r", r)
-                self._ready.clear()
                 await self._update_lag(consumer)
         finally:
+            if ahead is not None:
+                await _discard(consumer, ahead)
             # Leaving the group hands our partitions to the others at once.
             self.consumer = None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(consumer.stop(), 10)
+
+    async def _poll(self, consumer: AIOKafkaConsumer) -> _Poll:
+        batch = await consumer.getmany(timeout_ms=500)
+        return self._prepare_poll(batch) if batch else _Poll(batch, {}, None)
 
     async def _join(self, stop: asyncio.Event) -> AIOKafkaConsumer | None:
         failures = 0
@@ -143,9 +183,10 @@ class KafkaAgentWorker(AgentWorker):
         gate: asyncio.Semaphore,
         tp: TopicPartition,
         records: list[ConsumerRecord[bytes, bytes]],
+        ready: dict[int, asyncio.Future[Prepared | None]],
     ) -> None:
         async with gate:
-            part = _Partition(tp, {})
+            part = _Partition(tp, {}, ready)
             jobs: list[queue.Job] = []
             for record in records:
                 try:
@@ -171,28 +212,57 @@ class KafkaAgentWorker(AgentWorker):
             finally:
                 await self._commit(consumer, part, records, pending)
 
-    async def _prepare_poll(
+    def _prepare_poll(
         self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    ) -> None:
-        """Embed the whole poll's messages in one batch, whatever their partition (one batch of
-        sixteen costs little more than one of two); the partitions then only decide and commit.
-        Should the database fail here, each partition prepares its own and handles the error."""
+    ) -> _Poll:
+        """Load and embed the poll's messages in batches of `FTE_WORKER_BATCH_SIZE`, one
+        partition after another, in a task of its own: a partition decides and commits as soon
+        as its messages are embedded, while the next ones are (the model works in its own
+        process). A batch the database fails is left to its partitions, which prepare their
+        own and handle the error."""
         jobs = []
         for records in batch.values():
             for record in records:
                 with contextlib.suppress(ValueError):  # logged by its partition
                     jobs.append(kafka.decode(record.value or b""))
-        try:
-            prepared = await self.prepare(await self._unprocessed(jobs))
-        except DB_DOWN:
-            return
-        self._ready = {item.job.id: item for item in prepared}
+        loop = asyncio.get_running_loop()
+        futures = {job.id: loop.create_future() for job in jobs}
+        preparing = asyncio.create_task(self._prepare_in_batches(jobs, futures))
+        return _Poll(batch, dict(futures), preparing)  # the partitions take theirs out of it
 
-    async def answer(self, jobs: list[queue.Job]) -> None:
+    async def _prepare_in_batches(
+        self, jobs: list[queue.Job], ready: dict[int, asyncio.Future[Prepared | None]]
+    ) -> None:
+        size = self.settings.worker_batch_size
+        try:
+            for start in range(0, len(jobs), size):
+                chunk = jobs[start : start + size]
+                try:
+                    prepared = {
+                        p.job.id: p for p in await self.prepare(await self._unprocessed(chunk))
+                    }
+                except Exception:  # the partitions prepare these again, and see the error
+                    log.debug("preparing a batch failed; its partitions will", exc_info=True)
+                    prepared = {}
+                for job in chunk:
+                    if not ready[job.id].done():
+                        ready[job.id].set_result(prepared.get(job.id))
+        finally:  # cancelled, or done: nobody waits for a job that will not come
+            for future in ready.values():
+                if not future.done():
+                    future.set_result(None)
+
+    async def _answer(self, part: _Partition, jobs: list[queue.Job]) -> None:
         """The jobs prepared with their poll, and any others (retries) prepared now."""
-        ready = [self._ready.pop(j.id) for j in jobs if j.id in self._ready]
-        done = {item.job.id for item in ready}
-        batch = ready + await self.prepare([j for j in jobs if j.id not in done])
+        prepared = {}
+        for job in jobs:
+            future = part.ready.pop(job.id, None)
+            item = await future if future is not None else None
+            if item is not None:
+                prepared[job.id] = item
+        batch = list(prepared.values()) + await self.prepare(
+            [j for j in jobs if j.id not in prepared]
+        )
         order = {job.id: i for i, job in enumerate(jobs)}
         await self.answer_prepared(sorted(batch, key=lambda item: order[item.job.id]))
 
@@ -202,7 +272,7 @@ class KafkaAgentWorker(AgentWorker):
             self._failures.pop(job.id, None)
         started = time.perf_counter()
         try:
-            await self.answer(jobs)
+            await self._answer(part, jobs)
         finally:
             self._blocked.difference_update(j.key for j in jobs)
         elapsed = time.perf_counter() - started
@@ -337,3 +407,20 @@ class KafkaAgentWorker(AgentWorker):
                     relay_wake.set()
         finally:
             stopped.cancel()
+
+
+async def _discard(consumer: AIOKafkaConsumer, ahead: asyncio.Task[_Poll]) -> None:
+    """Drop a poll read ahead: its partitions go back to its first records (or stay where an
+    earlier record was sent back to), which are read again."""
+    ahead.cancel()
+    (poll,) = await asyncio.gather(ahead, return_exceptions=True)
+    if not isinstance(poll, _Poll):
+        return
+    poll.cancel()
+    await asyncio.gather(*filter(None, [poll.preparing]), return_exceptions=True)
+    for tp, records in poll.batch.items():
+        if not records:
+            continue
+        with contextlib.suppress(KafkaError, AssertionError):  # the partition moved
+            position = await consumer.position(tp)
+            consumer.seek(tp, min(position, records[0].offset))
