@@ -90,19 +90,22 @@ async def count_articles(conn: asyncpg.Connection) -> int:
 
 # Candidates for one query, in one round trip: nearest chunks (titles included) and nearest
 # past questions by cosine, and full-text matches (any query term; OR, not AND) by ts_rank_cd.
+# The limits are written into the statement, not bound: with a LIMIT parameter PostgreSQL
+# judged its generic plan costlier and planned the query again on every call (0.65 → 0.43 ms
+# a call once the cached plan is used).
 _EVIDENCE = """
 WITH q AS (
     SELECT $1::vector AS v,
            replace(websearch_to_tsquery('english', $2)::text, ' & ', ' | ')::tsquery AS tsq
 )
 (SELECT c.article_id, 'chunk' AS kind, 1 - (c.embedding <=> q.v) AS score
- FROM kb_chunks c, q ORDER BY c.embedding <=> q.v LIMIT $3)
+ FROM kb_chunks c, q ORDER BY c.embedding <=> q.v LIMIT {vector_limit:d})
 UNION ALL
 (SELECT e.article_id, 'example', 1 - (e.embedding <=> q.v)
- FROM kb_examples e, q ORDER BY e.embedding <=> q.v LIMIT $3)
+ FROM kb_examples e, q ORDER BY e.embedding <=> q.v LIMIT {vector_limit:d})
 UNION ALL
 (SELECT c.article_id, 'text', ts_rank_cd(c.tsv, q.tsq, 32)
- FROM kb_chunks c, q WHERE c.tsv @@ q.tsq ORDER BY 3 DESC LIMIT $4)
+ FROM kb_chunks c, q WHERE c.tsv @@ q.tsq ORDER BY 3 DESC LIMIT {text_limit:d})
 """
 
 
@@ -114,7 +117,8 @@ async def search_evidence(
     text_limit: int,
 ) -> list[asyncpg.Record]:
     """(article_id, kind, score) rows: kind is chunk, example (cosine) or text (ts_rank_cd)."""
-    return await conn.fetch(_EVIDENCE, embedding, query, vector_limit, text_limit)
+    sql = _EVIDENCE.format(vector_limit=vector_limit, text_limit=text_limit)
+    return await conn.fetch(sql, embedding, query)
 
 
 async def articles_with_confidence(
