@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
@@ -230,36 +232,57 @@ def _fte(args: list[str], env: dict[str, str]) -> str:
     return result.stdout + result.stderr
 
 
+@contextlib.asynccontextmanager
+async def beside_another(
+    kb_pool: asyncpg.Pool,
+    kb_db_url: str,
+    embedder: Embedder,
+    kafka_env: dict[str, str],
+    **env: str,
+) -> AsyncIterator[Process]:
+    """An `fte worker` process sharing the partitions with a worker in this one."""
+    settings = make_settings(**kafka_env)
+    other = Process(
+        ["worker"], {**kafka_env, **env, "DATABASE_URL": kb_db_url, "FTE_SECRET_KEY": "t"}
+    )
+    try:
+        other.wait_for_output("started")
+        async with running_worker(kb_pool, kb_db_url, embedder, "here", settings) as here:
+
+            async def shared() -> bool:
+                return bool(here.consumer and 0 < len(here.consumer.assignment()) < 4)
+
+            await eventually(shared, 30, "the two workers sharing partitions")
+            yield other
+    finally:
+        other.stop()
+
+
+async def ask(pool: asyncpg.Pool, count: int, customers: int, *, threads: bool = False) -> None:
+    """`count` questions from `customers` customers; `threads`: one conversation each."""
+    for i in range(count):
+        await file_inbound(
+            pool,
+            InboundMessage(
+                channel="web_form",
+                identity=Identity("email", f"k{i % customers}@example.com"),
+                customer_name="Kim",
+                subject="Question",
+                body=f"How do I share a folder? ({i})",
+                thread_key=f"thread-{i % customers}" if threads else None,
+            ),
+        )
+
+
 async def test_a_worker_killed_mid_stream_leaves_its_messages_to_the_other(
     kb_pool: asyncpg.Pool, kb_db_url: str, embedder: Embedder, kafka_env: dict[str, str]
 ) -> None:
-    settings = make_settings(**kafka_env)
-    doomed = Process(["worker"], {**kafka_env, "DATABASE_URL": kb_db_url, "FTE_SECRET_KEY": "t"})
-    try:
-        doomed.wait_for_output("started")
-        async with running_worker(kb_pool, kb_db_url, embedder, "survivor", settings) as survivor:
-
-            async def shared() -> bool:
-                return bool(survivor.consumer and 0 < len(survivor.consumer.assignment()) < 4)
-
-            await eventually(shared, 30, "the two workers sharing partitions")
-            for i in range(30):
-                await file_inbound(
-                    kb_pool,
-                    InboundMessage(
-                        channel="web_form",
-                        identity=Identity("email", f"k{i % 10}@example.com"),
-                        customer_name="Kim",
-                        subject="Question",
-                        body=f"How do I share a folder? ({i})",
-                    ),
-                )
-            doomed.wait_for_output("ticket #", timeout=60)
-            doomed.kill()  # SIGKILL: no goodbye to the group, no offset commit
-            await eventually(lambda: all_answered(kb_pool, 30), 120, "every message answered")
-            await asyncio.sleep(1)
-    finally:
-        doomed.stop()
+    async with beside_another(kb_pool, kb_db_url, embedder, kafka_env) as doomed:
+        await ask(kb_pool, 30, 10)
+        doomed.wait_for_output("ticket #", timeout=60)
+        doomed.kill()  # SIGKILL: no goodbye to the group, no offset commit
+        await eventually(lambda: all_answered(kb_pool, 30), 120, "every message answered")
+        await asyncio.sleep(1)
     assert sorted((await runs_per_message(kb_pool)).values()) == [1] * 30
 
 
@@ -268,38 +291,14 @@ async def test_a_worker_stopped_mid_stream_hands_back_what_it_read_ahead(
 ) -> None:
     """SIGTERM: the worker finishes the poll in hand; the poll it read (and embedded) ahead
     is not committed, so the other worker answers it, once and in order."""
-    settings = make_settings(**kafka_env)
-    small_polls = {"FTE_WORKER_BATCH_SIZE": "2"}  # 8 records a poll: several polls in a row
-    leaving = Process(
-        ["worker"],
-        {**kafka_env, **small_polls, "DATABASE_URL": kb_db_url, "FTE_SECRET_KEY": "t"},
-    )
-    try:
-        leaving.wait_for_output("started")
-        async with running_worker(kb_pool, kb_db_url, embedder, "staying", settings) as staying:
-
-            async def shared() -> bool:
-                return bool(staying.consumer and 0 < len(staying.consumer.assignment()) < 4)
-
-            await eventually(shared, 30, "the two workers sharing partitions")
-            for i in range(60):
-                await file_inbound(
-                    kb_pool,
-                    InboundMessage(
-                        channel="web_form",
-                        identity=Identity("email", f"s{i % 6}@example.com"),
-                        customer_name="Sam",
-                        subject="Question",
-                        body=f"How do I share a folder? ({i})",
-                        thread_key=f"thread-{i % 6}",  # six conversations of ten messages
-                    ),
-                )
-            leaving.wait_for_output("ticket #", timeout=60)
-            assert leaving.stop() == 0
-            await eventually(lambda: all_answered(kb_pool, 60), 120, "every message answered")
-            await asyncio.sleep(1)
-    finally:
-        leaving.stop()
+    # Eight records a poll: several polls in a row.
+    small_polls = {"FTE_WORKER_BATCH_SIZE": "2"}
+    async with beside_another(kb_pool, kb_db_url, embedder, kafka_env, **small_polls) as leaving:
+        await ask(kb_pool, 60, 6, threads=True)  # six conversations of ten messages
+        leaving.wait_for_output("ticket #", timeout=60)
+        assert leaving.stop() == 0
+        await eventually(lambda: all_answered(kb_pool, 60), 120, "every message answered")
+        await asyncio.sleep(1)
     assert sorted((await runs_per_message(kb_pool)).values()) == [1] * 60
     async with kb_pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM conversations") == 6
