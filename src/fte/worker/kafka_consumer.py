@@ -68,9 +68,11 @@ class _Poll:
     ready: dict[int, asyncio.Future[Prepared | None]]
     preparing: asyncio.Task[None] | None
 
-    def cancel(self) -> None:
+    async def stop_preparing(self) -> None:
+        """Cancel the loading and embedding, and wait until it has stopped."""
         if self.preparing is not None:
             self.preparing.cancel()
+            await asyncio.gather(self.preparing, return_exceptions=True)
 
 
 class KafkaAgentWorker(AgentWorker):
@@ -134,8 +136,7 @@ class KafkaAgentWorker(AgentWorker):
                         return_exceptions=True,
                     )
                 finally:
-                    poll.cancel()
-                    await asyncio.gather(*filter(None, [poll.preparing]), return_exceptions=True)
+                    await poll.stop_preparing()
                 if ahead is not None and (
                     stop.is_set() or any(isinstance(r, BaseException) for r in results)
                 ):
@@ -416,8 +417,7 @@ async def _discard(consumer: AIOKafkaConsumer, ahead: asyncio.Task[_Poll]) -> No
     (poll,) = await asyncio.gather(ahead, return_exceptions=True)
     if not isinstance(poll, _Poll):
         return
-    poll.cancel()
-    await asyncio.gather(*filter(None, [poll.preparing]), return_exceptions=True)
+    await poll.stop_preparing()
     for tp, records in poll.batch.items():
         if not records:
             continue
