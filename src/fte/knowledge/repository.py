@@ -89,7 +89,10 @@ async def count_articles(conn: asyncpg.Connection) -> int:
 
 
 # Candidates for one query, in one round trip: nearest chunks (titles included) and nearest
-# past questions by cosine, and full-text matches (any query term; OR, not AND) by ts_rank_cd.
+# past questions by cosine, and full-text matches (any query term; OR, not AND) by ts_rank.
+# ts_rank, not ts_rank_cd: the same top-1 and MRR on the bitext and stackfaq dev splits, and the
+# query took a third less time (cover density allocates per matching chunk; 74 chunks match
+# a typical question's terms in the embedded KB).
 # The limits are written into the statement, not bound: with a LIMIT parameter PostgreSQL
 # judged its generic plan costlier and planned the query again on every call (0.65 → 0.43 ms
 # a call once the cached plan is used).
@@ -104,7 +107,7 @@ UNION ALL
 (SELECT e.article_id, 'example', 1 - (e.embedding <=> q.v)
  FROM kb_examples e, q ORDER BY e.embedding <=> q.v LIMIT {vector_limit:d})
 UNION ALL
-(SELECT c.article_id, 'text', ts_rank_cd(c.tsv, q.tsq, 32)
+(SELECT c.article_id, 'text', ts_rank(c.tsv, q.tsq, 32)
  FROM kb_chunks c, q WHERE c.tsv @@ q.tsq ORDER BY 3 DESC LIMIT {text_limit:d})
 """
 
@@ -116,7 +119,7 @@ async def search_evidence(
     vector_limit: int,
     text_limit: int,
 ) -> list[asyncpg.Record]:
-    """(article_id, kind, score) rows: kind is chunk, example (cosine) or text (ts_rank_cd)."""
+    """(article_id, kind, score) rows: kind is chunk, example (cosine) or text (ts_rank)."""
     sql = _EVIDENCE.format(vector_limit=vector_limit, text_limit=text_limit)
     return await conn.fetch(sql, embedding, query)
 
@@ -187,7 +190,7 @@ async def list_articles(
         f"""
         WITH q AS (SELECT websearch_to_tsquery('english', $1) AS tsq),
         hits AS (
-            SELECT c.article_id, max(ts_rank_cd(c.tsv, q.tsq, 32)) AS rank
+            SELECT c.article_id, max(ts_rank(c.tsv, q.tsq, 32)) AS rank
             FROM kb_chunks c, q WHERE c.tsv @@ q.tsq GROUP BY c.article_id
         )
         SELECT {_ARTICLE_COLUMNS}, COALESCE(h.rank, 0) AS rank
