@@ -51,6 +51,12 @@ class MergeResult:
         }
 
 
+def other_identities(own: Identity, text: str) -> list[Identity]:
+    """The identities the customer gives as theirs in `text`, besides the one they wrote from."""
+    own = normalise(own)
+    return [identity for identity in given_in(text) if identity != own]
+
+
 async def link_given(
     conn: asyncpg.Connection,
     customer_id: uuid.UUID,
@@ -61,10 +67,7 @@ async def link_given(
 ) -> Links:
     """Link the identities the customer gives as theirs in `text` (in the intake transaction)."""
     links = Links()
-    own = normalise(own)
-    for identity in given_in(text):
-        if identity == own:
-            continue
+    for identity in other_identities(own, text):
         owner = await repository.identity_owner(conn, identity)
         if owner is None and await repository.add_identity(conn, customer_id, identity):
             links.linked.append(identity)

@@ -11,9 +11,9 @@ from typing import Any
 import asyncpg
 
 from fte.channels.base import InboundMessage
-from fte.customers import repository as customers
 from fte.customers import service as customer_links
-from fte.db import transaction
+from fte.db import connection, transaction
+from fte.intake import repository
 from fte.kit import logging as trace
 from fte.ops.metrics import TICKETS_CREATED
 from fte.tickets import repository as tickets
@@ -57,32 +57,24 @@ def _storable(value: Any) -> Any:
     return value
 
 
-async def _file(conn: asyncpg.Connection, msg: InboundMessage) -> tuple[IntakeResult, bool]:
-    msg = dataclasses.replace(
+def _cleaned(msg: InboundMessage) -> InboundMessage:
+    return dataclasses.replace(
         msg,
         body=_storable(msg.body),
         subject=_storable(msg.subject),
         customer_name=_storable(msg.customer_name),
         metadata=_storable(msg.metadata),
     )
-    customer_id = await customers.find_or_create(conn, msg.identity, msg.customer_name)
-    row = await tickets.file_inbound_message(
-        conn,
-        customer_id=customer_id,
-        channel=msg.channel,
-        thread_key=msg.thread_key,
-        subject=msg.subject,
-        category=msg.category,
-        priority=msg.priority,
-        external_id=msg.external_id,
-        body=msg.body,
-        metadata=msg.metadata,
-    )
-    if msg.silent:
-        await tickets.skip_agent(conn, row["message_id"])
+
+
+async def _file(conn: asyncpg.Connection, msg: InboundMessage) -> tuple[IntakeResult, bool]:
+    row = await repository.file_message(conn, msg)
+    if row is None:  # lost a race to a concurrent first contact; it has committed by now
+        row = await repository.file_message(conn, msg)
+    assert row is not None
     # "My email is ana@example.com" on WhatsApp: the same customer on both channels from now on.
     await customer_links.link_given(
-        conn, customer_id, msg.identity, msg.body, row["message_id"], row["ticket_id"]
+        conn, row["customer_id"], msg.identity, msg.body, row["message_id"], row["ticket_id"]
     )
     return IntakeResult.from_record(row, duplicate=False), bool(row["new_ticket"])
 
@@ -99,6 +91,7 @@ async def _existing(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResu
 async def file_inbound_in(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResult:
     """File the message inside the caller's transaction (in a savepoint), for an adapter whose
     own state must commit with it (e.g. a mailbox cursor); a message filed before is returned."""
+    msg = _cleaned(msg)
     async with conn.transaction():
         existing = await _existing(conn, msg)
         if existing is not None:
@@ -124,6 +117,15 @@ async def file_inbound(pool: asyncpg.Pool, msg: InboundMessage) -> IntakeResult:
 
 
 async def _file_once(pool: asyncpg.Pool, msg: InboundMessage) -> IntakeResult:
+    msg = _cleaned(msg)
+    if msg.external_id is None and not customer_links.other_identities(msg.identity, msg.body):
+        # Most messages: nothing to look up first and nothing to link after, so the filing is
+        # one statement, atomic on its own (a transaction took four round trips).
+        async with connection(pool) as conn:
+            filed, new_ticket = await _file(conn, msg)
+        if new_ticket:
+            TICKETS_CREATED.labels(msg.channel).inc()
+        return filed
     try:
         async with transaction(pool) as conn:
             existing = await _existing(conn, msg)

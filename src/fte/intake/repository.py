@@ -1,0 +1,103 @@
+"""SQL that files an inbound message, in one statement: atomic on its own, one round trip."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from fte.channels.base import InboundMessage
+from fte.customers.identities import normalise
+from fte.kit import logging as trace
+
+# The customer known by the identity (created on first contact: the identity row and the
+# customer row go in together or not at all), the conversation (reused by thread key), the
+# open ticket in it (or a new one), the message, and the outbox row the workers pick up
+# (processed already for a message the agent stays out of). pg_notify wakes idle workers when
+# the statement's transaction commits, never before.
+# When a concurrent first contact claims the identity first, ON CONFLICT leaves `ident` empty
+# and the statement writes nothing and returns no row: the caller runs it again, and then
+# finds the customer the other request committed.
+_FILE_MESSAGE = """
+WITH existing AS (
+    SELECT customer_id FROM customer_identities WHERE kind = $1 AND value = $2
+), ident AS (
+    INSERT INTO customer_identities (customer_id, kind, value)
+    SELECT $3::uuid, $1, $2 WHERE NOT EXISTS (SELECT 1 FROM existing)
+    ON CONFLICT (kind, value) DO NOTHING
+    RETURNING customer_id
+), created_customer AS (
+    INSERT INTO customers (id, name, email, phone)
+    SELECT customer_id, $4, $5, $6 FROM ident
+    RETURNING id
+), customer AS (
+    SELECT customer_id AS id FROM existing UNION ALL SELECT id FROM created_customer
+), conv AS (
+    INSERT INTO conversations (customer_id, channel, external_thread_id)
+    SELECT customer.id, $7, $8 FROM customer
+    ON CONFLICT (channel, external_thread_id)
+        WHERE external_thread_id IS NOT NULL AND status = 'open'
+    DO UPDATE SET last_message_at = now()
+    RETURNING id
+), reopened AS (
+    UPDATE tickets t
+    SET status = CASE WHEN t.status = 'pending' THEN 'open' ELSE t.status END, updated_at = now()
+    WHERE t.id = (
+        SELECT o.id FROM tickets o, conv
+        WHERE o.conversation_id = conv.id AND o.status IN ('open', 'pending', 'escalated')
+        ORDER BY o.created_at DESC LIMIT 1
+    )
+    RETURNING t.id, t.number
+), created AS (
+    INSERT INTO tickets (customer_id, conversation_id, channel, subject, category, priority)
+    SELECT customer.id, conv.id, $7, $9, $10, $11 FROM customer, conv
+    WHERE NOT EXISTS (SELECT 1 FROM reopened)
+    RETURNING id, number
+), ticket AS (
+    SELECT id, number FROM reopened UNION ALL SELECT id, number FROM created
+), msg AS (
+    INSERT INTO messages (conversation_id, ticket_id, channel, direction, author, external_id,
+                          subject, body, metadata)
+    SELECT conv.id, ticket.id, $7, 'inbound', 'customer', $12, $9, $13, $14::jsonb
+    FROM conv, ticket
+    RETURNING id
+), queued AS (
+    INSERT INTO outbox (topic, key, payload, processed_at)
+    SELECT 'inbound', conv.id::text,
+           jsonb_build_object('message_id', msg.id, 'ticket_id', ticket.id) || $15::jsonb,
+           CASE WHEN $16 THEN now() END
+    FROM conv, ticket, msg
+    RETURNING id
+)
+SELECT conv.id AS conversation_id, ticket.id AS ticket_id, ticket.number AS ticket_number,
+       msg.id AS message_id, customer.id AS customer_id, pg_notify('fte_outbox', 'inbound'),
+       EXISTS (SELECT 1 FROM created) AS new_ticket
+FROM customer, conv, ticket, msg, queued
+"""
+
+
+async def file_message(conn: asyncpg.Connection, msg: InboundMessage) -> asyncpg.Record | None:
+    """Customer, conversation, ticket, message and outbox row for one inbound message (see
+    above; `new_ticket` says whether the ticket was opened by it). None when a concurrent first
+    contact of the same customer won the race: nothing was written. The outbox row carries the
+    request id, so the worker's log lines name the same request."""
+    identity = normalise(msg.identity)
+    return await conn.fetchrow(
+        _FILE_MESSAGE,
+        identity.kind,
+        identity.value,
+        uuid.uuid4(),
+        msg.customer_name,
+        identity.value if identity.kind == "email" else None,
+        identity.value if identity.kind == "phone" else None,
+        msg.channel,
+        msg.thread_key,
+        msg.subject,
+        msg.category,
+        msg.priority,
+        msg.external_id,
+        msg.body,
+        msg.metadata,
+        trace.carried(),
+        msg.silent,
+    )
