@@ -122,7 +122,7 @@ async def test_the_agent_is_silent_while_a_person_has_the_ticket(
     assert [a["action"] for a in actions] == ["ticket.take_over", "ticket.hand_back"]
 
 
-async def test_a_person_replies_and_approves_a_draft_through_the_delivery_queue(
+async def test_a_person_replies_and_approves_a_draft_once(
     console: httpx.AsyncClient, kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
     settings = make_settings(FTE_APPROVAL_MODE="true")
@@ -167,8 +167,9 @@ async def test_a_person_replies_and_approves_a_draft_through_the_delivery_queue(
             "SELECT action, detail FROM audit_log WHERE ticket_id = $1 ORDER BY id",
             filed.ticket_id,
         )
-    assert [(m["author"], m["delivery_status"]) for m in sent] == [("human", "queued")] * 2
-    assert sent[0]["body"] == edited and jobs == 2
+    # On the web form stored is delivered (the status page shows it): no delivery job.
+    assert [(m["author"], m["delivery_status"]) for m in sent] == [("human", "sent")] * 2
+    assert sent[0]["body"] == edited and jobs == 0
     assert ticket["status"] == "pending" and ticket["first_response_at"] is not None
     assert [a["action"] for a in audit] == ["draft.approve", "ticket.reply"]
     assert audit[0]["detail"]["edited"] is True

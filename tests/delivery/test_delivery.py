@@ -17,12 +17,13 @@ from fte.config import get_settings
 from fte.db import create_pool, transaction
 from fte.delivery.service import queue_outbound
 from fte.intake.service import file_inbound
+from fte.kit import logging as trace
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
 from tests.conftest import make_settings
 
 
-async def test_a_web_form_reply_is_queued_with_the_decision_then_marked_sent(
+async def test_a_web_form_reply_is_sent_when_the_decision_commits_without_a_delivery_job(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
     settings = make_settings()
@@ -38,21 +39,16 @@ async def test_a_web_form_reply_is_queued_with_the_decision_then_marked_sent(
     )
     await AgentWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
     async with kb_pool.acquire() as conn:
-        queued = await conn.fetch(
-            "SELECT m.delivery_status, o.payload->>'message_id' AS job_message "
-            "FROM messages m JOIN outbox o ON o.topic = 'deliver' "
-            "AND o.payload->>'message_id' = m.id::text WHERE m.ticket_id = $1",
+        reply = await conn.fetchrow(
+            "SELECT delivery_status, sent_at FROM messages "
+            "WHERE ticket_id = $1 AND direction = 'outbound'",
             filed.ticket_id,
         )
-    assert [r["delivery_status"] for r in queued] == ["queued"]
-    worker = DeliveryWorker(kb_pool, settings, adapters, name="d")
-    assert await worker.run_once() == 1
-    assert await worker.run_once() == 0
-    async with kb_pool.acquire() as conn:
-        status = await conn.fetchval(
-            "SELECT delivery_status FROM messages WHERE direction = 'outbound'"
-        )
-    assert status == "sent"
+        jobs = await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'deliver'")
+    # The customer reads it on the status page: stored is delivered.
+    assert reply["delivery_status"] == "sent" and reply["sent_at"] is not None
+    assert jobs == 0
+    assert await DeliveryWorker(kb_pool, settings, adapters, name="d").run_once() == 0
 
 
 async def test_a_reply_on_an_unconfigured_channel_is_a_dead_letter_at_once(
@@ -65,15 +61,16 @@ async def test_a_reply_on_an_unconfigured_channel_is_a_dead_letter_at_once(
             channel="email", identity=Identity("email", "sam@example.com"), body="Hello"
         ),
     )
-    async with transaction(pool) as conn:
-        message_id = await queue_outbound(
-            conn,
-            conversation_id=filed.conversation_id,
-            ticket_id=filed.ticket_id,
-            channel="email",
-            author="agent",
-            body="Hi",
-        )
+    with trace.bound(request_id="req-7"):  # queued while handling a request
+        async with transaction(pool) as conn:
+            message_id = await queue_outbound(
+                conn,
+                conversation_id=filed.conversation_id,
+                ticket_id=filed.ticket_id,
+                channel="email",
+                author="agent",
+                body="Hi",
+            )
     await DeliveryWorker(pool, settings, build_registry(settings), name="d").run_once()
     async with pool.acquire() as conn:
         (dead,) = await dead_letters.list_open(conn)
@@ -81,6 +78,8 @@ async def test_a_reply_on_an_unconfigured_channel_is_a_dead_letter_at_once(
             "SELECT delivery_status FROM messages WHERE id = $1", message_id
         )
     assert "not configured" in dead["error"] and dead["attempts"] == 1
+    # The delivery's log lines name the request that queued it.
+    assert dead["payload"]["request_id"] == "req-7"
     assert status == "failed"
 
 

@@ -61,6 +61,7 @@ async def publish_draft(
             author="human",
             body=part,
             metadata={**(metadata or {}), "agent_run_id": str(run_id), "approved": True},
+            sent_when_stored=adapter.sent_when_stored,
         )
         for part in parts
     ]

@@ -13,14 +13,15 @@ from fte.bus import postgres_queue as queue
 
 
 @dataclass(frozen=True)
-class QueuedReply:
-    """A message the decision sends, queued for delivery; its id is chosen beforehand so that
-    the run links to it in the same statement."""
+class StoredReply:
+    """A message the decision sends; its id is chosen beforehand so that the run links to it
+    in the same statement."""
 
     id: uuid.UUID
     body: str
     metadata: dict[str, Any]
-    job: dict[str, Any]  # the delivery job's payload
+    # The delivery job's payload; None where storing the reply is delivering it (stored sent).
+    job: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,15 @@ part AS (
 ),
 reply AS (
     INSERT INTO messages (id, conversation_id, ticket_id, channel, direction, author, body,
-                          delivery_status, metadata)
-    SELECT id, $22, $3, $23, 'outbound', 'agent', body, 'queued', metadata FROM part
+                          delivery_status, metadata, sent_at)
+    SELECT id, $22, $3, $23, 'outbound', 'agent', body,
+           CASE WHEN job IS NULL THEN 'sent' ELSE 'queued' END, metadata,
+           CASE WHEN job IS NULL THEN now() END
+    FROM part
 ),
 job AS (
     INSERT INTO outbox (topic, key, payload)
-    SELECT $24, $25, job FROM part ORDER BY n
+    SELECT $24, $25, job FROM part WHERE job IS NOT NULL ORDER BY n
     RETURNING id
 ),
 moved AS (
@@ -94,7 +98,7 @@ async def record_decision(
     run: dict[str, Any],
     conversation_id: uuid.UUID,
     channel: str,
-    replies: Sequence[QueuedReply],
+    replies: Sequence[StoredReply],
     delivery: tuple[str, str],
     ticket: TicketMove,
 ) -> bool:
@@ -105,7 +109,11 @@ async def record_decision(
         _RECORD_DECISION,
         *(run[column] for column in _RUN_COLUMNS.split(", ")),
         ticket.sentiment_score,
-        [{"id": str(r.id), "body": r.body, "metadata": r.metadata, "job": r.job} for r in replies],
+        [
+            {"id": str(r.id), "body": r.body, "metadata": r.metadata}
+            | ({"job": r.job} if r.job is not None else {})
+            for r in replies
+        ],
         conversation_id,
         channel,
         *delivery,

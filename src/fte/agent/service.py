@@ -29,22 +29,25 @@ async def commit_decision(
     decision: Decision,
     worker: str,
     job_id: int,
+    adapter: ChannelAdapter,
     *,
-    private_notes: bool = False,
     query_embedding: Sequence[float] | None = None,
 ) -> bool:
     """Record the decision once and complete its inbound job, in one statement (atomic without
-    a transaction): the run, the message's sentiment, the replies queued for delivery, the
-    ticket moved. False when the message had been handled already: no reply is queued."""
+    a transaction): the run, the message's sentiment, the replies (queued for delivery, or
+    stored as sent where that is delivering them), the ticket moved. False when the message
+    had been handled already: no reply is stored."""
     run_id = uuid.uuid4()
     linked = {"agent_run_id": str(run_id)}
+    queued = not adapter.sent_when_stored
     replies = [
-        _queued(body, {**linked, "decision": decision.decision}) for body in decision.reply_parts
+        _reply(body, {**linked, "decision": decision.decision}, queued)
+        for body in decision.reply_parts
     ]
-    if private_notes and decision.decision == "draft" and decision.draft:
+    if adapter.private_notes and decision.decision == "draft" and decision.draft:
         # Agents see the draft where they work (a private note); the customer does not.
         note = {**linked, "decision": "draft", "private": True}
-        replies.append(_queued(decision.draft, note))
+        replies.append(_reply(decision.draft, note, queued))
     usage = decision.usage
     label = decision.sentiment.label if decision.sentiment else None
     return await runs.record_decision(
@@ -87,11 +90,10 @@ async def commit_decision(
     )
 
 
-def _queued(body: str, metadata: dict[str, object]) -> runs.QueuedReply:
+def _reply(body: str, metadata: dict[str, object], queued: bool) -> runs.StoredReply:
     message_id = uuid.uuid4()
-    return runs.QueuedReply(
-        message_id, body, metadata, outbox.job_payload({"message_id": str(message_id)})
-    )
+    job = outbox.job_payload({"message_id": str(message_id)}) if queued else None
+    return runs.StoredReply(message_id, body, metadata, job)
 
 
 async def hand_over_unanswerable(
@@ -115,6 +117,7 @@ async def hand_over_unanswerable(
                 author="system",
                 body=part,
                 metadata={"decision": "escalate", "reason": AI_UNAVAILABLE},
+                sent_when_stored=adapter.sent_when_stored,
             )
     await tickets.record_agent_outcome(
         conn, ctx.ticket_id, status="escalated", escalation_reason=AI_UNAVAILABLE, responded=False

@@ -109,6 +109,9 @@ class ChannelAdapter(Protocol):
     # True when the channel can show a draft to agents only (a private note): in approval mode
     # the agent's draft is delivered there instead of being kept for the console alone.
     private_notes: bool
+    # True when storing a reply is delivering it (the web form: the customer reads it on the
+    # ticket's status page): it is stored as sent, and no delivery job is queued for it.
+    sent_when_stored: bool
     # The longest message the provider takes (None: no limit); longer text goes in parts.
     max_chars: int | None
 

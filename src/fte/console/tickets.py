@@ -183,6 +183,7 @@ async def reply(
                 author="human",
                 body=part,
                 metadata={"user_id": str(session.user.id)},
+                sent_when_stored=adapter.sent_when_stored,
             )
             for part in parts
         ]

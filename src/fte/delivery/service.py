@@ -28,8 +28,11 @@ async def queue_outbound(
     author: str,
     body: str,
     metadata: dict[str, Any] | None = None,
+    sent_when_stored: bool = False,
 ) -> uuid.UUID:
-    """Store an outbound message as `queued` and its delivery job, in one transaction."""
+    """Store an outbound message as `queued` and its delivery job, in one transaction; on a
+    channel where storing it is delivering it (the adapter's `sent_when_stored`), as `sent`
+    and no job."""
     message_id = await tickets.add_outbound_message(
         conn,
         conversation_id=conversation_id,
@@ -37,8 +40,10 @@ async def queue_outbound(
         channel=channel,
         author=author,
         body=body,
-        delivery_status="queued",
+        delivery_status="sent" if sent_when_stored else "queued",
         metadata=metadata,
     )
-    await outbox.enqueue(conn, TOPIC, queue_key(conversation_id), {"message_id": str(message_id)})
+    if not sent_when_stored:
+        payload = {"message_id": str(message_id)}
+        await outbox.enqueue(conn, TOPIC, queue_key(conversation_id), payload)
     return message_id

@@ -113,12 +113,13 @@ async def add_outbound_message(
     delivery_status: str,
     metadata: dict[str, Any] | None = None,
 ) -> uuid.UUID:
-    """Store a reply to the customer."""
+    """Store a reply to the customer (stored as `sent`, it is stamped sent now)."""
     message_id = await conn.fetchval(
         """
         INSERT INTO messages (conversation_id, ticket_id, channel, direction, author, body,
-                              delivery_status, metadata)
-        VALUES ($1, $2, $3, 'outbound', $4, $5, $6, $7::jsonb)
+                              delivery_status, metadata, sent_at)
+        VALUES ($1, $2, $3, 'outbound', $4, $5, $6, $7::jsonb,
+                CASE WHEN $6 = 'sent' THEN now() END)
         RETURNING id
         """,
         conversation_id,

@@ -299,7 +299,7 @@ class AgentWorker:
                     decision,
                     self.name,
                     job.id,
-                    private_notes=adapter.private_notes,
+                    adapter,
                     query_embedding=vector,
                 )
             if committed:

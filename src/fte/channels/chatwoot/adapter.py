@@ -23,6 +23,7 @@ class ChatwootAdapter:
 
     name = "chatwoot"
     private_notes = True
+    sent_when_stored = False
     max_chars: int | None = None
 
     def __init__(self, settings: Settings):

@@ -22,6 +22,7 @@ class GmailAdapter:
 
     name = "gmail"
     private_notes = False
+    sent_when_stored = False
     max_chars: int | None = None
 
     def __init__(self, settings: Settings):

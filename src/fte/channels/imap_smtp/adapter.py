@@ -26,6 +26,7 @@ class EmailAdapter:
 
     name = "email"
     private_notes = False
+    sent_when_stored = False
     max_chars: int | None = None
 
     def __init__(self, settings: Settings):

@@ -12,6 +12,7 @@ class WebFormAdapter:
 
     name = "web_form"
     private_notes = False
+    sent_when_stored = True
     max_chars: int | None = None
 
     def __init__(self, settings: Settings):
@@ -29,5 +30,6 @@ class WebFormAdapter:
         return ["\n\n".join(parts)]
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
-        """Nothing to send: the customer reads the reply on their ticket's status page."""
+        """Nothing to send: the customer reads the reply on their ticket's status page (replies
+        are stored as sent; a delivery job queued before they were is completed here)."""
         return DeliveryReceipt(status="sent")

@@ -33,6 +33,7 @@ class WhatsAppAdapter:
 
     name = "whatsapp"
     private_notes = False
+    sent_when_stored = False
     max_chars: int | None = WHATSAPP_LIMIT
 
     def __init__(self, settings: Settings):
