@@ -162,12 +162,20 @@ async def answered_before(
     """Did the agent answer this customer with this article (another message) recently?"""
     if days <= 0:
         return False
+    # The customer's tickets first, then each one's answers: written as a join, PostgreSQL's
+    # plan from a fresh install's empty tables scanned every answer of every customer, and a
+    # connection kept that plan while the table grew.
     found = await conn.fetchval(
         """
-        SELECT 1 FROM agent_runs r JOIN tickets t ON t.id = r.ticket_id
-        WHERE t.customer_id = $1 AND r.message_id <> $2 AND r.decision = 'answer'
-          AND r.sources -> 0 ->> 'article_id' = $3
-          AND r.created_at > now() - make_interval(days => $4)
+        SELECT 1 FROM tickets t
+        CROSS JOIN LATERAL (
+            SELECT 1 FROM agent_runs r
+            WHERE r.ticket_id = t.id AND r.message_id <> $2 AND r.decision = 'answer'
+              AND r.sources -> 0 ->> 'article_id' = $3
+              AND r.created_at > now() - make_interval(days => $4)
+            LIMIT 1
+        ) answered
+        WHERE t.customer_id = $1
         LIMIT 1
         """,
         customer_id,
