@@ -60,14 +60,14 @@ def other_identities(own: Identity, text: str) -> list[Identity]:
 async def link_given(
     conn: asyncpg.Connection,
     customer_id: uuid.UUID,
-    own: Identity,
-    text: str,
+    given: list[Identity],
     message_id: uuid.UUID,
     ticket_id: uuid.UUID,
 ) -> Links:
-    """Link the identities the customer gives as theirs in `text` (in the intake transaction)."""
+    """Link the identities the customer gave as theirs in a message (`other_identities`), in
+    the intake transaction."""
     links = Links()
-    for identity in other_identities(own, text):
+    for identity in given:
         owner = await repository.identity_owner(conn, identity)
         if owner is None and await repository.add_identity(conn, customer_id, identity):
             links.linked.append(identity)

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from fte.channels.base import InboundMessage
+from fte.channels.base import Identity, InboundMessage
 from fte.customers import service as customer_links
 from fte.db import connection, transaction
 from fte.intake import repository
@@ -67,14 +67,16 @@ def _cleaned(msg: InboundMessage) -> InboundMessage:
     )
 
 
-async def _file(conn: asyncpg.Connection, msg: InboundMessage) -> tuple[IntakeResult, bool]:
+async def _file(
+    conn: asyncpg.Connection, msg: InboundMessage, given: list[Identity]
+) -> tuple[IntakeResult, bool]:
     row = await repository.file_message(conn, msg)
     if row is None:  # lost a race to a concurrent first contact; it has committed by now
         row = await repository.file_message(conn, msg)
     assert row is not None
     # "My email is ana@example.com" on WhatsApp: the same customer on both channels from now on.
     await customer_links.link_given(
-        conn, row["customer_id"], msg.identity, msg.body, row["message_id"], row["ticket_id"]
+        conn, row["customer_id"], given, row["message_id"], row["ticket_id"]
     )
     return IntakeResult.from_record(row, duplicate=False), bool(row["new_ticket"])
 
@@ -92,11 +94,12 @@ async def file_inbound_in(conn: asyncpg.Connection, msg: InboundMessage) -> Inta
     """File the message inside the caller's transaction (in a savepoint), for an adapter whose
     own state must commit with it (e.g. a mailbox cursor); a message filed before is returned."""
     msg = _cleaned(msg)
+    given = customer_links.other_identities(msg.identity, msg.body)
     async with conn.transaction():
         existing = await _existing(conn, msg)
         if existing is not None:
             return existing
-        filed, new_ticket = await _file(conn, msg)
+        filed, new_ticket = await _file(conn, msg, given)
     if new_ticket:  # the caller commits its transaction right after
         TICKETS_CREATED.labels(msg.channel).inc()
     return filed
@@ -118,23 +121,19 @@ async def file_inbound(pool: asyncpg.Pool, msg: InboundMessage) -> IntakeResult:
 
 async def _file_once(pool: asyncpg.Pool, msg: InboundMessage) -> IntakeResult:
     msg = _cleaned(msg)
-    if msg.external_id is None and not customer_links.other_identities(msg.identity, msg.body):
-        # Most messages: nothing to look up first and nothing to link after, so the filing is
-        # one statement, atomic on its own (a transaction took four round trips).
-        async with connection(pool) as conn:
-            filed, new_ticket = await _file(conn, msg)
-        if new_ticket:
-            TICKETS_CREATED.labels(msg.channel).inc()
-        return filed
+    given = customer_links.other_identities(msg.identity, msg.body)
     try:
-        async with transaction(pool) as conn:
-            existing = await _existing(conn, msg)
-            if existing is not None:
-                return existing
-            filed, new_ticket = await _file(conn, msg)
-        if new_ticket:  # counted once committed: a rolled-back filing opened nothing
-            TICKETS_CREATED.labels(msg.channel).inc()
-        return filed
+        if msg.external_id is None and not given:
+            # Most messages: nothing to look up first and nothing to link after, so the filing
+            # is one statement, atomic on its own (a transaction took four round trips).
+            async with connection(pool) as conn:
+                filed, new_ticket = await _file(conn, msg, given)
+        else:
+            async with transaction(pool) as conn:
+                existing = await _existing(conn, msg)
+                if existing is not None:
+                    return existing
+                filed, new_ticket = await _file(conn, msg, given)
     except asyncpg.UniqueViolationError:
         # A concurrent delivery of the same message committed first; ours rolled back whole.
         async with transaction(pool) as conn:
@@ -142,3 +141,6 @@ async def _file_once(pool: asyncpg.Pool, msg: InboundMessage) -> IntakeResult:
         if existing is None:
             raise
         return existing
+    if new_ticket:  # counted once committed: a rolled-back filing opened nothing
+        TICKETS_CREATED.labels(msg.channel).inc()
+    return filed
