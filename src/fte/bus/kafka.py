@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -79,10 +80,12 @@ def producer(settings: Settings) -> AIOKafkaProducer:
     )
 
 
-def consumer(settings: Settings, *topics: str) -> AIOKafkaConsumer:
-    """A member of the worker group; offsets are committed by hand, after the database."""
-    return AIOKafkaConsumer(
-        *topics,
+def consumer(
+    settings: Settings, *topics: str, listener: ConsumerRebalanceListener | None = None
+) -> AIOKafkaConsumer:
+    """A member of the worker group; offsets are committed by hand, after the database.
+    `listener` hears of partitions moving to and from this member."""
+    member = AIOKafkaConsumer(
         bootstrap_servers=_servers(settings),
         group_id=settings.kafka_group_id,
         enable_auto_commit=False,
@@ -94,6 +97,8 @@ def consumer(settings: Settings, *topics: str) -> AIOKafkaConsumer:
         metadata_max_age_ms=10_000,
         client_id="fte-worker",
     )
+    member.subscribe(list(topics), listener=listener)
+    return member
 
 
 def encode(job: Job) -> bytes:

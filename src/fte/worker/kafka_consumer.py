@@ -1,9 +1,17 @@
-"""The agent worker on Kafka: a member of the consumer group, one partition's records in order.
+"""The agent worker on Kafka: a member of the consumer group, each conversation in order.
 
-An offset is committed only after the database transaction of every record before it
-committed. A record delivered again (a rebalance, a worker killed before its commit, the relay
-publishing again after an outage) finds its outbox row processed and is skipped; were it not,
-the unique agent run per message still keeps it to one reply.
+The records read from the worker's partitions are held in offset order, per partition, until
+they are committed. `FTE_KAFKA_CONCURRENCY` lanes take batches of `FTE_WORKER_BATCH_SIZE` from
+any of them, as the PostgreSQL queue's worker claims: one batch is embedded (the model works in
+its own process) while another's decisions commit. A record is taken only when every earlier
+record of its conversation is finished, so a conversation is answered in order, and no
+conversation waits for the rest of its partition or for a poll.
+
+A partition's offset is committed up to its first record not finished, so only after the
+database transaction of every record before it committed. A record delivered again (a
+rebalance, a worker killed before its commit, the relay publishing again after an outage) finds
+its outbox row processed and is skipped; were it not, the unique agent run per message still
+keeps it to one reply.
 """
 
 from __future__ import annotations
@@ -13,10 +21,13 @@ import contextlib
 import logging
 import time
 import traceback
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
 from fte.agent.runner import MessageContext
@@ -29,17 +40,17 @@ from fte.worker.agent_consumer import (
     DB_DOWN,
     AgentWorker,
     Prepared,
+    _first_of,
     _sleep_or_stop,
     backoff_seconds,
 )
 from fte.worker.relay import Relay
 
-if TYPE_CHECKING:
-    pass
-
 log = logging.getLogger(__name__)
 
 _WAITING = "waits for an earlier message of its conversation"
+# How long records wait after the database failed their batch, before they are tried again.
+_DB_RETRY_SECONDS = 2.0
 
 
 @dataclass
@@ -49,30 +60,114 @@ class _Failure:
     counted: bool = True
 
 
-@dataclass
-class _Partition:
-    """Records of one partition in hand, and how many times each has failed."""
+@dataclass(eq=False)
+class _Held:
+    """A record read and not yet committed; `job` is None for a record that is not ours."""
 
     tp: TopicPartition
-    records: dict[int, ConsumerRecord[bytes, bytes]]  # outbox id → record
-    # The poll's jobs being loaded and embedded (None: left for the partition to prepare).
-    ready: dict[int, asyncio.Future[Prepared | None]] = field(default_factory=dict)
-    attempts: dict[int, int] = field(default_factory=dict)
+    offset: int
+    job: queue.Job | None
+    busy: bool = False  # in a lane's batch
+    done: bool = False  # its outcome committed (or dead-lettered, or nothing to do)
+    attempts: int = 0
+    not_before: float = 0.0  # monotonic time of its next attempt
 
 
-@dataclass
-class _Poll:
-    """One poll's records, and the task that loads and embeds them."""
+class _Hand:
+    """The records held, per partition in offset order."""
 
-    batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    ready: dict[int, asyncio.Future[Prepared | None]]
-    preparing: asyncio.Task[None] | None
+    def __init__(self) -> None:
+        self.partitions: dict[TopicPartition, deque[_Held]] = {}
+        self._turn = 0
 
-    async def stop_preparing(self) -> None:
-        """Cancel the loading and embedding, and wait until it has stopped."""
-        if self.preparing is not None:
-            self.preparing.cancel()
-            await asyncio.gather(self.preparing, return_exceptions=True)
+    def __len__(self) -> int:
+        return sum(len(records) for records in self.partitions.values())
+
+    def add(self, tp: TopicPartition, records: Iterable[ConsumerRecord[bytes, bytes]]) -> None:
+        held = self.partitions.setdefault(tp, deque())
+        for record in records:
+            if held and record.offset <= held[-1].offset:
+                continue  # already held (read again after a seek)
+            try:
+                job: queue.Job | None = kafka.decode(record.value or b"")
+            except ValueError as exc:
+                log.error("skipping %s offset %d: %s", tp, record.offset, exc)
+                job = None
+            held.append(_Held(tp, record.offset, job, done=job is None))
+
+    def take(self, size: int, now: float) -> list[_Held]:
+        """Up to `size` records to work on, each partition's oldest first, the partitions in
+        turn. A record waits while an earlier one of its conversation is not finished and not
+        in this batch (in a batch, a conversation's records are handled in order)."""
+        batch: list[_Held] = []
+        tps = list(self.partitions)
+        if not tps:
+            return batch
+        self._turn = (self._turn + 1) % len(tps)
+        for tp in tps[self._turn :] + tps[: self._turn]:
+            held_back: set[str] = set()
+            for record in self.partitions[tp]:
+                if record.done or record.job is None:
+                    continue
+                if len(batch) == size:
+                    return batch
+                key = record.job.key
+                if key in held_back:
+                    continue
+                if record.busy or record.not_before > now:
+                    held_back.add(key)
+                    continue
+                record.busy = True
+                batch.append(record)
+        return batch
+
+    def seconds_to_next(self, now: float, cap: float) -> float:
+        """Until the first record waiting for its retry is due (at most `cap`)."""
+        due = [
+            r.not_before
+            for records in self.partitions.values()
+            for r in records
+            if not r.done and not r.busy and r.not_before > now
+        ]
+        return min(cap, max(0.0, min(due) - now)) if due else cap
+
+    def release(self, batch: Iterable[_Held], delay: float) -> None:
+        """Records not finished go back, to be taken again after `delay` seconds."""
+        at = time.monotonic() + delay
+        for record in batch:
+            record.busy = False
+            if not record.done:
+                record.not_before = at
+
+    def finished(self, tp: TopicPartition) -> int | None:
+        """Let go of the partition's finished records at its head: the offset to commit next
+        (None when there were none)."""
+        held = self.partitions.get(tp)
+        offset = None
+        while held and held[0].done:
+            offset = held.popleft().offset + 1
+        return offset
+
+    def busy(self, tps: Iterable[TopicPartition]) -> bool:
+        return any(r.busy for tp in tps for r in self.partitions.get(tp, ()))
+
+    def drop(self, tps: Iterable[TopicPartition]) -> None:
+        for tp in tps:
+            self.partitions.pop(tp, None)
+
+
+class _HandBack(ConsumerRebalanceListener):
+    """Partitions leaving this worker: their batches in flight finish, and what is finished is
+    committed, before the group moves them."""
+
+    def __init__(self, worker: KafkaAgentWorker):
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.worker.hand_back(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        return None
 
 
 class KafkaAgentWorker(AgentWorker):
@@ -84,11 +179,18 @@ class KafkaAgentWorker(AgentWorker):
         self._failures: dict[int, _Failure] = {}
         self._blocked: set[str] = set()
         self._dlq: AIOKafkaProducer | None = None
+        self._hand = _Hand()
+        self._work = asyncio.Event()  # records arrived, or a batch finished
+        self._room = asyncio.Event()  # records let go: the next poll may read more
+        self._settled = asyncio.Event()  # a batch finished
+        self._commit_lock = asyncio.Lock()
+        self._lag_at = 0.0
         self.stop = asyncio.Event()
         self.consumer: AIOKafkaConsumer | None = None  # while in the group
 
     async def run(self, stop: asyncio.Event, database_url: str) -> None:
-        """Work until `stop`; records in hand are finished (or handed back) first."""
+        """Work until `stop`; the batches in hand are finished first, and the records read
+        and not started are handed back (not committed: the group reads them again)."""
         self.stop = stop
         await self.warm_up()
         relay_wake = asyncio.Event()
@@ -113,60 +215,25 @@ class KafkaAgentWorker(AgentWorker):
         if consumer is None:
             return
         log.info("worker %s started (Kafka group %s)", self.name, self.settings.kafka_group_id)
-        gate = asyncio.Semaphore(self.settings.kafka_concurrency)
-        # The next poll is read, loaded and embedded (the model works in its own process) while
-        # this one's partitions decide and commit; a partition's records are still handled in
-        # offset order, one poll after the other. Records read ahead and not handled when the
-        # worker stops are not committed: the group reads them again.
-        ahead: asyncio.Task[_Poll] | None = None
+        lanes = [
+            asyncio.create_task(self._answer_lane(consumer, stop))
+            for _ in range(self.settings.kafka_concurrency)
+        ]
         try:
-            while not stop.is_set():
-                poll = await (ahead or self._poll(consumer))
-                ahead = None
-                if not poll.batch:
-                    continue
-                if not stop.is_set():
-                    ahead = asyncio.create_task(self._poll(consumer))
-                try:
-                    results = await asyncio.gather(
-                        *(
-                            self._partition(consumer, gate, tp, records, poll.ready)
-                            for tp, records in poll.batch.items()
-                        ),
-                        return_exceptions=True,
-                    )
-                finally:
-                    await poll.stop_preparing()
-                if ahead is not None and (
-                    stop.is_set() or any(isinstance(r, BaseException) for r in results)
-                ):
-                    # A partition was sent back to records it did not finish: what was read
-                    # after them is read again after them.
-                    await _discard(consumer, ahead)
-                    ahead = None
-                if any(isinstance(r, DB_DOWN) for r in results):
-                    log.warning("database unavailable; records will be read again")
-                    await _sleep_or_stop(stop, 2.0)
-                for r in results:
-                    if isinstance(r, BaseException) and not isinstance(r, DB_DOWN):
-                        log.error("partition batch failed: %r", r)
-                await self._update_lag(consumer)
+            await self._fetch(consumer, stop)
         finally:
-            if ahead is not None:
-                await _discard(consumer, ahead)
+            stop.set()
+            await asyncio.gather(*lanes, return_exceptions=True)
+            await self._commit(consumer, list(self._hand.partitions))
             # Leaving the group hands our partitions to the others at once.
             self.consumer = None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(consumer.stop(), 10)
 
-    async def _poll(self, consumer: AIOKafkaConsumer) -> _Poll:
-        batch = await consumer.getmany(timeout_ms=500)
-        return self._prepare_poll(batch) if batch else _Poll(batch, {}, None)
-
     async def _join(self, stop: asyncio.Event) -> AIOKafkaConsumer | None:
         failures = 0
         while not stop.is_set():
-            consumer = kafka.consumer(self.settings, self.topics.inbound)
+            consumer = kafka.consumer(self.settings, self.topics.inbound, listener=_HandBack(self))
             try:
                 await consumer.start()
                 return consumer
@@ -178,121 +245,97 @@ class KafkaAgentWorker(AgentWorker):
                 await _sleep_or_stop(stop, min(10.0, 0.5 * 2**failures))
         return None
 
-    async def _partition(
-        self,
-        consumer: AIOKafkaConsumer,
-        gate: asyncio.Semaphore,
-        tp: TopicPartition,
-        records: list[ConsumerRecord[bytes, bytes]],
-        ready: dict[int, asyncio.Future[Prepared | None]],
-    ) -> None:
-        async with gate:
-            part = _Partition(tp, {}, ready)
-            jobs: list[queue.Job] = []
-            for record in records:
-                try:
-                    job = kafka.decode(record.value or b"")
-                except ValueError as exc:
-                    log.error("skipping %s offset %d: %s", tp, record.offset, exc)
-                    continue
-                part.records[job.id] = record
-                jobs.append(job)
+    async def _fetch(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        """Read while fewer than a batch per lane, and one more, are held."""
+        limit = self.settings.worker_batch_size * (self.settings.kafka_concurrency + 1)
+        while not stop.is_set():
+            room = limit - len(self._hand)
+            if room <= 0:
+                self._room.clear()
+                await _first_of(stop, self._room, 1.0)
+                continue
+            polled = await consumer.getmany(timeout_ms=500, max_records=room)
+            assigned = consumer.assignment()
+            for tp, records in polled.items():
+                if tp in assigned:  # not moved away meanwhile
+                    self._hand.add(tp, records)
+            if polled:
+                self._work.set()
+            await self._update_lag(consumer)
+
+    async def _answer_lane(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        """Take a batch, handle it, commit what is finished; until stopped."""
+        while not stop.is_set():
+            self._work.clear()
+            batch = self._hand.take(self.settings.worker_batch_size, time.monotonic())
+            if not batch:
+                wait = self._hand.seconds_to_next(time.monotonic(), 1.0)
+                await _first_of(stop, self._work, wait)
+                continue
             try:
-                pending = await self._unprocessed(jobs)
-                while pending and not self.stop.is_set():
-                    pending = await self._attempt(part, pending)
-                    if pending:
-                        wait = backoff_seconds(
-                            max(part.attempts.get(j.id, 1) for j in pending),
-                            self.settings.worker_backoff_cap_seconds,
-                        )
-                        await _sleep_or_stop(self.stop, wait)
+                await self._attempt(batch)
             except DB_DOWN:
-                pending = jobs
-                raise
-            finally:
-                await self._commit(consumer, part, records, pending)
+                log.warning("database unavailable; %d records wait", len(batch))
+                self._hand.release(batch, _DB_RETRY_SECONDS)
+            self._work.set()  # the batch's conversations may go on
+            self._settled.set()
+            await self._commit(consumer, {record.tp for record in batch})
 
-    def _prepare_poll(
-        self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    ) -> _Poll:
-        """Load and embed the poll's messages in batches of `FTE_WORKER_BATCH_SIZE`, one
-        partition after another, in a task of its own: a partition decides and commits as soon
-        as its messages are embedded, while the next ones are (the model works in its own
-        process). A batch the database fails is left to its partitions, which prepare their
-        own and handle the error."""
-        jobs = []
-        for records in batch.values():
-            for record in records:
-                with contextlib.suppress(ValueError):  # logged by its partition
-                    jobs.append(kafka.decode(record.value or b""))
-        loop = asyncio.get_running_loop()
-        futures = {job.id: loop.create_future() for job in jobs}
-        preparing = asyncio.create_task(self._prepare_in_batches(jobs, futures))
-        return _Poll(batch, dict(futures), preparing)  # the partitions take theirs out of it
-
-    async def _prepare_in_batches(
-        self, jobs: list[queue.Job], ready: dict[int, asyncio.Future[Prepared | None]]
-    ) -> None:
-        size = self.settings.worker_batch_size
-        try:
-            for start in range(0, len(jobs), size):
-                chunk = jobs[start : start + size]
-                try:
-                    prepared = {
-                        p.job.id: p for p in await self.prepare(await self._unprocessed(chunk))
-                    }
-                except Exception:  # the partitions prepare these again, and see the error
-                    log.debug("preparing a batch failed; its partitions will", exc_info=True)
-                    prepared = {}
-                for job in chunk:
-                    if not ready[job.id].done():
-                        ready[job.id].set_result(prepared.get(job.id))
-        finally:  # cancelled, or done: nobody waits for a job that will not come
-            for future in ready.values():
-                if not future.done():
-                    future.set_result(None)
-
-    async def _answer(self, part: _Partition, jobs: list[queue.Job]) -> None:
-        """The jobs prepared with their poll, and any others (retries) prepared now."""
-        prepared = {}
-        for job in jobs:
-            future = part.ready.pop(job.id, None)
-            item = await future if future is not None else None
-            if item is not None:
-                prepared[job.id] = item
-        batch = list(prepared.values()) + await self.prepare(
-            [j for j in jobs if j.id not in prepared]
-        )
-        order = {job.id: i for i, job in enumerate(jobs)}
-        await self.answer_prepared(sorted(batch, key=lambda item: order[item.job.id]))
-
-    async def _attempt(self, part: _Partition, jobs: list[queue.Job]) -> list[queue.Job]:
-        """Handle the jobs once; those to try again."""
-        for job in jobs:
-            self._failures.pop(job.id, None)
+    async def _attempt(self, batch: list[_Held]) -> None:
+        """Handle the batch once: finished records are done; failed ones wait for their retry
+        (with backoff) or, after the last attempt, are dead-lettered."""
+        jobs = [record.job for record in batch if record.job is not None]
         started = time.perf_counter()
         try:
-            await self._answer(part, jobs)
+            await self.answer(await self._unprocessed(jobs))
+        except DB_DOWN:
+            for job in jobs:
+                self._failures.pop(job.id, None)
+            raise
+        except Exception as exc:  # the batch failed before any decision (loading, embedding)
+            error = "".join(traceback.format_exception_only(exc)).strip()
+            log.exception("batch of %d records failed", len(jobs))
+            for job in jobs:
+                self._failures.setdefault(job.id, _Failure(error, None))
         finally:
-            self._blocked.difference_update(j.key for j in jobs)
+            self._blocked.difference_update(job.key for job in jobs)
         elapsed = time.perf_counter() - started
-        again = []
-        for job in jobs:
-            failure = self._failures.pop(job.id, None)
+        for record in batch:
+            assert record.job is not None
+            failure = self._failures.pop(record.job.id, None)
             if failure is None:
                 metrics.PROCESSED.inc()
-                metrics.PROCESSING_SECONDS.observe(elapsed / len(jobs))
-                continue
-            if failure.counted:
-                metrics.FAILED.inc()
-                part.attempts[job.id] = part.attempts.get(job.id, 0) + 1
-            attempts = part.attempts.get(job.id, 0)
-            if attempts >= self.settings.worker_max_attempts:
-                await self._dead_letter_record(replace(job, attempts=attempts), failure)
+                metrics.PROCESSING_SECONDS.observe(elapsed / len(batch))
+                record.done = True
             else:
-                again.append(job)
-        return again
+                if failure.counted:
+                    metrics.FAILED.inc()
+                    record.attempts += 1
+                if record.attempts >= self.settings.worker_max_attempts:
+                    dead = replace(record.job, attempts=record.attempts)
+                    await self._dead_letter_record(dead, failure)
+                    record.done = True
+                elif failure.counted:
+                    record.not_before = time.monotonic() + backoff_seconds(
+                        record.attempts, self.settings.worker_backoff_cap_seconds
+                    )
+            record.busy = False
+
+    async def hand_back(self, revoked: set[TopicPartition]) -> None:
+        """Before the group moves these partitions: their batches in flight finish (for up to
+        the session timeout), what is finished is committed, the rest is let go."""
+        leaving = set(revoked) & set(self._hand.partitions)
+        if not leaving:
+            return
+        deadline = time.monotonic() + self.settings.kafka_session_timeout_seconds
+        while self._hand.busy(leaving) and (left := deadline - time.monotonic()) > 0:
+            self._settled.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), left)
+        if self.consumer is not None:
+            await self._commit(self.consumer, leaving)
+        self._hand.drop(leaving)
+        self._room.set()
 
     async def _handle(self, item: Prepared) -> None:
         if item.job.key in self._blocked:  # keep the conversation's order behind a failure
@@ -301,7 +344,7 @@ class KafkaAgentWorker(AgentWorker):
         await super()._handle(item)
 
     async def _fail(self, job: queue.Job, exc: Exception, ctx: MessageContext | None) -> None:
-        """Remembered here; the partition loop retries in place or dead-letters."""
+        """Remembered here; the lane retries in place or dead-letters."""
         error = "".join(traceback.format_exception_only(exc)).strip()
         log.warning("message job %s failed: %s", job.id, error)
         self._failures[job.id] = _Failure(error, ctx)
@@ -351,29 +394,30 @@ class KafkaAgentWorker(AgentWorker):
             }
         return [j for j in jobs if j.id in open_ids]
 
-    async def _commit(
-        self,
-        consumer: AIOKafkaConsumer,
-        part: _Partition,
-        records: list[ConsumerRecord[bytes, bytes]],
-        pending: list[queue.Job],
-    ) -> None:
-        """Commit up to the first record not finished; the rest is read again."""
-        if pending:
-            offset = min(part.records[j.id].offset for j in pending)
-            consumer.seek(part.tp, offset)
-        else:
-            offset = records[-1].offset + 1
-        if offset <= records[0].offset:
-            return
-        try:
-            await consumer.commit({part.tp: offset})
-        except (KafkaError, AssertionError) as exc:
-            # The partition moved to another worker (a rebalance): it reads these records
-            # again and finds them processed.
-            log.info("offset commit for %s skipped: %r", part.tp, exc)
+    async def _commit(self, consumer: AIOKafkaConsumer, tps: Iterable[TopicPartition]) -> None:
+        """Commit each partition up to its first record not finished."""
+        async with self._commit_lock:
+            offsets = {}
+            for tp in tps:
+                offset = self._hand.finished(tp)
+                if offset is not None:
+                    offsets[tp] = offset
+            if not offsets:
+                return
+            self._room.set()
+            try:
+                await consumer.commit(offsets)
+            except (KafkaError, AssertionError) as exc:
+                # A partition moved to another worker (a rebalance): it reads these records
+                # again and finds them processed.
+                log.info("offset commit skipped: %r", exc)
 
     async def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """The consumer-lag gauge, at most once a second."""
+        now = time.monotonic()
+        if now < self._lag_at:
+            return
+        self._lag_at = now + 1.0
         for tp in consumer.assignment():
             end = consumer.highwater(tp)
             if end is None:
@@ -408,19 +452,3 @@ class KafkaAgentWorker(AgentWorker):
                     relay_wake.set()
         finally:
             stopped.cancel()
-
-
-async def _discard(consumer: AIOKafkaConsumer, ahead: asyncio.Task[_Poll]) -> None:
-    """Drop a poll read ahead: its partitions go back to its first records (or stay where an
-    earlier record was sent back to), which are read again."""
-    ahead.cancel()
-    (poll,) = await asyncio.gather(ahead, return_exceptions=True)
-    if not isinstance(poll, _Poll):
-        return
-    await poll.stop_preparing()
-    for tp, records in poll.batch.items():
-        if not records:
-            continue
-        with contextlib.suppress(KafkaError, AssertionError):  # the partition moved
-            position = await consumer.position(tp)
-            consumer.seek(tp, min(position, records[0].offset))
