@@ -61,7 +61,7 @@ class _Failure:
 
 
 @dataclass(eq=False)
-class _Held:
+class HeldRecord:
     """A record read and not yet committed; `job` is None for a record that is not ours."""
 
     tp: TopicPartition
@@ -73,11 +73,11 @@ class _Held:
     not_before: float = 0.0  # monotonic time of its next attempt
 
 
-class _Hand:
+class Hand:
     """The records held, per partition in offset order."""
 
     def __init__(self) -> None:
-        self.partitions: dict[TopicPartition, deque[_Held]] = {}
+        self.partitions: dict[TopicPartition, deque[HeldRecord]] = {}
         self._turn = 0
 
     def __len__(self) -> int:
@@ -93,13 +93,13 @@ class _Hand:
             except ValueError as exc:
                 log.error("skipping %s offset %d: %s", tp, record.offset, exc)
                 job = None
-            held.append(_Held(tp, record.offset, job, done=job is None))
+            held.append(HeldRecord(tp, record.offset, job, done=job is None))
 
-    def take(self, size: int, now: float) -> list[_Held]:
+    def take(self, size: int, now: float) -> list[HeldRecord]:
         """Up to `size` records to work on, each partition's oldest first, the partitions in
         turn. A record waits while an earlier one of its conversation is not finished and not
         in this batch (in a batch, a conversation's records are handled in order)."""
-        batch: list[_Held] = []
+        batch: list[HeldRecord] = []
         tps = list(self.partitions)
         if not tps:
             return batch
@@ -131,7 +131,7 @@ class _Hand:
         ]
         return min(cap, max(0.0, min(due) - now)) if due else cap
 
-    def release(self, batch: Iterable[_Held], delay: float) -> None:
+    def release(self, batch: Iterable[HeldRecord], delay: float) -> None:
         """Records not finished go back, to be taken again after `delay` seconds."""
         at = time.monotonic() + delay
         for record in batch:
@@ -179,7 +179,7 @@ class KafkaAgentWorker(AgentWorker):
         self._failures: dict[int, _Failure] = {}
         self._blocked: set[str] = set()
         self._dlq: AIOKafkaProducer | None = None
-        self._hand = _Hand()
+        self._hand = Hand()
         self._work = asyncio.Event()  # records arrived, or a batch finished
         self._room = asyncio.Event()  # records let go: the next poll may read more
         self._settled = asyncio.Event()  # a batch finished
@@ -281,7 +281,7 @@ class KafkaAgentWorker(AgentWorker):
             self._settled.set()
             await self._commit(consumer, {record.tp for record in batch})
 
-    async def _attempt(self, batch: list[_Held]) -> None:
+    async def _attempt(self, batch: list[HeldRecord]) -> None:
         """Handle the batch once: finished records are done; failed ones wait for their retry
         (with backoff) or, after the last attempt, are dead-lettered."""
         jobs = [record.job for record in batch if record.job is not None]
@@ -413,7 +413,8 @@ class KafkaAgentWorker(AgentWorker):
                 log.info("offset commit skipped: %r", exc)
 
     async def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
-        """The consumer-lag gauge, at most once a second."""
+        """The consumer-lag gauge, at most once a second: a partition's records from its first
+        not finished (held, or not read yet) to its end."""
         now = time.monotonic()
         if now < self._lag_at:
             return
@@ -422,9 +423,10 @@ class KafkaAgentWorker(AgentWorker):
             end = consumer.highwater(tp)
             if end is None:
                 continue
+            held = self._hand.partitions.get(tp)
             with contextlib.suppress(KafkaError, AssertionError):
-                position = await consumer.position(tp)
-                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, end - position))
+                start = held[0].offset if held else await consumer.position(tp)
+                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, end - start))
 
     async def _learn_loop(self, stop: asyncio.Event) -> None:
         """Learning from resolved tickets and delivering replies stay on the PostgreSQL queue

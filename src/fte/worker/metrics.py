@@ -15,7 +15,8 @@ RELAY_LAG = Gauge(
 )
 CONSUMER_LAG = Gauge(
     "fte_kafka_consumer_lag",
-    "Records between this worker's position and the end of a partition.",
+    "Records of a partition this worker has not finished: from its first record not "
+    "finished (or not read yet) to the partition's end.",
     ["topic", "partition"],
 )
 PROCESSED = Counter("fte_messages_processed_total", "Inbound messages handled and committed.")
