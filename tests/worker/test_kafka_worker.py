@@ -17,11 +17,15 @@ from aiokafka import AIOKafkaConsumer
 
 from fte.agent.embeddings import Embedder
 from fte.bus import kafka
+from fte.bus.postgres_queue import Job
 from fte.channels.base import Identity, InboundMessage
+from fte.channels.whatsapp_twilio.schemas import inbound_message
 from fte.intake.service import file_inbound
 from fte.ops.embedded_tansu import EmbeddedTansu
+from fte.worker.kafka_consumer import KafkaAgentWorker
 from tests.conftest import make_settings, serve_app
 from tests.fixtures.fake_openai import FakeOpenAI, hang
+from tests.fixtures.fake_twilio import FakeTwilio
 from tests.fixtures.kafka import eventually, kafka_env, running_worker, tansu
 from tests.fixtures.processes import Process
 
@@ -89,8 +93,7 @@ async def test_two_workers_in_one_group_answer_every_message_once_in_order(
     ):
 
         async def shared() -> bool:
-            a = w1.consumer.assignment() if w1.consumer else set()
-            b = w2.consumer.assignment() if w2.consumer else set()
+            a, b = inbound_partitions(w1), inbound_partitions(w2)
             return bool(a) and bool(b) and len(a | b) == 4
 
         await eventually(shared, 30, "both workers holding partitions")
@@ -99,8 +102,7 @@ async def test_two_workers_in_one_group_answer_every_message_once_in_order(
                 response = await client.post("/support/submit", json=form(i, 12))
                 assert response.status_code == 201, response.text
         await eventually(lambda: all_answered(kb_pool, 24), 90, "every message answered")
-        # Replies are delivered beside the consumer (the deliver jobs stay on the PostgreSQL
-        # queue).
+        # Web-form replies are stored as sent when the decision commits.
         await eventually(lambda: all_delivered(kb_pool), 30, "every reply delivered")
         await asyncio.sleep(1)  # a duplicate would show up now
     runs = await runs_per_message(kb_pool)
@@ -212,6 +214,12 @@ async def test_a_poison_message_is_dead_lettered_and_replays_after_the_fix(
     assert len(records) == 1 and kafka.decode(records[0].value or b"").payload["error"]
 
 
+def inbound_partitions(worker: KafkaAgentWorker) -> set[int]:
+    """The partitions of the inbound topic the worker holds (it reads the outbound topic too)."""
+    held = worker.consumer.assignment() if worker.consumer else set()
+    return {tp.partition for tp in held if tp.topic == worker.topics.inbound}
+
+
 def _sample(name: str, labels: dict[str, str] | None = None) -> float:
     """A Prometheus sample of this process (the in-process workers' metrics)."""
     return prometheus_client.REGISTRY.get_sample_value(name, labels or {}) or 0.0
@@ -250,7 +258,7 @@ async def beside_another(
         async with running_worker(kb_pool, kb_db_url, embedder, "here", settings) as here:
 
             async def shared() -> bool:
-                return bool(here.consumer and 0 < len(here.consumer.assignment()) < 4)
+                return 0 < len(inbound_partitions(here)) < 4
 
             await eventually(shared, 30, "the two workers sharing partitions")
             yield other
@@ -393,3 +401,154 @@ async def test_fte_kafka_create_topics_then_check(kafka_env: dict[str, str]) -> 
     again = await fte("create-topics")
     assert "cli.inbound: exists" in again.stderr
     assert (await fte("check")).returncode == 0
+
+
+TWILIO = {
+    "TWILIO_ACCOUNT_SID": "AC" + "a" * 32,
+    "TWILIO_AUTH_TOKEN": "twilio-auth-token",
+    "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
+    # One provider call per attempt: the retries below are the worker's, with backoff.
+    "FTE_DELIVERY_QUICK_RETRIES": "1",
+    "FTE_DELIVERY_BACKOFF_SECONDS": "0.01",
+}
+
+
+async def whatsapp_question(pool: asyncpg.Pool) -> object:
+    """A customer's WhatsApp message, as the webhook files it; its ticket id."""
+    params = {
+        "MessageSid": "SM" + "1" * 32,
+        "AccountSid": TWILIO["TWILIO_ACCOUNT_SID"],
+        "From": "whatsapp:+447700900123",
+        "To": TWILIO["TWILIO_WHATSAPP_FROM"],
+        "WaId": "447700900123",
+        "ProfileName": "Sam Doe",
+        "Body": "How do I reset my password?",
+        "NumMedia": "0",
+    }
+    filed = await file_inbound(pool, inbound_message(params))
+    return filed.ticket_id
+
+
+async def outbound_records(settings_env: dict[str, str]) -> list[Job]:
+    consumer = AIOKafkaConsumer(
+        settings_env["FTE_KAFKA_TOPIC_PREFIX"] + "outbound",
+        bootstrap_servers=settings_env["KAFKA_BOOTSTRAP_SERVERS"],
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=3000)
+    finally:
+        await consumer.stop()
+    return [kafka.decode(r.value or b"") for records in batch.values() for r in records]
+
+
+async def test_replies_go_out_through_the_outbound_topic_in_order_once_past_failures(
+    kb_pool: asyncpg.Pool, kb_db_url: str, embedder: Embedder, kafka_env: dict[str, str]
+) -> None:
+    async with FakeTwilio(TWILIO["TWILIO_ACCOUNT_SID"], TWILIO["TWILIO_AUTH_TOKEN"]) as fake:
+        env = {**kafka_env, **TWILIO, "TWILIO_API_BASE": fake.base_url}
+        fake.fail(500, 503)  # two attempts fail; the third is accepted
+        async with running_worker(kb_pool, kb_db_url, embedder, "w1", make_settings(**env)):
+            ticket_id = await whatsapp_question(kb_pool)
+            await eventually(lambda: all_answered(kb_pool, 1), 60, "the answer")
+            await eventually(lambda: all_delivered(kb_pool), 60, "the reply sent")
+            await asyncio.sleep(1)  # time for a second send, were there one
+        async with kb_pool.acquire() as conn:
+            parts = await conn.fetch(
+                "SELECT m.body, m.external_id, o.processed_at FROM messages m JOIN outbox o "
+                "ON o.topic = 'deliver' AND o.payload->>'message_id' = m.id::text "
+                "WHERE m.ticket_id = $1 ORDER BY o.id",
+                ticket_id,
+            )
+    assert [r.status for r in fake.requests][:2] == [500, 503]
+    assert [p["Body"] for p in fake.delivered] == [p["body"] for p in parts]  # in order, once
+    assert [r.sid for r in fake.requests if r.status == 201] == [p["external_id"] for p in parts]
+    assert all(p["processed_at"] is not None for p in parts)
+    sent = await outbound_records(kafka_env)
+    assert sorted(j.payload["message_id"] for j in sent) == sorted(
+        str(m) for m in await _reply_ids(kb_pool, ticket_id)
+    )
+
+
+async def _reply_ids(pool: asyncpg.Pool, ticket_id: object) -> list[object]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT id FROM messages WHERE ticket_id = $1 AND direction = 'outbound'", ticket_id
+        )
+    return [r["id"] for r in rows]
+
+
+async def test_a_reply_the_provider_refuses_is_dead_lettered_at_once_and_published(
+    kb_pool: asyncpg.Pool, kb_db_url: str, embedder: Embedder, kafka_env: dict[str, str]
+) -> None:
+    async with FakeTwilio(TWILIO["TWILIO_ACCOUNT_SID"], TWILIO["TWILIO_AUTH_TOKEN"]) as fake:
+        env = {**kafka_env, **TWILIO, "TWILIO_API_BASE": fake.base_url}
+        fake.fail(*[400] * 20)  # Twilio rejects the message: no retry can help
+        async with running_worker(kb_pool, kb_db_url, embedder, "w1", make_settings(**env)):
+            ticket_id = await whatsapp_question(kb_pool)
+
+            async def all_failed() -> bool:
+                async with kb_pool.acquire() as conn:
+                    return bool(
+                        await conn.fetchval(
+                            "SELECT count(*) > 0 AND bool_and(delivery_status = 'failed') "
+                            "FROM messages WHERE direction = 'outbound'"
+                        )
+                    )
+
+            await eventually(all_failed, 60, "every part of the reply dead-lettered")
+            await asyncio.sleep(1)  # time for another attempt, were there one
+        async with kb_pool.acquire() as conn:
+            dead = await conn.fetch("SELECT topic, attempts, error FROM dead_letters")
+            statuses = await conn.fetch(
+                "SELECT delivery_status FROM messages WHERE ticket_id = $1 "
+                "AND direction = 'outbound'",
+                ticket_id,
+            )
+    # Each part of the reply (a long answer goes in several) is refused once, never again.
+    assert statuses and {s["delivery_status"] for s in statuses} == {"failed"}
+    assert [(d["topic"], d["attempts"]) for d in dead] == [("deliver", 1)] * len(statuses)
+    assert len(fake.requests) == len(statuses)
+    consumer = AIOKafkaConsumer(
+        kafka_env["FTE_KAFKA_TOPIC_PREFIX"] + "dead-letters",
+        bootstrap_servers=kafka_env["KAFKA_BOOTSTRAP_SERVERS"],
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        records = [r for rs in (await consumer.getmany(timeout_ms=5000)).values() for r in rs]
+    finally:
+        await consumer.stop()
+    assert [kafka.decode(r.value or b"").topic for r in records] == ["deliver"] * len(statuses)
+
+
+async def test_replies_waiting_for_a_provider_outage_do_not_hold_up_answers(
+    kb_pool: asyncpg.Pool, kb_db_url: str, embedder: Embedder, kafka_env: dict[str, str]
+) -> None:
+    """Twilio down: the WhatsApp replies wait (retrying, then behind the open breaker) and fill
+    their partitions' share of the worker; the inbound partitions go on being read."""
+    async with FakeTwilio(TWILIO["TWILIO_ACCOUNT_SID"], TWILIO["TWILIO_AUTH_TOKEN"]) as fake:
+        fake.down = True
+        env = {
+            **kafka_env,
+            **TWILIO,
+            "TWILIO_API_BASE": fake.base_url,
+            "FTE_DELIVERY_BREAKER_FAILURES": "2",
+            "FTE_DELIVERY_BREAKER_RESET_SECONDS": "120",
+            "FTE_DELIVERY_MAX_ATTEMPTS": "50",
+            # Two records held per partition: a few waiting replies fill one.
+            "FTE_WORKER_BATCH_SIZE": "1",
+            "FTE_KAFKA_CONCURRENCY": "1",
+        }
+        async with running_worker(kb_pool, kb_db_url, embedder, "w1", make_settings(**env)):
+            await whatsapp_question(kb_pool)
+            await eventually(lambda: all_answered(kb_pool, 1), 60, "the WhatsApp answer")
+            await ask(kb_pool, 8, 8)  # web-form customers, while the replies wait
+            await eventually(lambda: all_answered(kb_pool, 9), 60, "the web-form answers")
+        async with kb_pool.acquire() as conn:
+            waiting = await conn.fetchval(
+                "SELECT count(*) FROM messages WHERE channel = 'whatsapp' "
+                "AND direction = 'outbound' AND delivery_status = 'queued'"
+            )
+    assert waiting > 0 and fake.delivered == []

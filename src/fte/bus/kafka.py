@@ -22,9 +22,10 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from fte.bus.postgres_queue import Job
 from fte.config import Settings
 
-# Outbox topics the relay publishes. `learn` (resolved tickets) stays on the PostgreSQL queue:
-# it is internal housekeeping, not traffic between intake and workers.
-RELAYED_TOPICS = ("inbound",)
+# Outbox topics the relay publishes: customer messages (`inbound`) and the replies to send
+# (`deliver`, fte.delivery.service.TOPIC). `learn` and `kb_embed` stay on the PostgreSQL queue:
+# internal housekeeping, not traffic between intake, workers and channels.
+RELAYED_TOPICS = ("inbound", "deliver")
 
 
 class KafkaUnavailable(RuntimeError):
@@ -55,6 +56,8 @@ class Topics:
         """The Kafka topic an outbox row of this topic goes to."""
         if outbox_topic == "inbound":
             return self.inbound
+        if outbox_topic == "deliver":
+            return self.outbound
         raise ValueError(f"outbox topic {outbox_topic!r} is not relayed to Kafka")
 
 

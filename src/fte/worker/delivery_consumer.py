@@ -54,7 +54,7 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """Claim and deliver one batch; the number of jobs claimed."""
-        # The claim and the load are one statement each: atomic without a transaction.
+        # The claim is one statement: atomic without a transaction.
         async with connection(self.pool) as conn:
             jobs = await queue.claim(
                 conn,
@@ -63,16 +63,23 @@ class DeliveryWorker:
                 self.settings.worker_batch_size,
                 self.settings.worker_lease_seconds,
             )
-            ids = [uuid.UUID(job.payload["message_id"]) for job in jobs]
-            messages = await outbound.load_outbound(conn, ids) if jobs else {}
-        # A claim holds one job per conversation; if it ever held more, they go in order.
+        await self.deliver(jobs)
+        return len(jobs)
+
+    async def deliver(self, jobs: list[queue.Job]) -> None:
+        """Send these jobs' messages: conversations side by side, each one's in order."""
+        if not jobs:
+            return
+        ids = [uuid.UUID(job.payload["message_id"]) for job in jobs]
+        async with connection(self.pool) as conn:
+            messages = await outbound.load_outbound(conn, ids)
+        # A claim holds one job per conversation; a Kafka batch may hold several, in order.
         await in_order_per_key(
             [(job, messages.get(message_id)) for job, message_id in zip(jobs, ids, strict=True)],
             lambda item: item[0].key,
             self._deliver,
             self.settings.worker_concurrency,
         )
-        return len(jobs)
 
     async def _deliver(self, item: tuple[queue.Job, asyncpg.Record | None]) -> None:
         job, row = item
@@ -96,8 +103,7 @@ class DeliveryWorker:
         except DB_DOWN:
             raise
         except CircuitOpenError as exc:
-            async with transaction(self.pool) as conn:
-                await queue.postpone(conn, job, str(exc), max(exc.retry_in, 0.05))
+            await self._postpone(job, str(exc), max(exc.retry_in, 0.05))
             return
         except (ChannelAuthError, DeliveryRejected, Permanent) as exc:
             DELIVERY_FAILURES.labels(row["channel"]).inc()
@@ -134,21 +140,32 @@ class DeliveryWorker:
             await outbound.mark_sent(conn, job.id, message_id, receipt.external_id, receipt.status)
         log.info("message %s delivered (%s)", message_id, receipt.external_id or receipt.status)
 
+    async def _postpone(self, job: queue.Job, error: str, seconds: float) -> None:
+        """The channel's circuit is open: try again when it may close, not an attempt."""
+        async with transaction(self.pool) as conn:
+            await queue.postpone(conn, job, error, seconds)
+
     async def _fail(
         self, job: queue.Job, message_id: uuid.UUID, exc: Exception, *, final: bool
     ) -> None:
+        """Retry later with backoff, or (`final`) a dead letter and a failed message (the
+        Kafka worker overrides this: it retries in place)."""
         error = "".join(traceback.format_exception_only(exc)).strip()
+        if final:
+            await self.dead_letter(job, message_id, error)
+            return
         async with transaction(self.pool) as conn:
-            if final:
-                dead_id = await queue.dead_letter(conn, job, error)
-                await outbound.record_error(conn, message_id, error, status="failed")
-                log.error("delivery of %s dead-lettered as %s: %s", message_id, dead_id, error)
-            else:
-                await queue.retry_later(conn, job, error, backoff_seconds(job.attempts))
-                await outbound.record_error(conn, message_id, error)
-                log.warning(
-                    "delivery of %s failed (attempt %d): %s", message_id, job.attempts, error
-                )
+            await queue.retry_later(conn, job, error, backoff_seconds(job.attempts))
+            await outbound.record_error(conn, message_id, error)
+        log.warning("delivery of %s failed (attempt %d): %s", message_id, job.attempts, error)
+
+    async def dead_letter(self, job: queue.Job, message_id: uuid.UUID, error: str) -> int:
+        """The job to the dead letters and its message marked failed; the dead letter's id."""
+        async with transaction(self.pool) as conn:
+            dead_id = await queue.dead_letter(conn, job, error)
+            await outbound.record_error(conn, message_id, error, status="failed")
+        log.error("delivery of %s dead-lettered as %s: %s", message_id, dead_id, error)
+        return dead_id
 
 
 def _message(row: asyncpg.Record) -> OutboundMessage:

@@ -1,17 +1,19 @@
-"""The agent worker on Kafka: a member of the consumer group, each conversation in order.
+"""The worker on Kafka: a member of the consumer group, each conversation in order.
 
-The records read from the worker's partitions are held in offset order, per partition, until
-they are committed. `FTE_KAFKA_CONCURRENCY` lanes take batches of `FTE_WORKER_BATCH_SIZE` from
-any of them, as the PostgreSQL queue's worker claims: one batch is embedded (the model works in
-its own process) while another's decisions commit. A record is taken only when every earlier
-record of its conversation is finished, so a conversation is answered in order, and no
-conversation waits for the rest of its partition or for a poll.
+It consumes the inbound topic (customer messages: the agent answers them) and the outbound
+topic (replies: the channels send them). The records read from the worker's partitions are held
+in offset order, per partition, until they are committed. `FTE_KAFKA_CONCURRENCY` lanes take
+batches of `FTE_WORKER_BATCH_SIZE` from any of them, as the PostgreSQL queue's worker claims:
+one batch is embedded (the model works in its own process) while another's decisions commit.
+A record is taken only when every earlier record of its conversation is finished, so a
+conversation is answered (and its replies sent) in order, and no conversation waits for the
+rest of its partition or for a poll.
 
 A partition's offset is committed up to its first record not finished, so only after the
 database transaction of every record before it committed. A record delivered again (a
 rebalance, a worker killed before its commit, the relay publishing again after an outage) finds
 its outbox row processed and is skipped; were it not, the unique agent run per message still
-keeps it to one reply.
+keeps it to one reply, and a reply already sent is never sent again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import contextlib
 import logging
 import time
 import traceback
+import uuid
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -34,7 +37,9 @@ from fte.agent.runner import MessageContext
 from fte.agent.service import count_hand_over, hand_over_unanswerable
 from fte.bus import kafka
 from fte.bus import postgres_queue as queue
-from fte.db import transaction
+from fte.db import connection, transaction
+from fte.delivery import repository as outbound
+from fte.delivery.service import TOPIC as DELIVER
 from fte.worker import metrics
 from fte.worker.agent_consumer import (
     DB_DOWN,
@@ -44,6 +49,7 @@ from fte.worker.agent_consumer import (
     _sleep_or_stop,
     backoff_seconds,
 )
+from fte.worker.delivery_consumer import DeliveryWorker
 from fte.worker.relay import Relay
 
 log = logging.getLogger(__name__)
@@ -148,6 +154,9 @@ class Hand:
             offset = held.popleft().offset + 1
         return offset
 
+    def count(self, tp: TopicPartition) -> int:
+        return len(self.partitions.get(tp, ()))
+
     def busy(self, tps: Iterable[TopicPartition]) -> bool:
         return any(r.busy for tp in tps for r in self.partitions.get(tp, ()))
 
@@ -156,7 +165,7 @@ class Hand:
             self.partitions.pop(tp, None)
 
 
-class _HandBack(ConsumerRebalanceListener):
+class HandBack(ConsumerRebalanceListener):
     """Partitions leaving this worker: their batches in flight finish, and what is finished is
     committed, before the group moves them."""
 
@@ -170,12 +179,65 @@ class _HandBack(ConsumerRebalanceListener):
         return None
 
 
+class KafkaDeliveries(DeliveryWorker):
+    """Replies read from the outbound topic. What is not sent is remembered for the lane, which
+    retries in place with backoff (a conversation's later parts wait behind it) or
+    dead-letters; the PostgreSQL queue's retry columns are not used."""
+
+    def __init__(self, delivery: DeliveryWorker):
+        super().__init__(
+            delivery.pool, delivery.settings, delivery.adapters, delivery.name, delivery.sender
+        )
+        self.failures: dict[int, _Failure] = {}
+        self.final: set[int] = set()  # failed for good: no retry can help
+        self.postponed: dict[int, float] = {}  # the channel's circuit is open: seconds to wait
+        self._blocked: set[str] = set()
+
+    async def deliver(self, jobs: list[queue.Job]) -> None:
+        try:
+            await super().deliver(jobs)
+        finally:
+            self._blocked.difference_update(job.key for job in jobs)
+
+    def forget(self, jobs: Iterable[queue.Job]) -> None:
+        """Drop what was remembered of these jobs (their batch is handed back)."""
+        for job in jobs:
+            self.failures.pop(job.id, None)
+            self.postponed.pop(job.id, None)
+            self.final.discard(job.id)
+
+    async def _deliver(self, item: tuple[queue.Job, Any]) -> None:
+        job = item[0]
+        if job.key in self._blocked:  # keep the conversation's parts in order
+            self.failures[job.id] = _Failure(_WAITING, None, counted=False)
+            return
+        await super()._deliver(item)
+
+    async def _postpone(self, job: queue.Job, error: str, seconds: float) -> None:
+        self.postponed[job.id] = seconds
+        self._blocked.add(job.key)
+
+    async def _fail(
+        self, job: queue.Job, message_id: uuid.UUID, exc: Exception, *, final: bool
+    ) -> None:
+        error = "".join(traceback.format_exception_only(exc)).strip()
+        async with connection(self.pool) as conn:
+            await outbound.record_error(conn, message_id, error)
+        log.warning("delivery of %s failed (attempt %d): %s", message_id, job.attempts, error)
+        self.failures[job.id] = _Failure(error, None)
+        if final:
+            self.final.add(job.id)
+        self._blocked.add(job.key)
+
+
 class KafkaAgentWorker(AgentWorker):
-    """Consumes the inbound topic with the group; relays the outbox; learns from the queue."""
+    """Consumes the inbound and outbound topics with the group; relays the outbox; learns from
+    the PostgreSQL queue."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.topics = kafka.Topics.from_settings(self.settings)
+        self.deliveries = KafkaDeliveries(self.delivery) if self.delivery is not None else None
         self._failures: dict[int, _Failure] = {}
         self._blocked: set[str] = set()
         self._dlq: AIOKafkaProducer | None = None
@@ -233,7 +295,10 @@ class KafkaAgentWorker(AgentWorker):
     async def _join(self, stop: asyncio.Event) -> AIOKafkaConsumer | None:
         failures = 0
         while not stop.is_set():
-            consumer = kafka.consumer(self.settings, self.topics.inbound, listener=_HandBack(self))
+            topics = [self.topics.inbound]
+            if self.deliveries is not None:
+                topics.append(self.topics.outbound)
+            consumer = kafka.consumer(self.settings, *topics, listener=HandBack(self))
             try:
                 await consumer.start()
                 return consumer
@@ -246,15 +311,23 @@ class KafkaAgentWorker(AgentWorker):
         return None
 
     async def _fetch(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
-        """Read while fewer than a batch per lane, and one more, are held."""
+        """Read from every partition holding fewer than a batch per lane, and one more: a
+        partition whose records wait (a provider down, a message retrying) stops being read,
+        the others go on."""
         limit = self.settings.worker_batch_size * (self.settings.kafka_concurrency + 1)
         while not stop.is_set():
-            room = limit - len(self._hand)
-            if room <= 0:
+            assigned = consumer.assignment()
+            full = {tp for tp in assigned if self._hand.count(tp) >= limit}
+            paused = consumer.paused()
+            if full - paused:
+                consumer.pause(*(full - paused))
+            if paused - full:
+                consumer.resume(*(paused - full))
+            if assigned and full >= assigned:
                 self._room.clear()
                 await _first_of(stop, self._room, 1.0)
                 continue
-            polled = await consumer.getmany(timeout_ms=500, max_records=room)
+            polled = await consumer.getmany(timeout_ms=500, max_records=limit)
             assigned = consumer.assignment()
             for tp, records in polled.items():
                 if tp in assigned:  # not moved away meanwhile
@@ -282,8 +355,17 @@ class KafkaAgentWorker(AgentWorker):
             await self._commit(consumer, {record.tp for record in batch})
 
     async def _attempt(self, batch: list[HeldRecord]) -> None:
-        """Handle the batch once: finished records are done; failed ones wait for their retry
-        (with backoff) or, after the last attempt, are dead-lettered."""
+        """Handle the batch once (customer messages, then replies to send): finished records
+        are done; failed ones wait for their retry (with backoff) or, after the last attempt,
+        are dead-lettered."""
+        replies = [r for r in batch if r.job is not None and r.job.topic == DELIVER]
+        messages = [r for r in batch if r not in replies]
+        if messages:
+            await self._attempt_answers(messages)
+        if replies:
+            await self._attempt_deliveries(replies)
+
+    async def _attempt_answers(self, batch: list[HeldRecord]) -> None:
         jobs = [record.job for record in batch if record.job is not None]
         started = time.perf_counter()
         try:
@@ -319,6 +401,42 @@ class KafkaAgentWorker(AgentWorker):
                     record.not_before = time.monotonic() + backoff_seconds(
                         record.attempts, self.settings.worker_backoff_cap_seconds
                     )
+            record.busy = False
+
+    async def _attempt_deliveries(self, batch: list[HeldRecord]) -> None:
+        """Send the replies; each job carries its attempt number, as a claim's does, so the
+        channel's rules for a last attempt apply."""
+        sender = self.deliveries
+        assert sender is not None  # the outbound topic is read only with one
+        jobs = [replace(r.job, attempts=r.attempts + 1) for r in batch if r.job is not None]
+        try:
+            await sender.deliver(await self._unprocessed(jobs))
+        except DB_DOWN:
+            sender.forget(jobs)
+            raise
+        except Exception as exc:  # loading the replies failed
+            error = "".join(traceback.format_exception_only(exc)).strip()
+            log.exception("batch of %d replies failed", len(jobs))
+            for job in jobs:
+                sender.failures.setdefault(job.id, _Failure(error, None))
+        for record, job in zip(batch, jobs, strict=True):
+            wait = sender.postponed.get(job.id)
+            failure = sender.failures.get(job.id)
+            final = job.id in sender.final
+            sender.forget([job])
+            if wait is not None:  # not an attempt: the channel is resting
+                record.not_before = time.monotonic() + wait
+            elif failure is None:
+                record.done = True
+            elif failure.counted:
+                record.attempts += 1
+                if final or record.attempts >= self.settings.delivery_max_attempts:
+                    message_id = uuid.UUID(str(job.payload["message_id"]))
+                    dead_id = await sender.dead_letter(job, message_id, failure.error)
+                    await self._publish_dead_letter(job, dead_id, failure.error)
+                    record.done = True
+                else:
+                    record.not_before = time.monotonic() + backoff_seconds(record.attempts)
             record.busy = False
 
     async def hand_back(self, revoked: set[TopicPartition]) -> None:
@@ -429,13 +547,11 @@ class KafkaAgentWorker(AgentWorker):
                 metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, end - start))
 
     async def _learn_loop(self, stop: asyncio.Event) -> None:
-        """Learning from resolved tickets and delivering replies stay on the PostgreSQL queue
-        (only `inbound` is relayed to Kafka)."""
+        """Learning from resolved tickets and re-embedding edited articles stay on the
+        PostgreSQL queue (only `inbound` and `deliver` are relayed to Kafka)."""
         while not stop.is_set():
             try:
                 handled = await self._learn_batch() + await self._kb_batch()
-                if self.delivery is not None:
-                    handled += await self.delivery.run_once()
             except DB_DOWN:
                 handled = 0
             if handled == 0:
