@@ -326,6 +326,9 @@ class KafkaAgentWorker(AgentWorker):
             if assigned and full >= assigned:
                 self._room.clear()
                 await _first_of(stop, self._room, 1.0)
+                # Every partition is paused, so nothing comes; but a member that stops polling
+                # for `max_poll_interval_ms` (a long outage) is dropped from the group.
+                await consumer.getmany(timeout_ms=0)
                 continue
             polled = await consumer.getmany(timeout_ms=500, max_records=limit)
             assigned = consumer.assignment()
