@@ -201,17 +201,8 @@ async def test_a_poison_message_is_dead_lettered_and_replays_after_the_fix(
         replayed = await asyncio.to_thread(_fte, ["dlq", "replay", "--all"], cli_env)
         assert "Replayed 1" in replayed
         await eventually(lambda: _has_run(kb_pool, bad.message_id), 60, "the replayed message")
-    consumer = AIOKafkaConsumer(
-        settings.kafka_topic_prefix + "dead-letters",
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        records = [r for recs in (await consumer.getmany(timeout_ms=5000)).values() for r in recs]
-    finally:
-        await consumer.stop()
-    assert len(records) == 1 and kafka.decode(records[0].value or b"").payload["error"]
+    (published,) = await topic_records(env, "dead-letters")
+    assert published.payload["error"]
 
 
 def inbound_partitions(worker: KafkaAgentWorker) -> set[int]:
@@ -429,15 +420,16 @@ async def whatsapp_question(pool: asyncpg.Pool) -> object:
     return filed.ticket_id
 
 
-async def outbound_records(settings_env: dict[str, str]) -> list[Job]:
+async def topic_records(env: dict[str, str], topic: str) -> list[Job]:
+    """The outbox rows published to a topic (after the test's prefix), from its start."""
     consumer = AIOKafkaConsumer(
-        settings_env["FTE_KAFKA_TOPIC_PREFIX"] + "outbound",
-        bootstrap_servers=settings_env["KAFKA_BOOTSTRAP_SERVERS"],
+        env["FTE_KAFKA_TOPIC_PREFIX"] + topic,
+        bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
         auto_offset_reset="earliest",
     )
     await consumer.start()
     try:
-        batch = await consumer.getmany(timeout_ms=3000)
+        batch = await consumer.getmany(timeout_ms=5000)
     finally:
         await consumer.stop()
     return [kafka.decode(r.value or b"") for records in batch.values() for r in records]
@@ -465,7 +457,7 @@ async def test_replies_go_out_through_the_outbound_topic_in_order_once_past_fail
     assert [p["Body"] for p in fake.delivered] == [p["body"] for p in parts]  # in order, once
     assert [r.sid for r in fake.requests if r.status == 201] == [p["external_id"] for p in parts]
     assert all(p["processed_at"] is not None for p in parts)
-    sent = await outbound_records(kafka_env)
+    sent = await topic_records(kafka_env, "outbound")
     assert sorted(j.payload["message_id"] for j in sent) == sorted(
         str(m) for m in await _reply_ids(kb_pool, ticket_id)
     )
@@ -510,17 +502,8 @@ async def test_a_reply_the_provider_refuses_is_dead_lettered_at_once_and_publish
     assert statuses and {s["delivery_status"] for s in statuses} == {"failed"}
     assert [(d["topic"], d["attempts"]) for d in dead] == [("deliver", 1)] * len(statuses)
     assert len(fake.requests) == len(statuses)
-    consumer = AIOKafkaConsumer(
-        kafka_env["FTE_KAFKA_TOPIC_PREFIX"] + "dead-letters",
-        bootstrap_servers=kafka_env["KAFKA_BOOTSTRAP_SERVERS"],
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        records = [r for rs in (await consumer.getmany(timeout_ms=5000)).values() for r in rs]
-    finally:
-        await consumer.stop()
-    assert [kafka.decode(r.value or b"").topic for r in records] == ["deliver"] * len(statuses)
+    published = await topic_records(kafka_env, "dead-letters")
+    assert [job.topic for job in published] == ["deliver"] * len(statuses)
 
 
 async def test_replies_waiting_for_a_provider_outage_do_not_hold_up_answers(
