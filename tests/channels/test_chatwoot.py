@@ -22,7 +22,6 @@ from fte.channels.chatwoot.webhook import signature
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import transaction
-from fte.delivery.service import queue_outbound
 from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
@@ -30,6 +29,7 @@ from tests.channels.test_whatsapp import channels_health, drain
 from tests.conftest import make_settings, serve_app
 from tests.fixtures.db import row_counts
 from tests.fixtures.fake_chatwoot import FakeChatwoot
+from tests.fixtures.replies import queue_replies
 
 SECRET = "chatwoot-webhook-secret"
 TOKEN = "chatwoot-api-token"
@@ -322,15 +322,8 @@ async def test_an_approval_with_no_draft_is_acknowledged_and_sends_nothing(
 async def queued_reply(pool: asyncpg.Pool, body: str = "hello") -> uuid.UUID:
     """A customer's Chatwoot message filed, and one reply to it queued for delivery."""
     filed = await file_inbound(pool, inbound_message(MESSAGE_CREATED, "d-1"))
-    async with transaction(pool) as conn:
-        return await queue_outbound(
-            conn,
-            conversation_id=filed.conversation_id,
-            ticket_id=filed.ticket_id,
-            channel="chatwoot",
-            author="agent",
-            body=body,
-        )
+    (reply,) = await queue_replies(pool, "chatwoot", filed.conversation_id, filed.ticket_id, body)
+    return reply
 
 
 async def test_429_and_500_are_retried_until_chatwoot_accepts(pool: asyncpg.Pool) -> None:

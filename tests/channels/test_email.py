@@ -19,7 +19,6 @@ from fte.channels.imap_smtp.schemas import inbound_message, new_text
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import transaction
-from fte.delivery.service import queue_outbound
 from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
@@ -34,6 +33,7 @@ from tests.fixtures.mail_servers import (
     smtp_server,
 )
 from tests.fixtures.processes import free_port
+from tests.fixtures.replies import queue_replies
 
 SUPPORT = "support@cloudsync.example"
 
@@ -219,15 +219,10 @@ async def queued_reply(pool: asyncpg.Pool) -> uuid.UUID:
     message = inbound_message(FIRST, SUPPORT)
     assert message is not None
     filed = await file_inbound(pool, message)
-    async with transaction(pool) as conn:
-        return await queue_outbound(
-            conn,
-            conversation_id=filed.conversation_id,
-            ticket_id=filed.ticket_id,
-            channel="email",
-            author="agent",
-            body="Go to Settings, then Password.",
-        )
+    (reply,) = await queue_replies(
+        pool, "email", filed.conversation_id, filed.ticket_id, "Go to Settings, then Password."
+    )
+    return reply
 
 
 async def test_temporary_smtp_refusals_are_retried_until_accepted(pool: asyncpg.Pool) -> None:

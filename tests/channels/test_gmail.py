@@ -24,13 +24,13 @@ from fte.channels.gmail.watch import WatchRenewer, watch_status
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import transaction
-from fte.delivery.service import queue_outbound
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
 from tests.conftest import make_settings, serve_app
 from tests.fixtures.db import row_counts
 from tests.fixtures.fake_gmail import FakeGmail, Signer
 from tests.fixtures.processes import free_port, start_worker
+from tests.fixtures.replies import queue_replies
 
 ADDRESS = "support@acme.example"
 CUSTOMER = "sam@customer.example"
@@ -282,16 +282,12 @@ async def queued_reply(
         httpx.AsyncClient(base_url=base, timeout=10) as c,
     ):
         assert (await push(c, fake)).json() == {"filed": 1}
-    async with transaction(pool) as conn:
+    async with pool.acquire() as conn:
         row = await conn.fetchrow("SELECT conversation_id, ticket_id FROM messages")
-        return await queue_outbound(
-            conn,
-            conversation_id=row["conversation_id"],
-            ticket_id=row["ticket_id"],
-            channel="gmail",
-            author="agent",
-            body="Hello Sam, here is how.",
-        )
+    (reply,) = await queue_replies(
+        pool, "gmail", row["conversation_id"], row["ticket_id"], "Hello Sam, here is how."
+    )
+    return reply
 
 
 def deliverer(pool: asyncpg.Pool, settings: Settings) -> DeliveryWorker:

@@ -19,13 +19,13 @@ from fte.channels.registry import build_registry
 from fte.channels.whatsapp_twilio.schemas import inbound_message
 from fte.config import Settings
 from fte.db import transaction
-from fte.delivery.service import queue_outbound
 from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
 from tests.conftest import make_settings, serve_app
 from tests.fixtures.db import row_counts
 from tests.fixtures.fake_twilio import FakeTwilio
+from tests.fixtures.replies import queue_replies
 
 SID = "AC" + "a" * 32
 TOKEN = "twilio-auth-token"
@@ -155,18 +155,7 @@ async def test_the_channel_is_404_when_not_configured(client: httpx.AsyncClient)
 
 async def queued_reply(pool: asyncpg.Pool, *bodies: str) -> list[uuid.UUID]:
     filed = await file_inbound(pool, inbound_message(incoming()))
-    async with transaction(pool) as conn:
-        return [
-            await queue_outbound(
-                conn,
-                conversation_id=filed.conversation_id,
-                ticket_id=filed.ticket_id,
-                channel="whatsapp",
-                author="agent",
-                body=body,
-            )
-            for body in bodies
-        ]
+    return await queue_replies(pool, "whatsapp", filed.conversation_id, filed.ticket_id, *bodies)
 
 
 def deliverer(pool: asyncpg.Pool, settings: Settings) -> DeliveryWorker:

@@ -14,13 +14,13 @@ from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.cli.main import app
 from fte.config import get_settings
-from fte.db import create_pool, transaction
-from fte.delivery.service import queue_outbound
+from fte.db import create_pool
 from fte.intake.service import file_inbound
 from fte.kit import logging as trace
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
 from tests.conftest import make_settings
+from tests.fixtures.replies import queue_replies
 
 
 async def test_a_web_form_reply_is_sent_when_the_decision_commits_without_a_delivery_job(
@@ -62,15 +62,9 @@ async def test_a_reply_on_an_unconfigured_channel_is_a_dead_letter_at_once(
         ),
     )
     with trace.bound(request_id="req-7"):  # queued while handling a request
-        async with transaction(pool) as conn:
-            message_id = await queue_outbound(
-                conn,
-                conversation_id=filed.conversation_id,
-                ticket_id=filed.ticket_id,
-                channel="email",
-                author="agent",
-                body="Hi",
-            )
+        (message_id,) = await queue_replies(
+            pool, "email", filed.conversation_id, filed.ticket_id, "Hi"
+        )
     await DeliveryWorker(pool, settings, build_registry(settings), name="d").run_once()
     async with pool.acquire() as conn:
         (dead,) = await dead_letters.list_open(conn)
