@@ -70,7 +70,7 @@ def test_commits_stop_at_the_first_record_not_finished() -> None:
     assert hand.finished(P0) is None
     batch[1].done = True
     assert hand.finished(P0) == 13
-    assert len(hand) == 0
+    assert hand.count(P0) == 0
 
 
 def test_a_record_that_is_not_ours_is_skipped_and_committed() -> None:

@@ -86,9 +86,6 @@ class Hand:
         self.partitions: dict[TopicPartition, deque[HeldRecord]] = {}
         self._turn = 0
 
-    def __len__(self) -> int:
-        return sum(len(records) for records in self.partitions.values())
-
     def add(self, tp: TopicPartition, records: Iterable[ConsumerRecord[bytes, bytes]]) -> None:
         held = self.partitions.setdefault(tp, deque())
         for record in records:
