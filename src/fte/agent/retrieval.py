@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
+import numpy as np
+import numpy.typing as npt
 
 from fte.knowledge import repository
 
@@ -81,31 +83,39 @@ def fuse(rows: Sequence[Evidence], text_weight: float) -> dict[uuid.UUID, float]
 
 async def retrieve(
     conn: asyncpg.Connection,
-    query_vector: Sequence[float],
-    query_text: str,
+    query_vectors: Sequence[Sequence[float]] | npt.NDArray[np.float32],
+    query_texts: Sequence[str],
     top_k: int,
     text_weight: float,
-) -> list[Source]:
-    """Articles best first, each with its confidence."""
+) -> list[list[Source]]:
+    """For each query of a batch (its vector and its text), articles best first, each with its
+    confidence: two round trips for the whole batch."""
+    vectors = np.asarray(query_vectors, dtype=np.float32)
     rows = await repository.search_evidence(
-        conn, query_vector, query_text, VECTOR_CANDIDATES, TEXT_CANDIDATES
+        conn, vectors, query_texts, VECTOR_CANDIDATES, TEXT_CANDIDATES
     )
-    votes = fuse([(r["article_id"], r["kind"], float(r["score"])) for r in rows], text_weight)
-    ranked = sorted(votes, key=lambda a: votes[a], reverse=True)[:top_k]
-    if not ranked:
-        return []
+    evidence: list[list[Evidence]] = [[] for _ in query_texts]
+    for r in rows:
+        evidence[r["query"] - 1].append((r["article_id"], r["kind"], float(r["score"])))
+    votes = [fuse(found, text_weight) for found in evidence]
+    ranked = [sorted(v, key=v.__getitem__, reverse=True)[:top_k] for v in votes]
+    wanted = [(i, a) for i, articles in enumerate(ranked, start=1) for a in articles]
     details = {
-        r["id"]: r for r in await repository.articles_with_confidence(conn, ranked, query_vector)
+        (r["query"], r["id"]): r
+        for r in await repository.articles_with_confidence(conn, wanted, vectors)
     }
     return [
-        Source(
-            article_id=a,
-            title=details[a]["title"],
-            body=details[a]["body"],
-            score=float(details[a]["confidence"] or 0.0),
-            escalation_reason=details[a]["escalation_reason"],
-            rank_score=votes[a],
-        )
-        for a in ranked
-        if a in details
+        [
+            Source(
+                article_id=a,
+                title=details[i, a]["title"],
+                body=details[i, a]["body"],
+                score=float(details[i, a]["confidence"] or 0.0),
+                escalation_reason=details[i, a]["escalation_reason"],
+                rank_score=votes[i - 1][a],
+            )
+            for a in ranked[i - 1]
+            if (i, a) in details
+        ]
+        for i in range(1, len(query_texts) + 1)
     ]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -110,17 +109,15 @@ class Agent:
         self,
         conn: asyncpg.Connection,
         ctx: MessageContext,
-        query_vector: Sequence[float],
+        sources: list[Source],
         adapter: ChannelAdapter,
         sentiment: SentimentResult | None = None,
         started: float | None = None,
     ) -> Decision:
-        """Check the policy in order; the first reason that applies sends it to a human."""
+        """Check the policy in order; the first reason that applies sends it to a human.
+        `sources` is what `retrieve` found for the message, best first."""
         started = time.perf_counter() if started is None else started
         s = self.settings
-        sources = await retrieve(
-            conn, query_vector, ctx.query, s.retrieval_top_k, s.text_search_weight
-        )
         best = sources[0] if sources else None
         confident = best is not None and best.score >= s.answer_threshold
         reason = escalation.message_reason(ctx.query)
@@ -175,8 +172,9 @@ class Agent:
     async def search(self, conn: asyncpg.Connection, query: str) -> list[Source]:
         """Retrieval for a query of the responder's own (its search tool)."""
         s = self.settings
-        (vector,) = await asyncio.to_thread(self.embedder.embed, [query])
-        return await retrieve(conn, vector.tolist(), query, s.retrieval_top_k, s.text_search_weight)
+        vectors = await asyncio.to_thread(self.embedder.embed, [query])
+        (sources,) = await retrieve(conn, vectors, [query], s.retrieval_top_k, s.text_search_weight)
+        return sources
 
     # ---- outcomes ---------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ import uuid
 from collections.abc import Sequence
 
 import asyncpg
+import numpy as np
+import numpy.typing as npt
 
 from fte.agent import repository as runs
 from fte.agent.escalation import AI_UNAVAILABLE
@@ -31,7 +33,7 @@ async def commit_decision(
     job_id: int,
     adapter: ChannelAdapter,
     *,
-    query_embedding: Sequence[float] | None = None,
+    query_embedding: Sequence[float] | npt.NDArray[np.float32] | None = None,
 ) -> bool:
     """Record the decision once and complete its inbound job, in one statement (atomic without
     a transaction): the run, the message's sentiment, the replies (queued for delivery, or

@@ -23,6 +23,7 @@ import numpy.typing as npt
 from fte.agent.embeddings import TextEmbedder
 from fte.agent.learning import LEARN_TOPIC, learn_from_ticket
 from fte.agent.responders.base import Responder
+from fte.agent.retrieval import Source, retrieve
 from fte.agent.runner import Agent, MessageContext
 from fte.agent.service import (
     commit_decision,
@@ -74,11 +75,13 @@ def backoff_seconds(attempt: int, cap: float = 300.0) -> float:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A job with its message loaded and embedded: ready for the agent's decision."""
+    """A job with its message loaded, embedded and its articles retrieved: ready for the
+    agent's decision."""
 
     job: queue.Job
     ctx: MessageContext
-    vector: list[float]
+    vector: npt.NDArray[np.float32]
+    sources: list[Source]
     sentiment: SentimentResult | None
     shared_ms: float  # its share of the batch's embedding time
 
@@ -229,19 +232,26 @@ class AgentWorker:
         await self.answer_prepared(await self.prepare(jobs))
 
     async def prepare(self, jobs: list[queue.Job]) -> list[Prepared]:
-        """Load the jobs' messages and embed them (and read their sentiment) in one batch;
-        jobs with nothing to answer are completed and left out."""
+        """Load the jobs' messages, embed them, read their sentiment and retrieve their
+        articles, each step once for the batch; jobs with nothing to answer are completed and
+        left out."""
         contexts = await self._load(jobs)
         if not contexts:
             return []
         started = time.perf_counter()
-        vectors = await asyncio.to_thread(self.embedder.embed, [c.query for _, c in contexts])
+        queries = [ctx.query for _, ctx in contexts]
+        vectors = await asyncio.to_thread(self.embedder.embed, queries)
         feelings = await self._sentiments([ctx.body for _, ctx in contexts], vectors)
-        # Each message is charged its share of the batch's embedding time.
+        s = self.settings
+        async with connection(self.pool) as conn:
+            found = await retrieve(conn, vectors, queries, s.retrieval_top_k, s.text_search_weight)
+        # Each message is charged its share of the batch's time.
         shared_ms = (time.perf_counter() - started) * 1000 / len(contexts)
         return [
-            Prepared(job, ctx, vector.tolist(), feeling, shared_ms)
-            for (job, ctx), vector, feeling in zip(contexts, vectors, feelings, strict=True)
+            Prepared(job, ctx, vector, sources, feeling, shared_ms)
+            for (job, ctx), vector, sources, feeling in zip(
+                contexts, vectors, found, feelings, strict=True
+            )
         ]
 
     async def answer_prepared(self, batch: list[Prepared]) -> None:
@@ -285,14 +295,16 @@ class AgentWorker:
             await self._decide_and_commit(item)
 
     async def _decide_and_commit(self, item: Prepared) -> None:
-        job, ctx, vector, sentiment = item.job, item.ctx, item.vector, item.sentiment
+        job, ctx, sentiment = item.job, item.ctx, item.sentiment
         started = time.perf_counter() - item.shared_ms / 1000
         try:
             adapter = self.adapters[ctx.channel]
             # The reads need no transaction; the outcome and the job's completion are one
             # statement.
             async with connection(self.pool) as conn:
-                decision = await self.agent.decide(conn, ctx, vector, adapter, sentiment, started)
+                decision = await self.agent.decide(
+                    conn, ctx, item.sources, adapter, sentiment, started
+                )
                 committed = await commit_decision(
                     conn,
                     ctx,
@@ -300,7 +312,7 @@ class AgentWorker:
                     self.name,
                     job.id,
                     adapter,
-                    query_embedding=vector,
+                    query_embedding=item.vector,
                 )
             if committed:
                 count_decision(ctx.channel, decision)
