@@ -3,10 +3,10 @@
     .venv/bin/python bench/bus.py [--messages 300] [--concurrency 16]
 
 Prints one JSON object:
-  ceiling   the embedding model's own batched throughput on the same texts (the worker's
-            batch size), in this process, the best of torch on every core and on one,
-            measured before each mode (the median is reported, the samples beside it): no
-            worker can answer faster than it embeds
+  ceiling   the embedding model's own batched throughput on the same texts (subject and
+            message, as the worker embeds them) at the worker's batch size, in this process,
+            the best of torch on every core and on one, measured before each mode (the median
+            is reported, the samples beside it): no worker can answer faster than it embeds
   postgres  FTE_BUS=postgres, one `fte worker`
   kafka_1   FTE_BUS=kafka on the embedded Tansu broker, one `fte worker`
   kafka_2   the same with two `fte worker` processes in one consumer group
@@ -52,7 +52,7 @@ from fte.config import Settings  # noqa: E402
 from fte.ops import migrations  # noqa: E402
 from fte.ops.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from fte.ops.embedded_tansu import EmbeddedTansu  # noqa: E402
-from intake import QUESTIONS, form, percentile, seed_kb  # noqa: E402
+from intake import form, percentile, seed_kb  # noqa: E402
 
 BATCH = 16  # FTE_WORKER_BATCH_SIZE's default
 _prefixes = itertools.count()
@@ -60,7 +60,9 @@ _prefixes = itertools.count()
 
 def _embed_rate(count: int) -> float:
     embedder = get_embedder("cpu")
-    texts = [QUESTIONS[i % len(QUESTIONS)] for i in range(count)]
+    # What the worker embeds for each submission: its subject, then its message
+    # (MessageContext.query).
+    texts = [f"{f['subject']}\n{f['message']}" for f in map(form, range(count))]
     embedder.embed(texts[:BATCH])  # warm up
     started = time.perf_counter()
     for i in range(0, count, BATCH):
