@@ -81,7 +81,7 @@ class Prepared:
     job: queue.Job
     ctx: MessageContext
     vector: npt.NDArray[np.float32]
-    sources: list[Source]
+    sources: list[Source] | Exception  # what retrieval found, or how it failed for this message
     sentiment: SentimentResult | None
     shared_ms: float  # its share of the batch's embedding time
 
@@ -242,9 +242,7 @@ class AgentWorker:
         queries = [ctx.query for _, ctx in contexts]
         vectors = await asyncio.to_thread(self.embedder.embed, queries)
         feelings = await self._sentiments([ctx.body for _, ctx in contexts], vectors)
-        s = self.settings
-        async with connection(self.pool) as conn:
-            found = await retrieve(conn, vectors, queries, s.retrieval_top_k, s.text_search_weight)
+        found = await self._retrieve(vectors, queries)
         # Each message is charged its share of the batch's time.
         shared_ms = (time.perf_counter() - started) * 1000 / len(contexts)
         return [
@@ -253,6 +251,36 @@ class AgentWorker:
                 contexts, vectors, found, feelings, strict=True
             )
         ]
+
+    async def _retrieve(
+        self, vectors: npt.NDArray[np.float32], queries: list[str]
+    ) -> list[list[Source] | Exception]:
+        """Each query's articles, in one go for the batch; if that fails, one query at a time,
+        so that a failure is each message's own (retried, then a dead letter) and one message
+        cannot fail the others."""
+        s = self.settings
+        async with connection(self.pool) as conn:
+            try:
+                found: list[list[Source] | Exception] = list(
+                    await retrieve(conn, vectors, queries, s.retrieval_top_k, s.text_search_weight)
+                )
+                return found
+            except DB_DOWN:
+                raise
+            except Exception as exc:
+                log.warning("retrieval failed for a batch (%r); now message by message", exc)
+            found = []
+            for vector, query in zip(vectors, queries, strict=True):
+                try:
+                    (sources,) = await retrieve(
+                        conn, vector[None, :], [query], s.retrieval_top_k, s.text_search_weight
+                    )
+                    found.append(sources)
+                except DB_DOWN:
+                    raise
+                except Exception as exc:
+                    found.append(exc)
+            return found
 
     async def answer_prepared(self, batch: list[Prepared]) -> None:
         """Decide and commit: conversations side by side (their database work overlaps), each
@@ -298,6 +326,8 @@ class AgentWorker:
         job, ctx, sentiment = item.job, item.ctx, item.sentiment
         started = time.perf_counter() - item.shared_ms / 1000
         try:
+            if isinstance(item.sources, Exception):
+                raise item.sources
             adapter = self.adapters[ctx.channel]
             # The reads need no transaction; the outcome and the job's completion are one
             # statement.
