@@ -83,7 +83,7 @@ class Prepared:
     vector: npt.NDArray[np.float32]
     sources: list[Source] | Exception  # what retrieval found, or how it failed for this message
     sentiment: SentimentResult | None
-    shared_ms: float  # its share of the batch's embedding time
+    shared_ms: float  # its share of the batch's time to embed and retrieve
 
 
 class AgentWorker:
