@@ -1,6 +1,6 @@
 """The bus end to end: web form → bus → worker → reply committed, PostgreSQL queue vs Kafka.
 
-    .venv/bin/python bench/bus.py [--messages 300] [--concurrency 16]
+    .venv/bin/python bench/bus.py [--messages 300] [--concurrency 16] [--warmup 200]
 
 Prints one JSON object:
   ceiling   the embedding model's own batched throughput on the same texts (subject and
@@ -10,7 +10,9 @@ Prints one JSON object:
   postgres  FTE_BUS=postgres, one `fte worker`
   kafka_1   FTE_BUS=kafka on the embedded Tansu broker, one `fte worker`
   kafka_2   the same with two `fte worker` processes in one consumer group
-Each mode is measured twice, on the local agent:
+Each mode first answers --warmup messages, not measured (a worker's connections and prepared
+statements are set up, as in one that has been running), then is measured twice, on the local
+agent:
   mps       --messages submitted as fast as intake takes them, the workers answering meanwhile:
             messages answered per second, first submit → last agent run committed (the
             throughput; `saturated_p95_ms` is that backlog's latency)
@@ -179,9 +181,11 @@ async def run_mode(
     concurrency: int,
     rate: float,
     pids: dict[str, list[int]],
+    warmup: int,
 ) -> dict[str, object]:
-    """Saturated (a backlog of `count` messages: the most the workers answer per second),
-    then paced (`count` messages at `rate` per second: the latency a steady stream sees)."""
+    """After a backlog of `warmup` messages, not measured: saturated (a backlog of `count`
+    messages: the most the workers answer per second), then paced (`count` messages at `rate`
+    per second: the latency a steady stream sees)."""
     await _reset(url)
     procs: list[Process] = []
     try:
@@ -194,6 +198,15 @@ async def run_mode(
         roles = {**pids, "workers": [p.pid for p in procs], "load_generator": [os.getpid()]}
         timeout = aiohttp.ClientTimeout(total=30)
         async with aiohttp.ClientSession(base, timeout=timeout) as http:
+            if warmup:
+                # Not measured: the workers open their database connections (each one's first
+                # batch statement makes asyncpg look up the vector[] type, ~5 ms of planning)
+                # and prepare their statements, as a worker that has been running has. Other
+                # customers than the measured ones, so nobody writes twice.
+                since = time.time()
+                await _burst(http, 2 * count, warmup, concurrency)
+                await _answered(url, since, warmup)
+                await asyncio.sleep(1)
             before = {role: _cpu_seconds(ps) for role, ps in roles.items()}
             since = time.time()
             await _burst(http, 0, count, concurrency)
@@ -242,6 +255,9 @@ async def main() -> None:
         "--rate", type=float, help="paced messages per second (default: half the ceiling)"
     )
     parser.add_argument("--modes", default="postgres,kafka_1,kafka_2")
+    parser.add_argument(
+        "--warmup", type=int, default=200, help="messages answered before each mode's figures"
+    )
     args = parser.parse_args()
 
     modes = args.modes.split(",")
@@ -269,7 +285,9 @@ async def main() -> None:
                     assert server.process is not None
                     pids = {"api": [api.pid], "postgres": [server.process.pid]}
                     rate = args.rate or samples[-1] / 2
-                    result[mode] = await run_mode(url, base, env, workers, n, c, rate, pids)
+                    result[mode] = await run_mode(
+                        url, base, env, workers, n, c, rate, pids, args.warmup
+                    )
             finally:
                 api.stop()
         finally:
@@ -290,6 +308,7 @@ async def main() -> None:
     result["config"] = {
         "messages": args.messages,
         "concurrency": args.concurrency,
+        "warmup": args.warmup,
         "rate": args.rate or "half the ceiling sample before each mode",
         "cpus": os.cpu_count(),
     }
