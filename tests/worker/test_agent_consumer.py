@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import asyncpg
 import pytest
 
 from fte.agent.embeddings import Embedder
+from fte.bus import postgres_queue as queue
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.intake.service import file_inbound
@@ -240,6 +242,34 @@ async def test_asking_again_what_was_answered_goes_to_a_human(
         "repeat_contact",
     )
     assert runs[other.message_id]["decision"] == "answer"  # another customer: a first time
+
+
+async def test_asking_again_in_the_same_batch_goes_to_a_human(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    # Kafka hands over a conversation's messages together: the second is decided after the
+    # first's answer is committed, but the batch was looked up before it.
+    def in_thread(text: str) -> InboundMessage:
+        return replace(ask(text, "rae@example.com", "email"), thread_key="<rae-1@example.com>")
+
+    first = await file_inbound(kb_pool, in_thread("How do I reset my password?"))
+    again = await file_inbound(kb_pool, in_thread("I still can't reset my password, how?"))
+    async with kb_pool.acquire() as conn:
+        jobs = [
+            queue.Job(r["id"], r["topic"], r["key"], r["payload"], 1)
+            for r in await conn.fetch(
+                "SELECT id, topic, key, payload FROM outbox WHERE topic = 'inbound' ORDER BY id"
+            )
+        ]
+    assert len(jobs) == 2 and jobs[0].key == jobs[1].key
+    await worker(kb_pool, embedder).answer(jobs)
+    async with kb_pool.acquire() as conn:
+        runs = {r["message_id"]: r for r in await conn.fetch("SELECT * FROM agent_runs")}
+    assert runs[first.message_id]["decision"] == "answer"
+    assert (runs[again.message_id]["decision"], runs[again.message_id]["reason"]) == (
+        "escalate",
+        "repeat_contact",
+    )
 
 
 async def test_approval_mode_keeps_the_answer_as_a_draft(

@@ -154,36 +154,40 @@ async def draft_of(conn: asyncpg.Connection, run_id: uuid.UUID, ticket_id: uuid.
 
 async def answered_before(
     conn: asyncpg.Connection,
-    customer_id: uuid.UUID,
-    message_id: uuid.UUID,
-    article_id: uuid.UUID,
+    wanted: Sequence[tuple[uuid.UUID, uuid.UUID, uuid.UUID]],
     days: int,
-) -> bool:
-    """Did the agent answer this customer with this article (another message) recently?"""
-    if days <= 0:
-        return False
-    # The customer's tickets first, then each one's answers: written as a join, PostgreSQL's
+) -> set[uuid.UUID]:
+    """Of (customer_id, message_id, article_id) triples, the messages whose customer the agent
+    answered with that article (another message) in the last `days` days: one statement for
+    a batch."""
+    if days <= 0 or not wanted:
+        return set()
+    # Each customer's tickets first, then each one's answers: written as a join, PostgreSQL's
     # plan from a fresh install's empty tables scanned every answer of every customer, and a
     # connection kept that plan while the table grew.
-    found = await conn.fetchval(
+    rows = await conn.fetch(
         """
-        SELECT 1 FROM tickets t
-        CROSS JOIN LATERAL (
-            SELECT 1 FROM agent_runs r
-            WHERE r.ticket_id = t.id AND r.message_id <> $2 AND r.decision = 'answer'
-              AND r.sources -> 0 ->> 'article_id' = $3
-              AND r.created_at > now() - make_interval(days => $4)
-            LIMIT 1
-        ) answered
-        WHERE t.customer_id = $1
-        LIMIT 1
+        SELECT w.message_id
+        FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS w(customer_id, message_id, article_id)
+        WHERE EXISTS (
+            SELECT 1 FROM tickets t
+            CROSS JOIN LATERAL (
+                SELECT 1 FROM agent_runs r
+                WHERE r.ticket_id = t.id AND r.message_id <> w.message_id
+                  AND r.decision = 'answer'
+                  AND r.sources -> 0 ->> 'article_id' = w.article_id
+                  AND r.created_at > now() - make_interval(days => $4)
+                LIMIT 1
+            ) answered
+            WHERE t.customer_id = w.customer_id
+        )
         """,
-        customer_id,
-        message_id,
-        str(article_id),
+        [customer for customer, _, _ in wanted],
+        [message for _, message, _ in wanted],
+        [str(article) for _, _, article in wanted],
         days,
     )
-    return found is not None
+    return {r["message_id"] for r in rows}
 
 
 async def latest_sentiment_model_id(conn: asyncpg.Connection) -> int | None:

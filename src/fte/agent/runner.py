@@ -113,9 +113,13 @@ class Agent:
         adapter: ChannelAdapter,
         sentiment: SentimentResult | None = None,
         started: float | None = None,
+        *,
+        answered_before: bool,
     ) -> Decision:
         """Check the policy in order; the first reason that applies sends it to a human.
-        `sources` is what `retrieve` found for the message, best first."""
+        `sources` is what `retrieve` found for the message, best first; `answered_before`,
+        whether the customer was answered with the best one's article already (another
+        message, within FTE_REPEAT_CONTACT_DAYS: `repository.answered_before`)."""
         started = time.perf_counter() if started is None else started
         s = self.settings
         best = sources[0] if sources else None
@@ -134,13 +138,7 @@ class Agent:
             reason = escalation.LOW_CONFIDENCE
         if reason is None and best is not None and best.escalation_reason:
             reason = best.escalation_reason
-        if (
-            reason is None
-            and best is not None
-            and await runs.answered_before(
-                conn, ctx.customer_id, ctx.message_id, best.article_id, s.repeat_contact_days
-            )
-        ):
+        if reason is None and best is not None and answered_before:
             reason = escalation.REPEAT
 
         local_draft = self._local_draft(ctx, best) if best is not None else None

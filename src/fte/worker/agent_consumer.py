@@ -20,6 +20,7 @@ import asyncpg
 import numpy as np
 import numpy.typing as npt
 
+from fte.agent import repository as runs
 from fte.agent.embeddings import TextEmbedder
 from fte.agent.learning import LEARN_TOPIC, learn_from_ticket
 from fte.agent.responders.base import Responder
@@ -81,9 +82,15 @@ class Prepared:
     job: queue.Job
     ctx: MessageContext
     vector: npt.NDArray[np.float32]
-    sources: list[Source] | Exception  # what retrieval found, or how it failed for this message
+    # What retrieval found and whether the customer had the best article already, or how
+    # looking them up failed for this message.
+    found: tuple[list[Source], bool] | Exception
     sentiment: SentimentResult | None
-    shared_ms: float  # its share of the batch's time to embed and retrieve
+    shared_ms: float  # its share of the batch's time to embed and look up
+    # (customer, article) answered by this batch so far, shared by its messages: Kafka hands
+    # over a conversation's messages together, and the first one's answer is not yet in the
+    # database when the batch is looked up.
+    batch_answers: set[tuple[uuid.UUID, uuid.UUID]]
 
 
 class AgentWorker:
@@ -232,55 +239,68 @@ class AgentWorker:
         await self.answer_prepared(await self.prepare(jobs))
 
     async def prepare(self, jobs: list[queue.Job]) -> list[Prepared]:
-        """Load the jobs' messages, embed them, read their sentiment and retrieve their
-        articles, each step once for the batch; jobs with nothing to answer are completed and
-        left out."""
+        """Load the jobs' messages, embed them, read their sentiment, retrieve their articles
+        and check whether each customer had the best one already, each step once for the
+        batch; jobs with nothing to answer are completed and left out."""
         contexts = await self._load(jobs)
         if not contexts:
             return []
         started = time.perf_counter()
-        queries = [ctx.query for _, ctx in contexts]
-        vectors = await asyncio.to_thread(self.embedder.embed, queries)
+        vectors = await asyncio.to_thread(self.embedder.embed, [ctx.query for _, ctx in contexts])
         feelings = await self._sentiments([ctx.body for _, ctx in contexts], vectors)
-        found = await self._retrieve(vectors, queries)
+        found = await self._look_up(vectors, [ctx for _, ctx in contexts])
         # Each message is charged its share of the batch's time.
         shared_ms = (time.perf_counter() - started) * 1000 / len(contexts)
+        batch_answers: set[tuple[uuid.UUID, uuid.UUID]] = set()
         return [
-            Prepared(job, ctx, vector, sources, feeling, shared_ms)
-            for (job, ctx), vector, sources, feeling in zip(
+            Prepared(job, ctx, vector, looked_up, feeling, shared_ms, batch_answers)
+            for (job, ctx), vector, looked_up, feeling in zip(
                 contexts, vectors, found, feelings, strict=True
             )
         ]
 
-    async def _retrieve(
-        self, vectors: npt.NDArray[np.float32], queries: list[str]
-    ) -> list[list[Source] | Exception]:
-        """Each query's articles, in one go for the batch; if that fails, one query at a time,
-        so that a failure is each message's own (retried, then a dead letter) and one message
-        cannot fail the others."""
-        s = self.settings
+    async def _look_up(
+        self, vectors: npt.NDArray[np.float32], contexts: list[MessageContext]
+    ) -> list[tuple[list[Source], bool] | Exception]:
+        """Each message's articles and whether its customer had the best one already: in one
+        go for the batch; if that fails, one message at a time, so that a failure is each
+        message's own (retried, then a dead letter) and one message cannot fail the others."""
         async with connection(self.pool) as conn:
             try:
-                found: list[list[Source] | Exception] = list(
-                    await retrieve(conn, vectors, queries, s.retrieval_top_k, s.text_search_weight)
-                )
-                return found
+                return list(await self._look_up_batch(conn, vectors, contexts))
             except DB_DOWN:
                 raise
             except Exception as exc:
-                log.warning("retrieval failed for a batch (%r); now message by message", exc)
-            found = []
-            for vector, query in zip(vectors, queries, strict=True):
+                log.warning("looking up a batch failed (%r); now message by message", exc)
+            found: list[tuple[list[Source], bool] | Exception] = []
+            for i, ctx in enumerate(contexts):
                 try:
-                    (sources,) = await retrieve(
-                        conn, vector[None, :], [query], s.retrieval_top_k, s.text_search_weight
-                    )
-                    found.append(sources)
+                    found.extend(await self._look_up_batch(conn, vectors[i : i + 1], [ctx]))
                 except DB_DOWN:
                     raise
                 except Exception as exc:
                     found.append(exc)
             return found
+
+    async def _look_up_batch(
+        self,
+        conn: asyncpg.Connection,
+        vectors: npt.NDArray[np.float32],
+        contexts: list[MessageContext],
+    ) -> list[tuple[list[Source], bool]]:
+        s = self.settings
+        queries = [ctx.query for ctx in contexts]
+        found = await retrieve(conn, vectors, queries, s.retrieval_top_k, s.text_search_weight)
+        best = [
+            (ctx.customer_id, ctx.message_id, sources[0].article_id)
+            for ctx, sources in zip(contexts, found, strict=True)
+            if sources
+        ]
+        answered = await runs.answered_before(conn, best, s.repeat_contact_days)
+        return [
+            (sources, ctx.message_id in answered)
+            for ctx, sources in zip(contexts, found, strict=True)
+        ]
 
     async def answer_prepared(self, batch: list[Prepared]) -> None:
         """Decide and commit: conversations side by side (their database work overlaps), each
@@ -326,14 +346,22 @@ class AgentWorker:
         job, ctx, sentiment = item.job, item.ctx, item.sentiment
         started = time.perf_counter() - item.shared_ms / 1000
         try:
-            if isinstance(item.sources, Exception):
-                raise item.sources
+            if isinstance(item.found, Exception):
+                raise item.found
+            sources, answered_before = item.found
+            best = (ctx.customer_id, sources[0].article_id) if sources else None
             adapter = self.adapters[ctx.channel]
             # The reads need no transaction; the outcome and the job's completion are one
             # statement.
             async with connection(self.pool) as conn:
                 decision = await self.agent.decide(
-                    conn, ctx, item.sources, adapter, sentiment, started
+                    conn,
+                    ctx,
+                    sources,
+                    adapter,
+                    sentiment,
+                    started,
+                    answered_before=answered_before or best in item.batch_answers,
                 )
                 committed = await commit_decision(
                     conn,
@@ -346,6 +374,8 @@ class AgentWorker:
                 )
             if committed:
                 count_decision(ctx.channel, decision)
+                if decision.decision == "answer" and best is not None:
+                    item.batch_answers.add(best)
             log.info(
                 "ticket #%s message %s: %s%s (%.0f ms)%s",
                 ctx.ticket_number,
