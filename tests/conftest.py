@@ -19,7 +19,7 @@ import uvicorn
 
 from fte.agent.embeddings import Embedder, get_embedder
 from fte.app import create_app
-from fte.config import Settings
+from fte.config import Settings, get_settings
 from fte.db import create_pool
 from fte.knowledge.importer import DEMO_KB, read_articles
 from fte.knowledge.service import import_articles
@@ -29,6 +29,15 @@ from fte.ops.embedded_postgres import EmbeddedPostgres
 TEMPLATE = "fte_template"
 KB_TEMPLATE = "fte_kb_template"
 _counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> None:
+    """Each test's CLI calls read the environment they are given: `get_settings` is cached per
+    process, which is right for a real `fte` command and wrong for many in one test session
+    (an `fte eval` test's settings sent a later test's `fte sentiment train` to another
+    database)."""
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
