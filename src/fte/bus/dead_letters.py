@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import traceback
+
 import asyncpg
 
 from fte.bus import outbox
+
+
+def error_text(exc: BaseException) -> str:
+    """How a failure is recorded (a dead letter's error, a message's last error): the
+    exception's type and message, without the traceback."""
+    return "".join(traceback.format_exception_only(exc)).strip()
 
 
 async def list_open(conn: asyncpg.Connection, limit: int = 100) -> list[asyncpg.Record]:

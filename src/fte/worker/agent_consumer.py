@@ -10,7 +10,6 @@ import os
 import random
 import socket
 import time
-import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from fte.agent.service import (
     hand_over_unanswerable,
 )
 from fte.bus import postgres_queue as queue
+from fte.bus.dead_letters import error_text
 from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.db import asyncpg_dsn, connection, transaction
@@ -400,7 +400,7 @@ class AgentWorker:
         """Retry later with backoff; after the last attempt, a dead letter (and for a customer
         message, a human takes the ticket). Jobs of the PostgreSQL queue in either bus mode
         (`learn`, `kb_embed`) always fail this way."""
-        error = "".join(traceback.format_exception_only(exc)).strip()
+        error = error_text(exc)
         log.exception("job %s failed (attempt %d)", job.id, job.attempts)
         final = job.attempts >= self.settings.worker_max_attempts
         async with transaction(self.pool) as conn:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import traceback
 import uuid
 
 import asyncpg
 
 from fte.bus import postgres_queue as queue
+from fte.bus.dead_letters import error_text
 from fte.channels.base import (
     ChannelAdapter,
     ChannelAuthError,
@@ -150,7 +150,7 @@ class DeliveryWorker:
     ) -> None:
         """Retry later with backoff, or (`final`) a dead letter and a failed message (the
         Kafka worker overrides this: it retries in place)."""
-        error = "".join(traceback.format_exception_only(exc)).strip()
+        error = error_text(exc)
         if final:
             await self.dead_letter(job, message_id, error)
             return

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import traceback
 import uuid
 from collections import deque
 from collections.abc import Iterable
@@ -37,6 +36,7 @@ from fte.agent.runner import MessageContext
 from fte.agent.service import count_hand_over, hand_over_unanswerable
 from fte.bus import kafka
 from fte.bus import postgres_queue as queue
+from fte.bus.dead_letters import error_text
 from fte.db import connection, transaction
 from fte.delivery import repository as outbound
 from fte.delivery.service import TOPIC as DELIVER
@@ -217,7 +217,7 @@ class KafkaDeliveries(DeliveryWorker):
     async def _fail(
         self, job: queue.Job, message_id: uuid.UUID, exc: Exception, *, final: bool
     ) -> None:
-        error = "".join(traceback.format_exception_only(exc)).strip()
+        error = error_text(exc)
         async with connection(self.pool) as conn:
             await outbound.record_error(conn, message_id, error)
         log.warning("delivery of %s failed (attempt %d): %s", message_id, job.attempts, error)
@@ -378,7 +378,7 @@ class KafkaAgentWorker(AgentWorker):
                 self._failures.pop(job.id, None)
             raise
         except Exception as exc:  # the batch failed before any decision (loading, embedding)
-            error = "".join(traceback.format_exception_only(exc)).strip()
+            error = error_text(exc)
             log.exception("batch of %d records failed", len(jobs))
             for job in jobs:
                 self._failures.setdefault(job.id, _Failure(error, None))
@@ -418,7 +418,7 @@ class KafkaAgentWorker(AgentWorker):
             sender.forget(jobs)
             raise
         except Exception as exc:  # loading the replies failed
-            error = "".join(traceback.format_exception_only(exc)).strip()
+            error = error_text(exc)
             log.exception("batch of %d replies failed", len(jobs))
             for job in jobs:
                 sender.failures.setdefault(job.id, _Failure(error, None))
@@ -466,7 +466,7 @@ class KafkaAgentWorker(AgentWorker):
 
     async def _fail(self, job: queue.Job, exc: Exception, ctx: MessageContext | None) -> None:
         """Remembered here; the lane retries in place or dead-letters."""
-        error = "".join(traceback.format_exception_only(exc)).strip()
+        error = error_text(exc)
         log.warning("message job %s failed: %s", job.id, error)
         self._failures[job.id] = _Failure(error, ctx)
         self._blocked.add(job.key)
