@@ -115,10 +115,16 @@ class Settings(BaseSettings):
     # PostgreSQL, the API and other workers (more threads on a shared core spin and starve
     # them); scale with worker processes, or raise it on a machine of the worker's own.
     embedding_threads: int = Field(default=1, alias="FTE_EMBEDDING_THREADS", ge=1, le=256)
-    # `fte worker` runs the model in a child process, where its Python does not take turns
+    # `fte worker` runs the model in child processes, where its Python does not take turns
     # with the worker's event loop for the GIL (bench/bus.py: 10-20% more messages per second
     # on two cores with the PostgreSQL queue). Off: in the worker's own process.
     embedding_process: bool = Field(default=True, alias="FTE_EMBEDDING_PROCESS")
+    # How many: each embeds one batch at a time on FTE_EMBEDDING_THREADS threads and holds
+    # about 0.5 GB. Unset: the cores the worker may use (its CPU affinity and a container's CPU
+    # limit), at most 2 (the PostgreSQL queue's batches in flight).
+    embedding_processes: int | None = Field(
+        default=None, alias="FTE_EMBEDDING_PROCESSES", ge=1, le=64
+    )
     # An OpenAI-compatible chat endpoint (OpenAI, Groq, Ollama, vLLM) that writes replies from
     # the retrieved sources. Unset: the local grounded responder writes them.
     llm_base_url: str | None = Field(default=None, alias="FTE_LLM_BASE_URL")

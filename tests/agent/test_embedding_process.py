@@ -1,5 +1,5 @@
-"""`fte worker`'s embedder: the same vectors from a child process, which is replaced when it
-dies and exits when its worker does."""
+"""`fte worker`'s embedder: the same vectors from child processes, which are replaced when one
+dies and exit when their worker does."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import psutil
 import pytest
 
-from fte.agent.embeddings import Embedder, EmbeddingProcess
+from fte.agent import embeddings
+from fte.agent.embeddings import Embedder, EmbeddingProcess, default_processes
 
 TEXTS = ["I forgot my password", "Where is my invoice?", "Files are not syncing"]
 
@@ -30,7 +32,8 @@ def process() -> Iterator[EmbeddingProcess]:
 
 
 def _child(process: EmbeddingProcess) -> psutil.Process:
-    child = psutil.Process(process.child_pid())
+    (pid,) = process.start()
+    child = psutil.Process(pid)
     assert child.ppid() == os.getpid()
     return child
 
@@ -50,15 +53,39 @@ def test_a_killed_child_is_replaced(process: EmbeddingProcess, embedder: Embedde
     assert _child(process).pid != first.pid
 
 
-def test_the_child_ignores_ctrl_c_and_sigterm(process: EmbeddingProcess) -> None:
-    """They reach the whole process group; the worker finishes its batch first."""
-    process.embed(TEXTS[:1])
-    child = _child(process)
-    child.send_signal(signal.SIGINT)
-    child.send_signal(signal.SIGTERM)
+def test_ctrl_c_on_the_worker_does_not_stop_its_children() -> None:
+    """Ctrl-C reaches the terminal's whole process group; the worker finishes its batch, with
+    the same children, before it stops them."""
+    script = textwrap.dedent(
+        """
+        import signal, sys
+        from fte.agent.embeddings import EmbeddingProcess
+        signal.signal(signal.SIGINT, lambda *_: print("ctrl-c", flush=True))
+        embedder = EmbeddingProcess(processes=2)
+        print(*embedder.start(), flush=True)
+        sys.stdin.readline()
+        embedder.embed(["the batch in hand"])
+        print(*embedder.start(), flush=True)
+        embedder.close()
+        """
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a terminal's process group of its own
+    )
+    assert worker.stdin is not None and worker.stdout is not None
+    children = worker.stdout.readline().split()
+    os.killpg(worker.pid, signal.SIGINT)
+    assert worker.stdout.readline() == "ctrl-c\n"
+    time.sleep(0.5)  # a child the signal reached has died by now
+    worker.stdin.write("go on\n")
+    worker.stdin.flush()
 
-    assert process.embed(TEXTS).shape == (3, 384)
-    assert _child(process).pid == child.pid
+    assert worker.stdout.readline().split() == children
+    assert worker.wait(30) == 0
 
 
 def test_the_child_exits_when_its_worker_is_killed() -> None:
@@ -68,7 +95,7 @@ def test_the_child_exits_when_its_worker_is_killed() -> None:
         from fte.agent.embeddings import EmbeddingProcess
         embedder = EmbeddingProcess()
         embedder.embed(["hello"])
-        print(embedder.child_pid(), flush=True)
+        print(embedder.start()[0], flush=True)
         sys.stdin.read()
         """
     )
@@ -84,3 +111,35 @@ def test_the_child_exits_when_its_worker_is_killed() -> None:
     while child.is_running() and child.status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline, "the embedding process outlived its worker"
         time.sleep(0.1)
+
+
+def test_two_children_embed_batches_side_by_side(embedder: Embedder) -> None:
+    """Both load the model at start (no batch waits for one to load), and calls from the
+    worker's batches in flight each get their own texts' vectors back."""
+    pool = EmbeddingProcess(processes=2)
+    try:
+        pids = pool.start()
+        assert len(set(pids)) == 2
+        assert {psutil.Process(pid).ppid() for pid in pids} == {os.getpid()}
+        batches = [[f"{text} (batch {i})" for text in TEXTS] for i in range(8)]
+        with ThreadPoolExecutor(4) as threads:
+            vectors = list(threads.map(pool.embed, batches))
+        for batch, got in zip(batches, vectors, strict=True):
+            np.testing.assert_allclose(got, embedder.embed(batch), atol=1e-5)
+
+        psutil.Process(pids[0]).kill()
+        np.testing.assert_allclose(pool.embed(TEXTS), embedder.embed(TEXTS), atol=1e-5)
+        assert len(set(pool.start()) - set(pids)) == 2  # both replaced
+    finally:
+        pool.close()
+
+
+@pytest.mark.parametrize(
+    ("cores", "workers", "processes"), [(1, 1, 1), (2, 1, 2), (16, 1, 2), (2, 2, 1), (3, 2, 1)]
+)
+def test_by_default_one_process_per_core_for_the_workers_on_the_machine(
+    monkeypatch: pytest.MonkeyPatch, cores: int, workers: int, processes: int
+) -> None:
+    """Up to two: a worker on the PostgreSQL queue has two batches in flight."""
+    monkeypatch.setattr(embeddings, "available_cpus", lambda: cores)
+    assert default_processes(workers) == processes

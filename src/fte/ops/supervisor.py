@@ -24,6 +24,7 @@ from typing import IO
 
 from rich.console import Console
 
+from fte.agent.embeddings import default_processes
 from fte.bus import kafka
 from fte.config import Settings
 from fte.ops import migrations
@@ -93,6 +94,9 @@ class Supervisor:
         env = {**os.environ, "DATABASE_URL": url, "FTE_SECRET_KEY": s.resolved_secret_key()}
         if self.kafka == "embedded":
             env.update(self._start_kafka())
+        if s.embedding_processes is None:
+            # The workers share this machine's cores: torch in one process per core.
+            env["FTE_EMBEDDING_PROCESSES"] = str(default_processes(self.workers))
         if s.load_demo_kb:
             self._load_demo_kb(env)
         self._spawn("api", ["serve"], env)

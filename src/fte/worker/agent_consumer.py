@@ -133,8 +133,9 @@ class AgentWorker:
         await self.warm_up()
         listener = asyncio.create_task(self._listen(database_url, stop))
         log.info("worker %s started", self.name)
-        # Two batches in flight: one is embedded while the other's outcomes are written. The
-        # claim hands out only a conversation's oldest open message, so they never overlap.
+        # Two batches in flight: one is embedded while the other's outcomes are written, or both
+        # are embedded at once by two embedding processes. The claim hands out only a
+        # conversation's oldest open message, so they never overlap.
         lanes = [self._lane(stop, self.run_once) for _ in range(ANSWER_LANES)]
         if self.delivery is not None:
             lanes.append(self._lane(stop, self.delivery.run_once))

@@ -9,7 +9,13 @@ import signal
 import prometheus_client
 from threadpoolctl import threadpool_limits
 
-from fte.agent.embeddings import EmbeddingProcess, TextEmbedder, get_embedder, limit_threads
+from fte.agent.embeddings import (
+    EmbeddingProcess,
+    TextEmbedder,
+    default_processes,
+    get_embedder,
+    limit_threads,
+)
 from fte.agent.responders.local import LocalResponder
 from fte.agent.responders.openai_compatible import OpenAICompatibleResponder
 from fte.agent.sentiment_cache import SentimentSource
@@ -94,10 +100,16 @@ async def run_worker(settings: Settings, database_url: str) -> None:
 
 
 def start_embedder(settings: Settings) -> TextEmbedder:
-    """The model in a child process (loaded by the worker's warm-up), or in this one."""
+    """The model loaded in child processes, or in this one."""
     if settings.embedding_process:
         threadpool_limits(limits=settings.embedding_threads)  # numpy here (the sentiment)
-        return EmbeddingProcess(settings.embedding_device, settings.embedding_threads)
+        embedder = EmbeddingProcess(
+            settings.embedding_device,
+            settings.embedding_threads,
+            settings.embedding_processes or default_processes(),
+        )
+        embedder.start()
+        return embedder
     limit_threads(settings.embedding_threads)
     return get_embedder(settings.embedding_device)
 
