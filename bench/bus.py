@@ -1,6 +1,11 @@
 """The bus end to end: web form → bus → worker → reply committed, PostgreSQL queue vs Kafka.
 
     .venv/bin/python bench/bus.py [--messages 300] [--concurrency 16] [--warmup 200]
+                                  [--texts support|oneline]
+
+The customers write what bench/messages.py writes (--texts support: one line to a short
+paragraph, 13-77 tokens, 34 on average) or the intake benchmark's eight one-line questions
+(--texts oneline: 13-16 tokens, the cheapest to embed).
 
 Prints one JSON object:
   ceiling   the embedding model's own batched throughput on the same texts (subject and
@@ -10,6 +15,8 @@ Prints one JSON object:
   postgres  FTE_BUS=postgres, one `fte worker`
   kafka_1   FTE_BUS=kafka on the embedded Tansu broker, one `fte worker`
   kafka_2   the same with two `fte worker` processes in one consumer group
+The workers' embedding processes share the cores as `fte up` shares them (one per core: two
+for one worker on two cores, one each for two).
 Each mode first answers --warmup messages, not measured (a worker's connections and prepared
 statements are set up, as in one that has been running), then is measured twice, on the local
 agent:
@@ -36,6 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -48,23 +56,28 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from tests.fixtures.processes import Process, start_api, start_worker  # noqa: E402
 
-from fte.agent.embeddings import get_embedder  # noqa: E402
+from fte.agent.embeddings import default_processes, get_embedder  # noqa: E402
 from fte.bus import kafka  # noqa: E402
 from fte.config import Settings  # noqa: E402
 from fte.ops import migrations  # noqa: E402
 from fte.ops.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from fte.ops.embedded_tansu import EmbeddedTansu  # noqa: E402
 from intake import form, percentile, seed_kb  # noqa: E402
+from messages import submission  # noqa: E402
 
 BATCH = 16  # FTE_WORKER_BATCH_SIZE's default
+# --texts: what customers write (one line to a paragraph, bench/messages.py), or the intake
+# benchmark's one-line questions (about 15 tokens: the cheapest texts to embed).
+Submission = Callable[[int], dict[str, str]]
+TEXTS: dict[str, Submission] = {"support": submission, "oneline": form}
 _prefixes = itertools.count()
 
 
-def _embed_rate(count: int) -> float:
+def _embed_rate(make: Submission, count: int) -> float:
     embedder = get_embedder("cpu")
     # What the worker embeds for each submission: its subject, then its message
     # (MessageContext.query).
-    texts = [f"{f['subject']}\n{f['message']}" for f in map(form, range(count))]
+    texts = [f"{f['subject']}\n{f['message']}" for f in map(make, range(count))]
     embedder.embed(texts[:BATCH])  # warm up
     started = time.perf_counter()
     for i in range(0, count, BATCH):
@@ -72,7 +85,7 @@ def _embed_rate(count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def ceiling(count: int) -> float:
+def ceiling(make: Submission, count: int) -> float:
     """The model's best batched throughput here: torch on every core, or on one (which wins
     when other processes hold the cores)."""
     import torch
@@ -81,7 +94,7 @@ def ceiling(count: int) -> float:
     rates = []
     for threads in sorted({cores, 1}, reverse=True):
         torch.set_num_threads(threads)
-        rates.append(_embed_rate(count))
+        rates.append(_embed_rate(make, count))
     torch.set_num_threads(cores)
     return max(rates)
 
@@ -94,30 +107,34 @@ async def _reset(url: str) -> None:
         await conn.close()
 
 
-async def _submit(http: aiohttp.ClientSession, i: int) -> None:
-    async with http.post("/support/submit", json=form(i)) as response:
+async def _submit(http: aiohttp.ClientSession, make: Submission, i: int) -> None:
+    async with http.post("/support/submit", json=make(i)) as response:
         await response.read()
         response.raise_for_status()
 
 
-async def _burst(http: aiohttp.ClientSession, first: int, count: int, concurrency: int) -> None:
+async def _burst(
+    http: aiohttp.ClientSession, make: Submission, first: int, count: int, concurrency: int
+) -> None:
     """Submit `count` messages as fast as intake takes them: the workers' backlog."""
     counter = itertools.count(first)
 
     async def client() -> None:
         while (i := next(counter)) < first + count:
-            await _submit(http, i)
+            await _submit(http, make, i)
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
 
 
-async def _paced(http: aiohttp.ClientSession, first: int, count: int, rate: float) -> None:
+async def _paced(
+    http: aiohttp.ClientSession, make: Submission, first: int, count: int, rate: float
+) -> None:
     """Submit `count` messages open loop at `rate` per second (a steady stream of customers)."""
     started = time.perf_counter()
     tasks = []
     for i in range(count):
         await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
-        tasks.append(asyncio.create_task(_submit(http, first + i)))
+        tasks.append(asyncio.create_task(_submit(http, make, first + i)))
     await asyncio.gather(*tasks)
 
 
@@ -176,6 +193,7 @@ async def run_mode(
     url: str,
     base: str,
     env: dict[str, str],
+    make: Submission,
     workers: int,
     count: int,
     concurrency: int,
@@ -188,6 +206,8 @@ async def run_mode(
     per second: the latency a steady stream sees)."""
     await _reset(url)
     procs: list[Process] = []
+    # The workers share the cores as `fte up` shares them: one embedding process per core.
+    env = {**env, "FTE_EMBEDDING_PROCESSES": str(default_processes(workers))}
     try:
         for _ in range(workers):
             procs.append(start_worker(url, env))
@@ -204,12 +224,12 @@ async def run_mode(
                 # and prepare their statements, as a worker that has been running has. Other
                 # customers than the measured ones, so nobody writes twice.
                 since = time.time()
-                await _burst(http, 2 * count, warmup, concurrency)
+                await _burst(http, make, 2 * count, warmup, concurrency)
                 await _answered(url, since, warmup)
                 await asyncio.sleep(1)
             before = {role: _cpu_seconds(ps) for role, ps in roles.items()}
             since = time.time()
-            await _burst(http, 0, count, concurrency)
+            await _burst(http, make, 0, count, concurrency)
             saturated = await _answered(url, since, count)
             cpu = {
                 role: round((_cpu_seconds(ps) - before[role]) * 1000 / count, 1)
@@ -217,7 +237,7 @@ async def run_mode(
             }
             await asyncio.sleep(1)
             since = time.time()
-            await _paced(http, count, count, rate)
+            await _paced(http, make, count, count, rate)
             paced = await _answered(url, since, count)
     finally:
         for proc in procs:
@@ -256,15 +276,19 @@ async def main() -> None:
     )
     parser.add_argument("--modes", default="postgres,kafka_1,kafka_2")
     parser.add_argument(
+        "--texts", choices=sorted(TEXTS), default="support", help="what the customers write"
+    )
+    parser.add_argument(
         "--warmup", type=int, default=200, help="messages answered before each mode's figures"
     )
     args = parser.parse_args()
 
     modes = args.modes.split(",")
+    make = TEXTS[args.texts]
     result: dict[str, object] = {}
     # Measured before each mode, so a busy moment of a shared machine shows up in the ceiling
     # as well as in the figures; the median is the one reported.
-    samples = [await asyncio.to_thread(ceiling, args.messages)]
+    samples = [await asyncio.to_thread(ceiling, make, args.messages)]
     with tempfile.TemporaryDirectory(prefix="fte-bench-") as tmp:
         server = EmbeddedPostgres(Path(tmp))
         broker = EmbeddedTansu(log_path=Path(tmp) / "tansu.log")
@@ -280,13 +304,13 @@ async def main() -> None:
                     if mode not in modes:
                         continue
                     if len(samples) < len(result) + 1:
-                        samples.append(await asyncio.to_thread(ceiling, args.messages))
+                        samples.append(await asyncio.to_thread(ceiling, make, args.messages))
                     env = await kafka_env(broker) if mode != "postgres" else {}
                     assert server.process is not None
                     pids = {"api": [api.pid], "postgres": [server.process.pid]}
                     rate = args.rate or samples[-1] / 2
                     result[mode] = await run_mode(
-                        url, base, env, workers, n, c, rate, pids, args.warmup
+                        url, base, env, make, workers, n, c, rate, pids, args.warmup
                     )
             finally:
                 api.stop()
@@ -309,6 +333,7 @@ async def main() -> None:
         "messages": args.messages,
         "concurrency": args.concurrency,
         "warmup": args.warmup,
+        "texts": args.texts,
         "rate": args.rate or "half the ceiling sample before each mode",
         "cpus": os.cpu_count(),
     }
