@@ -111,9 +111,9 @@ class Settings(BaseSettings):
     )
     retrieval_top_k: int = Field(default=8, alias="FTE_RETRIEVAL_TOP_K", ge=1, le=100)
     embedding_device: str = Field(default="cpu", alias="FTE_EMBEDDING_DEVICE")
-    # CPU threads a worker process gives the model and numpy. One leaves the other cores to
-    # PostgreSQL, the API and other workers (more threads on a shared core spin and starve
-    # them); scale with worker processes, or raise it on a machine of the worker's own.
+    # CPU threads each embedding process (and the worker's numpy) uses. One leaves the other
+    # cores to PostgreSQL, the API and other workers (more threads on a shared core spin and
+    # starve them); add embedding processes or workers instead.
     embedding_threads: int = Field(default=1, alias="FTE_EMBEDDING_THREADS", ge=1, le=256)
     # `fte worker` runs the model in child processes, where its Python does not take turns
     # with the worker's event loop for the GIL (bench/bus.py: 10-20% more messages per second

@@ -226,7 +226,8 @@ def _start_child(device: str, threads: int, parent: int, siblings: Barrier) -> N
 
 def _meet() -> int:
     assert _siblings is not None
-    _siblings.wait(timeout=600)  # loading the model takes seconds; a child that died, forever
+    # Loading the model takes seconds; the timeout ends a wait for a sibling that died.
+    _siblings.wait(timeout=600)
     return os.getpid()
 
 
