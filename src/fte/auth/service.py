@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from fte.auth import repository
 from fte.auth.schemas import ROLES, Principal, Role, Session, User
 from fte.errors import FteError
+from fte.kit import secrets as secret
 
 API_KEY_PREFIX: Final = "fte_"
 MIN_PASSWORD_CHARS: Final = 12
@@ -129,7 +130,7 @@ async def end_session(conn: asyncpg.Connection, token: str, user: User) -> None:
 
 
 def csrf_matches(session: Session, submitted: str | None) -> bool:
-    return bool(submitted) and secrets.compare_digest(session.csrf_token, submitted or "")
+    return secret.equal(submitted, session.csrf_token)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from fte.console import tickets as ticket_pages
 from fte.console.templates_env import templates
 from fte.db import PoolDep, transaction
 from fte.errors import NotFound
+from fte.kit import secrets as secret
 
 LOGIN_CSRF_COOKIE: Final = "fte_login_csrf"
 STATIC: Final = Path(__file__).parent / "static"
@@ -84,7 +85,7 @@ async def login(
 ) -> Response:
     target = safe_next(next)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie or not secrets.compare_digest(cookie, csrf):
+    if not cookie or not secret.equal(csrf, cookie):
         return _login_page(request, settings, target, "The form expired; sign in again.", 403)
     client = request.client.host if request.client else "unknown"
     async with transaction(pool) as conn:
