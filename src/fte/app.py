@@ -11,12 +11,14 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from fte import __version__
 from fte.bus import kafka
 from fte.channels.chatwoot.webhook import router as chatwoot_router
 from fte.channels.gmail.webhook import router as gmail_router
 from fte.channels.registry import build_registry
+from fte.channels.web_form.webhook import STATIC as WEB_FORM_STATIC
 from fte.channels.web_form.webhook import router as web_form_router
 from fte.channels.whatsapp_twilio.webhook import router as whatsapp_router
 from fte.config import Settings, get_settings
@@ -27,6 +29,7 @@ from fte.errors import install_error_handlers
 from fte.kit.body_limit import BodyLimitMiddleware
 from fte.kit.logging import configure
 from fte.kit.request_id import RequestIdMiddleware
+from fte.kit.security_headers import SecurityHeadersMiddleware
 from fte.ops.http_metrics import HttpMetricsMiddleware
 from fte.ops.routes import router as ops_router
 
@@ -86,6 +89,14 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.adapters = build_registry(settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Outside the body limit: a refused body's answer is headed like every other.
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        https=settings.base_url.startswith("https://"),
+        docs_paths=[
+            p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p
+        ],
+    )
     # Around everything but the request id: it times the whole request, sees the final status.
     app.add_middleware(HttpMetricsMiddleware)
     # Outermost of all: even a refused body is answered with its request id.
@@ -104,6 +115,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
 
     app.include_router(ops_router)
     app.include_router(web_form_router)
+    app.mount("/support/static", StaticFiles(directory=WEB_FORM_STATIC), name="support-static")
     console.install(app)
     app.include_router(whatsapp_router)
     app.include_router(chatwoot_router)

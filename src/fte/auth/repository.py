@@ -151,6 +151,24 @@ async def hit(conn: asyncpg.Connection, bucket: str, window_seconds: int) -> tup
     return int(row["hits"]), float(row["remaining"])
 
 
+async def hits(conn: asyncpg.Connection, bucket: str, window_seconds: int) -> tuple[int, float]:
+    """The bucket's hits in the last `window_seconds`, without adding one, and the seconds
+    until the oldest of them leaves the window."""
+    row = await conn.fetchrow(
+        """
+        SELECT count(*) AS hits,
+               coalesce(extract(epoch FROM min(at) + make_interval(secs => $2) - now()), 0)
+                   AS remaining
+        FROM rate_limit_hits
+        WHERE bucket = $1 AND at > now() - make_interval(secs => $2)
+        """,
+        bucket,
+        float(window_seconds),
+    )
+    assert row is not None
+    return int(row["hits"]), float(row["remaining"])
+
+
 async def audit(
     conn: asyncpg.Connection,
     actor: str,

@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from fte.auth import repository
 from fte.auth.schemas import ROLES, Principal, Role, Session, User
 from fte.errors import FteError
+from fte.kit import secrets as secret
 
 API_KEY_PREFIX: Final = "fte_"
 MIN_PASSWORD_CHARS: Final = 12
@@ -129,7 +130,7 @@ async def end_session(conn: asyncpg.Connection, token: str, user: User) -> None:
 
 
 def csrf_matches(session: Session, submitted: str | None) -> bool:
-    return bool(submitted) and secrets.compare_digest(session.csrf_token, submitted or "")
+    return secret.equal(submitted, session.csrf_token)
 
 
 @dataclass(frozen=True)
@@ -173,3 +174,56 @@ async def check_rate(
     hits, remaining = await repository.hit(conn, bucket, window_seconds)
     if hits > limit:
         raise RateLimited(remaining)
+
+
+# Sign-in limits. A wrong password must never let a stranger lock the owner out, so:
+# - per client address: every attempt counts, `limit` a minute (one address guesses slowly,
+#   which also bounds every (account, address) pair);
+# - per account: failures from all addresses together, up to ACCOUNT_CEILING x `limit` a
+#   minute; past it, only addresses that signed in to the account in the last
+#   KNOWN_ADDRESS_DAYS may still try. Reaching it takes ACCOUNT_CEILING addresses failing
+#   at full speed, and even then the owner at a usual address gets in.
+SIGN_IN_WINDOW_SECONDS: Final = 60
+ACCOUNT_CEILING: Final = 10
+KNOWN_ADDRESS_DAYS: Final = 30
+
+
+class SignInLimited(RateLimited):
+    """A refused sign-in attempt; `reason` is `address_limit` or `account_limit`."""
+
+    def __init__(self, retry_after: float, reason: str):
+        super().__init__(retry_after)
+        self.reason = reason
+
+
+def _known_bucket(email: str, client: str) -> str:
+    return f"login-ok:{email}|{client}"
+
+
+async def admit_sign_in(conn: asyncpg.Connection, email: str, client: str, limit: int) -> None:
+    """Count this attempt; raise SignInLimited when this address or this account is over its
+    limit (`email` lower-cased; 0: no limit)."""
+    if limit <= 0:
+        return
+    hits, remaining = await repository.hit(conn, f"login-ip:{client}", SIGN_IN_WINDOW_SECONDS)
+    if hits > limit:
+        raise SignInLimited(remaining, "address_limit")
+    failures, remaining = await repository.hits(conn, f"login-fail:{email}", SIGN_IN_WINDOW_SECONDS)
+    if failures >= ACCOUNT_CEILING * limit:
+        known, _ = await repository.hits(
+            conn, _known_bucket(email, client), KNOWN_ADDRESS_DAYS * 86400
+        )
+        if not known:
+            raise SignInLimited(remaining, "account_limit")
+
+
+async def record_sign_in(
+    conn: asyncpg.Connection, email: str, client: str, succeeded: bool, limit: int
+) -> None:
+    """Remember a failure against the account's ceiling, or the address a sign-in came from."""
+    if limit <= 0:
+        return
+    if succeeded:
+        await repository.hit(conn, _known_bucket(email, client), KNOWN_ADDRESS_DAYS * 86400)
+    else:
+        await repository.hit(conn, f"login-fail:{email}", SIGN_IN_WINDOW_SECONDS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,12 +32,14 @@ from fte.console import tickets as ticket_pages
 from fte.console.templates_env import templates
 from fte.db import PoolDep, transaction
 from fte.errors import NotFound
+from fte.kit import secrets as secret
+from fte.ops.metrics import LOGIN_FAILURES
 
 LOGIN_CSRF_COOKIE: Final = "fte_login_csrf"
 STATIC: Final = Path(__file__).parent / "static"
-RATE_WINDOW_SECONDS: Final = 60
 
 router = APIRouter(tags=["console"])
+log = logging.getLogger(__name__)
 
 
 def _secure(request: Request, settings: Settings) -> bool:
@@ -65,6 +68,12 @@ def _login_page(
     return response
 
 
+def _refused(reason: str, account: str, client: str) -> None:
+    # Never the password; %r keeps a hostile email on one log line.
+    log.warning("sign-in refused (%s) for %r from %s", reason, account, client)
+    LOGIN_FAILURES.labels(reason).inc()
+
+
 @router.get("/console/login", response_class=HTMLResponse, include_in_schema=False)
 async def login_form(
     request: Request, settings: SettingsDep, next: Annotated[str | None, Query()] = None
@@ -83,16 +92,24 @@ async def login(
     next: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
     target = safe_next(next)
-    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie or not secrets.compare_digest(cookie, csrf):
-        return _login_page(request, settings, target, "The form expired; sign in again.", 403)
+    account = email.strip().lower()
     client = request.client.host if request.client else "unknown"
-    async with transaction(pool) as conn:
-        for bucket in (f"login-ip:{client}", f"login-email:{email.strip().lower()}"):
-            await service.check_rate(conn, bucket, settings.login_rate_limit, RATE_WINDOW_SECONDS)
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not secret.equal(csrf, cookie):
+        _refused("csrf", account, client)
+        return _login_page(request, settings, target, "The form expired; sign in again.", 403)
+    limit = settings.login_rate_limit
+    try:
+        async with transaction(pool) as conn:
+            await service.admit_sign_in(conn, account, client, limit)
+    except service.SignInLimited as exc:
+        _refused(exc.reason, account, client)
+        raise
     async with transaction(pool) as conn:
         user = await service.authenticate(conn, email, password)
+        await service.record_sign_in(conn, account, client, user is not None, limit)
         if user is None:
+            _refused("credentials", account, client)
             return _login_page(request, settings, target, "Wrong email or password.", 401)
         # Always a new token: a session id planted before sign-in is worth nothing after it.
         new = await service.start_session(conn, user, timedelta(hours=settings.session_hours))

@@ -48,6 +48,11 @@ HTTP_REQUESTS = Counter(
     "fte_http_requests_total", "API requests, by route template, method and status.",
     ["route", "method", "status"],
 )  # fmt: skip
+LOGIN_FAILURES = Counter(
+    "fte_login_failures_total",
+    "Refused console sign-ins, by reason: credentials, csrf, address_limit, account_limit.",
+    ["reason"],
+)
 TICKETS_CREATED = Counter("fte_tickets_created_total", "Tickets opened.", ["channel"])
 TICKETS_ESCALATED = Counter(
     "fte_tickets_escalated_total", "Tickets handed to a human, by reason.", ["channel", "reason"]

@@ -12,6 +12,7 @@ import asyncpg
 from fte.agent.learning import LEARN_TOPIC
 from fte.bus import outbox
 from fte.errors import NotFound
+from fte.kit import secrets
 from fte.ops.metrics import TICKETS_RESOLVED
 from fte.tickets import repository
 from fte.tickets.schemas import PublicMessage, PublicTicket
@@ -32,7 +33,7 @@ async def public_view(
     conn: asyncpg.Connection, secret: str, ticket_id: uuid.UUID, token: str
 ) -> PublicTicket:
     """What the customer may see: status and the conversation. A wrong token is a 404."""
-    if not hmac.compare_digest(status_token(secret, ticket_id), token):
+    if not secrets.equal(token, status_token(secret, ticket_id)):
         raise NotFound("ticket not found")
     ticket = await repository.get_ticket(conn, ticket_id)
     if ticket is None:

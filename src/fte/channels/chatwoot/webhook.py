@@ -36,6 +36,7 @@ from fte.config import Settings, SettingsDep
 from fte.db import PoolDep, transaction
 from fte.errors import FteError, NotFound
 from fte.intake.service import file_inbound
+from fte.kit import secrets as secret
 from fte.tickets import repository as tickets
 from fte.tickets import service as ticket_service
 
@@ -60,7 +61,7 @@ def _verify(request: Request, body: bytes, settings: Settings) -> None:
     if not stamp or not stamp.isdigit():
         raise BadSignature("missing or malformed X-Chatwoot-Timestamp")
     assert settings.chatwoot_webhook_secret is not None
-    if not hmac.compare_digest(given, signature(settings.chatwoot_webhook_secret, stamp, body)):
+    if not secret.equal(given, signature(settings.chatwoot_webhook_secret, stamp, body)):
         raise BadSignature("invalid X-Chatwoot-Signature")
     if abs(time.time() - int(stamp)) > settings.chatwoot_max_skew_seconds:
         raise BadSignature("stale X-Chatwoot-Timestamp")

@@ -9,7 +9,6 @@ https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions
 
 from __future__ import annotations
 
-import hmac
 import time
 from typing import Any
 
@@ -20,6 +19,7 @@ from google.auth import jwt
 from fte.channels.base import ChannelUnavailable
 from fte.config import Settings
 from fte.errors import FteError
+from fte.kit import secrets as secret
 
 ISSUERS = {"accounts.google.com", "https://accounts.google.com"}
 CERTS_TTL = 3600.0
@@ -91,7 +91,7 @@ async def verify_push(
     if settings.gmail_push_token:
         if not token_param:
             raise BadPush("missing push token (the push endpoint's ?token=)")
-        if not hmac.compare_digest(token_param.encode(), settings.gmail_push_token.encode()):
+        if not secret.equal(token_param, settings.gmail_push_token):
             raise BadPush("invalid push token")
     if settings.gmail_push_audience:
         scheme, _, value = (authorization or "").partition(" ")

@@ -23,6 +23,8 @@ from fte.tickets.schemas import PublicTicket
 CHANNEL = "web_form"
 router = APIRouter(tags=["web form"])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# The page's script and styles: files, since the Content-Security-Policy allows no inline code.
+STATIC = Path(__file__).parent / "static"
 
 IdempotencyKey = Annotated[
     str | None,

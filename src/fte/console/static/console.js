@@ -1,3 +1,23 @@
+// The console's behaviour, loaded by every page (base.html). No page has inline script or
+// event handlers: the Content-Security-Policy allows scripts from this file only.
+
+// A select marked data-autosubmit submits its form when changed (the dashboard's period).
+// A form marked data-confirm asks first (deleting an article).
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (select.matches && select.matches("select[data-autosubmit]") && select.form) {
+      select.form.submit();
+    }
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.dataset && form.dataset.confirm;
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+})();
+
 // Live inbox: refresh the rows every few seconds without reloading the page.
 // If the session has ended, reload so the sign-in page shows.
 (function () {
