@@ -7,7 +7,6 @@ import contextlib
 import gc
 import logging
 import os
-import random
 import socket
 import time
 import uuid
@@ -37,8 +36,10 @@ from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.db import asyncpg_dsn, connection, transaction
 from fte.errors import ServiceUnavailable
+from fte.kit import backoff
 from fte.kit import logging as trace
 from fte.kit.ordered import in_order_per_key
+from fte.kit.tasks import Watchdog
 from fte.knowledge.editor import KB_EMBED_TOPIC, embed_article
 from fte.knowledge.repository import mark_embedding_failed
 from fte.tickets import repository as tickets
@@ -70,8 +71,8 @@ def worker_id() -> str:
 
 
 def backoff_seconds(attempt: int, cap: float = 300.0) -> float:
-    """Exponential backoff with full jitter."""
-    return random.uniform(0, min(cap, 2.0**attempt))
+    """Before a job's next attempt: 2^attempt seconds with full jitter, at most `cap`."""
+    return backoff.delay(attempt, 2.0, cap)
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ class AgentWorker:
     async def run(self, stop: asyncio.Event, database_url: str) -> None:
         """Work until `stop` is set; the batches in hand are finished first."""
         await self.warm_up()
-        listener = asyncio.create_task(self._listen(database_url, stop))
+        watchdog = Watchdog(stop)
+        watchdog.spawn(self._listen(database_url, stop), "listen")
         log.info("worker %s started", self.name)
         # Two batches in flight: one is embedded while the other's outcomes are written, or both
         # are embedded at once by two embedding processes. The claim hands out only a
@@ -142,9 +144,9 @@ class AgentWorker:
         try:
             await asyncio.gather(*lanes)
         finally:
-            listener.cancel()
-            await asyncio.gather(listener, return_exceptions=True)
+            await watchdog.close(cancel=True)
             log.info("worker %s stopped", self.name)
+        watchdog.check()
 
     async def _lane(self, stop: asyncio.Event, step: Callable[[], Awaitable[int]]) -> None:
         """Repeat `step` (claim and handle a batch) until stopped; idle until woken when there
@@ -157,7 +159,7 @@ class AgentWorker:
             except DB_DOWN as exc:
                 failures += 1
                 log.warning("database unavailable (%s); retrying", type(exc).__name__)
-                await _sleep_or_stop(stop, min(10.0, 0.5 * 2**failures))
+                await _sleep_or_stop(stop, backoff.delay(failures, 0.5, 10.0))
                 continue
             if handled == 0:
                 self._wake.clear()

@@ -40,6 +40,8 @@ from fte.bus.dead_letters import error_text
 from fte.db import connection, transaction
 from fte.delivery import repository as outbound
 from fte.delivery.service import TOPIC as DELIVER
+from fte.kit import backoff
+from fte.kit.tasks import Watchdog
 from fte.worker import metrics
 from fte.worker.agent_consumer import (
     DB_DOWN,
@@ -253,21 +255,23 @@ class KafkaAgentWorker(AgentWorker):
         self.stop = stop
         await self.warm_up()
         relay_wake = asyncio.Event()
-        tasks = [
-            asyncio.create_task(Relay(self.pool, self.settings).run(stop, relay_wake)),
-            asyncio.create_task(self._learn_loop(stop)),
-            asyncio.create_task(self._listen(database_url, stop)),
-            asyncio.create_task(self._forward_wakes(stop, relay_wake)),
-        ]
+        # A task that dies stops the worker, which then exits non-zero to be restarted: a
+        # relay that died quietly once left the outbox to grow while the worker looked alive.
+        watchdog = Watchdog(stop)
+        watchdog.spawn(Relay(self.pool, self.settings).run(stop, relay_wake), "relay")
+        watchdog.spawn(self._learn_loop(stop), "learn")
+        watchdog.spawn(self._listen(database_url, stop), "listen")
+        watchdog.spawn(self._forward_wakes(stop, relay_wake), "relay-wakes")
         try:
             await self._consume(stop)
         finally:
             stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await watchdog.close()
             if self._dlq is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._dlq.stop(), 2)
             log.info("worker %s stopped", self.name)
+        watchdog.check()
 
     async def _consume(self, stop: asyncio.Event) -> None:
         consumer = self.consumer = await self._join(stop)
@@ -304,7 +308,7 @@ class KafkaAgentWorker(AgentWorker):
                 log.warning("cannot join the Kafka group (%r); retrying", exc)
                 with contextlib.suppress(Exception):
                     await consumer.stop()
-                await _sleep_or_stop(stop, min(10.0, 0.5 * 2**failures))
+                await _sleep_or_stop(stop, backoff.delay(failures, 0.5, 10.0))
         return None
 
     async def _fetch(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
