@@ -30,13 +30,14 @@ async def find_open_ticket_by_thread(
 async def find_message_by_external_id(
     conn: asyncpg.Connection, channel: str, external_id: str
 ) -> asyncpg.Record | None:
-    """The already filed message with this provider id, with its ticket."""
+    """The already filed inbound message with this provider id, with its ticket (a reply's
+    provider id may equal it: only inbound ids are ours to de-duplicate on)."""
     return await conn.fetchrow(
         """
         SELECT m.id AS message_id, m.conversation_id, t.id AS ticket_id,
                t.number AS ticket_number, t.customer_id
         FROM messages m JOIN tickets t ON t.id = m.ticket_id
-        WHERE m.channel = $1 AND m.external_id = $2
+        WHERE m.channel = $1 AND m.external_id = $2 AND m.direction = 'inbound'
         """,
         channel,
         external_id,

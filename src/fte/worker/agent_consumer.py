@@ -161,6 +161,14 @@ class AgentWorker:
                 log.warning("database unavailable (%s); retrying", type(exc).__name__)
                 await _sleep_or_stop(stop, backoff.delay(failures, 0.5, 10.0))
                 continue
+            except Exception:
+                # A fault not foreseen must not take the worker down (and `fte up` with it):
+                # the batch's leases expire, its jobs are claimed again and, after their last
+                # attempt, handed to a person.
+                failures += 1
+                log.exception("a batch failed unexpectedly; going on")
+                await _sleep_or_stop(stop, backoff.delay(failures, 0.5, 10.0))
+                continue
             if handled == 0:
                 self._wake.clear()
                 await _first_of(stop, self._wake, self.settings.worker_poll_seconds)

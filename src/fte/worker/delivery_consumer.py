@@ -136,8 +136,17 @@ class DeliveryWorker:
         return adapter
 
     async def _sent(self, job: queue.Job, message_id: uuid.UUID, receipt: DeliveryReceipt) -> None:
-        async with connection(self.pool) as conn:
-            await outbound.mark_sent(conn, job.id, message_id, receipt.external_id, receipt.status)
+        try:
+            async with connection(self.pool) as conn:
+                await outbound.mark_sent(
+                    conn, job.id, message_id, receipt.external_id, receipt.status
+                )
+        except asyncpg.UniqueViolationError:
+            # The provider's id is not ours to trust as unique (a schema that still says it is).
+            # The message went out all the same and must never go again: recorded without it.
+            log.error("message %s: provider id %s is taken; not stored", message_id, receipt)
+            async with connection(self.pool) as conn:
+                await outbound.mark_sent(conn, job.id, message_id, None, receipt.status)
         log.info("message %s delivered (%s)", message_id, receipt.external_id or receipt.status)
 
     async def _postpone(self, job: queue.Job, error: str, seconds: float) -> None:
