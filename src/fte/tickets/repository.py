@@ -165,6 +165,30 @@ async def record_agent_outcome(
     )
 
 
+async def record_hand_over(
+    conn: asyncpg.Connection, ticket_id: uuid.UUID, reason: str, note: str
+) -> None:
+    """A person takes the ticket: escalated for `reason`, with a note for them saying why."""
+    await conn.execute(
+        """
+        UPDATE tickets SET status = 'escalated', escalation_reason = $2, handover_note = $3,
+                           updated_at = now()
+        WHERE id = $1
+        """,
+        ticket_id,
+        reason,
+        note[:2000],
+    )
+
+
+async def ticket_of_message(conn: asyncpg.Connection, message_id: uuid.UUID) -> uuid.UUID | None:
+    """The ticket a message belongs to."""
+    found: uuid.UUID | None = await conn.fetchval(
+        "SELECT ticket_id FROM messages WHERE id = $1", message_id
+    )
+    return found
+
+
 async def customer_history(
     conn: asyncpg.Connection, customer_id: uuid.UUID, before_message: uuid.UUID, limit: int
 ) -> list[asyncpg.Record]:

@@ -28,7 +28,6 @@ from fte.agent.service import (
     commit_decision,
     count_decision,
     count_hand_over,
-    hand_over_unanswerable,
 )
 from fte.bus import postgres_queue as queue
 from fte.bus.dead_letters import error_text
@@ -43,6 +42,7 @@ from fte.kit.tasks import Watchdog
 from fte.knowledge.editor import KB_EMBED_TOPIC, embed_article
 from fte.knowledge.repository import mark_embedding_failed
 from fte.tickets import repository as tickets
+from fte.worker import dead_letter as dead_letters
 
 if TYPE_CHECKING:
     from fte.agent.sentiment import SentimentResult
@@ -416,9 +416,9 @@ class AgentWorker:
         final = job.attempts >= self.settings.worker_max_attempts
         async with transaction(self.pool) as conn:
             if final:
-                dead_id = await queue.dead_letter(conn, job, error)
-                if ctx is not None:
-                    await hand_over_unanswerable(conn, ctx, self.adapters.get(ctx.channel))
+                dead_id, handed = await dead_letters.dead_letter(
+                    conn, job, error, self.adapters, ctx
+                )
             else:
                 await queue.retry_later(
                     conn,
@@ -427,13 +427,15 @@ class AgentWorker:
                     backoff_seconds(job.attempts, self.settings.worker_backoff_cap_seconds),
                 )
         if final:
-            if ctx is not None:
-                count_hand_over(ctx.channel)
+            if handed is not None:
+                count_hand_over(handed)
             log.error("job %s dead-lettered as %s: %s", job.id, dead_id, error)
 
     async def _dead_letter(self, job: queue.Job, error: str) -> None:
         async with transaction(self.pool) as conn:
-            dead_id = await queue.dead_letter(conn, job, error)
+            dead_id, handed = await dead_letters.dead_letter(conn, job, error, self.adapters)
+        if handed is not None:
+            count_hand_over(handed)
         log.error("job %s dead-lettered as %s: %s", job.id, dead_id, error)
 
     async def _listen(self, database_url: str, stop: asyncio.Event) -> None:

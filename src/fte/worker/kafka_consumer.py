@@ -33,7 +33,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
 from fte.agent.runner import MessageContext
-from fte.agent.service import count_hand_over, hand_over_unanswerable
+from fte.agent.service import count_hand_over
 from fte.bus import kafka
 from fte.bus import postgres_queue as queue
 from fte.bus.dead_letters import error_text
@@ -42,6 +42,7 @@ from fte.delivery import repository as outbound
 from fte.delivery.service import TOPIC as DELIVER
 from fte.kit import backoff
 from fte.kit.tasks import Watchdog
+from fte.worker import dead_letter as dead_letters
 from fte.worker import metrics
 from fte.worker.agent_consumer import (
     DB_DOWN,
@@ -477,12 +478,11 @@ class KafkaAgentWorker(AgentWorker):
 
     async def _dead_letter_record(self, job: queue.Job, failure: _Failure) -> None:
         async with transaction(self.pool) as conn:
-            dead_id = await queue.dead_letter(conn, job, failure.error)
-            if failure.ctx is not None:
-                adapter = self.adapters.get(failure.ctx.channel)
-                await hand_over_unanswerable(conn, failure.ctx, adapter)
-        if failure.ctx is not None:
-            count_hand_over(failure.ctx.channel)
+            dead_id, handed = await dead_letters.dead_letter(
+                conn, job, failure.error, self.adapters, failure.ctx
+            )
+        if handed is not None:
+            count_hand_over(handed)
         log.error("job %s dead-lettered as %s: %s", job.id, dead_id, failure.error)
         await self._publish_dead_letter(job, dead_id, failure.error)
 

@@ -1,7 +1,10 @@
-"""Worker heartbeats, and provider message ids unique only for inbound messages.
+"""Worker heartbeats, hand-over notes, and provider message ids unique only for inbound ones.
 
 `worker_heartbeats`: a row per running worker process, beaten every
 FTE_WORKER_HEARTBEAT_SECONDS, so `/health` and the doctor can tell how many are alive.
+
+`tickets.handover_note`: why a ticket was handed to a person when its message or reply became a
+dead letter (the console shows it on the ticket).
 
 `messages.external_id` was unique per channel in both directions. An inbound id is ours to
 de-duplicate redelivered webhooks; an outbound one is whatever the provider answered, and a
@@ -34,6 +37,8 @@ CREATE TABLE worker_heartbeats (
 );
 CREATE INDEX worker_heartbeats_last_beat_idx ON worker_heartbeats (last_beat_at);
 
+ALTER TABLE tickets ADD COLUMN handover_note text;
+
 CREATE UNIQUE INDEX messages_inbound_external_idx ON messages (channel, external_id)
     WHERE external_id IS NOT NULL AND direction = 'inbound';
 CREATE INDEX messages_outbound_external_idx ON messages (channel, external_id)
@@ -46,6 +51,7 @@ CREATE UNIQUE INDEX messages_channel_external_idx ON messages (channel, external
     WHERE external_id IS NOT NULL;
 DROP INDEX messages_outbound_external_idx;
 DROP INDEX messages_inbound_external_idx;
+ALTER TABLE tickets DROP COLUMN IF EXISTS handover_note;
 DROP TABLE worker_heartbeats;
 """
 
