@@ -28,6 +28,7 @@ from fte.db import create_pool
 from fte.kit.tasks import Watchdog
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.heartbeat import Heartbeat
 from fte.worker.kafka_consumer import KafkaAgentWorker
 from fte.worker.redrive import Redriver
 
@@ -87,6 +88,7 @@ async def run_worker(settings: Settings, database_url: str) -> None:
         if adapters["gmail"].is_configured():
             jobs.spawn(WatchRenewer(pool, settings).run(stop), "gmail-watch")
         redriver = jobs.spawn(Redriver(pool, settings, adapters).run(stop), "redrive")
+        jobs.spawn(Heartbeat(pool, settings).run(stop), "heartbeat")
         try:
             await worker.run(stop, database_url)
         finally:
