@@ -11,6 +11,7 @@ from fte.channels.registry import build_registry
 from fte.intake.service import file_inbound
 from fte.worker.delivery_consumer import DeliveryWorker
 from tests.channels.test_whatsapp import queued_reply, twilio_settings
+from tests.fixtures.console import signed_in_agent
 from tests.fixtures.fake_twilio import FakeTwilio
 from tests.worker.test_agent_consumer import ask, worker
 
@@ -21,7 +22,7 @@ async def _ticket(pool: asyncpg.Pool, ticket_id: object) -> asyncpg.Record:
 
 
 async def test_a_message_whose_worker_died_five_times_is_handed_to_a_person(
-    kb_pool: asyncpg.Pool, embedder: Embedder
+    kb_db_url: str, kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
     filed = await file_inbound(kb_pool, ask("How do I reset my password?"))
     async with kb_pool.acquire() as conn:
@@ -45,6 +46,12 @@ async def test_a_message_whose_worker_died_five_times_is_handed_to_a_person(
     assert "abandoned after 5 attempts" in ticket["handover_note"]
     # The customer hears a person will reply; the agent may still answer after a replay.
     assert len(told) == 1 and told[0]["author"] == "system" and runs == 0
+    # The person who takes it reads why on the ticket.
+    async with signed_in_agent(kb_db_url, kb_pool) as console:
+        page = await console.get(f"/console/tickets/{filed.ticket_id}")
+    assert page.status_code == 200
+    assert "The agent could not answer this message" in page.text
+    assert "abandoned after 5 attempts" in page.text
 
 
 async def test_a_reply_that_cannot_be_delivered_hands_the_ticket_to_a_person(
