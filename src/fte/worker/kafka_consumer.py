@@ -279,20 +279,20 @@ class KafkaAgentWorker(AgentWorker):
         if consumer is None:
             return
         log.info("worker %s started (Kafka group %s)", self.name, self.settings.kafka_group_id)
-        lanes = [
-            asyncio.create_task(self._answer_lane(consumer, stop))
-            for _ in range(self.settings.kafka_concurrency)
-        ]
+        lanes = Watchdog(stop)  # a lane that died would leave its records held for good
+        for n in range(self.settings.kafka_concurrency):
+            lanes.spawn(self._answer_lane(consumer, stop), f"answer-lane-{n + 1}")
         try:
             await self._fetch(consumer, stop)
         finally:
             stop.set()
-            await asyncio.gather(*lanes, return_exceptions=True)
+            await lanes.close()
             await self._commit(consumer, list(self._hand.partitions))
             # Leaving the group hands our partitions to the others at once.
             self.consumer = None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(consumer.stop(), 10)
+        lanes.check()
 
     async def _join(self, stop: asyncio.Event) -> AIOKafkaConsumer | None:
         failures = 0
