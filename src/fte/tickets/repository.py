@@ -181,12 +181,12 @@ async def record_hand_over(
     )
 
 
-async def ticket_of_message(conn: asyncpg.Connection, message_id: uuid.UUID) -> uuid.UUID | None:
-    """The ticket a message belongs to."""
-    found: uuid.UUID | None = await conn.fetchval(
-        "SELECT ticket_id FROM messages WHERE id = $1", message_id
-    )
-    return found
+async def ticket_of_message(
+    conn: asyncpg.Connection, message_id: uuid.UUID
+) -> tuple[uuid.UUID, str] | None:
+    """(ticket, channel) of a message."""
+    row = await conn.fetchrow("SELECT ticket_id, channel FROM messages WHERE id = $1", message_id)
+    return (row["ticket_id"], row["channel"]) if row is not None else None
 
 
 async def customer_history(

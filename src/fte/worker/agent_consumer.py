@@ -27,7 +27,6 @@ from fte.agent.runner import Agent, MessageContext
 from fte.agent.service import (
     commit_decision,
     count_decision,
-    count_hand_over,
 )
 from fte.bus import postgres_queue as queue
 from fte.bus.dead_letters import error_text
@@ -428,14 +427,14 @@ class AgentWorker:
                 )
         if final:
             if handed is not None:
-                count_hand_over(handed)
+                handed.count()
             log.error("job %s dead-lettered as %s: %s", job.id, dead_id, error)
 
     async def _dead_letter(self, job: queue.Job, error: str) -> None:
         async with transaction(self.pool) as conn:
             dead_id, handed = await dead_letters.dead_letter(conn, job, error, self.adapters)
         if handed is not None:
-            count_hand_over(handed)
+            handed.count()
         log.error("job %s dead-lettered as %s: %s", job.id, dead_id, error)
 
     async def _listen(self, database_url: str, stop: asyncio.Event) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -19,6 +20,7 @@ from fte.agent.service import hand_over_unanswerable
 from fte.bus import postgres_queue as queue
 from fte.channels.base import ChannelAdapter
 from fte.delivery.service import TOPIC as DELIVER
+from fte.ops.metrics import TICKETS_ESCALATED
 from fte.tickets import repository as tickets
 
 log = logging.getLogger(__name__)
@@ -27,15 +29,27 @@ INBOUND = "inbound"
 DELIVERY_FAILED = "delivery_failed"
 
 
+@dataclass(frozen=True)
+class HandOver:
+    """A ticket handed to a person by a dead letter."""
+
+    channel: str
+    reason: str
+
+    def count(self) -> None:
+        """In the escalation metrics; call once committed (a rollback handed nothing over)."""
+        TICKETS_ESCALATED.labels(self.channel, self.reason).inc()
+
+
 async def dead_letter(
     conn: asyncpg.Connection,
     job: queue.Job,
     error: str,
     adapters: dict[str, ChannelAdapter],
     ctx: MessageContext | None = None,
-) -> tuple[int, str | None]:
-    """Dead-letter the job in the caller's transaction; (dead letter id, the channel of the
-    ticket handed to a person, for `count_hand_over` once committed, or None)."""
+) -> tuple[int, HandOver | None]:
+    """Dead-letter the job in the caller's transaction; (dead letter id, the hand-over, if a
+    ticket was handed to a person)."""
     dead_id = await queue.dead_letter(conn, job, error)
     message_id = job.payload.get("message_id")
     if message_id is None or job.topic not in (INBOUND, DELIVER):
@@ -49,11 +63,12 @@ async def dead_letter(
         await hand_over_unanswerable(conn, ctx, adapters.get(ctx.channel))
         note = f"The agent could not answer this message (dead letter #{dead_id}): {error}"
         await tickets.record_hand_over(conn, ctx.ticket_id, AI_UNAVAILABLE, note)
-        return dead_id, ctx.channel
-    ticket_id = await tickets.ticket_of_message(conn, uuid.UUID(str(message_id)))
-    if ticket_id is None:
+        return dead_id, HandOver(ctx.channel, AI_UNAVAILABLE)
+    found = await tickets.ticket_of_message(conn, uuid.UUID(str(message_id)))
+    if found is None:
         return dead_id, None
+    ticket_id, channel = found
     # No word to the customer: the channel that failed is the one it would go through.
     note = f"A reply could not be delivered (dead letter #{dead_id}): {error}"
     await tickets.record_hand_over(conn, ticket_id, DELIVERY_FAILED, note)
-    return dead_id, None
+    return dead_id, HandOver(channel, DELIVERY_FAILED)

@@ -173,8 +173,10 @@ class DeliveryWorker:
         """The job to the dead letters, its message marked failed and its ticket handed to a
         person; the dead letter's id."""
         async with transaction(self.pool) as conn:
-            dead_id, _ = await dead_letters.dead_letter(conn, job, error, self.adapters)
+            dead_id, handed = await dead_letters.dead_letter(conn, job, error, self.adapters)
             await outbound.record_error(conn, message_id, error, status="failed")
+        if handed is not None:
+            handed.count()
         log.error("delivery of %s dead-lettered as %s: %s", message_id, dead_id, error)
         return dead_id
 

@@ -33,7 +33,6 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
 from fte.agent.runner import MessageContext
-from fte.agent.service import count_hand_over
 from fte.bus import kafka
 from fte.bus import postgres_queue as queue
 from fte.bus.dead_letters import error_text
@@ -482,7 +481,7 @@ class KafkaAgentWorker(AgentWorker):
                 conn, job, failure.error, self.adapters, failure.ctx
             )
         if handed is not None:
-            count_hand_over(handed)
+            handed.count()
         log.error("job %s dead-lettered as %s: %s", job.id, dead_id, failure.error)
         await self._publish_dead_letter(job, dead_id, failure.error)
 
