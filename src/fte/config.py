@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=1.0, alias="FTE_WORKER_POLL_SECONDS", gt=0)
     worker_lease_seconds: float = Field(default=60.0, alias="FTE_WORKER_LEASE_SECONDS", gt=0)
     worker_max_attempts: int = Field(default=5, alias="FTE_WORKER_MAX_ATTEMPTS", ge=1)
+    # Each worker records a beat this often; one that missed 3 is counted dead (/health, doctor).
+    worker_heartbeat_seconds: float = Field(default=5.0, alias="FTE_WORKER_HEARTBEAT_SECONDS", gt=0)
     # Retry n waits a random time in [0, min(cap, 2^n)] s (exponential backoff, full jitter).
     worker_backoff_cap_seconds: float = Field(
         default=300.0, alias="FTE_WORKER_BACKOFF_CAP_SECONDS", ge=0

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -27,6 +28,7 @@ from fte.ops import migrations
 from fte.ops.embedded_postgres import EmbeddedPostgres
 from fte.ops.embedded_tansu import EmbeddedTansu
 from fte.worker.agent_consumer import AgentWorker
+from fte.worker.heartbeat import Heartbeat
 from tests.channels.test_gmail import ADDRESS as GMAIL_ADDRESS
 from tests.channels.test_gmail import PUSH_TOKEN, gmail_settings
 from tests.channels.test_gmail import TOPIC as GMAIL_TOPIC
@@ -35,7 +37,7 @@ from tests.fixtures.fake_chatwoot import FakeChatwoot
 from tests.fixtures.fake_gmail import FakeGmail
 from tests.fixtures.fake_openai import FakeOpenAI, completion, error
 from tests.fixtures.kafka import kafka_env, tansu  # noqa: F401 (fixtures)
-from tests.fixtures.processes import free_port
+from tests.fixtures.processes import free_port, start_worker
 
 Checks = dict[str, dict[str, Any]]
 
@@ -60,10 +62,34 @@ async def db(server: EmbeddedPostgres) -> AsyncIterator[asyncpg.Pool]:
     async with pool.acquire() as conn:
         await conn.execute(
             "TRUNCATE customers, tickets, messages, outbox, dead_letters, agent_runs, "
-            "gmail_mailboxes CASCADE"
+            "gmail_mailboxes, worker_heartbeats CASCADE"
         )
     yield pool
     await pool.close()
+
+
+class LiveWorker:
+    """A worker's heartbeat (the real one) without the rest of the worker: the deployment
+    under test has a worker alive unless a test stops it."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self.halt = asyncio.Event()
+        self.task = asyncio.create_task(Heartbeat(pool, make_settings()).run(self.halt))
+
+    async def stop(self) -> None:
+        self.halt.set()
+        await self.task
+
+
+@pytest.fixture(autouse=True)
+async def live_worker(db: asyncpg.Pool) -> AsyncIterator[LiveWorker]:
+    worker = LiveWorker(db)
+    for _ in range(1000):  # its first beat is in
+        if await db.fetchval("SELECT count(*) FROM worker_heartbeats"):
+            break
+        await asyncio.sleep(0.01)
+    yield worker
+    await worker.stop()
 
 
 @pytest.fixture
@@ -189,6 +215,50 @@ async def test_a_wedged_ticket_fails_until_the_agent_answers_it(
     await AgentWorker(db, settings, embedder, build_registry(settings)).run_once()
     code, checks = await run_doctor(server, api, tmp_path)
     assert (code, checks["stuck_tickets"]["status"]) == (0, "PASS")
+
+
+async def _workers(api: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=api, timeout=5) as c:
+        r = await c.get("/health")
+    assert r.status_code == 200
+    workers: dict[str, Any] = r.json()["workers"]
+    return workers
+
+
+async def _until_alive(api: str, alive: int) -> dict[str, Any]:
+    for _ in range(1200):
+        workers = await _workers(api)
+        if workers["alive"] == alive:
+            return workers
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never {alive} alive: {workers}")
+
+
+async def test_a_killed_worker_is_seen_dead_and_fails_the_doctor_while_work_waits(
+    server: EmbeddedPostgres, db: asyncpg.Pool, tmp_path: Path, live_worker: LiveWorker
+) -> None:
+    await live_worker.stop()  # only the real worker below beats
+    beat = {"FTE_WORKER_HEARTBEAT_SECONDS": "0.5"}  # dead after 1.5 s without a beat
+    async with serve_app(server.url(), make_settings(**beat)) as api:
+        worker = start_worker(server.url(), beat)
+        try:
+            assert (await _until_alive(api, 1))["alive"] == 1
+            code, checks = await run_doctor(server, api, tmp_path, **beat)
+            assert checks["workers"]["status"] == "PASS" and code == 0, failing(checks)
+        finally:
+            worker.kill()
+        await file_inbound(db, message(7))  # a customer writes in: nobody will answer
+        dead = await _until_alive(api, 0)
+        assert dead["dead"] == 1 and dead["waiting"] == 1 and dead["status"] == "FAIL"
+        code, checks = await run_doctor(server, api, tmp_path, **beat)
+        assert (code, failing(checks)) == (1, {"workers": "FAIL"})
+        assert "no worker alive" in checks["workers"]["summary"]
+        assert "1 job(s) waiting" in checks["workers"]["summary"]
+
+        async with db.acquire() as conn:  # nothing waits any more: a warning, not a failure
+            await conn.execute("UPDATE outbox SET processed_at = now()")
+        code, checks = await run_doctor(server, api, tmp_path, **beat)
+        assert (code, failing(checks)) == (3, {"workers": "WARN"})
 
 
 async def test_dead_letters_in_the_last_hour_then_replayed(

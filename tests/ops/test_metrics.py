@@ -117,9 +117,12 @@ async def test_requests_and_ticket_work_move_the_contract_metrics(
     assert moved("fte_tickets_resolved_total", channel="web_form") == 1
     assert moved("fte_delivery_failures_total", channel="whatsapp") == 1
     assert moved("fte_dead_letters_total", topic="deliver") == 1
+    assert moved("fte_tickets_escalated_total", channel="whatsapp", reason="delivery_failed") == 1
     # Gauges are the database's state at scrape time.
     assert value(after, "fte_open_tickets", status="resolved") == 1
-    assert value(after, "fte_open_tickets", status="escalated") == 1
+    # The refund escalation, and the WhatsApp ticket whose reply became a dead letter: a
+    # person takes it (`delivery_failed`).
+    assert value(after, "fte_open_tickets", status="escalated") == 2
     assert value(after, "fte_open_tickets", status="closed") == 0
     assert value(after, "fte_queue_depth", topic="learn") == 1  # the resolved ticket's job
     assert value(after, "fte_queue_oldest_age_seconds", topic="learn") >= 0

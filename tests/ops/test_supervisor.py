@@ -123,3 +123,31 @@ def test_fte_up_with_the_embedded_kafka_broker(tmp_path: Path) -> None:
     host, _, broker_port = broker.rpartition(":")
     with socket.socket() as s:
         assert s.connect_ex((host, int(broker_port))) != 0  # the broker is gone
+
+
+def test_fte_up_restarts_a_killed_worker_while_the_api_keeps_serving(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    up = fte_up(tmp_path / "data", port)
+    try:
+        worker_pid = int(up.output().split("worker-1 (pid ")[1].split(")")[0])
+        os.kill(worker_pid, signal.SIGKILL)
+        answers: list[int] = []
+        deadline = time.monotonic() + 60
+        while "worker-1 restarted" not in up.output():
+            assert time.monotonic() < deadline, up.output()
+            assert up.proc.poll() is None, up.output()  # fte up itself goes on
+            answers.append(httpx.get(base + "/health", timeout=5).status_code)
+            time.sleep(0.1)
+        assert answers and set(answers) == {200}  # the API answered throughout
+        out = up.output()
+        assert f"worker-1 (pid {worker_pid}) exited with code -9; restarting it in 1s" in out
+        new_pid = int(out.split("worker-1 restarted (pid ")[1].split(")")[0])
+        assert new_pid != worker_pid
+        # The new worker does the work.
+        ticket = ask(base, "How do I turn on two-factor authentication?")
+        assert "Source:" in ticket["messages"][-1]["body"]
+    finally:
+        up.proc.send_signal(signal.SIGTERM)
+        assert up.proc.wait(60) == 0, up.output()
+    assert "Stopped." in up.output()

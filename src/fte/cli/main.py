@@ -92,6 +92,7 @@ def worker() -> None:
     """Run a worker: claims inbound messages and answers or escalates them."""
     import uvloop
 
+    from fte.kit.tasks import BackgroundTaskDied
     from fte.worker.process import MissingTopics, run_worker
 
     settings = get_settings()
@@ -101,7 +102,7 @@ def worker() -> None:
             # uvloop, as the API runs under uvicorn: a worker's time goes to database round
             # trips, and its event loop costs a fraction of asyncio's own per round trip.
             uvloop.run(run_worker(settings, url))
-        except MissingTopics as exc:
+        except (MissingTopics, BackgroundTaskDied) as exc:
             console.print(f"[red]fte worker: {exc}[/red]")
             raise typer.Exit(1) from exc
 

@@ -66,6 +66,16 @@ async def health_report(
             name: channel_state(adapter, breakers, problems) for name, adapter in adapters.items()
         },
     }
+    workers = results.get("workers")
+    if workers is not None and workers.data:
+        data = workers.data
+        report["workers"] = {
+            "alive": data["alive"],
+            "dead": data["dead"],
+            "waiting": data["waiting"],
+            "last_beat_seconds": data["last_beat_seconds"],
+            "status": workers.status.value,
+        }
     if problems:
         report["channel_problems"] = problems
     if db_ok:  # this API process's connection pool, for `fte doctor` and dashboards

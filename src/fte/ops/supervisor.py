@@ -1,7 +1,8 @@
 """`fte up`: the whole system on one machine — database, migrations, demo KB, API, worker.
 
 Children are started with a parent-death signal, so nothing outlives the supervisor, and a lock
-file keeps two supervisors off the same data directory.
+file keeps two supervisors off the same data directory. A child that exits after start-up is
+started again with a capped backoff, the others serving meanwhile; only a signal stops all.
 """
 
 from __future__ import annotations
@@ -27,11 +28,17 @@ from rich.console import Console
 from fte.agent.embeddings import default_processes
 from fte.bus import kafka
 from fte.config import Settings
+from fte.kit import backoff
 from fte.ops import migrations
 from fte.ops.embedded_postgres import EmbeddedPostgres
 from fte.ops.embedded_tansu import EmbeddedTansu, EmbeddedTansuError
 
 console = Console(stderr=True)
+
+# A crashed child is started again after 1 s, doubling up to this; a child that ran this long
+# before it crashed starts from 1 s again.
+RESTART_CAP_SECONDS = 30.0
+RESTART_RESET_SECONDS = 60.0
 
 
 class SupervisorError(RuntimeError):
@@ -54,6 +61,8 @@ class Supervisor:
     tansu: EmbeddedTansu | None = None
     _lock: IO[str] | None = None
     _stopping: bool = False
+    _commands: dict[str, list[str]] = field(default_factory=dict)
+    _env: dict[str, str] = field(default_factory=dict)
 
     def run(self) -> int:
         """Start everything, wait for a signal or a child's death, stop everything."""
@@ -152,6 +161,7 @@ class Supervisor:
             raise SupervisorError("loading the demo knowledge base failed (see above)")
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self._commands[name], self._env = args, env
         self.children[name] = subprocess.Popen(
             [sys.executable, "-m", "fte", *args],
             env=env,
@@ -196,13 +206,40 @@ class Supervisor:
         )
 
     def _wait(self) -> int:
+        """Watch the children until a signal: one that exits is started again after a backoff
+        (1 s doubling to 30 s; reset once it has run for a minute), the others go on serving."""
+        restarts: dict[str, int] = dict.fromkeys(self.children, 0)
+        started = dict.fromkeys(self.children, time.monotonic())
+        due: dict[str, float] = {}  # child → when to start it again
         while True:
-            try:
-                self._check_children()
-            except SupervisorError as exc:
-                console.print(f"[red]fte up: {exc}; stopping everything.[/red]")
-                return 1
+            now = time.monotonic()
+            for name, child in list(self.children.items()):
+                if name in due:
+                    if now >= due[name]:
+                        del due[name]
+                        self._spawn(name, self._commands[name], self._env)
+                        started[name] = now
+                        console.print(
+                            f"[yellow]fte up: {name} restarted (pid {self.pid(name)})[/yellow]"
+                        )
+                    continue
+                code = child.poll()
+                if code is None:
+                    if now - started[name] > RESTART_RESET_SECONDS:
+                        restarts[name] = 0
+                    continue
+                restarts[name] += 1
+                wait = backoff.ceiling(restarts[name], 1.0, RESTART_CAP_SECONDS)
+                console.print(
+                    f"[red]fte up: {name} (pid {child.pid}) exited with code {code}; "
+                    f"restarting it in {wait:.0f}s (restart {restarts[name]})[/red]"
+                )
+                due[name] = now + wait
             time.sleep(0.5)
+
+    def pid(self, name: str) -> int:
+        """The process id of a child."""
+        return self.children[name].pid
 
     def _stop(self) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -30,13 +30,14 @@ async def find_open_ticket_by_thread(
 async def find_message_by_external_id(
     conn: asyncpg.Connection, channel: str, external_id: str
 ) -> asyncpg.Record | None:
-    """The already filed message with this provider id, with its ticket."""
+    """The already filed inbound message with this provider id, with its ticket (a reply's
+    provider id may equal it: only inbound ids are ours to de-duplicate on)."""
     return await conn.fetchrow(
         """
         SELECT m.id AS message_id, m.conversation_id, t.id AS ticket_id,
                t.number AS ticket_number, t.customer_id
         FROM messages m JOIN tickets t ON t.id = m.ticket_id
-        WHERE m.channel = $1 AND m.external_id = $2
+        WHERE m.channel = $1 AND m.external_id = $2 AND m.direction = 'inbound'
         """,
         channel,
         external_id,
@@ -162,6 +163,30 @@ async def record_agent_outcome(
         responded,
         *(sentiment or (None, None)),
     )
+
+
+async def record_hand_over(
+    conn: asyncpg.Connection, ticket_id: uuid.UUID, reason: str, note: str
+) -> None:
+    """A person takes the ticket: escalated for `reason`, with a note for them saying why."""
+    await conn.execute(
+        """
+        UPDATE tickets SET status = 'escalated', escalation_reason = $2, handover_note = $3,
+                           updated_at = now()
+        WHERE id = $1
+        """,
+        ticket_id,
+        reason,
+        note[:2000],
+    )
+
+
+async def ticket_of_message(
+    conn: asyncpg.Connection, message_id: uuid.UUID
+) -> tuple[uuid.UUID, str] | None:
+    """(ticket, channel) of a message."""
+    row = await conn.fetchrow("SELECT ticket_id, channel FROM messages WHERE id = $1", message_id)
+    return (row["ticket_id"], row["channel"]) if row is not None else None
 
 
 async def customer_history(

@@ -7,7 +7,6 @@ import contextlib
 import gc
 import logging
 import os
-import random
 import socket
 import time
 import uuid
@@ -28,8 +27,6 @@ from fte.agent.runner import Agent, MessageContext
 from fte.agent.service import (
     commit_decision,
     count_decision,
-    count_hand_over,
-    hand_over_unanswerable,
 )
 from fte.bus import postgres_queue as queue
 from fte.bus.dead_letters import error_text
@@ -37,11 +34,14 @@ from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.db import asyncpg_dsn, connection, transaction
 from fte.errors import ServiceUnavailable
+from fte.kit import backoff
 from fte.kit import logging as trace
 from fte.kit.ordered import in_order_per_key
+from fte.kit.tasks import Watchdog
 from fte.knowledge.editor import KB_EMBED_TOPIC, embed_article
 from fte.knowledge.repository import mark_embedding_failed
 from fte.tickets import repository as tickets
+from fte.worker import dead_letter as dead_letters
 
 if TYPE_CHECKING:
     from fte.agent.sentiment import SentimentResult
@@ -70,8 +70,8 @@ def worker_id() -> str:
 
 
 def backoff_seconds(attempt: int, cap: float = 300.0) -> float:
-    """Exponential backoff with full jitter."""
-    return random.uniform(0, min(cap, 2.0**attempt))
+    """Before a job's next attempt: 2^attempt seconds with full jitter, at most `cap`."""
+    return backoff.delay(attempt, 2.0, cap)
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,8 @@ class AgentWorker:
     async def run(self, stop: asyncio.Event, database_url: str) -> None:
         """Work until `stop` is set; the batches in hand are finished first."""
         await self.warm_up()
-        listener = asyncio.create_task(self._listen(database_url, stop))
+        watchdog = Watchdog(stop)
+        watchdog.spawn(self._listen(database_url, stop), "listen")
         log.info("worker %s started", self.name)
         # Two batches in flight: one is embedded while the other's outcomes are written, or both
         # are embedded at once by two embedding processes. The claim hands out only a
@@ -142,9 +143,9 @@ class AgentWorker:
         try:
             await asyncio.gather(*lanes)
         finally:
-            listener.cancel()
-            await asyncio.gather(listener, return_exceptions=True)
+            await watchdog.close(cancel=True)
             log.info("worker %s stopped", self.name)
+        watchdog.check()
 
     async def _lane(self, stop: asyncio.Event, step: Callable[[], Awaitable[int]]) -> None:
         """Repeat `step` (claim and handle a batch) until stopped; idle until woken when there
@@ -157,7 +158,15 @@ class AgentWorker:
             except DB_DOWN as exc:
                 failures += 1
                 log.warning("database unavailable (%s); retrying", type(exc).__name__)
-                await _sleep_or_stop(stop, min(10.0, 0.5 * 2**failures))
+                await _sleep_or_stop(stop, backoff.delay(failures, 0.5, 10.0))
+                continue
+            except Exception:
+                # A fault not foreseen must not take the worker down (and `fte up` with it):
+                # the batch's leases expire, its jobs are claimed again and, after their last
+                # attempt, handed to a person.
+                failures += 1
+                log.exception("a batch failed unexpectedly; going on")
+                await _sleep_or_stop(stop, backoff.delay(failures, 0.5, 10.0))
                 continue
             if handled == 0:
                 self._wake.clear()
@@ -406,9 +415,9 @@ class AgentWorker:
         final = job.attempts >= self.settings.worker_max_attempts
         async with transaction(self.pool) as conn:
             if final:
-                dead_id = await queue.dead_letter(conn, job, error)
-                if ctx is not None:
-                    await hand_over_unanswerable(conn, ctx, self.adapters.get(ctx.channel))
+                dead_id, handed = await dead_letters.dead_letter(
+                    conn, job, error, self.adapters, ctx
+                )
             else:
                 await queue.retry_later(
                     conn,
@@ -417,13 +426,15 @@ class AgentWorker:
                     backoff_seconds(job.attempts, self.settings.worker_backoff_cap_seconds),
                 )
         if final:
-            if ctx is not None:
-                count_hand_over(ctx.channel)
+            if handed is not None:
+                handed.count()
             log.error("job %s dead-lettered as %s: %s", job.id, dead_id, error)
 
     async def _dead_letter(self, job: queue.Job, error: str) -> None:
         async with transaction(self.pool) as conn:
-            dead_id = await queue.dead_letter(conn, job, error)
+            dead_id, handed = await dead_letters.dead_letter(conn, job, error, self.adapters)
+        if handed is not None:
+            handed.count()
         log.error("job %s dead-lettered as %s: %s", job.id, dead_id, error)
 
     async def _listen(self, database_url: str, stop: asyncio.Event) -> None:

@@ -25,6 +25,7 @@ from fte.kit import logging as trace
 from fte.kit.circuit_breaker import CircuitOpenError
 from fte.kit.ordered import in_order_per_key
 from fte.ops.metrics import DELIVERY_FAILURES
+from fte.worker import dead_letter as dead_letters
 from fte.worker.agent_consumer import DB_DOWN, backoff_seconds, worker_id
 
 log = logging.getLogger(__name__)
@@ -136,8 +137,17 @@ class DeliveryWorker:
         return adapter
 
     async def _sent(self, job: queue.Job, message_id: uuid.UUID, receipt: DeliveryReceipt) -> None:
-        async with connection(self.pool) as conn:
-            await outbound.mark_sent(conn, job.id, message_id, receipt.external_id, receipt.status)
+        try:
+            async with connection(self.pool) as conn:
+                await outbound.mark_sent(
+                    conn, job.id, message_id, receipt.external_id, receipt.status
+                )
+        except asyncpg.UniqueViolationError:
+            # The provider's id is not ours to trust as unique (a schema that still says it is).
+            # The message went out all the same and must never go again: recorded without it.
+            log.error("message %s: provider id %s is taken; not stored", message_id, receipt)
+            async with connection(self.pool) as conn:
+                await outbound.mark_sent(conn, job.id, message_id, None, receipt.status)
         log.info("message %s delivered (%s)", message_id, receipt.external_id or receipt.status)
 
     async def _postpone(self, job: queue.Job, error: str, seconds: float) -> None:
@@ -160,10 +170,13 @@ class DeliveryWorker:
         log.warning("delivery of %s failed (attempt %d): %s", message_id, job.attempts, error)
 
     async def dead_letter(self, job: queue.Job, message_id: uuid.UUID, error: str) -> int:
-        """The job to the dead letters and its message marked failed; the dead letter's id."""
+        """The job to the dead letters, its message marked failed and its ticket handed to a
+        person; the dead letter's id."""
         async with transaction(self.pool) as conn:
-            dead_id = await queue.dead_letter(conn, job, error)
+            dead_id, handed = await dead_letters.dead_letter(conn, job, error, self.adapters)
             await outbound.record_error(conn, message_id, error, status="failed")
+        if handed is not None:
+            handed.count()
         log.error("delivery of %s dead-lettered as %s: %s", message_id, dead_id, error)
         return dead_id
 

@@ -33,13 +33,15 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
 from fte.agent.runner import MessageContext
-from fte.agent.service import count_hand_over, hand_over_unanswerable
 from fte.bus import kafka
 from fte.bus import postgres_queue as queue
 from fte.bus.dead_letters import error_text
 from fte.db import connection, transaction
 from fte.delivery import repository as outbound
 from fte.delivery.service import TOPIC as DELIVER
+from fte.kit import backoff
+from fte.kit.tasks import Watchdog
+from fte.worker import dead_letter as dead_letters
 from fte.worker import metrics
 from fte.worker.agent_consumer import (
     DB_DOWN,
@@ -253,41 +255,43 @@ class KafkaAgentWorker(AgentWorker):
         self.stop = stop
         await self.warm_up()
         relay_wake = asyncio.Event()
-        tasks = [
-            asyncio.create_task(Relay(self.pool, self.settings).run(stop, relay_wake)),
-            asyncio.create_task(self._learn_loop(stop)),
-            asyncio.create_task(self._listen(database_url, stop)),
-            asyncio.create_task(self._forward_wakes(stop, relay_wake)),
-        ]
+        # A task that dies stops the worker, which then exits non-zero to be restarted: a
+        # relay that died quietly once left the outbox to grow while the worker looked alive.
+        watchdog = Watchdog(stop)
+        watchdog.spawn(Relay(self.pool, self.settings).run(stop, relay_wake), "relay")
+        watchdog.spawn(self._learn_loop(stop), "learn")
+        watchdog.spawn(self._listen(database_url, stop), "listen")
+        watchdog.spawn(self._forward_wakes(stop, relay_wake), "relay-wakes")
         try:
             await self._consume(stop)
         finally:
             stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await watchdog.close()
             if self._dlq is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._dlq.stop(), 2)
             log.info("worker %s stopped", self.name)
+        watchdog.check()
 
     async def _consume(self, stop: asyncio.Event) -> None:
         consumer = self.consumer = await self._join(stop)
         if consumer is None:
             return
         log.info("worker %s started (Kafka group %s)", self.name, self.settings.kafka_group_id)
-        lanes = [
-            asyncio.create_task(self._answer_lane(consumer, stop))
-            for _ in range(self.settings.kafka_concurrency)
-        ]
+        lanes = Watchdog(stop)  # a lane that died would leave its records held for good
+        for n in range(self.settings.kafka_concurrency):
+            lanes.spawn(self._answer_lane(consumer, stop), f"answer-lane-{n + 1}")
         try:
             await self._fetch(consumer, stop)
         finally:
             stop.set()
-            await asyncio.gather(*lanes, return_exceptions=True)
+            await lanes.close()
             await self._commit(consumer, list(self._hand.partitions))
             # Leaving the group hands our partitions to the others at once.
             self.consumer = None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(consumer.stop(), 10)
+        lanes.check()
 
     async def _join(self, stop: asyncio.Event) -> AIOKafkaConsumer | None:
         failures = 0
@@ -304,7 +308,7 @@ class KafkaAgentWorker(AgentWorker):
                 log.warning("cannot join the Kafka group (%r); retrying", exc)
                 with contextlib.suppress(Exception):
                     await consumer.stop()
-                await _sleep_or_stop(stop, min(10.0, 0.5 * 2**failures))
+                await _sleep_or_stop(stop, backoff.delay(failures, 0.5, 10.0))
         return None
 
     async def _fetch(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
@@ -473,12 +477,11 @@ class KafkaAgentWorker(AgentWorker):
 
     async def _dead_letter_record(self, job: queue.Job, failure: _Failure) -> None:
         async with transaction(self.pool) as conn:
-            dead_id = await queue.dead_letter(conn, job, failure.error)
-            if failure.ctx is not None:
-                adapter = self.adapters.get(failure.ctx.channel)
-                await hand_over_unanswerable(conn, failure.ctx, adapter)
-        if failure.ctx is not None:
-            count_hand_over(failure.ctx.channel)
+            dead_id, handed = await dead_letters.dead_letter(
+                conn, job, failure.error, self.adapters, failure.ctx
+            )
+        if handed is not None:
+            handed.count()
         log.error("job %s dead-lettered as %s: %s", job.id, dead_id, failure.error)
         await self._publish_dead_letter(job, dead_id, failure.error)
 

@@ -25,8 +25,10 @@ from fte.channels.imap_smtp.poller import MailboxPoller
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import create_pool
+from fte.kit.tasks import Watchdog
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.heartbeat import Heartbeat
 from fte.worker.kafka_consumer import KafkaAgentWorker
 from fte.worker.redrive import Redriver
 
@@ -78,19 +80,22 @@ async def run_worker(settings: Settings, database_url: str) -> None:
             sentiment=SentimentSource(embedder),
             delivery=DeliveryWorker(pool, settings, adapters),
         )
-        periodic = []
+        # Each job beside the worker is watched: one that dies stops the process, which exits
+        # non-zero (BackgroundTaskDied) so that `fte up` or Kubernetes restarts it.
+        jobs = Watchdog(stop)
         if adapters["email"].is_configured():
-            periodic.append(asyncio.create_task(MailboxPoller(pool, settings).run(stop)))
+            jobs.spawn(MailboxPoller(pool, settings).run(stop), "mailbox-poller")
         if adapters["gmail"].is_configured():
-            periodic.append(asyncio.create_task(WatchRenewer(pool, settings).run(stop)))
-        redriver = asyncio.create_task(Redriver(pool, settings, adapters).run(stop))
+            jobs.spawn(WatchRenewer(pool, settings).run(stop), "gmail-watch")
+        redriver = jobs.spawn(Redriver(pool, settings, adapters).run(stop), "redrive")
+        jobs.spawn(Heartbeat(pool, settings).run(stop), "heartbeat")
         try:
             await worker.run(stop, database_url)
         finally:
+            stop.set()
             redriver.cancel()
-            await asyncio.gather(redriver, return_exceptions=True)
-        for task in periodic:
-            await task
+            await jobs.close()
+        jobs.check()
     finally:
         if responder is not None:
             await responder.aclose()

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 
 import asyncpg
 
-from fte.agent.runner import MessageContext
-from fte.agent.service import hand_over_unanswerable
 from fte.bus import postgres_queue as queue
 from fte.bus import redrive
 from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.db import transaction
 from fte.kit import logging as trace
-from fte.tickets import repository as tickets
+from fte.worker import dead_letter as dead_letters
 from fte.worker import metrics
 from fte.worker.agent_consumer import DB_DOWN, _sleep_or_stop
 
@@ -87,13 +84,8 @@ class Redriver:
             f"after {item.redrives} re-drive(s)"
         )
         job = queue.Job(item.outbox_id, item.topic, item.key, item.payload, item.attempts)
-        dead_id = await queue.dead_letter(conn, job, reason)
-        row = await tickets.load_message_context(conn, uuid.UUID(item.message_id))
-        if row is not None:
-            ctx = MessageContext.from_record(row)
-            await hand_over_unanswerable(conn, ctx, self.adapters.get(ctx.channel))
+        dead_id, _ = await dead_letters.dead_letter(conn, job, reason, self.adapters)
         metrics.STUCK_REDRIVEN.labels(outcome="dead_lettered").inc()
-        metrics.DEAD_LETTERED.labels(topic=item.topic).inc()
         log.error(
             "ticket #%s: message dead-lettered as %s: %s", item.ticket_number, dead_id, reason
         )

@@ -21,6 +21,7 @@ from fte.bus import kafka, outbox
 from fte.bus.postgres_queue import Job
 from fte.config import Settings
 from fte.db import transaction
+from fte.kit import backoff
 from fte.worker import metrics
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 
 class Relay:
     """Publishes the outbox to Kafka; one per worker process, one at work at a time."""
+
+    retry_base_seconds = 0.25
+    retry_cap_seconds = 5.0
 
     def __init__(self, pool: asyncpg.Pool, settings: Settings):
         self.pool = pool
@@ -39,10 +43,12 @@ class Relay:
         self._outage = False  # set by a failed publish; cleared once everything is re-sent
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
-        """Relay until `stop`; `wake` is set when new rows were committed."""
+        """Relay until `stop`; `wake` is set when new rows were committed. Any number of
+        failures is survived, each waited out with a capped backoff."""
         failures = 0
         try:
             while not stop.is_set():
+                wake.clear()  # rows committed from here on set it again
                 try:
                     await self._record_backlog()
                     published = await self.relay_once()
@@ -51,26 +57,34 @@ class Relay:
                     failures += 1
                     log.warning("Kafka unavailable (%s); rows wait in the outbox", exc)
                     await self._close_producer()
-                    await _wait(stop, wake, min(5.0, 0.25 * 2**failures))
+                    await self._back_off(stop, failures)
                     continue
                 except (
                     asyncpg.PostgresConnectionError,
                     asyncpg.InterfaceError,
                     TimeoutError,
                 ) as exc:
+                    failures += 1
                     log.warning("relay: database unavailable (%r); retrying", exc)
-                    await _wait(stop, wake, 1.0)
+                    await self._back_off(stop, failures)
                     continue
                 except Exception:  # never let the relay die quietly: rows would wait forever
+                    failures += 1
                     log.exception("relay failed; retrying")
                     await self._close_producer()
-                    await _wait(stop, wake, 1.0)
+                    await self._back_off(stop, failures)
                     continue
                 if published == 0:
-                    wake.clear()
                     await _wait(stop, wake, self.settings.worker_poll_seconds)
         finally:
             await self._close_producer()
+
+    async def _back_off(self, stop: asyncio.Event, failures: int) -> None:
+        """Wait out a failure. New rows do not cut the wait short: under load they arrive all
+        the time, and the relay would retry a broker that is away without pause."""
+        seconds = backoff.delay(failures, self.retry_base_seconds, self.retry_cap_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
 
     async def relay_once(self) -> int:
         """Publish one batch; the number of rows the broker acknowledged."""

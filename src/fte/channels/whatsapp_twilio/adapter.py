@@ -54,20 +54,22 @@ class WhatsAppAdapter:
             raise DeliveryRejected("no WhatsApp number to reply to")
         s = self.settings
         assert s.twilio_whatsapp_from is not None
-        http = AsyncTwilioHttpClient(pool_connections=False)
-        client = Client(s.twilio_account_sid, s.twilio_auth_token, http_client=http)
-        client.api.base_url = s.twilio_api_base.rstrip("/")
-        try:
-            sent = await client.messages.create_async(
-                to=whatsapp_address(message.to),
-                from_=whatsapp_address(s.twilio_whatsapp_from),
-                body=message.body,
-                status_callback=s.base_url + STATUS_PATH,
-            )
-        except TwilioRestException as exc:
-            raise _classify(exc) from exc
-        except (aiohttp.ClientError, TwilioException, OSError) as exc:
-            raise ChannelUnavailable(f"Twilio unreachable: {exc}") from exc
+        # The client's own session, closed here whatever happens: with pool_connections=False
+        # the library opens one per request and leaks it when the request fails.
+        async with AsyncTwilioHttpClient(pool_connections=True) as http:
+            client = Client(s.twilio_account_sid, s.twilio_auth_token, http_client=http)
+            client.api.base_url = s.twilio_api_base.rstrip("/")
+            try:
+                sent = await client.messages.create_async(
+                    to=whatsapp_address(message.to),
+                    from_=whatsapp_address(s.twilio_whatsapp_from),
+                    body=message.body,
+                    status_callback=s.base_url + STATUS_PATH,
+                )
+            except TwilioRestException as exc:
+                raise _classify(exc) from exc
+            except (aiohttp.ClientError, TwilioException, OSError) as exc:
+                raise ChannelUnavailable(f"Twilio unreachable: {exc}") from exc
         return DeliveryReceipt(external_id=sent.sid, status="sent")
 
 

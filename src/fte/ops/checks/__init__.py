@@ -23,6 +23,7 @@ CHECKS: list[Check] = [
     Check("channel_email", channels.check_email, needs_database=False),
     Check("channel_gmail", channels.check_gmail, cheap=True),
     Check("embedding_model", system.check_embedding_model, needs_database=False, timeout=180),
+    Check("workers", work.check_workers, cheap=True),
     Check("stuck_tickets", work.check_stuck_tickets),
     Check("dead_letters", work.check_dead_letters),
     Check("disk", system.check_disk, needs_database=False),

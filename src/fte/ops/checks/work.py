@@ -1,8 +1,10 @@
-"""Is work flowing: messages the agent never got to, and dead letters in the last hour."""
+"""Is work flowing: workers alive, messages the agent never got to, dead letters in the last
+hour."""
 
 from __future__ import annotations
 
 from fte.bus import dead_letters, redrive
+from fte.ops import heartbeats
 from fte.ops.checks.base import Context, Result, fail, passed, warn
 
 # FteDeadLetters fires above this many in an hour.
@@ -42,3 +44,24 @@ async def check_dead_letters(ctx: Context) -> Result:
         summary = f"{count} in the last hour (alert above {DEAD_LETTERS_PER_HOUR})"
         return fail(summary, fix, count=count)
     return warn(f"{count} in the last hour", fix, count=count)
+
+
+async def check_workers(ctx: Context) -> Result:
+    """Workers whose heartbeat is recent; none alive is a FAIL while work waits for one."""
+    assert ctx.pool is not None
+    every = ctx.settings.worker_heartbeat_seconds
+    async with ctx.pool.acquire(timeout=5) as conn:
+        seen = await heartbeats.summary(conn, every)
+    alive, waiting = seen["alive"], seen["waiting"]
+    if alive:
+        return passed(f"{alive} alive", **seen)
+    last = seen["last_beat_seconds"]
+    since = f"last beat {last:.0f} s ago" if last is not None else "none has ever beaten"
+    fix = (
+        "start a worker (`fte worker`; under `fte up` it restarts by itself) and read the "
+        "dead one's log (runbook: Workers down)"
+    )
+    if waiting:
+        more = "+" if waiting >= heartbeats.WAITING_COUNT_CAP else ""
+        return fail(f"no worker alive ({since}) and {waiting}{more} job(s) waiting", fix, **seen)
+    return warn(f"no worker alive ({since}); nothing waiting yet", fix, **seen)
