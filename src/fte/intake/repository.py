@@ -89,14 +89,17 @@ async def file_message(conn: asyncpg.Connection, msg: InboundMessage) -> asyncpg
     contact of the same customer won the race: nothing was written. The outbox row carries the
     request id, so the worker's log lines name the same request."""
     identity = normalise(msg.identity)
+    # The customer's contact columns: the proven identity, else what the sender stated (shown
+    # to staff; never used to find the customer).
+    contact = {i.kind: i.value for i in (*reversed(msg.claimed), identity)}
     return await conn.fetchrow(
         _FILE_MESSAGE,
         identity.kind,
         identity.value,
         uuid.uuid4(),
         msg.customer_name,
-        identity.value if identity.kind == "email" else None,
-        identity.value if identity.kind == "phone" else None,
+        contact.get("email"),
+        contact.get("phone"),
         msg.channel,
         msg.thread_key,
         msg.subject,
