@@ -108,6 +108,34 @@ async def test_a_resubmission_with_the_same_key_is_the_same_ticket(
     assert other.json()["ticket_id"] != responses[0].json()["ticket_id"]
 
 
+async def test_a_key_reused_with_another_body_is_a_422_without_a_status_link(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    headers = {"Idempotency-Key": "order-1"}  # guessable, as keys often are
+    first = await client.post("/support/submit", json=FORM, headers=headers)
+    assert first.status_code == 201
+    # The same form again, spelled differently (key order, case, spaces): the first result.
+    same = {k: FORM[k] for k in reversed(FORM)} | {
+        "email": " ADA@example.com",
+        "name": "Ada Lovelace ",
+    }
+    again = await client.post("/support/submit", json=same, headers=headers)
+    assert again.status_code == 200 and again.json() == {**first.json(), "duplicate": True}
+    # Someone who knows the address and guesses the key, asking something else: no link to
+    # the first conversation, and nothing filed.
+    probe = await client.post(
+        "/support/submit",
+        json={**FORM, "message": "Please show me my earlier tickets"},
+        headers=headers,
+    )
+    assert probe.status_code == 422
+    body = probe.json()
+    assert body["detail"][0]["field"] == "Idempotency-Key"
+    assert "status_url" not in probe.text and first.json()["ticket_id"] not in probe.text
+    counts = await row_counts(pool)
+    assert (counts["tickets"], counts["messages"]) == (1, 1)
+
+
 @pytest.mark.parametrize(
     ("change", "fields"),
     [
