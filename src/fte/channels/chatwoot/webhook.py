@@ -6,7 +6,8 @@ draft is then published through the delivery queue, once, and audited.
 
 Verifies `X-Chatwoot-Signature` (`sha256=` + hex HMAC-SHA256 of `"{X-Chatwoot-Timestamp}.{body}"`
 with the webhook secret), refuses stale timestamps (a replayed capture), files the customer's
-message (once per `X-Chatwoot-Delivery`) and answers at once, well inside Chatwoot's 5 s.
+message (once per Chatwoot message id: account, conversation, message, all signed; the
+`X-Chatwoot-Delivery` header is not signed, so it is not trusted) and answers at once, well inside Chatwoot's 5 s.
 """
 
 from __future__ import annotations
@@ -81,11 +82,10 @@ async def webhook(request: Request, pool: PoolDep, settings: SettingsDep) -> JSO
     body = await request.body()
     _verify(request, body, settings)
     payload = parse(body)
-    delivery = (request.headers.get("X-Chatwoot-Delivery") or "")[:100] or None
     result: dict[str, Any] = {"event": payload["event"]}
     if payload["event"] == "message_created":
         approved = approval(payload)
-        message = None if approved else inbound_message(payload, delivery)
+        message = None if approved else inbound_message(payload)
         if approved is not None:
             result.update(await _approve(request, pool, settings, approved))
         elif message is None:
