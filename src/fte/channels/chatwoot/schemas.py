@@ -3,12 +3,12 @@ into our shapes. Only this module knows their field names."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from fte.channels.base import Identity, InboundMessage
 from fte.errors import InvalidField
+from fte.kit.json_input import load_json
 
 CHANNEL = "chatwoot"
 MAX_BODY = 20_000
@@ -24,10 +24,7 @@ class StatusChange:
 
 def parse(body: bytes) -> dict[str, Any]:
     """The JSON object of a webhook body."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidField("body", "not JSON") from exc
+    payload = load_json(body, "body")
     if not isinstance(payload, dict):
         raise InvalidField("body", "not a JSON object")
     if not isinstance(payload.get("event"), str):

@@ -7,7 +7,8 @@ draft is then published through the delivery queue, once, and audited.
 Verifies `X-Chatwoot-Signature` (`sha256=` + hex HMAC-SHA256 of `"{X-Chatwoot-Timestamp}.{body}"`
 with the webhook secret), refuses stale timestamps (a replayed capture), files the customer's
 message (once per Chatwoot message id: account, conversation, message, all signed; the
-`X-Chatwoot-Delivery` header is not signed, so it is not trusted) and answers at once, well inside Chatwoot's 5 s.
+`X-Chatwoot-Delivery` header is not signed, so it is not trusted) and answers at once, well
+inside Chatwoot's 5 s.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from fte.tickets import repository as tickets
 from fte.tickets import service as ticket_service
 
 router = APIRouter(tags=["chatwoot"])
+MAX_STAMP_DIGITS = 12  # Unix seconds until the year 33658
 
 
 class BadSignature(FteError):
@@ -58,7 +60,9 @@ def _verify(request: Request, body: bytes, settings: Settings) -> None:
     stamp = request.headers.get("X-Chatwoot-Timestamp")
     if not given:
         raise BadSignature("missing X-Chatwoot-Signature")
-    if not stamp or not stamp.isdigit():
+    # Unix seconds in ASCII digits: '²' is a digit to str.isdigit(), and a 400-digit number
+    # does not fit the float it is compared with.
+    if not stamp or not (stamp.isascii() and stamp.isdigit()) or len(stamp) > MAX_STAMP_DIGITS:
         raise BadSignature("missing or malformed X-Chatwoot-Timestamp")
     assert settings.chatwoot_webhook_secret is not None
     if not hmac.compare_digest(given, signature(settings.chatwoot_webhook_secret, stamp, body)):
