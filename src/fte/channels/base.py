@@ -83,6 +83,9 @@ class OutboundMessage:
     thread_key: str | None = None
     # The provider's id of the inbound message answered, for threading (In-Reply-To).
     in_reply_to: str | None = None
+    # Email: the answered message's References followed by its Message-ID, as its adapter
+    # recorded them (`metadata["references"]`); a reply's References carry the whole thread.
+    references: tuple[str, ...] = ()
     # True when the message is a draft a human must approve (posted as a private note where
     # the channel has them).
     private: bool = False
