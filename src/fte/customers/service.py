@@ -53,17 +53,15 @@ async def suggest_claimed(
     conn: asyncpg.Connection,
     customer_id: uuid.UUID,
     given: list[Identity],
-    claimed: tuple[Identity, ...],
     message_id: uuid.UUID,
 ) -> list[Identity]:
-    """Record the identities a message claims for an operator, in the intake transaction;
-    those recorded. `given` (named in the text, `other_identities`) are recorded even when
-    nobody owns them yet; `claimed` (a form's contact field) only when a customer owns them,
-    as every web-form submission has one."""
+    """Record the identities a message's text claims (`other_identities`) for an operator, in
+    the intake transaction, even when nobody owns them yet; those recorded. (A form's contact
+    field is offered by the filing statement itself, and only when someone owns it.)"""
     suggested = []
-    for identity, always in [(i, True) for i in given] + [(i, False) for i in claimed]:
+    for identity in given:
         owner = await repository.identity_owner(conn, identity)
-        if owner == customer_id or (owner is None and not always):
+        if owner == customer_id:
             continue
         if await repository.suggest_link(conn, customer_id, owner, identity, message_id):
             suggested.append(identity)

@@ -68,6 +68,15 @@ WITH existing AS (
     SELECT conv.id, ticket.id, $7, 'inbound', 'customer', $12, $9, $13, $14::jsonb
     FROM conv, ticket
     RETURNING id
+), claimed AS (
+    -- An address the sender typed (the web form's email) that a proven customer owns: offered
+    -- to an operator, never linked.
+    INSERT INTO customer_link_suggestions (customer_id, owner_id, kind, value, message_id)
+    SELECT customer.id, o.customer_id, o.kind, o.value, msg.id
+    FROM customer, msg, unnest($17::text[], $18::text[]) AS c(kind, value)
+    JOIN customer_identities o ON o.kind = c.kind AND o.value = c.value
+    WHERE o.customer_id <> customer.id
+    ON CONFLICT DO NOTHING
 ), queued AS (
     INSERT INTO outbox (topic, key, payload, processed_at)
     SELECT 'inbound', conv.id::text,
@@ -110,4 +119,6 @@ async def file_message(conn: asyncpg.Connection, msg: InboundMessage) -> asyncpg
         msg.metadata,
         trace.carried(),
         msg.silent,
+        [i.kind for i in msg.claimed],
+        [i.value for i in msg.claimed],
     )

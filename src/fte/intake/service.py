@@ -77,9 +77,8 @@ async def _file(
         row = await repository.file_message(conn, msg)
     assert row is not None
     # "My email is ana@example.com" is a claim anyone can make: an operator decides.
-    await customer_links.suggest_claimed(
-        conn, row["customer_id"], given, msg.claimed, row["message_id"]
-    )
+    if given:
+        await customer_links.suggest_claimed(conn, row["customer_id"], given, row["message_id"])
     return IntakeResult.from_record(row, duplicate=False), bool(row["new_ticket"])
 
 
@@ -125,7 +124,7 @@ async def _file_once(pool: asyncpg.Pool, msg: InboundMessage) -> IntakeResult:
     msg = _cleaned(msg)
     given = customer_links.other_identities(msg.identity, msg.body)
     try:
-        if msg.external_id is None and not given and not msg.claimed:
+        if msg.external_id is None and not given:
             # Most messages: nothing to look up first and nothing to link after, so the filing
             # is one statement, atomic on its own (a transaction took four round trips).
             async with connection(pool) as conn:
