@@ -4,6 +4,7 @@ messages, replies and history stay theirs."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -23,6 +24,7 @@ from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
 from tests.channels.test_email import email_settings
 from tests.channels.test_whatsapp import incoming, post, twilio_settings
+from tests.cli.test_dlq import fte
 from tests.conftest import serve_app
 from tests.fixtures.mail_servers import deliver_to_mailbox, imap_server, smtp_server
 
@@ -138,7 +140,7 @@ async def test_an_email_claimed_in_a_web_form_does_not_capture_its_owner(
 
 
 async def test_a_number_claimed_in_a_message_waits_for_an_operator(
-    site: httpx.AsyncClient, kb_pool: asyncpg.Pool
+    site: httpx.AsyncClient, kb_pool: asyncpg.Pool, kb_db_url: str
 ) -> None:
     r = await site.post("/support/submit", json=ATTACK)
     assert r.status_code == 201, r.text
@@ -162,3 +164,13 @@ async def test_a_number_claimed_in_a_message_waits_for_an_operator(
     # Nobody owns the email yet; the number has an owner now, shown to the operator.
     assert claims[("email", "nina@corp.example")]["owner_id"] is None
     assert claims[("phone", "+447700900123")]["owner_id"] == str(owner)
+    # The command line shows the same, the owner-less claim included.
+    listed_cli = await fte(kb_db_url, "customer", "suggestions", "--json")
+    assert listed_cli.returncode == 0, listed_cli.stderr
+    lines = [json.loads(line) for line in listed_cli.stdout.splitlines()]
+    assert sorted((s["value"], s["owner_id"]) for s in lines) == [
+        ("+447700900123", str(owner)),
+        ("nina@corp.example", None),
+    ]
+    table = await fte(kb_db_url, "customer", "suggestions")
+    assert table.returncode == 0 and "nobody" in table.stderr, table.stderr  # rich: stderr
