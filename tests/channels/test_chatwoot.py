@@ -238,6 +238,35 @@ async def test_end_to_end_one_reply_in_the_chatwoot_conversation_after_a_500(
     assert "password" in reply.body["content"].lower()
 
 
+async def test_a_captured_request_replayed_with_new_delivery_ids_is_filed_and_answered_once(
+    kb_db_url: str, kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    # X-Chatwoot-Delivery is not signed: an attacker who captured one request replays it
+    # inside the timestamp window with ids of their own. The message id is signed.
+    body = json.dumps(MESSAGE_CREATED).encode()
+    captured = headers(body, delivery="d-original")
+    async with FakeChatwoot(TOKEN) as fake:
+        settings = chatwoot_settings(fake.base_url)
+        async with (
+            serve_app(kb_db_url, settings) as base,
+            httpx.AsyncClient(base_url=base, timeout=10) as c,
+        ):
+            answers = [await c.post("/chatwoot/webhook", content=body, headers=captured)]
+            for n in range(4):
+                replayed = {**captured, "X-Chatwoot-Delivery": f"d-replay-{n}"}
+                answers.append(await c.post("/chatwoot/webhook", content=body, headers=replayed))
+        assert [a.status_code for a in answers] == [200] * 5
+        assert [a.json()["duplicate"] for a in answers] == [False, True, True, True, True]
+        adapters = build_registry(settings)
+        agent = AgentWorker(kb_pool, settings, embedder, adapters, name="a")
+        while await agent.run_once():
+            pass
+        await drain(DeliveryWorker(kb_pool, settings, adapters, name="d"))
+    counts = await row_counts(kb_pool)
+    assert (counts["messages"] - len(fake.posted), counts["tickets"]) == (1, 1)
+    assert len(fake.posted) == 1  # one reply in the conversation
+
+
 async def test_in_approval_mode_the_draft_is_a_private_note(
     kb_db_url: str, kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
@@ -321,7 +350,7 @@ async def test_an_approval_with_no_draft_is_acknowledged_and_sends_nothing(
 
 async def queued_reply(pool: asyncpg.Pool, body: str = "hello") -> uuid.UUID:
     """A customer's Chatwoot message filed, and one reply to it queued for delivery."""
-    filed = await file_inbound(pool, inbound_message(MESSAGE_CREATED, "d-1"))
+    filed = await file_inbound(pool, inbound_message(MESSAGE_CREATED))
     (reply,) = await queue_replies(pool, "chatwoot", filed.conversation_id, filed.ticket_id, body)
     return reply
 

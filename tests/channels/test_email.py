@@ -34,6 +34,7 @@ from tests.fixtures.mail_servers import (
 )
 from tests.fixtures.processes import free_port
 from tests.fixtures.replies import queue_replies
+from tests.fixtures.rfc5322 import check_headers, msg_ids
 
 SUPPORT = "support@cloudsync.example"
 
@@ -223,6 +224,38 @@ async def queued_reply(pool: asyncpg.Pool) -> uuid.UUID:
         pool, "email", filed.conversation_id, filed.ticket_id, "Go to Settings, then Password."
     )
     return reply
+
+
+async def test_a_reply_deep_in_a_thread_has_rfc5322_headers_and_the_whole_chain(
+    pool: asyncpg.Pool,
+) -> None:
+    # Three messages: the customer's first, our reply (<reply-1@...>), their follow-up. Our
+    # answer to the follow-up must keep the thread's every id (RFC 5322 §3.6.4).
+    with imap_server() as imap_port, smtp_server() as (smtp_port, smtp):
+        settings = email_settings(imap_port, smtp_port)
+        poller = MailboxPoller(pool, settings)
+        deliver_to_mailbox(imap_port, FIRST)
+        deliver_to_mailbox(imap_port, FOLLOW_UP)
+        assert await poller.poll_once() == 2
+        async with pool.acquire() as conn:
+            filed = await conn.fetchrow(
+                "SELECT conversation_id, ticket_id FROM messages WHERE external_id = $1",
+                "<second-2@example.com>",
+            )
+        await queue_replies(
+            pool, "email", filed["conversation_id"], filed["ticket_id"], "Glad it worked."
+        )
+        await drain(DeliveryWorker(pool, settings, build_registry(settings), name="d"))
+    (raw,) = smtp.raw
+    headers = check_headers(raw)
+    assert headers["in-reply-to"] == "<second-2@example.com>"
+    assert msg_ids(headers["references"]) == [
+        "<first-1@example.com>",
+        "<reply-1@cloudsync.example>",
+        "<second-2@example.com>",
+    ]
+    assert headers["from"] == SUPPORT and headers["to"] == "sam@example.com"
+    assert headers["message-id"].endswith("@cloudsync.example>")
 
 
 async def test_temporary_smtp_refusals_are_retried_until_accepted(pool: asyncpg.Pool) -> None:

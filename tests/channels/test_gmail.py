@@ -31,6 +31,7 @@ from tests.fixtures.db import row_counts
 from tests.fixtures.fake_gmail import FakeGmail, Signer
 from tests.fixtures.processes import free_port, start_worker
 from tests.fixtures.replies import queue_replies
+from tests.fixtures.rfc5322 import check_headers, msg_ids
 
 ADDRESS = "support@acme.example"
 CUSTOMER = "sam@customer.example"
@@ -298,6 +299,37 @@ async def drain(worker: DeliveryWorker, rounds: int = 10) -> None:
     for _ in range(rounds):
         if await worker.run_once() == 0:
             return
+
+
+async def test_a_gmail_reply_has_rfc5322_headers_and_the_whole_chain(
+    db_url: str, pool: asyncpg.Pool, fake: FakeGmail, tmp_path: Path
+) -> None:
+    settings = gmail_settings(fake, tmp_path)
+    await set_cursor(pool, fake.history_id)
+    first = customer_mail()
+    ours = customer_mail(subject="Re: Password help", reply_to=first)  # stands in for our reply
+    follow_up = customer_mail(body="It worked, thanks.", subject="Re: Password help")
+    follow_up["In-Reply-To"] = ours["Message-ID"]
+    follow_up["References"] = f"{first['Message-ID']} {ours['Message-ID']}"
+    fake.receive(follow_up.as_bytes())
+    async with (
+        serve_app(db_url, settings) as base,
+        httpx.AsyncClient(base_url=base, timeout=10) as c,
+    ):
+        assert (await push(c, fake)).json() == {"filed": 1}
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT conversation_id, ticket_id FROM messages")
+    await queue_replies(pool, "gmail", row["conversation_id"], row["ticket_id"], "Glad it did.")
+    await drain(deliverer(pool, settings))
+    (sent,) = fake.sent
+    headers = check_headers(sent.raw)
+    assert headers["in-reply-to"] == follow_up["Message-ID"]
+    assert msg_ids(headers["references"]) == [
+        first["Message-ID"],
+        ours["Message-ID"],
+        follow_up["Message-ID"],
+    ]
+    assert headers["from"] == ADDRESS and headers["to"] == CUSTOMER
 
 
 async def test_429_and_500_are_retried_until_gmail_accepts(

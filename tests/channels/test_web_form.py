@@ -53,7 +53,12 @@ async def test_submit_files_everything_in_one_go_and_returns_a_status_link(
         "account",
         "web_form",
     )
-    assert (identity["kind"], identity["value"]) == ("email", "ada@example.com")
+    # The form's email is typed by whoever fills it in: kept as the customer's contact, never
+    # the identity that finds a customer (issue 17, item 3).
+    assert identity["kind"] == "web_form"
+    async with pool.acquire() as conn:
+        customer = await conn.fetchrow("SELECT name, email FROM customers")
+    assert (customer["name"], customer["email"]) == ("Ada Lovelace", "ada@example.com")
 
     path = receipt["status_url"].removeprefix("http://testserver")
     status = await client.get(path)
@@ -63,7 +68,7 @@ async def test_submit_files_everything_in_one_go_and_returns_a_status_link(
     assert [m["body"] for m in body["messages"]] == [FORM["message"]]
 
 
-async def test_the_same_email_finds_the_same_customer(
+async def test_the_same_email_typed_twice_is_not_proof_of_one_customer(
     client: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
     first = await client.post("/support/submit", json=FORM)
@@ -73,7 +78,8 @@ async def test_the_same_email_finds_the_same_customer(
     assert first.status_code == second.status_code == 201
     assert first.json()["ticket_id"] != second.json()["ticket_id"]
     counts = await row_counts(pool)
-    assert (counts["customers"], counts["customer_identities"], counts["tickets"]) == (1, 1, 2)
+    # Anyone can type an address: an operator merges the two when they are one person.
+    assert (counts["customers"], counts["customer_identities"], counts["tickets"]) == (2, 2, 2)
 
 
 async def test_a_resubmission_with_the_same_key_is_the_same_ticket(
@@ -100,6 +106,34 @@ async def test_a_resubmission_with_the_same_key_is_the_same_ticket(
     )
     assert other.status_code == 201
     assert other.json()["ticket_id"] != responses[0].json()["ticket_id"]
+
+
+async def test_a_key_reused_with_another_body_is_a_422_without_a_status_link(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    headers = {"Idempotency-Key": "order-1"}  # guessable, as keys often are
+    first = await client.post("/support/submit", json=FORM, headers=headers)
+    assert first.status_code == 201
+    # The same form again, spelled differently (key order, case, spaces): the first result.
+    same = {k: FORM[k] for k in reversed(FORM)} | {
+        "email": " ADA@example.com",
+        "name": "Ada Lovelace ",
+    }
+    again = await client.post("/support/submit", json=same, headers=headers)
+    assert again.status_code == 200 and again.json() == {**first.json(), "duplicate": True}
+    # Someone who knows the address and guesses the key, asking something else: no link to
+    # the first conversation, and nothing filed.
+    probe = await client.post(
+        "/support/submit",
+        json={**FORM, "message": "Please show me my earlier tickets"},
+        headers=headers,
+    )
+    assert probe.status_code == 422
+    body = probe.json()
+    assert body["detail"][0]["field"] == "Idempotency-Key"
+    assert "status_url" not in probe.text and first.json()["ticket_id"] not in probe.text
+    counts = await row_counts(pool)
+    assert (counts["tickets"], counts["messages"]) == (1, 1)
 
 
 @pytest.mark.parametrize(

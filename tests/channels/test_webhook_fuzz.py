@@ -16,10 +16,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from fte.auth import service as auth
+from fte.channels.chatwoot.webhook import signature as chatwoot_signature
 from fte.channels.imap_smtp.schemas import inbound_message as email_message
 from tests.channels.test_chatwoot import MESSAGE_CREATED, chatwoot_settings, headers
 from tests.channels.test_gmail import ADDRESS, WEBHOOK, gmail_settings, set_cursor
 from tests.channels.test_whatsapp import incoming, signed, twilio_settings
+from tests.cli.test_dlq import fte
 from tests.conftest import serve_app
 from tests.fixtures.db import row_counts
 from tests.fixtures.fake_gmail import FakeGmail
@@ -271,3 +274,99 @@ async def test_gmail_never_500s_and_writes_nothing_for_malformed_pushes(
     # history (the fake's one message predates the cursor) files nothing.
     assert r.status_code >= 400 or r.json().get("filed") == 0 or "ignored" in r.json(), r.text
     assert (await row_counts(pool))["messages"] == 0
+
+
+# Inputs an attacker found that answered 500 (issue 17, item 9): each correctly signed, each a
+# 4xx now (or a 503 when the provider's own answer is at fault), and nothing written.
+NESTED = b'{"event": "message_created", "content": ' + b"[" * 29_990 + b"]" * 29_990 + b"}"
+
+
+def _chatwoot_edge(case: str) -> tuple[bytes, dict[str, str | bytes]]:
+    if case == "nested":  # 60 KB, inside the body limit
+        return NESTED, {**headers(NESTED)}
+    if case == "lone-surrogate":  # valid JSON, but no UTF-8 text can hold it
+        body = json.dumps({**MESSAGE_CREATED, "content": "hi \ud800"}).encode()
+        assert b"\\ud800" in body
+        return body, {**headers(body)}
+    body = json.dumps(MESSAGE_CREATED).encode()
+    stamp = "9" * 400 if case == "long-timestamp" else "\u00b2"
+    secret = str(chatwoot_settings().chatwoot_webhook_secret)
+    hdrs: dict[str, str | bytes] = {**headers(body, stamp=0)}
+    # Header bytes are Latin-1 on the wire: '²' arrives as the one character it is.
+    hdrs["X-Chatwoot-Timestamp"] = stamp.encode("latin-1")
+    hdrs["X-Chatwoot-Signature"] = chatwoot_signature(secret, stamp, body)
+    return body, hdrs
+
+
+@pytest.mark.parametrize("case", ["nested", "lone-surrogate", "long-timestamp", "digit-timestamp"])
+async def test_chatwoot_edge_inputs_with_a_valid_signature_are_4xx(
+    both: httpx.AsyncClient, pool: asyncpg.Pool, case: str
+) -> None:
+    body, hdrs = _chatwoot_edge(case)
+    r = await both.post("/chatwoot/webhook", content=body, headers=hdrs)
+    assert 400 <= r.status_code < 500, r.text
+    assert r.json()["error"]
+    assert (await row_counts(pool))["messages"] == 0
+
+
+async def test_twilio_num_media_that_is_a_digit_but_no_number_is_a_422(
+    both: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    params = incoming(NumMedia="\u00b2")  # '²': str.isdigit() says yes, int() says no
+    r = await both.post(
+        "/whatsapp/webhook", content=urlencode(params), headers=signed("/whatsapp/webhook", params)
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "NumMedia", r.text
+    assert (await row_counts(pool))["messages"] == 0
+
+
+def _push(data: bytes) -> bytes:
+    return json.dumps(
+        {"message": {"data": base64.b64encode(data).decode(), "messageId": "1"}}
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"message": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",
+        _push(b'{"emailAddress": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"),
+        _push(json.dumps({"emailAddress": ADDRESS, "historyId": "\u00b2"}).encode()),
+        _push(json.dumps({"emailAddress": ADDRESS, "historyId": "1" * 5000}).encode()),
+    ],
+    ids=["nested-envelope", "nested-data", "digit-history-id", "5000-digit-history-id"],
+)
+async def test_gmail_pushes_nested_or_odd_are_4xx(
+    gmail: tuple[httpx.AsyncClient, FakeGmail], pool: asyncpg.Pool, body: bytes
+) -> None:
+    client, _ = gmail
+    r = await client.post(WEBHOOK, content=body, headers={"Content-Type": "application/json"})
+    assert 400 <= r.status_code < 500, r.text
+    assert (await row_counts(pool))["messages"] == 0
+
+
+@pytest.mark.parametrize("missing", ["historyId", "expiration"])
+async def test_a_gmail_watch_answer_without_its_fields_is_a_503(
+    gmail: tuple[httpx.AsyncClient, FakeGmail], pool: asyncpg.Pool, missing: str
+) -> None:
+    client, fake = gmail
+    fake.watch_omit = (missing,)
+    async with pool.acquire() as conn:
+        key = (await auth.create_api_key(conn, "ops", "admin")).key
+    r = await client.post("/gmail/setup-watch", headers={"X-API-Key": key})
+    assert r.status_code == 503 and missing in r.json()["error"], r.text
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT watch_expires_at FROM gmail_mailboxes") is None
+
+
+async def test_a_dead_letter_id_beyond_int64_is_a_4xx_on_the_api_and_the_cli(
+    both: httpx.AsyncClient, pool: asyncpg.Pool, db_url: str
+) -> None:
+    async with pool.acquire() as conn:
+        key = (await auth.create_api_key(conn, "ops", "admin")).key
+    huge = "99999999999999999999"
+    r = await both.post(f"/api/admin/dead-letters/{huge}/replay", headers={"X-API-Key": key})
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "dead_letter_id", r.text
+    done = await fte(db_url, "dlq", "replay", huge)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "DEAD_LETTER_ID" in done.stderr or "dead_letter_id" in done.stderr.lower()

@@ -12,11 +12,12 @@ import httpx
 import pytest
 
 from fte.auth import service as auth
-from fte.channels.base import Identity
+from fte.channels.base import Identity, InboundMessage
 from fte.console.queries import customer_profile
 from fte.customers import service
 from fte.customers.identities import given_in, normalise
 from fte.db import transaction
+from fte.intake.service import file_inbound
 from tests.channels.test_whatsapp import incoming, post, twilio_settings
 from tests.cli.test_dlq import fte
 from tests.conftest import serve_app
@@ -58,6 +59,24 @@ async def customer_of(conn: asyncpg.Connection, kind: str, value: str) -> uuid.U
     return found
 
 
+async def form_customer(conn: asyncpg.Connection, email: str) -> uuid.UUID | None:
+    """The customer a web-form submission made (the form's email is its contact, not an
+    identity: each submission is its own customer)."""
+    found: uuid.UUID | None = await conn.fetchval(
+        "SELECT c.id FROM customers c JOIN tickets t ON t.customer_id = c.id "
+        "WHERE c.email = $1 AND t.channel = 'web_form'",
+        email,
+    )
+    return found
+
+
+async def email_in(pool: asyncpg.Pool, address: str) -> None:
+    """A message filed as the mailbox poller files one: its From proven by the email channel."""
+    await file_inbound(
+        pool, InboundMessage(channel="email", identity=Identity("email", address), body="Hi")
+    )
+
+
 def test_only_identities_the_customer_calls_their_own_are_taken() -> None:
     assert given_in("Hi! My email is Ana.Silva@Example.COM, thanks") == [
         Identity("email", "ana.silva@example.com")
@@ -70,36 +89,38 @@ def test_only_identities_the_customer_calls_their_own_are_taken() -> None:
     assert normalise(Identity("email", " Ana@Example.com ")) == Identity("email", "ana@example.com")
 
 
-async def test_an_email_given_on_whatsapp_links_the_channels_and_history_follows(
-    site: httpx.AsyncClient, pool: asyncpg.Pool
+async def test_an_email_given_on_whatsapp_is_suggested_and_history_follows_a_merge(
+    site: httpx.AsyncClient, pool: asyncpg.Pool, admin: dict[str, str]
 ) -> None:
     await whatsapp(site, "Hello, my email is Ana@Example.com if you need it")
     await web_form(site, "ana@example.com")
     async with pool.acquire() as conn:
         by_phone = await customer_of(conn, "phone", "+447700900123")
         by_email = await customer_of(conn, "email", "ana@example.com")
+        by_form = await form_customer(conn, "ana@example.com")
         tickets = await conn.fetch("SELECT id, customer_id, channel FROM tickets ORDER BY number")
-        customers = await conn.fetchval("SELECT count(*) FROM customers")
-        email_column = await conn.fetchval("SELECT email FROM customers")
-        link = await conn.fetchrow(
-            "SELECT actor, detail FROM audit_log WHERE action = 'customer.link'"
-        )
-        # The console's ticket view of the WhatsApp ticket lists the web-form one.
+        links = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'customer.link'")
+    # A claim links nothing: neither the text on WhatsApp nor the form's email field.
+    assert by_email is None and links == 0
+    assert by_phone is not None and by_form is not None and by_phone != by_form
+    listed = await site.get("/api/admin/customers/link-suggestions", headers=admin)
+    (suggestion,) = listed.json()
+    assert (suggestion["customer_id"], suggestion["owner_id"]) == (str(by_phone), None)
+    assert (suggestion["kind"], suggestion["value"]) == ("email", "ana@example.com")
+    # The operator who checked merges: the console's ticket view then lists both tickets.
+    r = await site.post(
+        f"/api/admin/customers/{by_phone}/merge", json={"other_id": str(by_form)}, headers=admin
+    )
+    assert r.status_code == 200 and r.json()["merged"] is True
+    async with pool.acquire() as conn:
         profile = await customer_profile(conn, by_phone, tickets[0]["id"])
-    assert by_phone is not None and by_phone == by_email and customers == 1
-    assert [(t["customer_id"], t["channel"]) for t in tickets] == [
-        (by_phone, "whatsapp"),
-        (by_phone, "web_form"),
-    ]
-    assert email_column == "ana@example.com"
-    assert link["actor"] == "system:intake" and link["detail"]["value"] == "ana@example.com"
     assert [t["channel"] for t in profile["tickets"]] == ["web_form"]  # type: ignore[union-attr]
 
 
 async def test_an_email_someone_else_owns_is_suggested_never_merged(
     site: httpx.AsyncClient, pool: asyncpg.Pool, admin: dict[str, str]
 ) -> None:
-    await web_form(site, "bea@example.com")
+    await email_in(pool, "bea@example.com")
     await whatsapp(site, "my email is bea@example.com")
     await whatsapp(site, "My email is bea@example.com, again", n=2)  # one suggestion, not two
     async with pool.acquire() as conn:
@@ -115,12 +136,24 @@ async def test_an_email_someone_else_owns_is_suggested_never_merged(
     (suggestion,) = listed.json()
     assert (suggestion["customer_id"], suggestion["owner_id"]) == (str(by_phone), str(by_email))
     assert (suggestion["kind"], suggestion["value"]) == ("email", "bea@example.com")
-    # The operator confirms it by merging: the suggestion is settled.
+    # The web form's email field is a claim too: a suggestion beside the proven owner.
+    await web_form(site, "bea@example.com")
+    async with pool.acquire() as conn:
+        by_form = await form_customer(conn, "bea@example.com")
+    listed = await site.get("/api/admin/customers/link-suggestions", headers=admin)
+    assert {(s["customer_id"], s["owner_id"]) for s in listed.json()} == {
+        (str(by_phone), str(by_email)),
+        (str(by_form), str(by_email)),
+    }
+    # The operator confirms one by merging: that suggestion is settled.
     r = await site.post(
         f"/api/admin/customers/{by_email}/merge", json={"other_id": str(by_phone)}, headers=admin
     )
     assert r.status_code == 200 and r.json()["merged"] is True
-    assert (await site.get("/api/admin/customers/link-suggestions", headers=admin)).json() == []
+    listed = await site.get("/api/admin/customers/link-suggestions", headers=admin)
+    assert [(s["customer_id"], s["owner_id"]) for s in listed.json()] == [
+        (str(by_form), str(by_email))
+    ]
 
 
 async def test_an_operator_merge_moves_everything_once_and_is_audited(
@@ -129,7 +162,7 @@ async def test_an_operator_merge_moves_everything_once_and_is_audited(
     await whatsapp(site, "Where is my parcel?")
     await web_form(site, "cy@example.com")
     async with pool.acquire() as conn:
-        keep = await customer_of(conn, "email", "cy@example.com")
+        keep = await form_customer(conn, "cy@example.com")
         other = await customer_of(conn, "phone", "+447700900123")
     url = f"/api/admin/customers/{keep}/merge"
     assert (await site.post(url, json={"other_id": str(other)})).status_code == 401
@@ -181,7 +214,7 @@ async def test_unknown_or_same_customers_are_named_4xx(
 ) -> None:
     await web_form(site, "dee@example.com")
     async with pool.acquire() as conn:
-        known = await customer_of(conn, "email", "dee@example.com")
+        known = await form_customer(conn, "dee@example.com")
     r = await site.post(
         f"/api/admin/customers/{keep or known}/merge",
         json={"other_id": str(other or known)},
@@ -200,7 +233,7 @@ async def test_merging_into_a_merged_customer_is_a_409(
     for email in ("e1@example.com", "e2@example.com", "e3@example.com"):
         await web_form(site, email)
     async with pool.acquire() as conn:
-        a, b, c = [await customer_of(conn, "email", f"e{i}@example.com") for i in (1, 2, 3)]
+        a, b, c = [await form_customer(conn, f"e{i}@example.com") for i in (1, 2, 3)]
     assert (
         await site.post(f"/api/admin/customers/{a}/merge", json={"other_id": str(b)}, headers=admin)
     ).status_code == 200
@@ -220,7 +253,7 @@ async def test_a_merge_that_fails_midway_changes_nothing(
     await whatsapp(site, "Hello")
     await web_form(site, "fay@example.com")
     async with pool.acquire() as conn:
-        keep = await customer_of(conn, "email", "fay@example.com")
+        keep = await form_customer(conn, "fay@example.com")
         other = await customer_of(conn, "phone", "+447700900123")
         # A real failure at the last step (identities move after tickets and conversations).
         await conn.execute(
@@ -251,7 +284,7 @@ async def test_fte_customer_merge_from_the_command_line(
     await whatsapp(site, "Hi")
     await web_form(site, "gus@example.com")
     async with pool.acquire() as conn:
-        keep = await customer_of(conn, "email", "gus@example.com")
+        keep = await form_customer(conn, "gus@example.com")
         other = await customer_of(conn, "phone", "+447700900123")
     done = await fte(db_url, "customer", "merge", str(keep), str(other), "--json")
     assert done.returncode == 0, done.stderr

@@ -8,6 +8,8 @@ import asyncpg
 
 from fte.bus import outbox
 
+MAX_ID = 2**63 - 1  # ids are bigint: a larger one is no id at all, not a missing one
+
 
 def error_text(exc: BaseException) -> str:
     """How a failure is recorded (a dead letter's error, a message's last error): the

@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     pass
 
-IdentityKind = Literal["email", "phone", "chatwoot_contact"]
+# How a channel proves who wrote: the address it delivered from (email, WhatsApp), the contact
+# id a signed webhook names (Chatwoot). `web_form` is one submission's own identity: the form's
+# email field is typed by whoever fills it in, so it is a claim (`InboundMessage.claimed`).
+IdentityKind = Literal["email", "phone", "chatwoot_contact", "web_form"]
 Priority = Literal["low", "medium", "high", "urgent"]
 
 
@@ -39,6 +42,10 @@ class InboundMessage:
     metadata: dict[str, Any] = field(default_factory=dict)
     # A human has the conversation (e.g. assigned in Chatwoot): file it, the agent stays silent.
     silent: bool = False
+    # Addresses the sender stated that the channel did not prove (the web form's email field):
+    # kept on the customer and offered to an operator when a proven customer owns one, never
+    # used to find or link a customer.
+    claimed: tuple[Identity, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,9 @@ class OutboundMessage:
     thread_key: str | None = None
     # The provider's id of the inbound message answered, for threading (In-Reply-To).
     in_reply_to: str | None = None
+    # Email: the answered message's References followed by its Message-ID, as its adapter
+    # recorded them (`metadata["references"]`); a reply's References carry the whole thread.
+    references: tuple[str, ...] = ()
     # True when the message is a draft a human must approve (posted as a private note where
     # the channel has them).
     private: bool = False

@@ -57,8 +57,8 @@ def suggestions(
     limit: int = typer.Option(100, min=1, max=10_000, help="At most this many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ) -> None:
-    """Identities a customer gave that another customer owns; confirm with `fte customer
-    merge OWNER_ID CUSTOMER_ID`."""
+    """Identities a customer claimed in a message or form, and who owns each now; confirm with
+    `fte customer merge OWNER_ID CUSTOMER_ID`."""
     rows = _run(lambda conn: repository.open_suggestions(conn, None, limit))
     if as_json:
         for row in rows:
@@ -72,7 +72,7 @@ def suggestions(
         table.add_row(
             f"{row['customer_name'] or '—'} ({row['customer_id']})",
             f"{row['kind']}: {row['value']}",
-            f"{row['owner_name'] or '—'} ({row['owner_id']})",
+            f"{row['owner_name'] or '—'} ({row['owner_id']})" if row["owner_id"] else "nobody yet",
             f"{row['created_at']:%Y-%m-%d %H:%M}",
         )
     console.print(table)

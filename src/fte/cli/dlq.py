@@ -50,7 +50,9 @@ def list_command(
 
 @app.command()
 def replay(
-    dead_letter_id: int | None = typer.Argument(None, help="The dead letter to replay."),
+    dead_letter_id: int | None = typer.Argument(
+        None, min=1, max=dead_letters.MAX_ID, help="The dead letter to replay."
+    ),
     replay_all: bool = typer.Option(False, "--all", help="Replay every open dead letter."),
 ) -> None:
     """Queue dead letters again (after the fault is fixed); each is replayed once."""

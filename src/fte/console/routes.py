@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -215,7 +216,9 @@ async def list_dead_letters(pool: PoolDep, _: AdminDep) -> list[dict[str, Any]]:
 
 @router.post("/api/admin/dead-letters/{dead_letter_id}/replay", tags=["admin"])
 async def replay_dead_letter(
-    dead_letter_id: int, pool: PoolDep, principal: AdminDep
+    dead_letter_id: Annotated[int, PathParam(ge=1, le=dead_letters.MAX_ID)],
+    pool: PoolDep,
+    principal: AdminDep,
 ) -> dict[str, Any]:
     """Queue a dead letter's job again; 404 when there is no such open dead letter."""
     async with transaction(pool) as conn:

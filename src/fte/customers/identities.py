@@ -1,4 +1,5 @@
-"""Identities in one form, and the ones a customer gives about themselves in a message.
+"""Identities in one form, and the ones a customer claims about themselves in a message (a
+claim is offered to an operator as a link suggestion, never linked: see customers/service.py).
 
 Email addresses are lowercased; phone numbers are E.164 (`phonenumbers`). A message gives an
 identity when the customer names it as their own ("my email is ana@example.com", "reach me

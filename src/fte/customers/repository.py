@@ -49,17 +49,18 @@ async def add_identity(
 async def suggest_link(
     conn: asyncpg.Connection,
     customer_id: uuid.UUID,
-    owner_id: uuid.UUID,
+    owner_id: uuid.UUID | None,
     identity: Identity,
     message_id: uuid.UUID,
 ) -> bool:
-    """Record that this customer gave an identity another customer owns; False when the same
-    suggestion exists already."""
+    """Record that this customer claimed an identity (owned by `owner_id`, or by nobody yet);
+    False when the same suggestion exists already."""
+    # No conflict target: the owner-less claims have their own partial unique index.
     added = await conn.fetchval(
         """
         INSERT INTO customer_link_suggestions (customer_id, owner_id, kind, value, message_id)
         VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT (customer_id, owner_id, kind, value) DO NOTHING RETURNING id
+        ON CONFLICT DO NOTHING RETURNING id
         """,
         customer_id,
         owner_id,
@@ -73,15 +74,24 @@ async def suggest_link(
 async def open_suggestions(
     conn: asyncpg.Connection, customer_id: uuid.UUID | None = None, limit: int = 100
 ) -> list[asyncpg.Record]:
-    """Suggestions an operator has not confirmed, newest first (of one customer, either side)."""
+    """Suggestions an operator has not confirmed, newest first (of one customer, either side).
+    The owner is whoever owns the identity now (a claim made before its owner wrote in has
+    one by the time an operator looks); None while nobody does."""
     return await conn.fetch(
         """
+        WITH s AS (
+            SELECT s.id, s.customer_id, s.kind, s.value, s.message_id, s.created_at, s.status,
+                   COALESCE(s.owner_id, i.customer_id) AS owner_id
+            FROM customer_link_suggestions s
+            LEFT JOIN customer_identities i ON i.kind = s.kind AND i.value = s.value
+        )
         SELECT s.id, s.customer_id, s.owner_id, s.kind, s.value, s.message_id, s.created_at,
                c.name AS customer_name, o.name AS owner_name
-        FROM customer_link_suggestions s
+        FROM s
         JOIN customers c ON c.id = s.customer_id
-        JOIN customers o ON o.id = s.owner_id
+        LEFT JOIN customers o ON o.id = s.owner_id
         WHERE s.status = 'open' AND c.merged_into IS NULL AND o.merged_into IS NULL
+          AND s.owner_id IS DISTINCT FROM s.customer_id
           AND ($1::uuid IS NULL OR $1 IN (s.customer_id, s.owner_id))
         ORDER BY s.created_at DESC, s.id DESC LIMIT $2
         """,
@@ -130,9 +140,13 @@ async def move_everything(
     )
     await conn.execute(
         """
-        UPDATE customer_link_suggestions SET status = 'merged', resolved_at = now()
+        UPDATE customer_link_suggestions s SET status = 'merged', resolved_at = now()
         WHERE status = 'open' AND ((customer_id = $1 AND owner_id = $2)
-                                   OR (customer_id = $2 AND owner_id = $1))
+                                   OR (customer_id = $2 AND owner_id = $1)
+                                   OR (owner_id IS NULL AND customer_id IN ($1, $2)
+                                       AND EXISTS (SELECT 1 FROM customer_identities i
+                                                   WHERE i.kind = s.kind AND i.value = s.value
+                                                     AND i.customer_id = $1)))
         """,
         keep_id,
         other_id,

@@ -36,7 +36,8 @@ async def link_suggestions(
     customer_id: uuid.UUID | None = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
-    """Identities a customer gave that another customer owns: confirm one with a merge."""
+    """Identities a customer claimed in a message or form (owned by another customer, or by
+    nobody yet: `owner_id` null): confirm one with a merge."""
     async with pool.acquire() as conn:
         rows = await repository.open_suggestions(conn, customer_id, limit)
     return [suggestion_json(r) for r in rows]
@@ -48,7 +49,7 @@ def suggestion_json(row: Any) -> dict[str, Any]:
         "id": row["id"],
         "customer_id": str(row["customer_id"]),
         "customer_name": row["customer_name"],
-        "owner_id": str(row["owner_id"]),
+        "owner_id": str(row["owner_id"]) if row["owner_id"] else None,
         "owner_name": row["owner_name"],
         "kind": row["kind"],
         "value": row["value"],

@@ -1,15 +1,15 @@
-"""One customer across channels: identities a customer gives in a message are linked to them,
+"""One customer across channels: a customer is found only by an identity its channel proved,
 and an operator merges two customers who turn out to be one.
 
-A given identity nobody owns is linked at once. One another customer owns is never merged
-automatically (anyone can type someone else's address): it is recorded as a suggestion for an
-operator, who confirms it with a merge.
+An address or number stated in a message ("my email is ...") or typed into the web form is a
+claim, never proof: anyone can type someone else's. A claim never links an identity; it is
+recorded as a suggestion for an operator, who confirms it with a merge.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -22,14 +22,6 @@ from fte.errors import FteError, NotFound
 
 class MergeConflict(FteError):
     status_code = 409
-
-
-@dataclass(frozen=True)
-class Links:
-    """What a message's identities did: linked to its customer, or suggested for a merge."""
-
-    linked: list[Identity] = field(default_factory=list)
-    suggested: list[Identity] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -57,36 +49,23 @@ def other_identities(own: Identity, text: str) -> list[Identity]:
     return [identity for identity in given_in(text) if identity != own]
 
 
-async def link_given(
+async def suggest_claimed(
     conn: asyncpg.Connection,
     customer_id: uuid.UUID,
     given: list[Identity],
     message_id: uuid.UUID,
-    ticket_id: uuid.UUID,
-) -> Links:
-    """Link the identities the customer gave as theirs in a message (`other_identities`), in
-    the intake transaction."""
-    links = Links()
+) -> list[Identity]:
+    """Record the identities a message's text claims (`other_identities`) for an operator, in
+    the intake transaction, even when nobody owns them yet; those recorded. (A form's contact
+    field is offered by the filing statement itself, and only when someone owns it.)"""
+    suggested = []
     for identity in given:
         owner = await repository.identity_owner(conn, identity)
-        if owner is None and await repository.add_identity(conn, customer_id, identity):
-            links.linked.append(identity)
-            await audit(
-                conn,
-                "system:intake",
-                "customer.link",
-                ticket_id,
-                {"customer_id": str(customer_id), "kind": identity.kind, "value": identity.value},
-            )
+        if owner == customer_id:
             continue
-        owner = owner or await repository.identity_owner(conn, identity)
-        if (
-            owner is not None
-            and owner != customer_id
-            and await repository.suggest_link(conn, customer_id, owner, identity, message_id)
-        ):
-            links.suggested.append(identity)
-    return links
+        if await repository.suggest_link(conn, customer_id, owner, identity, message_id):
+            suggested.append(identity)
+    return suggested
 
 
 async def merge(

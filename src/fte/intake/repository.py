@@ -68,6 +68,15 @@ WITH existing AS (
     SELECT conv.id, ticket.id, $7, 'inbound', 'customer', $12, $9, $13, $14::jsonb
     FROM conv, ticket
     RETURNING id
+), claimed AS (
+    -- An address the sender typed (the web form's email) that a proven customer owns: offered
+    -- to an operator, never linked.
+    INSERT INTO customer_link_suggestions (customer_id, owner_id, kind, value, message_id)
+    SELECT customer.id, o.customer_id, o.kind, o.value, msg.id
+    FROM customer, msg, unnest($17::text[], $18::text[]) AS c(kind, value)
+    JOIN customer_identities o ON o.kind = c.kind AND o.value = c.value
+    WHERE o.customer_id <> customer.id
+    ON CONFLICT DO NOTHING
 ), queued AS (
     INSERT INTO outbox (topic, key, payload, processed_at)
     SELECT 'inbound', conv.id::text,
@@ -89,14 +98,17 @@ async def file_message(conn: asyncpg.Connection, msg: InboundMessage) -> asyncpg
     contact of the same customer won the race: nothing was written. The outbox row carries the
     request id, so the worker's log lines name the same request."""
     identity = normalise(msg.identity)
+    # The customer's contact columns: the proven identity, else what the sender stated (shown
+    # to staff; never used to find the customer).
+    contact = {i.kind: i.value for i in (*reversed(msg.claimed), identity)}
     return await conn.fetchrow(
         _FILE_MESSAGE,
         identity.kind,
         identity.value,
         uuid.uuid4(),
         msg.customer_name,
-        identity.value if identity.kind == "email" else None,
-        identity.value if identity.kind == "phone" else None,
+        contact.get("email"),
+        contact.get("phone"),
         msg.channel,
         msg.thread_key,
         msg.subject,
@@ -107,4 +119,6 @@ async def file_message(conn: asyncpg.Connection, msg: InboundMessage) -> asyncpg
         msg.metadata,
         trace.carried(),
         msg.silent,
+        [i.kind for i in msg.claimed],
+        [i.value for i in msg.claimed],
     )

@@ -12,6 +12,7 @@ import asyncpg
 
 from fte.channels.base import Identity, InboundMessage
 from fte.customers import service as customer_links
+from fte.customers.identities import normalise
 from fte.db import connection, transaction
 from fte.intake import repository
 from fte.kit import logging as trace
@@ -64,6 +65,7 @@ def _cleaned(msg: InboundMessage) -> InboundMessage:
         subject=_storable(msg.subject),
         customer_name=_storable(msg.customer_name),
         metadata=_storable(msg.metadata),
+        claimed=tuple(normalise(i) for i in msg.claimed),
     )
 
 
@@ -74,10 +76,9 @@ async def _file(
     if row is None:  # lost a race to a concurrent first contact; it has committed by now
         row = await repository.file_message(conn, msg)
     assert row is not None
-    # "My email is ana@example.com" on WhatsApp: the same customer on both channels from now on.
-    await customer_links.link_given(
-        conn, row["customer_id"], given, row["message_id"], row["ticket_id"]
-    )
+    # "My email is ana@example.com" is a claim anyone can make: an operator decides.
+    if given:
+        await customer_links.suggest_claimed(conn, row["customer_id"], given, row["message_id"])
     return IntakeResult.from_record(row, duplicate=False), bool(row["new_ticket"])
 
 

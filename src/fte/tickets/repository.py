@@ -44,6 +44,11 @@ async def find_message_by_external_id(
     )
 
 
+async def message_metadata(conn: asyncpg.Connection, message_id: uuid.UUID) -> Any:
+    """A message's provider metadata (None when there is no such message)."""
+    return await conn.fetchval("SELECT metadata FROM messages WHERE id = $1", message_id)
+
+
 async def get_ticket(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> asyncpg.Record | None:
     """One ticket with its customer's name."""
     return await conn.fetchrow(

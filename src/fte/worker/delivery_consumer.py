@@ -193,5 +193,6 @@ def _message(row: asyncpg.Record) -> OutboundMessage:
         subject=row["subject"] or row["inbound_subject"],
         thread_key=row["external_thread_id"],
         in_reply_to=row["in_reply_to"],
+        references=tuple(str(inbound.get("references") or "").split()),
         private=bool(metadata.get("private")),
     )

@@ -3,12 +3,12 @@ into our shapes. Only this module knows their field names."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from fte.channels.base import Identity, InboundMessage
 from fte.errors import InvalidField
+from fte.kit.json_input import load_json
 
 CHANNEL = "chatwoot"
 MAX_BODY = 20_000
@@ -24,10 +24,7 @@ class StatusChange:
 
 def parse(body: bytes) -> dict[str, Any]:
     """The JSON object of a webhook body."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidField("body", "not JSON") from exc
+    payload = load_json(body, "body")
     if not isinstance(payload, dict):
         raise InvalidField("body", "not a JSON object")
     if not isinstance(payload.get("event"), str):
@@ -52,7 +49,7 @@ def _id(obj: dict[str, Any], name: str, path: str) -> str:
     return text
 
 
-def inbound_message(payload: dict[str, Any], delivery_id: str | None) -> InboundMessage | None:
+def inbound_message(payload: dict[str, Any]) -> InboundMessage | None:
     """A customer's message; None for what we must not answer: our own messages, agents'
     messages, private notes and empty messages."""
     if payload.get("message_type") != "incoming" or payload.get("private") is True:
@@ -63,6 +60,8 @@ def inbound_message(payload: dict[str, Any], delivery_id: str | None) -> Inbound
     conversation = _object(payload, "conversation")
     conversation_id = _id(conversation, "id", "conversation.id")
     message_id = _id(payload, "id", "id")
+    account = payload.get("account")
+    account_id = _id(account, "id", "account.id") if isinstance(account, dict) else ""
     contact_id = _id(sender, "id", "sender.id")
     content = payload.get("content")
     if content is not None and not isinstance(content, str):
@@ -84,8 +83,9 @@ def inbound_message(payload: dict[str, Any], delivery_id: str | None) -> Inbound
         channel=CHANNEL,
         identity=Identity("chatwoot_contact", contact_id),
         body=body,
-        # Chatwoot redelivers a webhook with the same X-Chatwoot-Delivery id.
-        external_id=f"delivery:{delivery_id}" if delivery_id else f"message:{message_id}",
+        # Chatwoot's own message id, which the signature covers: a redelivery or a captured
+        # request replayed with a new (unsigned) X-Chatwoot-Delivery is the same message.
+        external_id=f"message:{account_id}:{conversation_id}:{message_id}",
         customer_name=(name or "")[:200] or None,
         thread_key=conversation_id,
         metadata={"reply_to": contact_id, "chatwoot_message_id": message_id},

@@ -72,11 +72,9 @@ class GmailAdapter:
                 message,
                 subject=message.subject or original.get("subject"),
                 in_reply_to=own[0] if own else None,
+                references=tuple(references),
                 thread_key=None,
             ),
             sender,
         )
-        if references:
-            del mail["References"]
-            mail["References"] = " ".join(dict.fromkeys(references))
         return mail.as_bytes()

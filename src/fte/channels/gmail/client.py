@@ -99,6 +99,16 @@ def classify(exc: HttpError) -> Exception:
     return DeliveryRejected(detail)
 
 
+def _number(answer: Any, name: str, call: str) -> int:
+    """A uint64 field of Gmail's answer (a number or a string of digits). An answer without it
+    is Gmail's fault, not our caller's: ChannelUnavailable (a 503 to an HTTP caller)."""
+    value = answer.get(name) if isinstance(answer, dict) else None
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) >= 2**63:
+        raise ChannelUnavailable(f"Gmail's {call} answer has no valid {name}: {value!r:.40}")
+    return int(text)
+
+
 class GmailClient:
     """One mailbox's Gmail API calls (blocking)."""
 
@@ -148,7 +158,7 @@ class GmailClient:
             "labelFilterBehavior": "INCLUDE",
         }
         answer = self.call(lambda u: u.watch(userId=self.user, body=body))
-        return int(answer["historyId"]), int(answer["expiration"])
+        return _number(answer, "historyId", "watch"), _number(answer, "expiration", "watch")
 
     def history(self, start: int) -> tuple[list[str], int]:
         """Ids of the messages added to the INBOX after history id `start`, oldest first, and
@@ -179,10 +189,10 @@ class GmailClient:
                     if gmail_id and gmail_id not in ids:
                         ids.append(gmail_id)
                 if len(ids) >= MAX_BATCH:
-                    return ids, int(record["id"])
+                    return ids, _number(record, "id", "history record")
             token = answer.get("nextPageToken")
             if not token:
-                return ids, int(answer["historyId"])
+                return ids, _number(answer, "historyId", "history.list")
 
     def recent(self, count: int) -> tuple[list[str], int]:
         """The latest `count` INBOX messages, oldest first, and the mailbox's history id read
@@ -192,7 +202,7 @@ class GmailClient:
             lambda u: u.messages().list(userId=self.user, labelIds=["INBOX"], maxResults=count)
         )
         ids = [m["id"] for m in answer.get("messages", [])]
-        return list(reversed(ids)), int(profile["historyId"])
+        return list(reversed(ids)), _number(profile, "historyId", "getProfile")
 
     def get_raw(self, gmail_id: str) -> tuple[bytes, str] | None:
         """(RFC 2822 bytes, thread id) of a message; None when it is gone (deleted since)."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from fte.channels.base import InboundMessage
 from fte.channels.imap_smtp.schemas import inbound_message as email_inbound_message
 from fte.errors import InvalidField
+from fte.kit.json_input import load_json
 
 CHANNEL = "gmail"
 MAX_ID = 200
@@ -49,7 +49,8 @@ def _history_id(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise InvalidPush("message.data.historyId", "must be a positive integer")
     text = str(value).strip()
-    if not text.isdigit() or not 0 < int(text) < 2**63:
+    # ASCII digits, and few enough for int() to take (it refuses over 4,300) and int64 to hold.
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or not 0 < int(text) < 2**63:
         raise InvalidPush("message.data.historyId", "must be a positive integer")
     return int(text)
 
@@ -57,17 +58,21 @@ def _history_id(value: Any) -> int:
 def parse_push(body: bytes) -> PushNotification:
     """The notification inside a push request's body; InvalidPush naming the bad field."""
     try:
-        envelope = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidPush("body", "not JSON") from exc
+        envelope = load_json(body, "body")
+    except InvalidField as exc:
+        raise InvalidPush("body", exc.detail[0]["reason"]) from exc
     message = _object(_object(envelope, "body").get("message"), "message")
     data = message.get("data")
     if not isinstance(data, str) or not data:
         raise InvalidPush("message.data", "required (base64 of Gmail's JSON)")
     try:
-        decoded = json.loads(base64.b64decode(data + "=" * (-len(data) % 4), altchars=b"-_"))
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        decoded = load_json(
+            base64.b64decode(data + "=" * (-len(data) % 4), altchars=b"-_"), "message.data"
+        )
+    except (binascii.Error, ValueError) as exc:
         raise InvalidPush("message.data", "not base64-encoded JSON") from exc
+    except InvalidField as exc:
+        raise InvalidPush("message.data", exc.detail[0]["reason"]) from exc
     if not isinstance(decoded, dict):
         raise InvalidPush("message.data", "must decode to a JSON object")
     address = decoded.get("emailAddress")

@@ -63,7 +63,10 @@ async def setup_watch(pool: asyncpg.Pool, client: GmailClient, mailbox: str) -> 
     """Ask Gmail to publish the mailbox's INBOX changes to the topic; store the expiry (and the
     starting history id when the mailbox has no cursor yet)."""
     history_id, expiration_ms = await asyncio.to_thread(client.watch)
-    expires_at = datetime.fromtimestamp(expiration_ms / 1000, UTC)
+    try:
+        expires_at = datetime.fromtimestamp(expiration_ms / 1000, UTC)
+    except (OverflowError, ValueError, OSError) as exc:
+        raise ChannelUnavailable(f"Gmail's watch expiration is no time: {expiration_ms}") from exc
     async with transaction(pool) as conn:
         await repository.record_watch(conn, mailbox, history_id, expires_at)
     WATCH_EXPIRY.set(expires_at.timestamp())

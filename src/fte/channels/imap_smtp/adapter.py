@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid
 from urllib.parse import unquote, urlsplit
 
 from fte.agent.formatting import email_parts
@@ -18,6 +19,7 @@ from fte.channels.base import (
     OutboundMessage,
     Reply,
 )
+from fte.channels.imap_smtp.schemas import message_ids
 from fte.config import Settings
 
 
@@ -54,8 +56,12 @@ class EmailAdapter:
 
 
 def build_reply(message: OutboundMessage, sender: str) -> EmailMessage:
-    """The reply, threaded: In-Reply-To the customer's message, References from the root."""
+    """The reply, threaded (RFC 5322 §3.6.4): In-Reply-To the customer's message, References
+    the answered message's References followed by its Message-ID."""
     mail = EmailMessage()
+    # §3.6.1 requires the origination date. +0000, not "GMT" (obsolete) or -0000 (which says
+    # the sender's zone is unknown).
+    mail["Date"] = format_datetime(datetime.now(UTC))
     mail["From"] = sender
     mail["To"] = message.to or ""
     subject = message.subject or "Your request"
@@ -64,7 +70,9 @@ def build_reply(message: OutboundMessage, sender: str) -> EmailMessage:
     mail["Auto-Submitted"] = "auto-replied"
     if message.in_reply_to:
         mail["In-Reply-To"] = message.in_reply_to
-        refs = [r for r in (message.thread_key, message.in_reply_to) if r]
+        # Without the answered message's own chain (an older message), the thread's root.
+        chain = message_ids(" ".join(message.references)) or message_ids(message.thread_key)
+        refs = [*chain, message.in_reply_to]
         mail["References"] = " ".join(dict.fromkeys(refs))
     mail.set_content(message.body)
     return mail

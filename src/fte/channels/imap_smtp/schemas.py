@@ -68,6 +68,21 @@ def message_ids(value: str | None) -> list[str]:
     return re.findall(r"<[^<>\s]+>", value or "")
 
 
+MAX_REFERENCES = 20  # ids kept in a reply's References: the root and the latest
+MAX_ID_CHARS = 250
+
+
+def _reply_chain(references: list[str], own_id: str | None) -> str:
+    """What a reply's References will be (RFC 5322 §3.6.4): this message's References (else
+    its In-Reply-To) and its own id. A long chain keeps its root and its latest ids, as
+    §3.6.4 lets a reply trim it."""
+    ids = list(dict.fromkeys([*references, *([own_id] if own_id else [])]))
+    ids = [i for i in ids if len(i) <= MAX_ID_CHARS]
+    if len(ids) > MAX_REFERENCES:
+        ids = [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
+    return " ".join(ids)
+
+
 def _header(message: EmailMessage, name: str, default: str = "") -> str:
     """A header's text; its raw text where the stdlib's parser fails on it (`From: a@`
     raises IndexError inside `email`), so one malformed mail cannot stop the mailbox."""
@@ -110,7 +125,7 @@ def inbound_message(raw: bytes, our_address: str) -> InboundMessage | None:
         thread_key=thread,
         metadata={
             "reply_to": address,
-            "references": " ".join([*references, *([own_id] if own_id else [])])[-2000:],
+            "references": _reply_chain(references or in_reply_to[:1], own_id),
             "cc": [a for _, a in getaddresses([_header(message, "Cc")]) if a][:20],
         },
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from pathlib import Path
 from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
@@ -16,11 +18,14 @@ from fte.channels.base import Identity, InboundMessage
 from fte.channels.web_form.schemas import SubmissionReceipt, WebFormSubmission
 from fte.config import SettingsDep
 from fte.db import PoolDep, transaction
+from fte.errors import FteError
 from fte.intake.service import file_inbound
+from fte.tickets import repository as tickets_repository
 from fte.tickets import service as tickets
 from fte.tickets.schemas import PublicTicket
 
 CHANNEL = "web_form"
+REQUEST_HASH = "request_sha256"  # in the message's metadata, beside its Idempotency-Key
 router = APIRouter(tags=["web form"])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # The page's script and styles: files, since the Content-Security-Policy allows no inline code.
@@ -31,7 +36,8 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         max_length=200,
-        description="Resubmitting with the same key returns the first ticket",
+        description="Resubmitting the same form with the same key returns the first ticket; "
+        "the same key with a different form is a 422",
     ),
 ]
 
@@ -43,6 +49,31 @@ def _external_id(email: str, key: str | None) -> str | None:
     return "idem:" + hashlib.sha256(f"{email}\0{key}".encode()).hexdigest()
 
 
+def _request_hash(form: WebFormSubmission) -> str:
+    """The submission as validated (trimmed, email lowercased), keys sorted: a resubmission of
+    the same form hashes the same however its JSON was spelled."""
+    canonical = json.dumps(form.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _check_same_request(pool: asyncpg.Pool, message_id: uuid.UUID, request: str) -> None:
+    # A key reused with another body must not answer with the first request's status link:
+    # whoever guesses an address and a key would read that conversation.
+    async with pool.acquire() as conn:
+        metadata = await tickets_repository.message_metadata(conn, message_id)
+    if (metadata or {}).get(REQUEST_HASH) != request:
+        raise FteError(
+            "idempotency key reused",
+            detail=[
+                {
+                    "field": "Idempotency-Key",
+                    "reason": "was used before for a different submission; use a new key",
+                }
+            ],
+            status_code=422,
+        )
+
+
 @router.post(
     "/support/submit",
     status_code=201,
@@ -50,7 +81,7 @@ def _external_id(email: str, key: str | None) -> str | None:
     responses={
         200: {"description": "Duplicate submission: the first ticket"},
         413: {"description": "Body too large"},
-        422: {"description": "Invalid field"},
+        422: {"description": "Invalid field, or an Idempotency-Key reused for another form"},
         429: {"description": "Too many submissions from this address (Retry-After)"},
     },
     dependencies=[Depends(form_limit)],
@@ -62,19 +93,27 @@ async def submit(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """File a support request; it is committed before this answers."""
+    request = _request_hash(form)
     result = await file_inbound(
         pool,
         InboundMessage(
             channel=CHANNEL,
-            identity=Identity("email", form.email),
+            # Whoever fills in the form types the email: a claim, not an identity. Each
+            # submission is its own customer until an operator merges it with the one who
+            # proved the address (a link suggestion is recorded when someone has).
+            identity=Identity("web_form", str(uuid.uuid4())),
+            claimed=(Identity("email", form.email),),
             customer_name=form.name,
             subject=form.subject,
             body=form.message,
             external_id=_external_id(form.email, idempotency_key),
             category=form.category,
             priority=form.priority,
+            metadata={REQUEST_HASH: request} if idempotency_key is not None else {},
         ),
     )
+    if result.duplicate:
+        await _check_same_request(pool, result.message_id, request)
     receipt = SubmissionReceipt(
         ticket_id=result.ticket_id,
         ticket_number=result.ticket_number,

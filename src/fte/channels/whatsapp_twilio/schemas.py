@@ -60,7 +60,8 @@ def e164(address: str, field: str) -> str:
 
 def _media(params: Mapping[str, str]) -> list[dict[str, str]]:
     raw = params.get("NumMedia", "0").strip() or "0"
-    if not raw.isdigit() or int(raw) > MAX_MEDIA:
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_MEDIA:
         raise InvalidField("NumMedia", f"a count from 0 to {MAX_MEDIA}")
     return [
         {
