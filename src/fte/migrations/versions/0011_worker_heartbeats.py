@@ -22,7 +22,7 @@ Create Date: 2026-12-03
 from fte.migrations.sql import execute_script
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
