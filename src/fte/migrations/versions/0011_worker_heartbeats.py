@@ -15,7 +15,7 @@ Additive for the previous release: it only ever writes fewer conflicts against t
 Downgrading fails if two outbound messages share a provider id.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-03
 """
 
