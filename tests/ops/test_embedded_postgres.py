@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import asyncpg
 import psutil
+import pytest
 
-from fte.ops.embedded_postgres import EmbeddedPostgres
+from fte.ops.embedded_postgres import EmbeddedPostgres, _free_port
 
 
 def postgres_pids(data_dir: Path) -> list[int]:
@@ -110,3 +113,78 @@ def test_a_stale_pid_file_does_not_block_the_start(tmp_path: Path) -> None:
         assert psql(server, "SELECT 1") == "1"
     finally:
         server.stop()
+
+
+def _no_password_url(server: EmbeddedPostgres, database: str = "postgres") -> str:
+    # What another local user can build from `ps`: the port, the superuser's name, no password.
+    return f"postgresql://postgres@127.0.0.1:{server.port}/{database}"
+
+
+async def _refused(url: str) -> BaseException:
+    with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError) as refused:
+        conn = await asyncpg.connect(url, timeout=10)
+        await conn.close()
+    return refused.value
+
+
+async def test_another_local_user_without_the_password_is_refused(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path)
+    server.start()
+    try:
+        await _refused(_no_password_url(server))
+        await _refused(_no_password_url(server).replace("postgres@", "postgres:guess@"))
+        conn = await asyncpg.connect(server.url("postgres"))
+        try:
+            assert await conn.fetchval("SELECT current_user") == "postgres"
+            methods = await conn.fetch("SELECT DISTINCT auth_method FROM pg_hba_file_rules")
+        finally:
+            await conn.close()
+        assert {r["auth_method"] for r in methods} == {"scram-sha-256"}
+    finally:
+        server.stop()
+    secret = tmp_path / "postgres_password"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700
+    assert secret.read_text().strip() in server.url()
+
+
+async def test_a_cluster_made_by_the_old_trusting_version_is_secured_and_keeps_its_data(
+    tmp_path: Path,
+) -> None:
+    old = EmbeddedPostgres(tmp_path)
+    # What earlier versions did: initdb --auth=trust, then the server on 127.0.0.1.
+    tmp_path.mkdir(exist_ok=True)
+    old._prepare_os_user()
+    old._run("initdb", "-D", str(old.pgdata), "-U", "postgres", "--auth=trust", "--no-sync")
+    old.port = _free_port()
+    old._spawn()
+    old._wait_ready(60)
+    try:
+        conn = await asyncpg.connect(_no_password_url(old))  # anyone could, then
+        await conn.execute("CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)")
+        await conn.close()
+    finally:
+        old.stop()
+
+    server = EmbeddedPostgres(tmp_path)
+    server.start()
+    try:
+        await _refused(_no_password_url(server))
+        conn = await asyncpg.connect(server.url("postgres"))
+        try:
+            assert await conn.fetchval("SELECT x FROM kept") == 42
+        finally:
+            await conn.close()
+    finally:
+        server.stop()
+    assert "trust" not in (tmp_path / "pgdata" / "pg_hba.conf").read_text()
+    assert stat.S_IMODE((tmp_path / "postgres_password").stat().st_mode) == 0o600
+
+    again = EmbeddedPostgres(tmp_path)  # the next start uses the kept password as it is
+    again.start()
+    try:
+        conn = await asyncpg.connect(again.url("postgres"))
+        assert await conn.fetchval("SELECT x FROM kept") == 42
+        await conn.close()
+    finally:
+        again.stop()
