@@ -144,7 +144,7 @@ async def test_another_local_user_without_the_password_is_refused(tmp_path: Path
         server.stop()
     secret = tmp_path / "postgres_password"
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
-    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path).st_mode) == 0o700
     assert secret.read_text().strip() in server.url()
 
 
@@ -153,7 +153,6 @@ async def test_a_cluster_made_by_the_old_trusting_version_is_secured_and_keeps_i
 ) -> None:
     old = EmbeddedPostgres(tmp_path)
     # What earlier versions did: initdb --auth=trust, then the server on 127.0.0.1.
-    tmp_path.mkdir(exist_ok=True)
     old._prepare_os_user()
     old._run("initdb", "-D", str(old.pgdata), "-U", "postgres", "--auth=trust", "--no-sync")
     old.port = _free_port()
