@@ -99,11 +99,12 @@ class EmbeddedPostgres:
         self.data_dir.chmod(0o700)
         self._prepare_os_user()
         self._password, generated = self._read_or_create_password()
-        if not (self.pgdata / "PG_VERSION").exists():
+        fresh = not (self.pgdata / "PG_VERSION").exists()
+        if fresh:
             self._initdb()
             self._write_hba()
         self._stop_orphan()
-        if generated or self._hba_path().read_text() != PG_HBA:
+        if not fresh and (generated or self._hba_path().read_text() != PG_HBA):
             self._secure_existing_cluster()
         self.port = self.requested_port or _free_port()
         self._spawn()
