@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from fte import __version__
 from fte.bus import kafka
@@ -90,6 +91,10 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HttpMetricsMiddleware)
     # Outermost of all: even a refused body is answered with its request id.
     app.add_middleware(RequestIdMiddleware)
+    # Outside even that: the client address (rate limits, sign-in limits, logs) is the
+    # rightmost X-Forwarded-For hop not in FTE_TRUSTED_PROXIES, and the header of any other
+    # peer is ignored, whatever server runs the app (`fte serve` turns uvicorn's own off).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     install_error_handlers(app)
 
     @app.exception_handler(asyncpg.PostgresConnectionError)
