@@ -25,6 +25,7 @@ from fte.console import routes as console
 from fte.customers.routes import router as customers_router
 from fte.db import create_pool
 from fte.errors import install_error_handlers
+from fte.kit import openapi
 from fte.kit.body_limit import BodyLimitMiddleware
 from fte.kit.logging import configure
 from fte.kit.request_id import RequestIdMiddleware
@@ -118,6 +119,8 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:
         return RedirectResponse("/support")
+
+    openapi.install(app)
 
     return app
 
