@@ -148,11 +148,9 @@ async def test_another_local_user_without_the_password_is_refused(tmp_path: Path
     assert secret.read_text().strip() in server.url()
 
 
-async def test_a_cluster_made_by_the_old_trusting_version_is_secured_and_keeps_its_data(
-    tmp_path: Path,
-) -> None:
-    old = EmbeddedPostgres(tmp_path)
-    # What earlier versions did: initdb --auth=trust, then the server on 127.0.0.1.
+async def _old_trusting_cluster(data_dir: Path) -> None:
+    """What earlier versions made: initdb --auth=trust, a table written by anyone."""
+    old = EmbeddedPostgres(data_dir)
     old._prepare_os_user()
     old._run("initdb", "-D", str(old.pgdata), "-U", "postgres", "--auth=trust", "--no-sync")
     old.port = _free_port()
@@ -164,6 +162,12 @@ async def test_a_cluster_made_by_the_old_trusting_version_is_secured_and_keeps_i
         await conn.close()
     finally:
         old.stop()
+
+
+async def test_a_cluster_made_by_the_old_trusting_version_is_secured_and_keeps_its_data(
+    tmp_path: Path,
+) -> None:
+    await _old_trusting_cluster(tmp_path)
 
     server = EmbeddedPostgres(tmp_path)
     server.start()
@@ -187,3 +191,24 @@ async def test_a_cluster_made_by_the_old_trusting_version_is_secured_and_keeps_i
         await conn.close()
     finally:
         again.stop()
+
+
+async def test_a_password_the_operator_wrote_is_set_and_used_as_it_is(tmp_path: Path) -> None:
+    await _old_trusting_cluster(tmp_path)
+    chosen = "p@ss'w:rd/1%"  # quotes and URL delimiters
+    secret = tmp_path / "postgres_password"
+    secret.write_text(chosen + "\n")
+    server = EmbeddedPostgres(tmp_path)
+    server.start()
+    try:
+        conn = await asyncpg.connect(server.url("postgres"))
+        assert await conn.fetchval("SELECT x FROM kept") == 42
+        await conn.close()
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=server.port, user="postgres", password=chosen,
+            database="postgres",
+        )  # fmt: skip
+        await conn.close()  # the password as written works too, as psql users type it
+    finally:
+        server.stop()
+    assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600

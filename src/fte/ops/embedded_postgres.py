@@ -25,6 +25,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import psutil
 
@@ -244,7 +245,7 @@ class EmbeddedPostgres:
             "postgres",
             stdin=(
                 "SET password_encryption = 'scram-sha-256'\n"
-                f"ALTER ROLE {PG_USER} WITH PASSWORD '{self._password}'\n"
+                f"ALTER ROLE {PG_USER} WITH PASSWORD '{_sql_literal(self._password)}'\n"
             ),
         )
         if "ERROR" in out:
@@ -376,7 +377,12 @@ class EmbeddedPostgres:
 
 
 def _url(password: str, port: int, database: str) -> str:
-    return f"postgresql://{PG_USER}:{password}@127.0.0.1:{port}/{database}"
+    # Generated passwords are URL-safe; one an operator wrote into the file may not be.
+    return f"postgresql://{PG_USER}:{quote(password, safe='')}@127.0.0.1:{port}/{database}"
+
+
+def _sql_literal(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def _read_postmaster_pid(pgdata: Path) -> tuple[int, int] | None:
