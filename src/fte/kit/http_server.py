@@ -3,27 +3,42 @@
 uvicorn bounds only the idle time between two requests of a keep-alive connection
 (`timeout_keep_alive`): a client that opens a connection and sends nothing, or sends its
 headers or its body a byte every few seconds, holds the connection (and, for a body, the
-request's task) for as long as it likes. `BoundedHttpProtocol` gives each request a deadline
-for its head and another for its body; past either the client gets a 408 and the connection
-is closed.
+request's task) for as long as it likes, and httptools accepts a head of any size.
+`BoundedHttpProtocol` gives each request a deadline for its head and another for its body
+(past either: 408) and a size limit for its head (431); then the connection is closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from fte.config import Settings
 
-_TIMEOUT_BODY = b'{"error": "request timeout", "detail": "the request was sent too slowly"}'
-_TIMEOUT_RESPONSE = (
-    b"HTTP/1.1 408 Request Timeout\r\n"
-    b"content-type: application/json\r\n"
-    b"connection: close\r\n"
-    b"content-length: " + str(len(_TIMEOUT_BODY)).encode() + b"\r\n\r\n" + _TIMEOUT_BODY
+# A request line and headers past this are refused (431) once the next bytes arrive: httptools
+# itself sets no limit, and one connection could otherwise fill memory with a header.
+MAX_HEAD_BYTES = 65_536
+
+
+def _response(status: bytes, error: str, detail: str) -> bytes:
+    body = json.dumps({"error": error, "detail": detail}).encode()
+    return (
+        b"HTTP/1.1 " + status + b"\r\n"
+        b"content-type: application/json\r\n"
+        b"connection: close\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+
+
+_TIMEOUT = _response(b"408 Request Timeout", "request timeout", "the request was sent too slowly")
+_HEAD_TOO_LARGE = _response(
+    b"431 Request Header Fields Too Large",
+    "request head too large",
+    f"request line and headers over {MAX_HEAD_BYTES} bytes",
 )
 
 
@@ -35,6 +50,17 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._header_timeout = header_timeout
         self._body_timeout = body_timeout
         self._deadline: asyncio.TimerHandle | None = None
+        self._reading_head = True
+        self._head_bytes = 0
+
+    def data_received(self, data: bytes) -> None:
+        if self._reading_head:
+            # Checked before parsing: the chunk that ends a head may carry body bytes too.
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse(_HEAD_TOO_LARGE)
+                return
+            self._head_bytes += len(data)
+        super().data_received(data)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -51,12 +77,14 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self._arm(self._header_timeout)
 
     def on_headers_complete(self) -> None:
+        self._reading_head = False
         super().on_headers_complete()
         self._arm(self._body_timeout)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._disarm()
+        self._reading_head, self._head_bytes = True, 0
 
     def _arm(self, seconds: float) -> None:
         self._disarm()
@@ -69,11 +97,14 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def _timed_out(self) -> None:
         self._deadline = None
+        self._refuse(_TIMEOUT)
+
+    def _refuse(self, response: bytes) -> None:
         if self.transport.is_closing():
             return
         cycle = self.cycle
         if cycle is None or cycle.response_complete or not cycle.response_started:
-            self.transport.write(_TIMEOUT_RESPONSE)
+            self.transport.write(response)
         # The request's task (if any) sees a disconnect, as for a client that went away.
         self.transport.close()
 
