@@ -21,6 +21,7 @@ from fte.agent.embeddings import Embedder, get_embedder
 from fte.app import create_app
 from fte.config import Settings, get_settings
 from fte.db import create_pool
+from fte.kit.http_server import server_options
 from fte.knowledge.importer import DEMO_KB, read_articles
 from fte.knowledge.service import import_articles
 from fte.ops import migrations
@@ -166,7 +167,14 @@ async def serve_app(database_url: str, settings: Settings) -> AsyncIterator[str]
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            **server_options(settings),  # as `fte serve` runs it
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -12,6 +12,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from fte import __version__
 from fte.bus import kafka
@@ -26,6 +27,7 @@ from fte.console import routes as console
 from fte.customers.routes import router as customers_router
 from fte.db import create_pool
 from fte.errors import install_error_handlers
+from fte.kit import openapi
 from fte.kit.body_limit import BodyLimitMiddleware
 from fte.kit.logging import configure
 from fte.kit.request_id import RequestIdMiddleware
@@ -101,6 +103,10 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HttpMetricsMiddleware)
     # Outermost of all: even a refused body is answered with its request id.
     app.add_middleware(RequestIdMiddleware)
+    # Outside even that: the client address (rate limits, sign-in limits, logs) is the
+    # rightmost X-Forwarded-For hop not in FTE_TRUSTED_PROXIES, and the header of any other
+    # peer is ignored, whatever server runs the app (`fte serve` turns uvicorn's own off).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     install_error_handlers(app)
 
     @app.exception_handler(asyncpg.PostgresConnectionError)
@@ -125,6 +131,8 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:
         return RedirectResponse("/support")
+
+    openapi.install(app)
 
     return app
 

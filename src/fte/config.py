@@ -5,6 +5,7 @@ The README's configuration table is generated from nothing: keep it in step with
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Priority = Literal["low", "medium", "high", "urgent"]
@@ -39,6 +40,20 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="FTE_LOG_LEVEL")
     # text: readable lines (local); json: one JSON object per line (production, deploy/).
     log_format: Literal["text", "json"] = Field(default="text", alias="FTE_LOG_FORMAT")
+    # Proxies (comma-separated addresses or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto
+    # are believed: the client is the rightmost address not in this list. Loopback only by
+    # default (a proxy on the same host); empty: no proxy, the TCP peer is the client.
+    trusted_proxies: str = Field(default="127.0.0.1,::1", alias="FTE_TRUSTED_PROXIES")
+    # A request's head (request line and headers) must arrive within this many seconds of the
+    # connection opening (or the previous response); its body within this many seconds after
+    # the head. Past either, the server answers 408 and closes the connection (slow clients
+    # cannot hold connections open: slowloris, slow-body).
+    request_header_timeout_seconds: float = Field(
+        default=10.0, alias="FTE_REQUEST_HEADER_TIMEOUT_SECONDS", gt=0
+    )
+    request_body_timeout_seconds: float = Field(
+        default=30.0, alias="FTE_REQUEST_BODY_TIMEOUT_SECONDS", gt=0
+    )
 
     # postgres: workers claim outbox rows directly. kafka: a relay publishes them to Kafka.
     bus: Literal["postgres", "kafka"] = Field(default="postgres", alias="FTE_BUS")
@@ -102,6 +117,9 @@ class Settings(BaseSettings):
     # Where `fte serve` API processes share their metric counts (prometheus_client's
     # multiprocess mode). Unset: data_dir/metrics, used only with more than one API process.
     metrics_multiproc_dir: Path | None = Field(default=None, alias="PROMETHEUS_MULTIPROC_DIR")
+    # The API's /metrics asks for `Authorization: Bearer <this>`. Unset: /metrics is not served
+    # (404), so ticket and queue counts are never public by accident.
+    metrics_token: str | None = Field(default=None, alias="FTE_METRICS_TOKEN")
 
     # Calibrated with `fte eval --calibrate` on the bitext and StackFAQ dev splits (README).
     answer_threshold: float = Field(default=0.45, alias="FTE_ANSWER_THRESHOLD", ge=0, le=1)
@@ -229,6 +247,21 @@ class Settings(BaseSettings):
     webhook_rate_limit: int = Field(default=600, alias="FTE_WEBHOOK_RATE_LIMIT", ge=0)
     form_rate_limit: int = Field(default=20, alias="FTE_FORM_RATE_LIMIT", ge=0)
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: str) -> str:
+        for item in _split(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """FTE_TRUSTED_PROXIES as a list of addresses and networks."""
+        return _split(self.trusted_proxies)
+
     @property
     def embedded(self) -> bool:
         """True when no external database is configured."""
@@ -253,6 +286,10 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(48))
         return path.read_text().strip()
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 async def _app_settings(request: Request) -> Settings:

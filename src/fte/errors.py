@@ -33,7 +33,8 @@ class InvalidField(FteError):
     status_code = 422
 
     def __init__(self, field: str, reason: str, message: str = "invalid webhook"):
-        super().__init__(message, detail=[{"field": field, "reason": reason}])
+        loc = ["body", *field.split(".")]
+        super().__init__(message, detail=[{"loc": loc, "field": field, "reason": reason}])
 
 
 class PayloadTooLarge(FteError):
@@ -45,11 +46,20 @@ class ServiceUnavailable(FteError):
 
 
 def validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
-    """Name each bad field with its reason, without echoing the submitted values back."""
+    """Name each bad field with its reason, without echoing the submitted values back.
+    `loc` is FastAPI's (source first: body, query, path, header); `field` is it dotted,
+    without a body, query or path source."""
     fields = []
     for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        fields.append({"field": ".".join(loc) or "body", "reason": err.get("msg", "invalid")})
+        full = [p if isinstance(p, int) else str(p) for p in err.get("loc", ())]
+        loc = [str(p) for p in full if p not in ("body", "query", "path")]
+        fields.append(
+            {
+                "loc": full or ["body"],
+                "field": ".".join(loc) or "body",
+                "reason": err.get("msg", "invalid"),
+            }
+        )
     return fields
 
 
@@ -75,6 +85,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 "error": "invalid request",
                 "detail": [
                     {
+                        "loc": ["body"],
                         "field": None,
                         "reason": "text contains a character that cannot be stored (e.g. NUL)",
                     }

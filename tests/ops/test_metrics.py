@@ -23,6 +23,9 @@ from tests.fixtures.processes import start_api
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
+TOKEN = "scrape-token-7f3a"
+SCRAPER = {"Authorization": f"Bearer {TOKEN}"}
+
 FORM = {
     "name": "Sam",
     "email": "sam@example.com",
@@ -51,7 +54,7 @@ def total(samples: Samples, metric: str, /, **labels: str) -> float:
 
 
 async def scrape(client: httpx.AsyncClient) -> Samples:
-    response = await client.get("/metrics")
+    response = await client.get("/metrics", headers=SCRAPER)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return parse(response.text)
@@ -64,7 +67,7 @@ def _names(samples: Samples) -> Iterator[str]:
 async def test_requests_and_ticket_work_move_the_contract_metrics(
     kb_db_url: str, kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    settings = make_settings()
+    settings = make_settings(FTE_METRICS_TOKEN=TOKEN)
     async with (
         serve_app(kb_db_url, settings) as base,
         httpx.AsyncClient(base_url=base, timeout=10) as client,
@@ -143,7 +146,7 @@ async def test_breaker_gauge_and_channels_report(kb_db_url: str, kb_pool: asyncp
         channel="web_form", identity=Identity("email", "c@example.com"),
         customer_name="Cy", body="Hello there"))  # fmt: skip
     async with (
-        serve_app(kb_db_url, make_settings()) as base,
+        serve_app(kb_db_url, make_settings(FTE_METRICS_TOKEN=TOKEN)) as base,
         httpx.AsyncClient(base_url=base, timeout=10) as client,
     ):
         samples = await scrape(client)
@@ -169,9 +172,10 @@ async def test_breaker_gauge_and_channels_report(kb_db_url: str, kb_pool: asyncp
 def test_several_api_processes_report_the_same_totals(db_url: str, tmp_path: object) -> None:
     """`fte serve --workers 2`: whichever process answers the scrape, it reports every
     process's requests (multiprocess mode)."""
-    api, base = start_api(db_url, {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}, workers=2)
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "FTE_METRICS_TOKEN": TOKEN}
+    api, base = start_api(db_url, env, workers=2)
     try:
-        with httpx.Client(base_url=base, timeout=10) as client:
+        with httpx.Client(base_url=base, timeout=10, headers=SCRAPER) as client:
             seen_before = total(
                 parse(client.get("/metrics").text), "fte_http_requests_total", route="/health"
             )
@@ -189,7 +193,7 @@ def test_several_api_processes_report_the_same_totals(db_url: str, tmp_path: obj
 async def test_unknown_paths_share_one_series_and_static_files_one_more(db_url: str) -> None:
     """A scanner's random URLs must not create a series each (label cardinality)."""
     async with (
-        serve_app(db_url, make_settings()) as base,
+        serve_app(db_url, make_settings(FTE_METRICS_TOKEN=TOKEN)) as base,
         httpx.AsyncClient(base_url=base, timeout=10) as client,
     ):
         before = await scrape(client)
@@ -210,3 +214,28 @@ async def test_unknown_paths_share_one_series_and_static_files_one_more(db_url: 
         == 1
     )
     assert not any("wp-admin" in dict(labels).get("route", "") for _, labels in after)
+
+
+async def test_metrics_are_not_public_and_need_the_scrape_token(db_url: str) -> None:
+    async with (
+        serve_app(db_url, make_settings()) as base,
+        httpx.AsyncClient(base_url=base, timeout=10) as client,
+    ):
+        # No token configured: not served at all, whatever the caller sends.
+        assert (await client.get("/metrics")).status_code == 404
+        assert (await client.get("/metrics", headers=SCRAPER)).status_code == 404
+    async with (
+        serve_app(db_url, make_settings(FTE_METRICS_TOKEN=TOKEN)) as base,
+        httpx.AsyncClient(base_url=base, timeout=10) as client,
+    ):
+        refused = await client.get("/metrics")
+        assert refused.status_code == 401
+        assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+        assert "fte_open_tickets" not in refused.text
+        wrongs = [f"Bearer {TOKEN}x".encode(), f"Basic {TOKEN}".encode(), b"Bearer scrape-7f\xe9"]
+        for wrong in wrongs:
+            response = await client.get("/metrics", headers={"Authorization": wrong})
+            assert response.status_code == 401, wrong
+        allowed = await client.get("/metrics", headers=SCRAPER)
+        assert allowed.status_code == 200
+        assert "fte_open_tickets" in allowed.text

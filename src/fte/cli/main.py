@@ -10,6 +10,7 @@ from fte.cli.context import console, database_url
 from fte.cli.doctor import doctor
 from fte.cli.eval import eval_command
 from fte.config import get_settings
+from fte.kit.http_server import server_options
 from fte.kit.logging import configure
 
 app = typer.Typer(
@@ -82,8 +83,8 @@ def serve(
             log_level=settings.log_level.lower(),
             access_log=False,
             log_config=None,  # our handler (text or JSON) formats uvicorn's lines too
-            proxy_headers=True,
             timeout_graceful_shutdown=10,
+            **server_options(settings),
         )
 
 

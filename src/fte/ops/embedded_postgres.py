@@ -4,6 +4,11 @@ The server is our child (not a daemon) so that it cannot outlive us: on Linux it
 a parent-death signal, so even `kill -9` of the supervisor stops it. A server left over anyway
 (another OS, a crash between fork and prctl) is found through postmaster.pid at the next start and
 stopped before we start our own, so no manual clean-up is ever needed.
+
+No local user but us may connect: the superuser has a generated password (SCRAM), kept in
+`data_dir/postgres_password` (0600, in a 0700 directory), and pg_hba.conf trusts no one. A data
+directory made by an older version (initdb --auth=trust) is secured at its next start, in
+single-user mode, before the server listens at all.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ import importlib.util
 import logging
 import os
 import platform
+import secrets
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import psutil
 
@@ -28,6 +35,14 @@ DEFAULT_DB = "fte"
 PG_USER = "postgres"
 _OS_USER = "embedded_postgres"  # postgres refuses to run as root
 _PR_SET_PDEATHSIG = 1
+PASSWORD_FILE = "postgres_password"
+# Every way in asks for the password; there is no Unix socket (unix_socket_directories is
+# empty), the `local` line only keeps that true if someone adds one.
+PG_HBA = """# Written by fte at every start: every connection proves the password (SCRAM).
+local all all scram-sha-256
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -66,23 +81,32 @@ class EmbeddedPostgres:
         self.requested_port = port
         self.port: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
+        self.password_file = self.data_dir / PASSWORD_FILE
         self._os_user = _OS_USER if os.geteuid() == 0 else None
+        self._password: str | None = None
 
     # ---- public API -------------------------------------------------------------------------
 
     def url(self, database: str = DEFAULT_DB) -> str:
-        """The connection URL of the running server."""
-        if self.port is None:
+        """The connection URL of the running server, with its password."""
+        if self.port is None or self._password is None:
             raise EmbeddedPostgresError("embedded PostgreSQL is not running")
-        return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{database}"
+        return _url(self._password, self.port, database)
 
     def start(self, timeout: float = 60.0) -> str:
         """Initialise if new, stop any orphan on the same data, start, create the database."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # The directory holds the password and the database: no other user may look inside.
+        self.data_dir.chmod(0o700)
         self._prepare_os_user()
-        if not (self.pgdata / "PG_VERSION").exists():
+        self._password, generated = self._read_or_create_password()
+        fresh = not (self.pgdata / "PG_VERSION").exists()
+        if fresh:
             self._initdb()
+            self._write_hba()
         self._stop_orphan()
+        if not fresh and (generated or self._hba_path().read_text() != PG_HBA):
+            self._secure_existing_cluster()
         self.port = self.requested_port or _free_port()
         self._spawn()
         self._wait_ready(timeout)
@@ -108,7 +132,12 @@ class EmbeddedPostgres:
         info = _read_postmaster_pid(data_dir.resolve() / "pgdata")
         if info is None or not _is_postgres(info[0]):
             return None
-        return f"postgresql://{PG_USER}@127.0.0.1:{info[1]}/{database}"
+        try:
+            password = (data_dir.resolve() / PASSWORD_FILE).read_text().strip()
+        except OSError:
+            # Not ours to read: the server will say so (password authentication failed).
+            password = ""
+        return _url(password, info[1], database)
 
     # ---- steps ------------------------------------------------------------------------------
 
@@ -154,10 +183,11 @@ class EmbeddedPostgres:
         entry = pwd.getpwnam(self._os_user)
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
-    def _run(self, *args: str) -> None:
+    def _run(self, *args: str, stdin: str | None = None) -> str:
         result = subprocess.run(
             [str(_bin_dir() / args[0]), *args[1:]],
             user=self._os_user,
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=120,
@@ -165,6 +195,62 @@ class EmbeddedPostgres:
         )
         if result.returncode != 0:
             raise EmbeddedPostgresError(f"{args[0]} failed: {result.stderr.strip()}")
+        return result.stdout + result.stderr
+
+    def _read_or_create_password(self) -> tuple[str, bool]:
+        """The superuser's password, and whether it was generated just now."""
+        try:
+            # O_EXCL: two commands starting at once on a new directory agree on one password.
+            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            self.password_file.chmod(0o600)
+            password = self.password_file.read_text().strip()
+            if not password:
+                raise EmbeddedPostgresError(
+                    f"{self.password_file} is empty; delete it to have a new password set"
+                ) from None
+            return password, False
+        password = secrets.token_urlsafe(32)  # URL-safe: goes into the URL as it is
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+        # initdb, running as the server's user, reads it as --pwfile.
+        self._chown(self.password_file)
+        return password, True
+
+    def _hba_path(self) -> Path:
+        return self.pgdata / "pg_hba.conf"
+
+    def _write_hba(self) -> None:
+        path = self._hba_path()
+        path.write_text(PG_HBA)
+        path.chmod(0o600)
+        self._chown(path)
+
+    def _secure_existing_cluster(self) -> None:
+        """Set the password and replace pg_hba.conf on a cluster made by an older version
+        (trust for every local user), in single-user mode: nothing listens meanwhile."""
+        log.warning("securing embedded PostgreSQL in %s: password authentication", self.pgdata)
+        assert self._password is not None
+        # Single-user mode runs each line as a statement; the password goes in on stdin,
+        # never on a command line.
+        out = self._run(
+            "postgres",
+            "--single",
+            "-D",
+            str(self.pgdata),
+            "-c",
+            "listen_addresses=",
+            "-c",
+            "unix_socket_directories=",
+            "postgres",
+            stdin=(
+                "SET password_encryption = 'scram-sha-256'\n"
+                f"ALTER ROLE {PG_USER} WITH PASSWORD '{_sql_literal(self._password)}'\n"
+            ),
+        )
+        if "ERROR" in out:
+            raise EmbeddedPostgresError(f"could not set the password: {out.strip()}")
+        self._write_hba()
 
     def _initdb(self) -> None:
         log.info("initialising embedded PostgreSQL in %s", self.pgdata)
@@ -179,7 +265,8 @@ class EmbeddedPostgres:
             str(self.pgdata),
             "-U",
             PG_USER,
-            "--auth=trust",
+            "--auth=scram-sha-256",
+            f"--pwfile={self.password_file}",
             "--encoding=UTF8",
             "--locale=C",
             "--no-sync",
@@ -261,15 +348,22 @@ class EmbeddedPostgres:
             "-v",
             "ON_ERROR_STOP=1",
         ]
+        env = {**os.environ, "PGPASSWORD": self._password or ""}
         found = subprocess.run(
             [*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
             capture_output=True,
             text=True,
-            check=True,
+            check=False,
+            env=env,
         )
+        if found.returncode != 0:
+            raise EmbeddedPostgresError(f"psql failed: {found.stderr.strip()}")
         if found.stdout.strip() != "1":
             subprocess.run(
-                [*psql, "-c", f'CREATE DATABASE "{name}"'], check=True, capture_output=True
+                [*psql, "-c", f'CREATE DATABASE "{name}"'],
+                check=True,
+                capture_output=True,
+                env=env,
             )
 
     def _conn_args(self, database: str) -> list[str]:
@@ -280,6 +374,15 @@ class EmbeddedPostgres:
             return "\n".join(self.logfile.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def _url(password: str, port: int, database: str) -> str:
+    # Generated passwords are URL-safe; one an operator wrote into the file may not be.
+    return f"postgresql://{PG_USER}:{quote(password, safe='')}@127.0.0.1:{port}/{database}"
+
+
+def _sql_literal(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def _read_postmaster_pid(pgdata: Path) -> tuple[int, int] | None:

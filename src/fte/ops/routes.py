@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from fte import __version__
 from fte.auth.dependencies import AdminDep
+from fte.config import Settings, SettingsDep
 from fte.db import PoolDep
 from fte.ops import metrics
 from fte.ops.channel_report import channel_report
@@ -28,9 +30,30 @@ async def health(request: Request, pool: PoolDep) -> JSONResponse:
     return JSONResponse(report, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+def _metrics_refusal(request: Request, settings: Settings) -> JSONResponse | None:
+    """None when the caller may read /metrics: it carries FTE_METRICS_TOKEN as a Bearer
+    token. Without a configured token nobody may (404: the counts are not public by default)."""
+    if not settings.metrics_token:
+        return JSONResponse({"error": "not found", "detail": None}, status_code=404)
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # As bytes: compare_digest refuses non-ASCII str, and a header is latin-1 on the wire.
+    if scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("latin-1"), settings.metrics_token.encode()
+    ):
+        return None
+    return JSONResponse(
+        {"error": "unauthorized", "detail": "send Authorization: Bearer <FTE_METRICS_TOKEN>"},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+    )
+
+
 @router.get("/metrics", include_in_schema=False)
-async def prometheus_metrics(pool: PoolDep) -> Response:
+async def prometheus_metrics(request: Request, pool: PoolDep, settings: SettingsDep) -> Response:
     """Prometheus text format: request and ticket counters, queue and ticket gauges."""
+    refused = _metrics_refusal(request, settings)
+    if refused is not None:
+        return refused
     body = metrics.exposition(await metrics.database_gauges(pool))
     return Response(body, media_type=metrics.CONTENT_TYPE, headers={"Cache-Control": "no-store"})
 
