@@ -58,9 +58,7 @@ def test_messages_a_person_must_read_name_their_reason(
         "The app crashes every time I open a large PDF, any workaround?",
     ],
 )
-def test_calm_questions_and_problem_reports_are_answered(
-    embedder: Embedder, text: str
-) -> None:
+def test_calm_questions_and_problem_reports_are_answered(embedder: Embedder, text: str) -> None:
     # The real default analyzer: the policy must hold with the score it gives.
     (sentiment,) = default_analyzer(embedder).analyze([text])
     assert handover_reason(text, sentiment, THRESHOLD) is None, sentiment

@@ -453,6 +453,7 @@ async def test_a_calm_problem_report_is_answered_with_the_article(
     (reply,) = await replies(kb_pool, filed.ticket_id)
     assert "Source:" in reply["body"]
 
+
 async def test_the_ticket_carries_its_latest_sentiment_and_the_trend(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
