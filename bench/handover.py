@@ -13,9 +13,10 @@ refund, pricing), then `agent/handover.py` with the default sentiment analyzer's
   twitter   negative tweets are complaints, neutral ones are not (positive ones left out)
   stackfaq  help-centre questions: none is a hand-over
 Prints one JSON object: per set, over all rows and per side (`tune`, `held_out`: crc32 of the
-row's group, as in bench/sentiment.py), `handed_over` (any reason, rules included: precision,
-recall, share) and `per_reason` (the policy's reasons: precision, recall, predicted, support),
-and the policy's cost in µs per message (sentiment excluded: the worker has it already).
+row's id, or of the text for twitter, divisible by 3), `handed_over` (by the policy, whatever
+its reason, against rows labelled with one of its reasons: precision, recall, share),
+`per_reason` (the policy's reasons: precision, recall, predicted, support), and the policy's
+cost in µs per message (sentiment excluded: the worker has it already).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def labelled_sets(data: Path) -> dict[str, list[tuple[str, str | None, str]]]:
             (
                 r["text"],
                 GOLD.get(r.get("reason") or ""),
-                r.get("article") or r["id"],
+                r["id"],
             )
             for r in read(data / "bitext" / "dev.jsonl")
         ]
@@ -88,9 +89,10 @@ def ratio(num: int, den: int) -> float | None:
 def figures(gold: list[str | None], predicted: list[str | None]) -> dict[str, Any]:
     """Hand-over precision/recall (any reason) and per policy reason."""
     pairs = list(zip(gold, predicted, strict=True))
-    hit = sum(1 for g, p in pairs if g and p)
-    n_pred = sum(1 for _, p in pairs if p)
-    n_gold = sum(1 for g, _ in pairs if g)
+    ours = [(g in POLICY_REASONS, p in POLICY_REASONS) for g, p in pairs]
+    hit = sum(1 for g, p in ours if g and p)
+    n_pred = sum(1 for _, p in ours if p)
+    n_gold = sum(1 for g, _ in ours if g)
     per_reason = {}
     for reason in POLICY_REASONS:
         support = sum(1 for g, _ in pairs if g == reason)

@@ -38,7 +38,7 @@ _SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
 
 _DATA = (
     r"(?:files?|folders?|data|photos?|pictures?|images?|videos?|documents?|docs|work|"
-    r"contacts|e-?mails|messages|notes|history|projects?|backups?|everything|recordings?|"
+    r"contacts?|e-?mails|messages|notes|history|projects?|backups?|everything|recordings?|"
     r"spreadsheets?|database|uploads|library|albums?|drafts?|progress|records)"
 )
 _LOST = r"(?:wiped|erased|deleted|destroyed|corrupted|overwr(?:ote|itten)|lost|removed)"
@@ -55,19 +55,23 @@ SECURITY_CUES: Final = re.compile(
     r"\b(?:I|we)\s+(?:did not|didn't|never)\s+(?:make|authori[sz]e|place|order)\s+"
     r"(?:this|these|that|those|any|the)\s+(?:charges?|purchases?|orders?|payments?|"
     r"transactions?)\b|"
-    r"\b(?:unauthori[sz]ed|fraudulent|suspicious|unrecogni[sz]ed)\s+(?:\w+\s+)?"
+    r"\b(?:unauthori[sz]ed|fraudulent|suspicious|unrecogni[sz]ed|strange|unknown|unfamiliar)"
+    r"\s+(?:\w+\s+)?"
     r"(?:charges?|transactions?|payments?|purchases?|access|log-?ins?|sign-?ins?|activity|"
     r"orders?|withdrawals?)\b|"
-    r"\b(?:identity theft|data breach|stolen (?:card|credit card|identity|password|credentials))\b",
+    r"\b(?:identity theft|data breach|stolen (?:card|credit card|identity|password|credentials))\b|"
+    r"\b(?:card|wallet|phone|laptop|password|identity|credentials|details)\s+(?:was|were|has been|"
+    r"have been|got|had been)\s+stolen\b",
     _I,
 )
 
 DATA_LOSS_CUES: Final = re.compile(
     rf"\b{_LOST}\s+(?:out\s+)?(?:all\s+(?:of\s+)?|every\s+|half\s+(?:of\s+)?)?"
-    rf"(?:my|our|the|all|years of|months of|weeks of)\s+(?:\w+\s+){{0,2}}?{_DATA}\b|"
-    rf"\b{_DATA}\s+(?:\w+\s+){{0,4}}?(?:(?:is|are|was|were|has|have|got|been|just|now)\s+)+"
+    rf"(?:my|our|the|all|years of|months of|weeks of)\s+(?:\w+\s+){{0,4}}?{_DATA}\b|"
+    rf"\b{_DATA}\s+(?:[\w']+\s+){{0,4}}?(?:(?:is|are|was|were|has|have|got|been|just|now)\s+)+"
     rf"(?:all\s+|completely\s+|just\s+)?(?:gone|lost|wiped|erased|deleted|vanished|"
-    rf"disappeared|corrupted|overwritten|destroyed)\b|"
+    # "missing a label" lacks something; "missing" alone is gone.
+    rf"disappeared|corrupted|overwritten|destroyed|missing(?!\s+(?:a|an|the|some|any)\b))\b|"
     rf"\b{_DATA}\s+(?:\w+\s+){{0,3}}?(?:vanished|disappeared)\b|"
     r"\b(?:data loss|lost data|lost (?:all )?(?:my|our) work)\b",
     _I,
@@ -93,14 +97,19 @@ CHURN_CUES: Final = re.compile(
     r"(?:[.!\u2026]|$)|"
     r"\b(?:I'?ll|I will|we'?ll|we will) (?:be )?(?:leaving|switching|cancel+ing)\b|"
     r"\bcancel+(?:ing|ed)? (?:my|our|the) \w*\s*(?:subscription|account|membership|plan|"
-    r"contract|service)s?\b[^.!?]{0,25}\b(?:for good|today|right now|immediately)\b",
+    r"contract|service)s?\b[^.!?]{0,25}\b(?:for good|today|right now|immediately)\b|"
+    r"\b(?:won't|will not|not going to|don't plan to) renew\b|\bnot renewing\b|"
+    r"\b(?:thinking (?:about|of)|considering) (?:leaving|switching|cancel+ing|moving)\b|"
+    r"\b(?:leav(?:e|ing)|switch(?:ing)?|mov(?:e|ing)) (?:you )?(?:to|for) (?:a |an )?"
+    r"(?:competitor|another (?:app|provider|company|service|bank|carrier|airline|store|tool)|"
+    r"a different (?:app|provider|company|service|bank|carrier|airline|store|tool))\b",
     _I,
 )
 # Leaving, said calmly ("how do I cancel my account?"): a question for the knowledge base
 # unless anger comes with it.
 _LEAVING = re.compile(
     r"\bcancel+(?:ing|ed)?\b[^.!?]{0,30}\b(?:subscription|account|membership|plan|contract|"
-    r"service)\b|\bclos(?:e|ing) (?:my|our) account\b|\b(?:leav|switch|quit)(?:e|ing)\b",
+    r"service)\b|\bclos(?:e|ing) (?:my|our) account\b|\bswitch(?:ing)? (?:to|provider)",
     _I,
 )
 
@@ -122,10 +131,11 @@ COMPLAINT_CUES: Final = re.compile(
     # Saying so: a complaint is a complaint however calmly it is made.
     r"\b(?:file|filing|lodge|lodging|make|making|submit|submitting|raise|raising|register|"
     r"registering|put in|open|opening)\s+(?:a |an )?(?:formal |official |consumer |customer )?"
-    r"(?:complaint|grievance)s?\b|"
+    r"(?:\w+\s+)?(?:complaint|grievance|(?:consumer|customer) claim)s?\b|"
     r"\bcomplain(?:t|ts|ing)?\s+(?:about|against|regarding|over)\b|"
     r"\b(?:I|we)(?:'d| would)?\s+(?:like|want|need|wish) to complain\b|"
-    r"\b(?:formal|official) complaint\b|\bclaim against (?:you|your|the company)\b|"
+    r"\b(?:formal|official) complaint\b|"
+    r"\bclaim against (?:you\b|(?:\w+\s+){0,2}?(?:company|organi[sz]ation|business|firm))|"
     # How the staff treated them.
     r"\b(?:hung up on|yelled at|shouted at|laughed at|lied to|ignored|insulted)\s+me\b|"
     r"\b(?:staff|agent|employee|rep|representative|operator|driver|courier|support|team|"
@@ -140,15 +150,25 @@ COMPLAINT_CUES: Final = re.compile(
     r"\b(?:worst|terrible|horrible|awful|appalling|abysmal|atrocious|pathetic|disgraceful|"
     r"shocking|dreadful|lousy|poor|bad|unacceptable)\s+(?:customer\s+)?(?:service|support|"
     r"experience|company|communication|treatment|care)\b|"
-    r"\b(?:nobody|no one|no-one|noone)\s+(?:\w+\s+)?(?:answers|answered|responds|responded|"
-    r"replies|replied|helps|helped|cares|called|calls|got back|gets back|bothered)\b",
+    r"\b(?:nobody|no one|no-one|noone)\s+(?:\w+\s+){0,4}?(?:answers|answered|responds|"
+    r"responded|replies|replied|helps|helped|cares|called|calls|got back|gets back|bothered)\b|"
+    # Having to chase: written several times, still no reply.
+    r"\bstill (?:no|not a|not one|haven't (?:had|got|heard|received) a?)\s*(?:reply|answer|"
+    r"response|word|update|call|callback)\b|"
+    r"\b(?:written|wrote|emailed|called|contacted|messaged|asked)\s+(?:you\s+)?(?:\w+\s+)?"
+    r"(?:(?:\w+|\d+) times|twice)\b",
     _I,
 )
 
 # Asking for help: the mark of a problem report, even a heated one.
 _ASKS_FOR_HELP = re.compile(
     r"\?|\b(?:how (?:do|can|should|to)|what (?:should|can|do) (?:I|we)|can you (?:help|tell|"
-    r"check|fix)|could you|please (?:help|advise|tell|check)|help me|is there a way)\b",
+    r"check|fix)|could you|please (?:help|advise|tell|check)|help me|is there a way|"
+    r"(?:I'?m|I am|I) trying to|I try to|(?:I|we) (?:want|need|would like|'d like) to|"
+    r"where (?:can|do|is)|^\s*(?:is|are|can|could|do|does|should|will|would)\s|"
+    r"^\s*(?:how|what|where|when|which)\s+(?:is|are|do|does|did|can|could|should|will|would|"
+    r"to|happens)\b|"
+    r"(?:don't|do not) know (?:how|what|where))\b",
     _I,
 )
 
