@@ -180,7 +180,10 @@ _DESCRIBES_A_FAULT = re.compile(
     r"open|opening|start|starting|upload|uploading|download|downloading|connect|connecting|"
     r"log|logging|sign|signing|access|find|see|send|sending|receive|save|saving|update|"
     r"updating|crash|crashing|freez\w*|print|printing|pay|install|installing)\b|"
-    r"\b(?:error|crash(?:es|ed|ing)?|bug|broken|frozen|stuck|glitch\w*)\b",
+    r"\b(?:error|crash(?:es|ed|ing)?|bug|broken|frozen|stuck|glitch\w*)\b|"
+    # Something that has not come yet: tracking it is the knowledge base's job.
+    r"\b(?:waiting (?:for|on)|(?:haven't|have not|hasn't|has not|didn't|did not|never) "
+    r"(?:received|got|get|receive|arrived|arrive|come|came)|not (?:arrived|received))\b",
     _I,
 )
 

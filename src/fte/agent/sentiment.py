@@ -91,6 +91,23 @@ def question_flags(texts: list[str]) -> Matrix:
     return np.array([1.0 if "?" in t else 0.0 for t in texts])
 
 
+# A request without a question mark ("help me check the fees", "is it normal that...") asks
+# just the same; only the default analyzer reads it (trained models keep `question_flags`).
+_ASKS = re.compile(
+    r"\?|^\s*(?:is|are|can|could|do|does|did|should|will|would)\s|"
+    r"^\s*(?:how|what|where|when|which)\s+(?:is|are|do|does|did|can|could|should|will|would|"
+    r"to|happens)\b|"
+    r"\b(?:help me|(?:I'?m|I am|I) trying to|I need (?:help|to)|I(?:'d| would) like to|"
+    r"I want to know|(?:don't|do not) know (?:how|what|where))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_flags(texts: list[str]) -> Matrix:
+    """1 where the message asks something, with or without a question mark."""
+    return np.array([1.0 if _ASKS.search(t) else 0.0 for t in texts])
+
+
 def dense_features(texts: list[str], vectors: Matrix) -> Matrix:
     """The trained model's dense block: embedding, VADER, question flag."""
     return np.hstack([vectors, vader_features(texts), question_flags(texts)[:, None]])
@@ -186,7 +203,7 @@ class DefaultAnalyzer(SentimentAnalyzer):
             [
                 VADER_WEIGHT * np.maximum(-compound, 0.0),
                 # Loaded words ("broken", "useless") make a question rhetorical: less neutral.
-                QUESTION_WEIGHT * question_flags(texts) * (1.0 - np.maximum(-compound, 0.0)),
+                QUESTION_WEIGHT * asks_flags(texts) * (1.0 - np.maximum(-compound, 0.0)),
                 VADER_WEIGHT * np.maximum(compound, 0.0),
             ],
             axis=1,
