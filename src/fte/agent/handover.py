@@ -30,8 +30,9 @@ _I = re.IGNORECASE
 # A sentence that wonders or plans ("if", "whether", "in case", "how do I prevent") asks about
 # an incident, it does not report one.
 _HYPOTHETICAL = re.compile(
-    r"\b(?:if|whether|in case|what happens|would|could it|might|prevent|protect|avoid|"
-    r"make sure|secure my|is it possible that)\b",
+    r"\b(?:if|whether|in case|what happens|could it|make sure|is it possible that)\b|"
+    # "how do I protect my account from being hacked", not "it was hacked, how do I protect it"
+    r"\b(?:prevent|protect|avoid|stop)\b[^.!?]{0,30}\b(?:being|getting|from)\b",
     _I,
 )
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
