@@ -63,6 +63,25 @@ def test_default_flags_complaints_sees_thanks_and_leaves_questions_neutral(
     assert analyzer.name == "default-v1"
 
 
+# Support text that is not anger: a how-to question and problems described calmly.
+CALM_SUPPORT = [
+    "How do I reset my password?",
+    "My files are not syncing since yesterday, what should I do?",
+    "The app keeps logging me out on my phone, any idea why?",
+    "I have problems with the cancellation of my Premium account",
+]
+
+
+def test_calm_support_text_is_not_scored_as_anger(analyzer: SentimentAnalyzer) -> None:
+    results = analyzer.analyze(CALM_SUPPORT)
+    # The hand-over threshold (FTE_NEGATIVE_SENTIMENT_THRESHOLD) is -0.9; these stay well above.
+    assert all(r.score > -0.7 for r in results), results
+    assert [r.label for r in results[:3]] == ["neutral"] * 3, results
+    # Anger in the same words is still seen as anger.
+    angry = analyzer.analyze(["My files STILL aren't syncing, third time I write, useless!"])
+    assert angry[0].label == "negative" and angry[0].score < results[1].score
+
+
 def test_the_trained_vocabulary_sees_word_pairs_not_links_or_handles() -> None:
     assert terms("@united NOT good, on hold again!! https://t.co/x") == [
         "not", "good", "on", "hold", "again", "!", "!",

@@ -383,6 +383,77 @@ async def test_an_angry_reply_after_our_answer_goes_to_a_human(
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Third time your sync wiped my files\u2026 I'm leaving", "data_loss"),
+        ("Someone logged into my account from another country and changed my email.", "security"),
+        ("I've had enough, close my account. We're moving to a competitor.", "churn_risk"),
+        ("Your support agent hung up on me twice. Worst service I have ever had.", "complaint"),
+    ],
+)
+async def test_a_first_message_a_person_must_read_is_handed_over_with_an_apology(
+    kb_pool: asyncpg.Pool, embedder: Embedder, text: str, reason: str
+) -> None:
+    from fte.agent.sentiment_cache import SentimentSource
+
+    settings = make_settings()
+    w = AgentWorker(
+        kb_pool,
+        settings,
+        embedder,
+        build_registry(settings),
+        name="handover",
+        sentiment=SentimentSource(embedder),
+    )
+    filed = await file_inbound(kb_pool, ask(text))
+    await w.run_once()
+    async with kb_pool.acquire() as conn:
+        run = await conn.fetchrow(
+            "SELECT * FROM agent_runs WHERE message_id = $1", filed.message_id
+        )
+        ticket = await conn.fetchrow("SELECT * FROM tickets WHERE id = $1", filed.ticket_id)
+        # `complaint` must not need a "Complaints" article: the demo KB has none.
+        topics = await conn.fetchval(
+            "SELECT count(*) FROM kb_articles WHERE escalation_reason = 'complaint'"
+        )
+    assert topics == 0
+    assert (run["decision"], run["reason"]) == ("escalate", reason)
+    assert (ticket["status"], ticket["escalation_reason"]) == ("escalated", reason)
+    (reply,) = await replies(kb_pool, filed.ticket_id)
+    # The holding reply, not an article: no checklist, no source line.
+    assert "member of our support team" in reply["body"] and "Source:" not in reply["body"]
+    if reason != "security":
+        assert "sorry" in reply["body"].lower()
+
+
+async def test_a_calm_problem_report_is_answered_with_the_article(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    from fte.agent.sentiment_cache import SentimentSource
+
+    settings = make_settings()
+    w = AgentWorker(
+        kb_pool,
+        settings,
+        embedder,
+        build_registry(settings),
+        name="calm",
+        sentiment=SentimentSource(embedder),
+    )
+    text = "My files are not syncing since yesterday, what should I do?"
+    filed = await file_inbound(kb_pool, ask(text))
+    await w.run_once()
+    async with kb_pool.acquire() as conn:
+        run = await conn.fetchrow(
+            "SELECT * FROM agent_runs WHERE message_id = $1", filed.message_id
+        )
+    assert (run["decision"], run["reason"]) == ("answer", None)
+    assert "sync" in run["sources"][0]["title"].lower()
+    (reply,) = await replies(kb_pool, filed.ticket_id)
+    assert "Source:" in reply["body"]
+
+
 async def test_the_ticket_carries_its_latest_sentiment_and_the_trend(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:

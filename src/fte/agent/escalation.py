@@ -21,6 +21,10 @@ LEGAL = "legal_language"
 REFUND = "refund"
 PRICING = "pricing"
 COMPLAINT = "complaint"
+# The hand-over policy's (agent/handover.py): what a person must read whatever the KB says.
+SECURITY = "security"
+DATA_LOSS = "data_loss"
+CHURN_RISK = "churn_risk"
 NEGATIVE = "negative_sentiment"
 LOW_CONFIDENCE = "low_confidence"
 REPEAT = "repeat_contact"
@@ -32,6 +36,9 @@ REASONS: Final = (
     REFUND,
     PRICING,
     COMPLAINT,
+    SECURITY,
+    DATA_LOSS,
+    CHURN_RISK,
     NEGATIVE,
     LOW_CONFIDENCE,
     REPEAT,

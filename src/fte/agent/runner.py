@@ -3,6 +3,8 @@
 The order of the checks is the policy:
 1. the message's own wording (legal threat, asks for a person, demands a refund, negotiates);
 2. the customer is very upset after an answer of ours → `negative_sentiment`;
+   then what a person must read whatever the KB says (`agent/handover.py`): a security
+   incident, data loss, leaving in anger, a complaint;
 3. retrieval: nothing in the knowledge base is close enough → `low_confidence`;
 4. the best article is an escalation topic (e.g. "Get refund") → that topic's reason;
 5. the customer asks again what we already answered → `repeat_contact`;
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Literal
 
 import asyncpg
 
-from fte.agent import escalation
+from fte.agent import escalation, handover
 from fte.agent import repository as runs
 from fte.agent.responders import local
 from fte.agent.responders.base import Draft, Responder, ResponderInput, Usage
@@ -134,6 +136,8 @@ class Agent:
             # Most first messages to support are unhappy (a problem is why they write): anger
             # alone does not hand a ticket over, anger after our answer does.
             reason = escalation.NEGATIVE
+        if reason is None:
+            reason = handover.handover_reason(ctx.query, sentiment, s.negative_sentiment_threshold)
         if reason is None and not confident:
             reason = escalation.LOW_CONFIDENCE
         if reason is None and best is not None and best.escalation_reason:
@@ -222,7 +226,7 @@ class Agent:
         model_draft: Draft | None,
     ) -> Decision:
         note = Reply(
-            body=local.ESCALATION_NOTE,
+            body=handover.holding_note(reason),
             ticket_number=ctx.ticket_number,
             customer_name=ctx.customer_name,
         )

@@ -35,6 +35,9 @@ MODEL_ESCALATION_REASONS: Final = (
     escalation.REFUND,
     escalation.PRICING,
     escalation.COMPLAINT,
+    escalation.SECURITY,
+    escalation.DATA_LOSS,
+    escalation.CHURN_RISK,
     escalation.NEGATIVE,
 )
 
