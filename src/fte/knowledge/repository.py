@@ -144,9 +144,10 @@ async def articles_with_confidence(
     wanted: Sequence[tuple[int, uuid.UUID]],
     embeddings: npt.NDArray[np.float32],
 ) -> list[asyncpg.Record]:
-    """(query, id, title, body, escalation_reason, confidence) for each (query, article) pair
-    wanted: the article with its best cosine to that query (1-based, as in `search_evidence`)
-    over its chunks and examples (exact)."""
+    """(query, id, title, body, escalation_reason, confidence, passage) for each (query,
+    article) pair wanted: the article with its best cosine to that query (1-based, as in
+    `search_evidence`) over its chunks and examples (exact), and its chunk (the title alone
+    aside) nearest to the query."""
     if not wanted:
         return []
     return await conn.fetch(
@@ -159,7 +160,9 @@ async def articles_with_confidence(
                      WHERE c.article_id = a.id),
                    (SELECT max(1 - (e.embedding <=> q.v)) FROM kb_examples e
                      WHERE e.article_id = a.id)
-               ) AS confidence
+               ) AS confidence,
+               (SELECT c.content FROM kb_chunks c WHERE c.article_id = a.id AND c.ordinal > 0
+                 ORDER BY c.embedding <=> q.v LIMIT 1) AS passage
         FROM w JOIN q ON q.i = w.i JOIN kb_articles a ON a.id = w.article_id
         """,
         _vectors(embeddings),
