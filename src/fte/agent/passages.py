@@ -9,6 +9,7 @@ whole article is the answer.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -116,12 +117,23 @@ def select(source: Source, message: str = "") -> Passage:
     held = {h for h in _candidates(source.passage or "", found) if h in headings}
     asked = _stems(message)
     # The nearest chunk narrows it to a section or three (or to the introduction, which
-    # matches any question on the topic); the words the message shares with each section,
-    # its heading above all, decide. Ties go to the nearest chunk's sections, then the first.
-    scores = {
-        h: 3 * len(asked & _stems(h)) + len(asked & _stems("\n".join(ps))) for h, ps in found if h
+    # matches any question on the topic); the words the message shares with each section
+    # decide: in its heading above all, and weighted by how few of the article's sections use
+    # them ("reset" is everywhere in the password article, "email" is not). Ties go to the
+    # nearest chunk's sections, then to the first.
+    words = {h: (_stems(h or ""), _stems("\n".join(ps))) for h, ps in found}
+    rarity = {
+        w: math.log((len(found) + 1) / sum(1 for t, b in words.values() if w in t or w in b))
+        for w in asked
+        if any(w in t or w in b for t, b in words.values())
     }
-    best = max(headings, key=lambda h: (scores[h] + (2 if h in held else 0), -headings.index(h)))
+    scores = {
+        h: sum(
+            rarity[w] * (3 if w in words[h][0] else 1) for w in asked & (words[h][0] | words[h][1])
+        )
+        for h in headings
+    }
+    best = max(headings, key=lambda h: (scores[h] + (0.5 if h in held else 0), -headings.index(h)))
     if scores[best] == 0:
         return _whole(found)
     paragraphs = next(ps for h, ps in found if h == best)

@@ -8,6 +8,7 @@ The order of the checks is the policy:
 5. the customer asks again what we already answered → `repeat_contact`;
 6. otherwise answer (or, in approval mode, draft for a human), written by the configured
    responder, which may still hand over.
+An escalation's draft for the human is written for its reason (`drafts`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 import asyncpg
 
-from fte.agent import escalation
+from fte.agent import drafts, escalation
 from fte.agent import repository as runs
 from fte.agent.responders import local
 from fte.agent.responders.base import Draft, Responder, ResponderInput, Usage
@@ -156,16 +157,14 @@ class Agent:
             return self._escalate(
                 ctx, reason, sources, adapter, sentiment, started, local_draft, draft
             )
-        return self._escalate(
-            ctx,
-            reason or escalation.LOW_CONFIDENCE,
-            sources,
-            adapter,
-            sentiment,
-            started,
-            local_draft if confident else None,
-            None,
+        reason = reason or escalation.LOW_CONFIDENCE
+        written = drafts.write(reason, sources, ctx.body, ctx.customer_name, confident=confident)
+        fitting = (
+            Draft(decision="answer", body=written[0], citations=written[1], model=local.NAME)
+            if written is not None
+            else None
         )
+        return self._escalate(ctx, reason, sources, adapter, sentiment, started, fitting, None)
 
     async def search(self, conn: asyncpg.Connection, query: str) -> list[Source]:
         """Retrieval for a query of the responder's own (its search tool)."""

@@ -16,13 +16,15 @@ ESCALATION_NOTE = (
 )
 
 
-def answer_body(source: Source, message: str = "", customer_name: str | None = None) -> str:
+def answer_body(
+    source: Source, message: str = "", customer_name: str | None = None, *, cross_links: bool = True
+) -> str:
     """The section of the article that answers (or the whole article when the question is
     about the whole topic) as plain paragraphs, placeholders filled from the message or left
     out; the channel adds the greeting and the citation."""
     passage = passages.select(source, message)
     text = markdown_to_text(strip_title(passage.text, source.title))
-    if passage.heading is not None:
+    if passage.heading is not None and cross_links:
         others = passage.other_headings
         text += (
             f'\n\nOur article "{source.title}" also covers: ' + "; ".join(others) + "."

@@ -1,0 +1,96 @@
+"""What a customer and a reviewing agent see: focused replies and drafts fit for the reason.
+
+The real worker over the demo knowledge base in a real database (the `kb_pool` fixture).
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from fte.agent.embeddings import Embedder
+from fte.channels.base import Identity, InboundMessage
+from fte.channels.registry import build_registry
+from fte.intake.service import file_inbound
+from fte.worker.agent_consumer import AgentWorker
+from tests.conftest import make_settings
+
+
+async def _handle(pool: asyncpg.Pool, embedder: Embedder, text: str) -> asyncpg.Record:
+    """File `text` from a new customer, let the worker take it; the run and what was sent."""
+    filed = await file_inbound(
+        pool,
+        InboundMessage(
+            channel="web_form",
+            identity=Identity("email", "kim@example.com"),
+            customer_name="Kim Lee",
+            body=text,
+        ),
+    )
+    settings = make_settings()
+    worker = AgentWorker(pool, settings, embedder, build_registry(settings), name="t")
+    assert await worker.run_once() == 1
+    async with pool.acquire() as conn:
+        return await conn.fetchrow(
+            """
+            SELECT r.decision, r.reason, r.draft,
+                   (SELECT string_agg(o.body, E'\n') FROM messages o
+                     WHERE o.ticket_id = r.ticket_id AND o.direction = 'outbound') AS sent
+            FROM agent_runs r WHERE r.message_id = $1
+            """,
+            filed.message_id,
+        )
+
+
+async def test_a_missing_reset_email_gets_only_the_section_about_it(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    run = await _handle(kb_pool, embedder, "I clicked reset but no email came")
+    assert run["decision"] == "answer"
+    sent = run["sent"]
+    assert "check your spam or junk folder" in sent
+    assert "only the most recent link works" in sent  # the section's steps, whole
+    # Not the other sections, nor their pointers to each other.
+    assert "Click Forgot password?" not in sent
+    assert "Contact your IT department" not in sent
+    assert "at the end of this article" not in sent
+    # Where the rest is.
+    assert 'Our article "Resetting your password"' in sent
+    assert len(sent) < 900
+
+
+async def test_a_how_to_question_gets_its_steps_intact(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    run = await _handle(kb_pool, embedder, "I forgot my password, how do I reset it?")
+    assert run["decision"] == "answer"
+    steps = [
+        line for line in run["sent"].splitlines() if line[:2] in {"1.", "2.", "3.", "4.", "5."}
+    ]
+    assert len(steps) == 5 and steps[0].startswith("1. Go to app.cloudsync.example")
+    assert 'see "Changing your password" at the end' not in run["sent"]
+
+
+async def test_a_refund_demand_s_draft_states_the_refund_policy_not_another_article(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    run = await _handle(
+        kb_pool,
+        embedder,
+        "I deleted my account yesterday and I want a refund for the rest of my annual plan.",
+    )
+    assert (run["decision"], run["reason"]) == ("escalate", "refund")
+    draft = run["draft"]
+    assert draft.startswith("Hi Kim,")
+    assert "Thank you for getting in touch about a refund." in draft
+    assert "5–10 business days" in draft  # the policy, verbatim from the refund article
+    assert "will review your account and confirm" in draft
+    assert "Source: Refunds and custom pricing" in draft
+    assert "Deleting your" not in draft and "30-day" not in draft
+
+
+async def test_legal_language_gets_no_draft(kb_pool: asyncpg.Pool, embedder: Embedder) -> None:
+    run = await _handle(
+        kb_pool, embedder, "My lawyer says you must reset my password and restore my files."
+    )
+    assert (run["decision"], run["reason"]) == ("escalate", "legal_language")
+    assert run["draft"] is None
