@@ -6,22 +6,26 @@ The real worker over the demo knowledge base in a real database (the `kb_pool` f
 from __future__ import annotations
 
 import asyncpg
+import numpy as np
 
 from fte.agent.embeddings import Embedder
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.intake.service import file_inbound
+from fte.knowledge.repository import insert_examples
 from fte.worker.agent_consumer import AgentWorker
 from tests.conftest import make_settings
 
 
-async def _handle(pool: asyncpg.Pool, embedder: Embedder, text: str) -> asyncpg.Record:
+async def _handle(
+    pool: asyncpg.Pool, embedder: Embedder, text: str, email: str = "kim@example.com"
+) -> asyncpg.Record:
     """File `text` from a new customer, let the worker take it; the run and what was sent."""
     filed = await file_inbound(
         pool,
         InboundMessage(
             channel="web_form",
-            identity=Identity("email", "kim@example.com"),
+            identity=Identity("email", email),
             customer_name="Kim Lee",
             body=text,
         ),
@@ -94,3 +98,31 @@ async def test_legal_language_gets_no_draft(kb_pool: asyncpg.Pool, embedder: Emb
     )
     assert (run["decision"], run["reason"]) == ("escalate", "legal_language")
     assert run["draft"] is None
+
+
+async def test_a_knowledge_base_whose_answered_questions_sit_high_raises_its_own_bar(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    text = "I clicked reset but no email came"
+    loose = await _handle(kb_pool, embedder, text)
+    assert loose["decision"] == "answer"  # the demo KB has no history: the floor (0.45) rules
+    # Two hundred answered past questions, each all but identical to its article's others:
+    # this knowledge base's own questions sit far above the loose match above.
+    async with kb_pool.acquire() as conn:
+        article_id, vector = await conn.fetchrow(
+            "SELECT a.id, c.embedding FROM kb_articles a JOIN kb_chunks c ON c.article_id = a.id "
+            "WHERE a.title = 'Pausing and resuming sync' AND c.ordinal = 0"
+        )
+        base = np.asarray(vector.to_list(), dtype=np.float32)
+        rng = np.random.default_rng(7)
+        rows = []
+        for i in range(210):
+            v = base + rng.normal(0, 0.002, base.shape).astype(np.float32)
+            rows.append(
+                (article_id, "history", f"h{i}", f"pause question {i}", v / np.linalg.norm(v))
+            )
+        await insert_examples(conn, rows)
+
+    strict = await _handle(kb_pool, embedder, text, email="lee@example.com")
+    assert (strict["decision"], strict["reason"]) == ("escalate", "low_confidence")
+    assert strict["draft"] is None  # nothing fits well enough to offer a person

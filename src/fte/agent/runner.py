@@ -3,8 +3,10 @@
 The order of the checks is the policy:
 1. the message's own wording (legal threat, asks for a person, demands a refund, negotiates);
 2. the customer is very upset after an answer of ours → `negative_sentiment`;
-3. retrieval: nothing in the knowledge base is close enough → `low_confidence`;
-4. the best article is an escalation topic (e.g. "Get refund") → that topic's reason;
+3. the best article is an escalation topic (e.g. "Get refund") at least FTE_ANSWER_THRESHOLD
+   close → that topic's reason;
+4. retrieval: nothing in the knowledge base is close enough to answer (`answerability`: the
+   bar the knowledge base calibrated from its own answered questions) → `low_confidence`;
 5. the customer asks again what we already answered → `repeat_contact`;
 6. otherwise answer (or, in approval mode, draft for a human), written by the configured
    responder, which may still hand over.
@@ -23,6 +25,7 @@ import asyncpg
 
 from fte.agent import drafts, escalation
 from fte.agent import repository as runs
+from fte.agent.answerability import Calibration
 from fte.agent.responders import local
 from fte.agent.responders.base import Draft, Responder, ResponderInput, Usage
 from fte.agent.retrieval import Source, retrieve
@@ -105,6 +108,7 @@ class Agent:
         self.settings = settings
         self.embedder = embedder
         self.responder = responder
+        self.calibration = Calibration(settings.answer_threshold)
 
     async def decide(
         self,
@@ -124,7 +128,8 @@ class Agent:
         started = time.perf_counter() if started is None else started
         s = self.settings
         best = sources[0] if sources else None
-        confident = best is not None and best.score >= s.answer_threshold
+        threshold = await self.calibration.threshold(conn)
+        confident = best is not None and best.score >= threshold
         reason = escalation.message_reason(ctx.query)
         if (
             reason is None
@@ -135,10 +140,17 @@ class Agent:
             # Most first messages to support are unhappy (a problem is why they write): anger
             # alone does not hand a ticket over, anger after our answer does.
             reason = escalation.NEGATIVE
+        if (
+            reason is None
+            and best is not None
+            and best.escalation_reason
+            and best.score >= s.answer_threshold
+        ):
+            # The calibrated bar guards what we *answer*; handing a message to the person its
+            # topic calls for needs only the floor.
+            reason = best.escalation_reason
         if reason is None and not confident:
             reason = escalation.LOW_CONFIDENCE
-        if reason is None and best is not None and best.escalation_reason:
-            reason = best.escalation_reason
         if reason is None and best is not None and answered_before:
             reason = escalation.REPEAT
 
@@ -272,7 +284,7 @@ class Agent:
             channel=ctx.channel,
             ticket_number=ctx.ticket_number,
             sources=sources,
-            threshold=self.settings.answer_threshold,
+            threshold=self.calibration.current,
         )
 
 

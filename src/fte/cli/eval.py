@@ -92,12 +92,14 @@ def eval_command(
                 tasks[phase] = bar.add_task(phase, total=total)
             bar.update(tasks[phase], completed=done)
 
-        records = asyncio.run(evaluate(kb, rows, settings, embedder, progress, database_url))
+        info: dict[str, Any] = {}
+        records = asyncio.run(evaluate(kb, rows, settings, embedder, progress, database_url, info))
     figures: dict[str, Any] = {
         "dataset": directory.name,
         "split": split,
         **score_records(records),
         "threshold": settings.answer_threshold,
+        "calibrated_threshold": info.get("answer_threshold"),
         "baseline": nearest_neighbour(kb, rows, embedder),
     }
     if do_calibrate:
@@ -136,6 +138,7 @@ def _print(figures: dict[str, Any]) -> None:
         "p50_ms",
         "p95_ms",
         "threshold",
+        "calibrated_threshold",
     ):
         table.add_row(key, _fmt(figures[key]))
     table.add_section()

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 
 import fte.agent.sentiment_cache as sentiment_cache
+from fte.agent import answerability
 from fte.agent.embeddings import Embedder
 from fte.agent.escalation import LOW_CONFIDENCE, message_reason
 from fte.channels.base import Identity, InboundMessage
@@ -89,8 +90,10 @@ async def evaluate(
     embedder: Embedder,
     progress: Progress,
     database_url: str | None = None,
+    info: dict[str, Any] | None = None,
 ) -> list[EvalRecord]:
-    """File every row, let the worker handle them, read the outcomes back."""
+    """File every row, let the worker handle them, read the outcomes back. `info` receives
+    the answer bar the knowledge base calibrated for itself (`answer_threshold`)."""
     async with scratch_database(database_url) as url:
         await asyncio.to_thread(migrations.upgrade, url)
         pool = await create_pool(url, min_size=1, max_size=4)
@@ -129,6 +132,11 @@ async def evaluate(
                 name="eval",
                 sentiment=sentiment_cache.SentimentSource(embedder),
             )
+            if info is not None:
+                async with transaction(pool) as conn:
+                    info["answer_threshold"] = round(
+                        await answerability.compute(conn, settings.answer_threshold), 4
+                    )
             handled = 0
             while (claimed := await worker.run_once()) > 0:
                 handled += claimed

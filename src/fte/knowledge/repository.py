@@ -171,6 +171,32 @@ async def articles_with_confidence(
     )
 
 
+async def past_question_confidence(
+    conn: asyncpg.Connection, quantile: float, sample: int
+) -> tuple[int, float | None]:
+    """(how many, the `quantile` of) past questions' confidence in their own article with the
+    question itself left out: its best cosine to the article's chunks and other questions, as
+    retrieval would score it. Over the first `sample` questions (by id) of a large history."""
+    row = await conn.fetchrow(
+        f"""
+        WITH e AS (SELECT id, article_id, embedding FROM kb_examples ORDER BY id LIMIT {sample:d}),
+        own AS (
+            SELECT GREATEST(
+                (SELECT max(1 - (x.embedding <=> e.embedding)) FROM kb_examples x
+                  WHERE x.article_id = e.article_id AND x.id <> e.id),
+                (SELECT max(1 - (c.embedding <=> e.embedding)) FROM kb_chunks c
+                  WHERE c.article_id = e.article_id)
+            ) AS s
+            FROM e
+        )
+        SELECT count(s) AS n, percentile_cont($1::float8) WITHIN GROUP (ORDER BY s) AS q
+        FROM own
+        """,
+        quantile,
+    )
+    return int(row["n"]), None if row["q"] is None else float(row["q"])
+
+
 async def answered_questions(
     conn: asyncpg.Connection, ticket_id: uuid.UUID
 ) -> list[asyncpg.Record]:
