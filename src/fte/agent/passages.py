@@ -92,8 +92,15 @@ _STOP = frozenset(
 
 def _stems(text: str) -> set[str]:
     # Crude stemming is enough to tell two sections of one article apart.
-    words = (w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOP)
-    return {re.sub(r"(?:ing|ed|es|s)$", "", w) or w for w in words}
+    stems = set()
+    for word in _WORD.findall(text.lower()):
+        if len(word) <= 2 or word in _STOP:
+            continue
+        stem = re.sub(r"(?:ing|ed|es|s|e)$", "", word) or word
+        if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "aeiou":
+            stem = stem[:-1]  # resetting → resett → reset
+        stems.add(stem)
+    return stems
 
 
 def _candidates(passage: str, found: list[tuple[str | None, list[str]]]) -> list[str | None]:
@@ -115,7 +122,8 @@ def select(source: Source, message: str = "") -> Passage:
     if len(headings) < 2:
         return _whole(found)
     held = {h for h in _candidates(source.passage or "", found) if h in headings}
-    asked = _stems(message)
+    # Words of the title are the whole article's: they cannot tell its sections apart.
+    asked = _stems(message) - _stems(source.title)
     # The nearest chunk narrows it to a section or three (or to the introduction, which
     # matches any question on the topic); the words the message shares with each section
     # decide: in its heading above all, and weighted by how few of the article's sections use
