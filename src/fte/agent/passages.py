@@ -122,8 +122,9 @@ def select(source: Source, message: str = "") -> Passage:
     if len(headings) < 2:
         return _whole(found)
     held = {h for h in _candidates(source.passage or "", found) if h in headings}
-    # Words of the title are the whole article's: they cannot tell its sections apart.
-    asked = _stems(message) - _stems(source.title)
+    asked = _stems(message)
+    # Words of the title are the whole article's: they barely tell its sections apart.
+    topical = _stems(source.title)
     # The nearest chunk narrows it to a section or three (or to the introduction, which
     # matches any question on the topic); the words the message shares with each section
     # decide: in its heading above all, and weighted by how few of the article's sections use
@@ -137,7 +138,8 @@ def select(source: Source, message: str = "") -> Passage:
     }
     scores = {
         h: sum(
-            rarity[w] * (3 if w in words[h][0] else 1) for w in asked & (words[h][0] | words[h][1])
+            rarity[w] * (3 if w in words[h][0] else 1) * (0.25 if w in topical else 1)
+            for w in asked & (words[h][0] | words[h][1])
         )
         for h in headings
     }
