@@ -103,12 +103,17 @@ class Agent:
     """Policy around retrieval and a responder (local, or an LLM when configured)."""
 
     def __init__(
-        self, settings: Settings, embedder: TextEmbedder, responder: Responder | None = None
+        self,
+        settings: Settings,
+        embedder: TextEmbedder,
+        responder: Responder | None = None,
+        pool: asyncpg.Pool | None = None,
     ):
         self.settings = settings
         self.embedder = embedder
         self.responder = responder
-        self.calibration = Calibration(settings.answer_threshold)
+        # With a pool, the knowledge base's answer bar is refreshed beside the messages.
+        self.calibration = Calibration(settings.answer_threshold, pool)
 
     async def decide(
         self,
