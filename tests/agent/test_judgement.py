@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncpg
 import numpy as np
+import pytest
 
 from fte.agent.embeddings import Embedder
+from fte.agent.escalation import message_reason
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.intake.service import file_inbound
@@ -126,3 +128,31 @@ async def test_a_knowledge_base_whose_answered_questions_sit_high_raises_its_own
     strict = await _handle(kb_pool, embedder, text, email="lee@example.com")
     assert (strict["decision"], strict["reason"]) == ("escalate", "low_confidence")
     assert strict["draft"] is None  # nothing fits well enough to offer a person
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("I was charged for a whole year when I meant to cancel. I want my money back.", "refund"),
+        ("please reverse the charge from last week, I never used the plan", "refund"),
+        ("you took the payment twice this month, return the second payment please", "refund"),
+        ("Can I get my money back?", "refund"),
+        # Questions about refunds and payments are the knowledge base's to answer.
+        ("how long does it take to get the money back?", None),
+        ("what payment methods do you accept?", None),
+        ("how do I return a product I bought?", None),
+    ],
+)
+def test_refund_demands_worded_without_refund_are_recognised(text: str, reason: str | None) -> None:
+    assert message_reason(text) == reason
+
+
+async def test_a_demand_to_reverse_a_charge_reaches_a_person_with_the_refund_policy(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    run = await _handle(
+        kb_pool, embedder, "please reverse the charge from last week, I never used it"
+    )
+    assert (run["decision"], run["reason"]) == ("escalate", "refund")
+    assert "support team replies within 2 business days" in run["draft"]
+    assert "passed your message to a member of our support team" in run["sent"]
