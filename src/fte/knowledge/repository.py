@@ -176,10 +176,14 @@ async def past_question_confidence(
 ) -> tuple[int, float | None]:
     """(how many, the `quantile` of) past questions' confidence in their own article with the
     question itself left out: its best cosine to the article's chunks and other questions, as
-    retrieval would score it. Over the first `sample` questions (by id) of a large history."""
+    retrieval would score it. Over `sample` questions of a large history, spread over it (a
+    history is often stored topic by topic: the first ones by id would be a few topics')."""
     row = await conn.fetchrow(
         f"""
-        WITH e AS (SELECT id, article_id, embedding FROM kb_examples ORDER BY id LIMIT {sample:d}),
+        WITH e AS (
+            SELECT id, article_id, embedding FROM kb_examples
+            ORDER BY md5(id::text) LIMIT {sample:d}
+        ),
         own AS (
             SELECT GREATEST(
                 (SELECT max(1 - (x.embedding <=> e.embedding)) FROM kb_examples x
