@@ -523,3 +523,33 @@ async def test_a_failing_tool_falls_back(fake: FakeOpenAI, make_responder: Facto
     fake.script(completion(tool_calls=[tool_call("search_knowledge_base", {"query": "sync"})]))
     draft = await make_responder().respond(request_for(), BrokenToolBox())
     assert draft.fallback_reason == "tool_error"
+
+
+async def test_the_model_is_shown_the_section_that_answers_not_the_whole_article(
+    fake: FakeOpenAI, make_responder: Factory
+) -> None:
+    body = (
+        "# Resetting your password\n\nReset it from the sign-in page; see the end of this "
+        "article to change a password you know.\n\n"
+        "## Reset a forgotten password\n\n1. Click Forgot password?\n2. Follow the link.\n\n"
+        "## The reset email doesn't arrive\n\n- Check your spam or junk folder.\n\n"
+        "## Changing your password\n\nGo to Settings, then Security."
+    )
+    passage = "Resetting your password\n\n## The reset email doesn't arrive\n\n- Check your spam"
+    reset = Source(uuid.uuid4(), "Resetting your password", body, 0.7, passage=passage)
+    fake.script(completion(content="Check your spam or junk folder."))
+    request = ResponderInput(
+        message="I clicked reset but no email came",
+        subject=None,
+        customer_name="Ada",
+        channel="web_form",
+        ticket_number=7,
+        sources=[reset],
+        threshold=0.45,
+    )
+    await make_responder().respond(request, FakeToolBox())
+    shown = next(m["content"] for m in fake.requests[0].messages if m["role"] == "user")
+    assert "section: The reset email doesn't arrive" in shown
+    assert "- Check your spam or junk folder." in shown
+    assert "Click Forgot password?" not in shown and "Go to Settings" not in shown
+    assert "see the end of this article" not in shown

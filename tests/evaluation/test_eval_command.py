@@ -114,3 +114,56 @@ def test_a_missing_split_exits_2_naming_the_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["eval", str(tmp_path), "--split", "test"])
     assert result.exit_code == 2
     assert "test.jsonl" in "".join(result.output.split())
+
+
+def test_errors_holdout_and_a_markdown_kb_show_what_the_figures_hide(
+    postgres: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "reset-password.md").write_text(
+        "# Reset your password\n\nIf you forgot it, see the steps below.\n\n"
+        "## Reset a forgotten password\n\n1. Open the sign-in page.\n2. Click Forgot password.\n\n"
+        "## The reset email doesn't arrive\n\nCheck your spam folder and wait a few minutes.\n",
+        encoding="utf-8",
+    )
+    (kb / "pause-sync.md").write_text(
+        "# Pause syncing\n\nClick the tray icon and choose Pause syncing.\n", encoding="utf-8"
+    )
+    data = tmp_path / "set"
+    data.mkdir()
+    _write(
+        data / "dev.jsonl",
+        [
+            {"id": "a", "text": "the password reset email never arrived", "escalate": False,
+             "article": "reset-password", "section": "The reset email doesn't arrive"},
+            # Labelled wrong on purpose: a miss the figures count and --errors must show.
+            {"id": "b", "text": "how do I pause syncing for a while?", "escalate": False,
+             "article": "reset-password"},
+        ],
+    )  # fmt: skip
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval", str(data), "--kb", str(kb), "--json", "--errors", "3", "--holdout", "0.5",
+            "--database-url", postgres.url(),
+        ],
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    (miss,) = figures["errors"]["answer"]
+    assert miss["id"] == "b" and miss["expected"] == "answer with reset-password"
+    assert miss["got"] == "answer with pause-sync"
+    assert miss["sources"][0]["article"] == "pause-sync" and 0 < miss["sources"][0]["score"] <= 1
+    # The Markdown files are the knowledge base, named by file.
+    assert figures["retrieval_top1"] == 0.5
+    parts = figures["parts"]
+    assert parts["fraction"] == 0.5
+    assert sum(p["n"] for p in (parts["tune"], parts["holdout"]) if p) == 2
+    # The answered row got the section about the missing email, not the whole article.
+    assert figures["focus"] == {
+        "labelled": 1, "right_facts": 1.0, "focused": 1.0,
+        "median_length_ratio": figures["focus"]["median_length_ratio"],
+    }  # fmt: skip

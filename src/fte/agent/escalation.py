@@ -79,7 +79,12 @@ MESSAGE_RULES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
             r"\b(?:(?:i|we) (?:want|need|demand|expect to get|would like)|i'?d like|give me|"
             r"refund me|issue (?:me )?)\s*(?:a |my |the |an? )?(?:full |immediate )?"
             r"(?:refund|money back|reimbursement)\b|\bchargeback\b|"
-            r"\b(?:charged|billed) (?:me )?twice\b",
+            r"\b(?:charged|billed) (?:me )?twice\b|"
+            # Demands worded without "refund": the charge undone, the payment returned.
+            r"\b(?:reverse|undo) (?:the |this |that |my |last \w+'?s? )?(?:charge|payment)|"
+            r"\b(?:return|give back|send back|pay back) (?:me )?(?:the |my |this |that )?"
+            r"(?:\w+ )?(?:payment|charge|money)\b|"
+            r"\b(?:get|have|want) (?:my|our) money back\b",
             _I,
         ),
     ),

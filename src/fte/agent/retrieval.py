@@ -40,6 +40,8 @@ class Source:
     score: float  # confidence: best cosine of the message to the article's title/chunks/examples
     escalation_reason: str | None = None
     rank_score: float = 0.0  # the fused vote the ranking used
+    # The article's chunk nearest to the message (its title alone aside): the part that answers.
+    passage: str | None = None
 
     def as_json(self) -> dict[str, object]:
         """What the agent run stores, so a human can see why."""
@@ -113,6 +115,7 @@ async def retrieve(
                 score=float(details[i, a]["confidence"] or 0.0),
                 escalation_reason=details[i, a]["escalation_reason"],
                 rank_score=votes[i - 1][a],
+                passage=details[i, a]["passage"],
             )
             for a in ranked[i - 1]
             if (i, a) in details

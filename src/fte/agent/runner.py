@@ -5,11 +5,14 @@ The order of the checks is the policy:
 2. the customer is very upset after an answer of ours → `negative_sentiment`;
    then what a person must read whatever the KB says (`agent/handover.py`): a security
    incident, data loss, leaving in anger, a complaint;
-3. retrieval: nothing in the knowledge base is close enough → `low_confidence`;
-4. the best article is an escalation topic (e.g. "Get refund") → that topic's reason;
+3. the best article is an escalation topic (e.g. "Get refund") at least FTE_ANSWER_THRESHOLD
+   close → that topic's reason;
+4. retrieval: nothing in the knowledge base is close enough to answer (`answerability`: the
+   bar the knowledge base calibrated from its own answered questions) → `low_confidence`;
 5. the customer asks again what we already answered → `repeat_contact`;
 6. otherwise answer (or, in approval mode, draft for a human), written by the configured
    responder, which may still hand over.
+An escalation's draft for the human is written for its reason (`drafts`).
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from typing import TYPE_CHECKING, Literal
 
 import asyncpg
 
-from fte.agent import escalation, handover
+from fte.agent import drafts, escalation, handover
 from fte.agent import repository as runs
+from fte.agent.answerability import Calibration
 from fte.agent.responders import local
 from fte.agent.responders.base import Draft, Responder, ResponderInput, Usage
 from fte.agent.retrieval import Source, retrieve
@@ -101,11 +105,17 @@ class Agent:
     """Policy around retrieval and a responder (local, or an LLM when configured)."""
 
     def __init__(
-        self, settings: Settings, embedder: TextEmbedder, responder: Responder | None = None
+        self,
+        settings: Settings,
+        embedder: TextEmbedder,
+        responder: Responder | None = None,
+        pool: asyncpg.Pool | None = None,
     ):
         self.settings = settings
         self.embedder = embedder
         self.responder = responder
+        # With a pool, the knowledge base's answer bar is refreshed beside the messages.
+        self.calibration = Calibration(settings.answer_threshold, pool)
 
     async def decide(
         self,
@@ -125,7 +135,8 @@ class Agent:
         started = time.perf_counter() if started is None else started
         s = self.settings
         best = sources[0] if sources else None
-        confident = best is not None and best.score >= s.answer_threshold
+        threshold = await self.calibration.threshold(conn)
+        confident = best is not None and best.score >= threshold
         reason = escalation.message_reason(ctx.query)
         if (
             reason is None
@@ -138,10 +149,17 @@ class Agent:
             reason = escalation.NEGATIVE
         if reason is None:
             reason = handover.handover_reason(ctx.query, sentiment, s.negative_sentiment_threshold)
+        if (
+            reason is None
+            and best is not None
+            and best.escalation_reason
+            and best.score >= s.answer_threshold
+        ):
+            # The calibrated bar guards what we *answer*; handing a message to the person its
+            # topic calls for needs only the floor.
+            reason = best.escalation_reason
         if reason is None and not confident:
             reason = escalation.LOW_CONFIDENCE
-        if reason is None and best is not None and best.escalation_reason:
-            reason = best.escalation_reason
         if reason is None and best is not None and answered_before:
             reason = escalation.REPEAT
 
@@ -160,16 +178,14 @@ class Agent:
             return self._escalate(
                 ctx, reason, sources, adapter, sentiment, started, local_draft, draft
             )
-        return self._escalate(
-            ctx,
-            reason or escalation.LOW_CONFIDENCE,
-            sources,
-            adapter,
-            sentiment,
-            started,
-            local_draft if confident else None,
-            None,
+        reason = reason or escalation.LOW_CONFIDENCE
+        written = drafts.write(reason, sources, ctx.body, ctx.customer_name, confident=confident)
+        fitting = (
+            Draft(decision="answer", body=written[0], citations=written[1], model=local.NAME)
+            if written is not None
+            else None
         )
+        return self._escalate(ctx, reason, sources, adapter, sentiment, started, fitting, None)
 
     async def search(self, conn: asyncpg.Connection, query: str) -> list[Source]:
         """Retrieval for a query of the responder's own (its search tool)."""
@@ -277,7 +293,7 @@ class Agent:
             channel=ctx.channel,
             ticket_number=ctx.ticket_number,
             sources=sources,
-            threshold=self.settings.answer_threshold,
+            threshold=self.calibration.current,
         )
 
 

@@ -17,6 +17,7 @@ from fte.config import get_settings
 from fte.errors import FteError
 from fte.evaluation.baseline import nearest_neighbour
 from fte.evaluation.dataset import read_split
+from fte.evaluation.review import focus_figures, holdout_figures, worst_misses
 from fte.evaluation.runner import calibrate, evaluate, score_records
 from fte.knowledge.importer import read_sources
 from fte.knowledge.schemas import KbSources
@@ -37,6 +38,23 @@ def eval_command(
     do_calibrate: bool = typer.Option(
         False, "--calibrate", help="Also report the figures across answer thresholds."
     ),
+    kb_path: Path = typer.Option(
+        None,
+        "--kb",
+        help="Take the knowledge base from this file or folder (e.g. a folder of .md articles) "
+        "instead of DIR's kb.jsonl and history.jsonl.",
+    ),
+    errors: int = typer.Option(
+        0, "--errors", min=0, help="Print the N worst misses per expected outcome."
+    ),
+    holdout: float = typer.Option(
+        0.0,
+        "--holdout",
+        min=0,
+        max=0.9,
+        help="Also score a stable part of the split (this fraction, by row id) apart from the "
+        "rest, so a gain tuned on the rest shows whether it holds.",
+    ),
     database_url: str = typer.Option(
         None,
         "--database-url",
@@ -51,7 +69,10 @@ def eval_command(
     try:
         rows = read_split(directory, split)[: limit or None]
         has_kb = (directory / "kb.jsonl").exists() or (directory / "history.jsonl").exists()
-        kb = read_sources(directory) if has_kb else KbSources()
+        if kb_path is not None:
+            kb = read_sources(kb_path)
+        else:
+            kb = read_sources(directory) if has_kb else KbSources()
     except FteError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from exc
@@ -71,20 +92,30 @@ def eval_command(
                 tasks[phase] = bar.add_task(phase, total=total)
             bar.update(tasks[phase], completed=done)
 
-        records = asyncio.run(evaluate(kb, rows, settings, embedder, progress, database_url))
+        info: dict[str, Any] = {}
+        records = asyncio.run(evaluate(kb, rows, settings, embedder, progress, database_url, info))
     figures: dict[str, Any] = {
         "dataset": directory.name,
         "split": split,
         **score_records(records),
         "threshold": settings.answer_threshold,
+        "calibrated_threshold": info.get("answer_threshold"),
         "baseline": nearest_neighbour(kb, rows, embedder),
     }
     if do_calibrate:
         figures["calibration"] = calibrate(records, CALIBRATION_GRID)
+    if holdout:
+        figures["parts"] = {"fraction": holdout, **holdout_figures(records, holdout)}
+    focus = focus_figures(records, kb)
+    if focus is not None:
+        figures["focus"] = focus
+    if errors:
+        figures["errors"] = worst_misses(records, errors)
     if as_json:
         typer.echo(json.dumps(figures))
         return
     _print(figures)
+    _print_extras(figures)
 
 
 def _fmt(value: Any) -> str:
@@ -107,6 +138,7 @@ def _print(figures: dict[str, Any]) -> None:
         "p50_ms",
         "p95_ms",
         "threshold",
+        "calibrated_threshold",
     ):
         table.add_row(key, _fmt(figures[key]))
     table.add_section()
@@ -146,3 +178,46 @@ def _print(figures: dict[str, Any]) -> None:
                 )
             )
         console.print(cal)
+
+
+_PART_FIGURES = (
+    "n",
+    "retrieval_top1",
+    "action_accuracy",
+    "escalation_precision",
+    "escalation_recall",
+)
+
+
+def _print_extras(figures: dict[str, Any]) -> None:
+    if "parts" in figures:
+        parts = Table(title=f"tuned-on part vs held-out part ({figures['parts']['fraction']})")
+        parts.add_column("figure")
+        parts.add_column("tune", justify="right")
+        parts.add_column("holdout", justify="right")
+        tune, held = figures["parts"]["tune"] or {}, figures["parts"]["holdout"] or {}
+        for key in _PART_FIGURES:
+            parts.add_row(key, _fmt(tune.get(key)), _fmt(held.get(key)))
+        for reason in sorted(set(tune.get("per_reason", {})) | set(held.get("per_reason", {}))):
+            parts.add_row(
+                f"{reason} recall",
+                _fmt(tune.get("per_reason", {}).get(reason, {}).get("recall")),
+                _fmt(held.get("per_reason", {}).get(reason, {}).get("recall")),
+            )
+        console.print(parts)
+    if "focus" in figures:
+        focus = Table(title="replies against the answering section")
+        focus.add_column("figure")
+        focus.add_column("value", justify="right")
+        for key, value in figures["focus"].items():
+            focus.add_row(key, _fmt(value))
+        console.print(focus)
+    for reason, misses in figures.get("errors", {}).items():
+        console.rule(f"worst misses: expected {reason}")
+        for miss in misses:
+            console.print(f"{miss['id']} {miss['text']!r}", markup=False)
+            console.print(f"  expected {miss['expected']}; got {miss['got']}", markup=False)
+            for src in miss["sources"]:
+                console.print(
+                    f"    {src['score']:.3f}  {src['article']}  {src['title']}", markup=False
+                )

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from fte.agent.embeddings import Embedder
-from fte.evaluation.dataset import EvalRow
+from fte.evaluation.dataset import EvalRow, dataset_key
 from fte.evaluation.metrics import RunOutcome, score
 from fte.knowledge.schemas import KbSources
 
@@ -36,7 +36,7 @@ def nearest_neighbour(kb: KbSources, rows: Sequence[EvalRow], embedder: Embedder
         best[:, j] = similarity[:, owner == j].max(axis=1)
     order = np.argsort(-best, axis=1)[:, :10]
     outcomes = [
-        RunOutcome("answer", None, [keys[j].removeprefix("id:") for j in ranked], None, 0.0)
+        RunOutcome("answer", None, [dataset_key(keys[j]) for j in ranked], None, 0.0)
         for ranked in order
     ]
     figures = score(rows, outcomes)

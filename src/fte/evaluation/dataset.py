@@ -17,6 +17,14 @@ GOLD_REASONS = {
 }
 
 
+def dataset_key(source_key: str) -> str:
+    """The id a data set labels an article with: `kb.jsonl`'s id, or a Markdown file's name
+    without its extension (a folder of .md as the knowledge base)."""
+    if source_key.startswith("file:"):
+        return source_key.removeprefix("file:").rsplit(".", 1)[0]
+    return source_key.removeprefix("id:")
+
+
 class DatasetError(FteError):
     """The split is missing or malformed; the message names the file and line."""
 
@@ -33,6 +41,8 @@ class EvalRow:
     escalate: bool | None
     reason: str | None  # in the agent's vocabulary
     sentiment: str | None
+    # The heading of the article's section that answers it (sets written for Markdown KBs).
+    section: str | None = None
 
 
 def read_split(directory: Path, split: str) -> list[EvalRow]:
@@ -58,6 +68,7 @@ def read_split(directory: Path, split: str) -> list[EvalRow]:
                         escalate=raw.get("escalate"),
                         reason=GOLD_REASONS.get(gold_reason, gold_reason) if gold_reason else None,
                         sentiment=raw.get("sentiment"),
+                        section=raw.get("section"),
                     )
                 )
             except (json.JSONDecodeError, KeyError, TypeError) as exc:

@@ -20,13 +20,14 @@ from typing import Any
 import asyncpg
 
 import fte.agent.sentiment_cache as sentiment_cache
+from fte.agent import answerability
 from fte.agent.embeddings import Embedder
 from fte.agent.escalation import LOW_CONFIDENCE, message_reason
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import asyncpg_dsn, create_pool, transaction
-from fte.evaluation.dataset import EvalRow
+from fte.evaluation.dataset import EvalRow, dataset_key
 from fte.evaluation.metrics import RunOutcome, score
 from fte.intake.service import file_inbound
 from fte.knowledge.schemas import KbSources
@@ -47,6 +48,10 @@ class EvalRecord:
     confidence: float
     topic_reason: str | None
     sentiment_score: float | None
+    # (article id, title, confidence) of the run's sources, best first, for `--errors`.
+    sources: tuple[tuple[str, str, float], ...] = ()
+    reply: str | None = None  # what the customer was sent (the answer, or the hand-over note)
+    draft: str | None = None  # what a human was offered
 
 
 @contextlib.asynccontextmanager
@@ -85,8 +90,10 @@ async def evaluate(
     embedder: Embedder,
     progress: Progress,
     database_url: str | None = None,
+    info: dict[str, Any] | None = None,
 ) -> list[EvalRecord]:
-    """File every row, let the worker handle them, read the outcomes back."""
+    """File every row, let the worker handle them, read the outcomes back. `info` receives
+    the answer bar the knowledge base calibrated for itself (`answer_threshold`)."""
     async with scratch_database(database_url) as url:
         await asyncio.to_thread(migrations.upgrade, url)
         pool = await create_pool(url, min_size=1, max_size=4)
@@ -125,6 +132,11 @@ async def evaluate(
                 name="eval",
                 sentiment=sentiment_cache.SentimentSource(embedder),
             )
+            if info is not None:
+                async with transaction(pool) as conn:
+                    info["answer_threshold"] = round(
+                        await answerability.compute(conn, settings.answer_threshold), 4
+                    )
             handled = 0
             while (claimed := await worker.run_once()) > 0:
                 handled += claimed
@@ -139,7 +151,7 @@ async def _collect(
 ) -> list[EvalRecord]:
     async with transaction(pool) as conn:
         keys = {
-            r["id"]: r["source_key"].removeprefix("id:")
+            r["id"]: r["source_key"]
             for r in await conn.fetch("SELECT id, source_key FROM kb_articles")
         }
         runs = {
@@ -147,7 +159,11 @@ async def _collect(
             for r in await conn.fetch(
                 """
             SELECT r.message_id, r.decision, r.reason, r.sources, r.confidence, r.latency_ms,
-                   m.sentiment, m.sentiment_score
+                   r.draft, m.sentiment, m.sentiment_score,
+                   (SELECT string_agg(o.body, E'\n\n' ORDER BY o.created_at, o.id)
+                      FROM messages o
+                     WHERE o.ticket_id = r.ticket_id AND o.direction = 'outbound'
+                       AND o.author = 'agent') AS reply
             FROM agent_runs r JOIN messages m ON m.id = r.message_id
             """
             )
@@ -160,7 +176,9 @@ async def _collect(
             records.append(EvalRecord(row, outcome, 0.0, None, None))
             continue
         sources: list[dict[str, Any]] = run["sources"]
-        ranked = [keys.get(uuid.UUID(s["article_id"]), s["article_id"]) for s in sources]
+        ranked = [
+            dataset_key(keys.get(uuid.UUID(s["article_id"]), s["article_id"])) for s in sources
+        ]
         outcome = RunOutcome(
             decision=run["decision"],
             reason=run["reason"],
@@ -175,6 +193,12 @@ async def _collect(
                 float(run["confidence"] or 0.0),
                 sources[0].get("escalation_reason") if sources else None,
                 run["sentiment_score"],
+                tuple(
+                    (key, str(s.get("title", "")), float(s.get("score", 0.0)))
+                    for key, s in zip(ranked, sources, strict=True)
+                ),
+                run["reply"],
+                run["draft"],
             )
         )
     return records

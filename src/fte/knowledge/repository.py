@@ -144,9 +144,10 @@ async def articles_with_confidence(
     wanted: Sequence[tuple[int, uuid.UUID]],
     embeddings: npt.NDArray[np.float32],
 ) -> list[asyncpg.Record]:
-    """(query, id, title, body, escalation_reason, confidence) for each (query, article) pair
-    wanted: the article with its best cosine to that query (1-based, as in `search_evidence`)
-    over its chunks and examples (exact)."""
+    """(query, id, title, body, escalation_reason, confidence, passage) for each (query,
+    article) pair wanted: the article with its best cosine to that query (1-based, as in
+    `search_evidence`) over its chunks and examples (exact), and its chunk (the title alone
+    aside) nearest to the query."""
     if not wanted:
         return []
     return await conn.fetch(
@@ -159,13 +160,45 @@ async def articles_with_confidence(
                      WHERE c.article_id = a.id),
                    (SELECT max(1 - (e.embedding <=> q.v)) FROM kb_examples e
                      WHERE e.article_id = a.id)
-               ) AS confidence
+               ) AS confidence,
+               (SELECT c.content FROM kb_chunks c WHERE c.article_id = a.id AND c.ordinal > 0
+                 ORDER BY c.embedding <=> q.v LIMIT 1) AS passage
         FROM w JOIN q ON q.i = w.i JOIN kb_articles a ON a.id = w.article_id
         """,
         _vectors(embeddings),
         [i for i, _ in wanted],
         [a for _, a in wanted],
     )
+
+
+async def past_question_confidence(
+    conn: asyncpg.Connection, quantile: float, sample: int
+) -> tuple[int, float | None]:
+    """(how many, the `quantile` of) past questions' confidence in their own article with the
+    question itself left out: its best cosine to the article's chunks and other questions, as
+    retrieval would score it. Over `sample` questions of a large history, spread over it (a
+    history is often stored topic by topic: the first ones by id would be a few topics')."""
+    row = await conn.fetchrow(
+        f"""
+        WITH e AS (
+            SELECT id, article_id, embedding FROM kb_examples
+            ORDER BY md5(id::text) LIMIT {sample:d}
+        ),
+        own AS (
+            SELECT GREATEST(
+                (SELECT max(1 - (x.embedding <=> e.embedding)) FROM kb_examples x
+                  WHERE x.article_id = e.article_id AND x.id <> e.id),
+                (SELECT max(1 - (c.embedding <=> e.embedding)) FROM kb_chunks c
+                  WHERE c.article_id = e.article_id)
+            ) AS s
+            FROM e
+        )
+        SELECT count(s) AS n, percentile_cont($1::float8) WITHIN GROUP (ORDER BY s) AS q
+        FROM own
+        """,
+        quantile,
+    )
+    return int(row["n"]), None if row["q"] is None else float(row["q"])
 
 
 async def answered_questions(

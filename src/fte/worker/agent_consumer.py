@@ -112,7 +112,7 @@ class AgentWorker:
         self.embedder = embedder
         self.adapters = adapters
         self.name = name or worker_id()
-        self.agent = Agent(settings, embedder, responder)
+        self.agent = Agent(settings, embedder, responder, pool)
         self.sentiment = sentiment
         self.delivery = delivery
         self._wake = asyncio.Event()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fte.agent import passages
 from fte.agent.formatting import markdown_to_text, strip_title
 from fte.agent.placeholders import fill_placeholders
 from fte.agent.responders.base import Draft, ResponderInput, ToolBox
@@ -15,10 +16,21 @@ ESCALATION_NOTE = (
 )
 
 
-def answer_body(source: Source, message: str = "", customer_name: str | None = None) -> str:
-    """The article as plain paragraphs, placeholders filled from the message or left out; the
-    channel adds the greeting and the citation."""
-    text = markdown_to_text(strip_title(source.body, source.title))
+def answer_body(
+    source: Source, message: str = "", customer_name: str | None = None, *, cross_links: bool = True
+) -> str:
+    """The section of the article that answers (or the whole article when the question is
+    about the whole topic) as plain paragraphs, placeholders filled from the message or left
+    out; the channel adds the greeting and the citation."""
+    passage = passages.select(source, message)
+    text = markdown_to_text(strip_title(passage.text, source.title))
+    if passage.heading is not None and cross_links:
+        others = passage.other_headings
+        text += (
+            f'\n\nOur article "{source.title}" also covers: ' + "; ".join(others) + "."
+            if len(others) <= 3
+            else f'\n\nOur article "{source.title}" covers the rest of this topic.'
+        )
     return fill_placeholders(text, message, customer_name)
 
 

@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final
 
-from fte.agent import escalation
+from fte.agent import escalation, passages
 from fte.agent.responders.base import HistoryItem, ResponderInput
 from fte.agent.retrieval import Source
 
@@ -77,13 +77,22 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def render_source(index: int, source: Source, body_chars: int) -> str:
-    """One source as the model sees it: id, title, confidence, body."""
+def render_source(index: int, source: Source, body_chars: int, message: str = "") -> str:
+    """One source as the model sees it: id, title, confidence, and the passage the local
+    responder would answer with (the section that answers, or the whole article)."""
+    passage = passages.select(source, message)
+    section = ""
+    if passage.heading is not None:
+        section = (
+            f"section: {passage.heading} (the part of the article that matches the message; "
+            f"the article's other sections: {'; '.join(passage.other_headings)})\n"
+        )
     return (
         f"[{index}] id: {source.article_id}\n"
         f"title: {source.title}\n"
         f"confidence: {source.score:.2f}\n"
-        f"{_clip(source.body, body_chars)}"
+        f"{section}"
+        f"{_clip(passage.text, body_chars)}"
     )
 
 
@@ -96,7 +105,8 @@ def first_user_message(request: ResponderInput) -> str:
         header.append(f"Subject: {_clip(request.subject, 300)}")
     if request.sources:
         sources = "\n\n".join(
-            render_source(i, s, SOURCE_BODY_CHARS) for i, s in enumerate(request.sources, 1)
+            render_source(i, s, SOURCE_BODY_CHARS, request.message)
+            for i, s in enumerate(request.sources, 1)
         )
         note = (
             f"Sources, best first. Confidence runs from 0 to 1; below {request.threshold:.2f} "
