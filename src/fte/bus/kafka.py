@@ -132,6 +132,18 @@ def consumer(
     return member
 
 
+def watcher(settings: Settings) -> AIOKafkaConsumer:
+    """A consumer outside the group that only reads end offsets (the relay's loss check)."""
+    timeout_ms = int(settings.kafka_publish_timeout_seconds * 1000)
+    return AIOKafkaConsumer(
+        bootstrap_servers=_servers(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        request_timeout_ms=max(timeout_ms, 1000),
+        client_id="fte-relay",
+    )
+
+
 def encode(job: Job) -> bytes:
     return json.dumps(
         {"outbox_id": job.id, "topic": job.topic, "key": job.key, "payload": job.payload},
