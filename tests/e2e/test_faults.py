@@ -25,6 +25,8 @@ from bench.faults import (
 pytestmark = pytest.mark.e2e
 
 RATE, SECONDS = 4.0, 15.0
+# Longer than a publish waits (FTE_KAFKA_PUBLISH_TIMEOUT_SECONDS, 5 s): the relay sees failures.
+BROKER_DOWN = 10.0
 
 
 async def _under_load(bus: str, tmp_path: Path, fault_name: str) -> dict[str, object]:
@@ -43,7 +45,7 @@ async def _under_load(bus: str, tmp_path: Path, fault_name: str) -> dict[str, ob
             if fault_name == "worker_kill":
                 await inject(stack, faults, fault, kill_worker(stack, fault))
             else:
-                await inject(stack, faults, fault, stop_broker(stack, fault, 5.0))
+                await inject(stack, faults, fault, stop_broker(stack, fault, BROKER_DOWN))
             await loading
         rows = await drain(stack, [s.ticket_id for s in sent if s.ticket_id], 120)
         report = summarise(sent, rows, faults)
