@@ -58,17 +58,14 @@ async def _open_pool(settings: Settings, database_url: str) -> asyncpg.Pool:
 
 
 async def _check_topics(settings: Settings) -> None:
-    """Say at start which Kafka topics are missing; intake works regardless (the outbox)."""
+    """Say at start what is wrong with the Kafka topics; intake works regardless (the outbox)."""
     try:
-        missing = await kafka.missing_topics(settings)
+        probe = await kafka.probe_topics(settings)
     except kafka.KafkaUnavailable as exc:
         log.warning("%s; messages wait in the outbox until it is back", exc)
         return
-    if missing:
-        log.error(
-            "missing Kafka topics: %s; create them with `fte kafka create-topics`",
-            ", ".join(missing),
-        )
+    if not probe.ok:
+        log.error("Kafka topics: %s; %s", probe.problems(), probe.fix())
 
 
 def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     kafka_republish_after_seconds: float = Field(
         default=600.0, alias="FTE_KAFKA_REPUBLISH_AFTER_SECONDS", gt=0
     )
+    # How often the relay asks the broker for its end offsets: below what it once acknowledged
+    # means the broker lost records, and every unprocessed row is published again at once.
+    kafka_loss_check_seconds: float = Field(default=5.0, alias="FTE_KAFKA_LOSS_CHECK_SECONDS", gt=0)
 
     # `fte worker` serves Prometheus metrics on this port (0: off).
     metrics_port: int = Field(default=0, alias="FTE_METRICS_PORT", ge=0, le=65535)

@@ -322,6 +322,24 @@ async def test_kafka_topics_missing(
     assert checks["kafka_topics"]["fix"] == "run `fte kafka create-topics`"
 
 
+async def test_kafka_topics_with_fewer_partitions_than_configured(
+    server: EmbeddedPostgres,
+    api: str,
+    tmp_path: Path,
+    kafka_env: dict[str, str],  # noqa: F811
+) -> None:
+    """The topics exist (4 partitions) but the deployment wants 6: the doctor says so."""
+    code, checks = await run_doctor(
+        server, api, tmp_path, **{**kafka_env, "FTE_KAFKA_PARTITIONS": "6"}
+    )
+    assert (code, failing(checks)) == (1, {"kafka_topics": "FAIL"})
+    prefix = kafka_env["FTE_KAFKA_TOPIC_PREFIX"]
+    assert f"{prefix}inbound has 4" in checks["kafka_topics"]["summary"]
+    assert "FTE_KAFKA_PARTITIONS=6" in checks["kafka_topics"]["summary"]
+    assert "--partitions 6" in checks["kafka_topics"]["fix"]
+    assert checks["kafka_topics"]["data"]["short"][f"{prefix}inbound"] == 4
+
+
 async def test_channels_chatwoot_token_and_whatsapp_webhook(
     server: EmbeddedPostgres, db: asyncpg.Pool, tmp_path: Path
 ) -> None:

@@ -389,8 +389,13 @@ async def test_fte_kafka_create_topics_then_check(kafka_env: dict[str, str]) -> 
     assert missing.returncode == 1 and "cli.inbound" in missing.stderr
     created = await fte("create-topics", "--partitions", "2")
     assert created.returncode == 0 and "cli.dead-letters: created" in created.stderr
+    # FTE_KAFKA_PARTITIONS is 4: the two-partition topics are flagged, not passed as "exists".
     again = await fte("create-topics")
-    assert "cli.inbound: exists" in again.stderr
+    assert again.returncode == 1
+    assert "cli.inbound: exists with 2 partitions, not 4" in " ".join(again.stderr.split())
+    short = await fte("check")
+    assert short.returncode == 1 and "cli.inbound has 2" in " ".join(short.stderr.split())
+    env["FTE_KAFKA_PARTITIONS"] = "2"
     assert (await fte("check")).returncode == 0
 
 

@@ -14,10 +14,13 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+import aiokafka.admin.client
+import aiokafka.client
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.protocol.metadata import MetadataRequest
 
 from fte.bus.postgres_queue import Job
 from fte.config import Settings
@@ -26,6 +29,27 @@ from fte.config import Settings
 # (`deliver`, fte.delivery.service.TOPIC). `learn` and `kb_embed` stay on the PostgreSQL queue:
 # internal housekeeping, not traffic between intake, workers and channels.
 RELAYED_TOPICS = ("inbound", "deliver")
+
+
+class _MetadataWithoutCreation(MetadataRequest):
+    """A metadata request that never creates the topics it names.
+
+    aiokafka (0.14) asks with `allow_auto_topic_creation=true` from the producer, the consumer
+    and the admin client alike, with no setting to turn it off; a broker that honours it (Tansu
+    does, and Apache Kafka with its default `auto.create.topics.enable`) then creates our topics
+    with its own default partition count the moment a relay or worker names one, before `fte
+    kafka create-topics` runs. Our topics are only ever created on purpose.
+    """
+
+    def __init__(
+        self, topics: list[str] | None = None, allow_auto_topic_creation: bool | None = None
+    ) -> None:
+        super().__init__(topics, allow_auto_topic_creation=False)
+
+
+# Every client this process builds (ours and the doctor's) goes through these two names.
+aiokafka.client.MetadataRequest = _MetadataWithoutCreation
+aiokafka.admin.client.MetadataRequest = _MetadataWithoutCreation
 
 
 class KafkaUnavailable(RuntimeError):
@@ -108,6 +132,18 @@ def consumer(
     return member
 
 
+def watcher(settings: Settings) -> AIOKafkaConsumer:
+    """A consumer outside the group that only reads end offsets (the relay's loss check)."""
+    timeout_ms = int(settings.kafka_publish_timeout_seconds * 1000)
+    return AIOKafkaConsumer(
+        bootstrap_servers=_servers(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        request_timeout_ms=max(timeout_ms, 1000),
+        client_id="fte-relay",
+    )
+
+
 def encode(job: Job) -> bytes:
     return json.dumps(
         {"outbox_id": job.id, "topic": job.topic, "key": job.key, "payload": job.payload},
@@ -146,14 +182,69 @@ async def _admin(settings: Settings) -> AIOKafkaAdminClient:
     return admin
 
 
-async def missing_topics(settings: Settings) -> list[str]:
-    """The topics this deployment needs that the cluster does not have."""
+@dataclass(frozen=True)
+class TopicProbe:
+    """What the cluster holds of this deployment's topics: those missing, and those with fewer
+    partitions than FTE_KAFKA_PARTITIONS (name → the count they have)."""
+
+    missing: list[str]
+    short: dict[str, int]
+    wanted: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.short
+
+    def problems(self) -> str:
+        """One line naming what is wrong; empty when nothing is."""
+        parts = []
+        if self.missing:
+            parts.append(f"missing topics: {', '.join(self.missing)}")
+        if self.short:
+            have = ", ".join(f"{name} has {n}" for name, n in self.short.items())
+            parts.append(f"fewer partitions than FTE_KAFKA_PARTITIONS={self.wanted}: {have}")
+        return "; ".join(parts)
+
+    def fix(self) -> str:
+        """What the operator runs to put it right."""
+        fixes = []
+        if self.missing:
+            fixes.append("run `fte kafka create-topics`")
+        if self.short:
+            fixes.append(
+                f"add partitions (`kafka-topics.sh --alter --topic NAME --partitions "
+                f"{self.wanted}`), or delete the topic while it is drained and run `fte kafka "
+                "create-topics` (the embedded broker: restart `fte up`)"
+            )
+        return "; ".join(fixes)
+
+
+async def probe_topics(settings: Settings) -> TopicProbe:
+    """Ask the cluster for our topics and their partition counts (never creating one)."""
+    names = Topics.from_settings(settings).all()
     admin = await _admin(settings)
     try:
-        existing = set(await admin.list_topics())
+        described = await asyncio.wait_for(
+            admin.describe_topics(names), settings.kafka_publish_timeout_seconds
+        )
+    except (KafkaError, OSError, TimeoutError) as exc:
+        raise KafkaUnavailable(
+            f"Kafka at {settings.kafka_bootstrap_servers} did not describe the topics: {exc!r}"
+        ) from exc
     finally:
         await admin.close()
-    return [t for t in Topics.from_settings(settings).all() if t not in existing]
+    partitions = {t["topic"]: len(t["partitions"]) for t in described if t["error_code"] == 0}
+    wanted = settings.kafka_partitions
+    return TopicProbe(
+        missing=[t for t in names if t not in partitions],
+        short={t: n for t, n in partitions.items() if t in names and n < wanted},
+        wanted=wanted,
+    )
+
+
+async def missing_topics(settings: Settings) -> list[str]:
+    """The topics this deployment needs that the cluster does not have."""
+    return (await probe_topics(settings)).missing
 
 
 async def create_topics(settings: Settings, partitions: int | None = None) -> list[str]:

@@ -79,6 +79,40 @@ async def republish_pending(conn: asyncpg.Connection, topics: tuple[str, ...]) -
     return int(result.split()[-1])
 
 
+async def acked_offsets(conn: asyncpg.Connection) -> dict[tuple[str, int], int]:
+    """Per (Kafka topic, partition), an offset the broker acknowledged to the latest batch."""
+    rows = await conn.fetch("SELECT topic, partition, acked FROM kafka_offsets")
+    return {(r["topic"], r["partition"]): r["acked"] for r in rows}
+
+
+async def set_acked_offsets(conn: asyncpg.Connection, offsets: dict[tuple[str, int], int]) -> None:
+    """Record these offsets the broker acknowledged (replacing: after a loss the broker counts
+    from its new start)."""
+    if not offsets:
+        return
+    await conn.execute(
+        """
+        INSERT INTO kafka_offsets (topic, partition, acked)
+        SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])
+        ON CONFLICT (topic, partition)
+        DO UPDATE SET acked = EXCLUDED.acked, updated_at = now()
+        """,
+        [t for t, _ in offsets],
+        [p for _, p in offsets],
+        list(offsets.values()),
+    )
+
+
+async def forget_acked_offsets(conn: asyncpg.Connection, where: list[tuple[str, int]]) -> None:
+    """Forget the offsets of partitions the broker no longer has."""
+    await conn.execute(
+        "DELETE FROM kafka_offsets WHERE (topic, partition) IN "
+        "(SELECT * FROM unnest($1::text[], $2::int[]))",
+        [t for t, _ in where],
+        [p for _, p in where],
+    )
+
+
 async def relay_stats(conn: asyncpg.Connection, topics: tuple[str, ...]) -> dict[str, Any]:
     """Rows waiting for the broker and the oldest one's age (the relay's lag)."""
     row = await conn.fetchrow(

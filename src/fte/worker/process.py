@@ -41,17 +41,20 @@ class MissingTopics(RuntimeError):
 
 async def check_topics(settings: Settings) -> None:
     """Refuse to start on a cluster without our topics, naming them; a broker that cannot be
-    reached yet is waited for by the consumer instead."""
+    reached yet is waited for by the consumer instead. Too few partitions is said, not fatal:
+    the group works, with fewer members busy than FTE_KAFKA_PARTITIONS allows."""
     try:
-        missing = await kafka.missing_topics(settings)
+        probe = await kafka.probe_topics(settings)
     except kafka.KafkaUnavailable as exc:
         log.warning("%s; will keep trying", exc)
         return
-    if missing:
+    if probe.missing:
         raise MissingTopics(
-            f"missing Kafka topics: {', '.join(missing)} "
+            f"missing Kafka topics: {', '.join(probe.missing)} "
             f"(at {settings.kafka_bootstrap_servers}); create them with `fte kafka create-topics`"
         )
+    if probe.short:
+        log.error("Kafka topics: %s; %s", probe.problems(), probe.fix())
 
 
 async def run_worker(settings: Settings, database_url: str) -> None:

@@ -3,6 +3,13 @@
 Intake never waits for Kafka: it commits to the outbox and answers. The relay publishes in
 id order, keyed by conversation, with a time limit per batch; when the broker is away rows
 wait in the outbox, and when it is back every unprocessed row goes out again in order.
+
+A broker can also lose what it acknowledged without a publish failing (an in-memory broker
+restarted between two batches, a cluster that lost an unreplicated partition). The relay keeps
+an offset acknowledged per partition (its latest batch's first) in `kafka_offsets`, and notices
+the loss when the broker's end offset is at or below it (checked every
+FTE_KAFKA_LOSS_CHECK_SECONDS) or a publish is acknowledged at or below it; then every
+unprocessed row goes out again at once.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import time
 from collections.abc import Sequence
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from fte.bus import kafka, outbox
@@ -39,7 +46,8 @@ class Relay:
         self.topics = kafka.Topics.from_settings(settings)
         self._producer: AIOKafkaProducer | None = None
         self._measured = 0.0
-        self._offsets: dict[tuple[str, int], int] = {}  # last acknowledged offset per partition
+        self._watch: AIOKafkaConsumer | None = None  # reads the broker's end offsets
+        self._loss_checked = 0.0
         self._outage = False  # set by a failed publish; cleared once everything is re-sent
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
@@ -99,6 +107,9 @@ class Relay:
                     again = await outbox.republish_pending(conn, kafka.RELAYED_TOPICS)
                     log.info("Kafka is back; publishing %d unprocessed row(s) again", again)
                     self._outage = False
+                elif await self._broker_lost_records(conn):
+                    again = await outbox.republish_pending(conn, kafka.RELAYED_TOPICS)
+                    log.warning("publishing %d unprocessed row(s) again", again)
                 rows = await outbox.unpublished(
                     conn,
                     kafka.RELAYED_TOPICS,
@@ -107,7 +118,11 @@ class Relay:
                 )
                 if not rows:
                     return 0
-                acked, error = await self._publish(producer, rows)
+                acked, acks, error = await self._publish(producer, rows)
+                if await self._offsets_went_back(conn, acks):
+                    # Before marking this batch: what went out earlier is gone, this is not.
+                    again = await outbox.republish_pending(conn, kafka.RELAYED_TOPICS)
+                    log.warning("publishing %d unprocessed row(s) again", again)
                 if acked:
                     await outbox.mark_published(conn, acked)
         except BaseException:
@@ -120,6 +135,75 @@ class Relay:
                 f"{len(rows) - len(acked)} row(s) not acknowledged: {error}"
             )
         return len(acked)
+
+    async def _offsets_went_back(self, conn: asyncpg.Connection, acks: list[object]) -> bool:
+        """Record the batch's offsets; True when one is at or below an offset acknowledged
+        before: the partition's log started again, and what it held is gone."""
+        if not acks:
+            return False
+        before = await outbox.acked_offsets(conn)
+        lowest: dict[tuple[str, int], int] = {}
+        for meta in acks:
+            where = (str(getattr(meta, "topic", "")), int(getattr(meta, "partition", -1)))
+            offset = int(getattr(meta, "offset", -1))
+            lowest[where] = min(offset, lowest.get(where, offset))
+        lost = sorted(w for w, low in lowest.items() if w in before and low <= before[w])
+        # The batch's first offset, not its last: Tansu reports a partition's end as its last
+        # producer batch's first offset + 1, so only a first offset is surely below the end.
+        await outbox.set_acked_offsets(conn, lowest)
+        if lost:
+            log.warning("Kafka lost records: offsets of %s went back", lost)
+        return bool(lost)
+
+    async def _broker_lost_records(self, conn: asyncpg.Connection) -> bool:
+        """Every FTE_KAFKA_LOSS_CHECK_SECONDS: True when a partition ends at or below an
+        offset the broker acknowledged (or is gone), whose offsets are then forgotten. A broker
+        that does not answer is not a loss: a publish failing tells that."""
+        now = time.monotonic()
+        if now - self._loss_checked < self.settings.kafka_loss_check_seconds:
+            return False
+        self._loss_checked = now
+        acked = await outbox.acked_offsets(conn)
+        if not acked:
+            return False
+        try:
+            ends = await self._end_offsets(list(acked))
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.info("cannot read Kafka's end offsets (%r); checking again later", exc)
+            await self._close_watch()
+            return False
+        lost = sorted(w for w, offset in acked.items() if ends.get(w, 0) <= offset)
+        if not lost:
+            return False
+        log.warning(
+            "Kafka lost records: %s end below the offsets it acknowledged",
+            ", ".join(f"{t}/{p} ({ends.get((t, p), 'gone')} <= {acked[t, p]})" for t, p in lost),
+        )
+        await outbox.forget_acked_offsets(conn, lost)
+        return True
+
+    async def _end_offsets(self, where: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The next offset of each partition whose topic exists (a missing topic: absent)."""
+        timeout = self.settings.kafka_publish_timeout_seconds
+        if self._watch is None:
+            watch = kafka.watcher(self.settings)
+            try:
+                await asyncio.wait_for(watch.start(), timeout)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(watch.stop(), 2)
+                raise
+            self._watch = watch
+        existing = await asyncio.wait_for(self._watch.topics(), timeout)
+        tps = [TopicPartition(t, p) for t, p in where if t in existing]
+        ends = await asyncio.wait_for(self._watch.end_offsets(tps), timeout) if tps else {}
+        return {(tp.topic, tp.partition): int(end) for tp, end in ends.items()}
+
+    async def _close_watch(self) -> None:
+        if self._watch is not None:
+            watch, self._watch = self._watch, None
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(watch.stop(), 2)
 
     async def _record_backlog(self) -> None:
         """Relay backlog and lag for Prometheus, at most once a second."""
@@ -134,9 +218,10 @@ class Relay:
 
     async def _publish(
         self, producer: AIOKafkaProducer, rows: Sequence[asyncpg.Record]
-    ) -> tuple[list[int], str | None]:
-        """Send the rows; the ids to mark published and the first error. Of each conversation
-        only the rows before its first failure count, so a retry keeps its order."""
+    ) -> tuple[list[int], list[object], str | None]:
+        """Send the rows; the ids to mark published, the broker's acknowledgements (topic,
+        partition, offset) and the first error. Of each conversation only the rows before its
+        first failure count, so a retry keeps its order."""
 
         async def send_all() -> list[asyncio.Future[object]]:
             futures = []
@@ -156,7 +241,7 @@ class Relay:
             futures = await asyncio.wait_for(send_all(), timeout)
             done, _ = await asyncio.wait(futures, timeout=timeout)
         except (KafkaError, TimeoutError) as exc:
-            return [], repr(exc)
+            return [], [], repr(exc)
         acked: list[int] = []
         failed_keys: set[str] = set()
         error: str | None = None
@@ -171,20 +256,7 @@ class Relay:
         for future in futures:
             if not future.done():
                 future.cancel()
-        self._check_offsets([f.result() for f in futures if f in done and _succeeded(f)])
-        return acked, error
-
-    def _check_offsets(self, acks: list[object]) -> None:
-        """A partition whose offsets went backwards belongs to a broker that lost its log (an
-        in-memory one restarted): publish every unprocessed row again, as after an outage."""
-        for meta in acks:
-            where = (getattr(meta, "topic", ""), getattr(meta, "partition", -1))
-            offset = int(getattr(meta, "offset", -1))
-            if offset < self._offsets.get(where, -1):
-                if not self._outage:
-                    log.warning("Kafka lost records (offsets of %s went back)", where)
-                self._outage = True
-            self._offsets[where] = offset
+        return acked, [f.result() for f in futures if f in done and _succeeded(f)], error
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
@@ -202,6 +274,7 @@ class Relay:
         return self._producer
 
     async def _close_producer(self) -> None:
+        await self._close_watch()
         if self._producer is not None:
             producer, self._producer = self._producer, None
             # Unsent records are dropped: their rows are not marked and go out again.

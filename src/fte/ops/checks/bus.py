@@ -66,19 +66,16 @@ async def check_kafka(ctx: Context) -> Result:
 
 
 async def check_kafka_topics(ctx: Context) -> Result:
-    """Our topics exist, and how far the worker group is behind on the inbound topic."""
+    """Our topics exist with FTE_KAFKA_PARTITIONS partitions or more, and how far the worker
+    group is behind on the inbound topic."""
     if ctx.settings.bus != "kafka":
         return skip("FTE_BUS=postgres: no topics")
     try:
-        missing = await kafka.missing_topics(ctx.settings)
+        probe = await kafka.probe_topics(ctx.settings)
     except kafka.KafkaUnavailable as exc:
         return fail(str(exc), "see runbook: Kafka unavailable")
-    if missing:
-        return fail(
-            f"missing topics: {', '.join(missing)}",
-            "run `fte kafka create-topics`",
-            missing=missing,
-        )
+    if not probe.ok:
+        return fail(probe.problems(), probe.fix(), missing=probe.missing, short=probe.short)
     lag = await consumer_lag(ctx)
     total = sum(lag.values())
     summary = f"topics present; group {ctx.settings.kafka_group_id} lag {total}"
