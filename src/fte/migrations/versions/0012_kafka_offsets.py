@@ -9,14 +9,14 @@ sees what the others were acknowledged.
 Additive only (expand): the previous release keeps working against this schema.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-03
 """
 
 from fte.migrations.sql import execute_script
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
