@@ -131,8 +131,3 @@ def count_decision(channel: str, decision: Decision) -> None:
     AGENT_DECISION.labels(decision.decision).observe(decision.latency_ms / 1000)
     if decision.decision == "escalate":
         TICKETS_ESCALATED.labels(channel, decision.reason or "unknown").inc()
-
-
-def count_hand_over(channel: str) -> None:
-    """A ticket escalated by `hand_over_unanswerable`, once committed."""
-    TICKETS_ESCALATED.labels(channel, AI_UNAVAILABLE).inc()
