@@ -12,6 +12,7 @@ import httpx
 
 from fte.agent.embeddings import Embedder
 from fte.bus import kafka
+from fte.config import Settings
 from fte.ops.embedded_tansu import EmbeddedTansu
 from fte.worker.relay import Relay
 from tests.conftest import make_settings, serve_app
@@ -31,6 +32,24 @@ async def _all_published(pool: asyncpg.Pool) -> bool:
     return bool(waiting == 0)
 
 
+async def _relayed(
+    pool: asyncpg.Pool, settings: Settings, client: httpx.AsyncClient, first: int, last: int
+) -> None:
+    """Submit forms first..last-1 and have a relay of its own (a worker process of its own)
+    publish them until every one is acknowledged."""
+    stop, wake = asyncio.Event(), asyncio.Event()
+    relay = asyncio.create_task(Relay(pool, settings).run(stop, wake))
+    try:
+        for i in range(first, last):
+            response = await client.post("/support/submit", json=form(i, 4))
+            assert response.status_code == 201, response.text
+        wake.set()
+        await eventually(lambda: _all_published(pool), 30, "messages published")
+    finally:
+        stop.set()
+        await asyncio.wait_for(relay, 30)
+
+
 async def test_records_a_restarted_broker_lost_are_answered_within_seconds_each_once(
     kb_pool: asyncpg.Pool,
     kb_db_url: str,
@@ -45,17 +64,7 @@ async def test_records_a_restarted_broker_lost_are_answered_within_seconds_each_
         httpx.AsyncClient(base_url=base, timeout=10) as client,
     ):
         # A relay publishes the messages and sees every one acknowledged; no worker reads them.
-        stop, wake = asyncio.Event(), asyncio.Event()
-        relay = asyncio.create_task(Relay(kb_pool, settings).run(stop, wake))
-        try:
-            for i in range(COUNT):
-                response = await client.post("/support/submit", json=form(i, 4))
-                assert response.status_code == 201, response.text
-            wake.set()
-            await eventually(lambda: _all_published(kb_pool), 30, "every message published")
-        finally:
-            stop.set()
-            await asyncio.wait_for(relay, 30)
+        await _relayed(kb_pool, settings, client, 0, COUNT)
 
         # The in-memory broker restarts on the same port: empty, topics created again.
         await asyncio.to_thread(tansu.stop)
@@ -85,26 +94,13 @@ async def test_a_publish_acknowledged_below_a_known_offset_republishes_what_was_
         serve_app(kb_db_url, settings) as base,
         httpx.AsyncClient(base_url=base, timeout=10) as client,
     ):
-
-        async def relayed(first: int, last: int) -> None:
-            """Submit, and have a relay of its own (a worker process of its own) publish."""
-            stop, wake = asyncio.Event(), asyncio.Event()
-            relay = asyncio.create_task(Relay(kb_pool, settings).run(stop, wake))
-            try:
-                for i in range(first, last):
-                    response = await client.post("/support/submit", json=form(i, 4))
-                    assert response.status_code == 201, response.text
-                wake.set()
-                await eventually(lambda: _all_published(kb_pool), 30, "messages published")
-            finally:
-                stop.set()
-                await asyncio.wait_for(relay, 30)
-
-        await relayed(0, 8)
+        await _relayed(kb_pool, settings, client, 0, 8)
         await asyncio.to_thread(tansu.stop)
         await asyncio.to_thread(tansu.start)
         await kafka.create_topics(settings)
-        await relayed(8, 9)  # acknowledged at an offset at or below one acknowledged before
+        await _relayed(
+            kb_pool, settings, client, 8, 9
+        )  # acknowledged at an offset at or below one acknowledged before
 
         async with running_worker(kb_pool, kb_db_url, embedder, "w1", settings):
             await eventually(lambda: all_answered(kb_pool, 9), 30, "every message answered")
