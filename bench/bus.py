@@ -260,7 +260,7 @@ async def kafka_env(broker: EmbeddedTansu) -> dict[str, str]:
         "FTE_BUS": "kafka",
         "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "FTE_KAFKA_TOPIC_PREFIX": f"bench{next(_prefixes)}.",
-        "FTE_KAFKA_IDEMPOTENCE": "false",  # Tansu's in-memory engine (README)
+        "FTE_KAFKA_IDEMPOTENCE": "false",  # Tansu's in-memory engine (docs/kafka.md)
         "FTE_KAFKA_PARTITIONS": "6",
     }
     await kafka.create_topics(Settings(**env))  # type: ignore[arg-type]

@@ -53,6 +53,11 @@ def test_fte_up_runs_stops_and_restarts_cleanly(tmp_path: Path) -> None:
     first = fte_up(data, port)
     try:
         assert "Web form   http://127.0.0.1" in first.output()
+        # One mode line, the supervisor's: the API child it starts does not print its own.
+        assert [line for line in first.output().splitlines() if "Mode: " in line] == [
+            "Mode: approval mode off | LLM none (local grounded responder) | "
+            f"bus postgres (outbox queue) | {base}"
+        ]
         health = httpx.get(base + "/health", timeout=5).json()
         assert health["database"] == "active" and health["channels"]["web_form"] == "active"
         ticket = ask(base, "How do I turn on two-factor authentication?")
@@ -112,6 +117,7 @@ def test_fte_up_with_the_embedded_kafka_broker(tmp_path: Path) -> None:
         out = proc.output()
         broker = out.split("embedded Tansu at ")[1].split()[0]
         assert "worker-1" in out and "worker-2" in out
+        assert f"| bus kafka at {broker} | {base}" in out
         health = httpx.get(base + "/health", timeout=5).json()
         assert health["queue"]["backend"] == "kafka" and health["queue"]["status"] == "ok"
         ticket = ask(base, "How do I turn on two-factor authentication?")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 import uvicorn
 
-from fte.cli import customers, db, dlq, kafka, kb, sentiment, users
+from fte.cli import config, customers, db, dlq, kafka, kb, sentiment, users
 from fte.cli.context import console, database_url
 from fte.cli.doctor import doctor
 from fte.cli.eval import eval_command
@@ -17,6 +19,7 @@ app = typer.Typer(
     help="Customer Success FTE: an AI customer-success employee you run yourself.",
     no_args_is_help=True,
 )
+app.add_typer(config.app, name="config")
 app.add_typer(customers.app, name="customer")
 app.add_typer(db.app, name="db")
 app.add_typer(dlq.app, name="dlq")
@@ -57,8 +60,13 @@ def serve(
     workers: int | None = typer.Option(
         None, min=1, max=64, help="API processes (default FTE_API_WORKERS, 1); one per core."
     ),
+    banner: bool = typer.Option(
+        True, "--banner/--no-banner", hidden=True, help="`fte up` prints its own."
+    ),
 ) -> None:
     """Serve the API and the web form."""
+    from fte.ops.banner import mode_line
+
     settings = get_settings()
     workers = workers or settings.api_workers
     configure(settings.log_level, "api", settings.log_format)
@@ -74,6 +82,15 @@ def serve(
 
             folder = settings.metrics_multiproc_dir or settings.data_dir / "metrics"
             os.environ[MULTIPROC_ENV] = str(prepare_multiprocess_dir(folder.resolve()))
+        if banner:
+            listening = f"http://{settings.host}:{settings.port}"
+            if settings.public_url:
+                listening += f" (public {settings.base_url})"
+            if settings.log_format == "json":
+                # Every line of a JSON log must stay JSON (collectors drop the rest).
+                logging.getLogger("fte.serve").info(mode_line(settings, listening))
+            else:
+                console.print(mode_line(settings, listening), soft_wrap=True, markup=False)
         uvicorn.run(
             "fte.app:app_from_env",
             factory=True,

@@ -1,4 +1,4 @@
-"""Evaluation rows in the shared data format (see the README's `fte eval`)."""
+"""Evaluation rows in the shared data format (see `fte eval` in docs/commands.md)."""
 
 from __future__ import annotations
 

@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import IO
 
 from rich.console import Console
+from rich.markup import escape
 
 from fte.agent.embeddings import default_processes
 from fte.bus import kafka
 from fte.config import Settings
 from fte.kit import backoff
 from fte.ops import migrations
+from fte.ops.banner import mode_line
 from fte.ops.embedded_postgres import EmbeddedPostgres
 from fte.ops.embedded_tansu import EmbeddedTansu, EmbeddedTansuError
 
@@ -108,7 +110,7 @@ class Supervisor:
             env["FTE_EMBEDDING_PROCESSES"] = str(default_processes(self.workers))
         if s.load_demo_kb:
             self._load_demo_kb(env)
-        self._spawn("api", ["serve"], env)
+        self._spawn("api", ["serve", "--no-banner"], env)
         for i in range(self.workers):
             self._spawn(f"worker-{i + 1}", ["worker"], env)
         self._wait_healthy()
@@ -189,6 +191,11 @@ class Supervisor:
         s = self.settings
         where = "embedded, data in " + str(s.data_dir / "pgdata") if self.postgres else "external"
         safe_url = url.split("@")[-1]
+        # The children run on the bus `fte up` gave them, which may not be the configured one.
+        running = s
+        if self.tansu:
+            update = {"bus": "kafka", "kafka_bootstrap_servers": self.tansu.bootstrap_servers}
+            running = s.model_copy(update=update)
         console.print(
             "\n[bold green]Customer Success FTE is running[/bold green]\n"
             f"  Web form   {s.base_url}/support\n"
@@ -202,7 +209,9 @@ class Supervisor:
             )
             + f"  Processes  api (pid {self.children['api'].pid}), "
             + ", ".join(f"{n} (pid {c.pid})" for n, c in self.children.items() if n != "api")
-            + "\nPress Ctrl-C to stop.\n"
+            + f"\n{escape(mode_line(running, s.base_url))}"
+            + "\nPress Ctrl-C to stop.\n",
+            soft_wrap=True,  # the mode line stays one line in a narrow terminal
         )
 
     def _wait(self) -> int:
