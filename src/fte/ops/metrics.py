@@ -29,6 +29,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from fte.db import DB_ERRORS
+
 log = logging.getLogger(__name__)
 
 SCRAPE_DB_TIMEOUT: Final = 1.0  # a scrape must not hang on a slow database
@@ -126,7 +128,7 @@ async def database_gauges(pool: asyncpg.Pool) -> list[Metric]:
 
     try:
         return await asyncio.wait_for(probe(), timeout=SCRAPE_DB_TIMEOUT)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+    except DB_ERRORS as exc:
         log.warning("metrics scrape without database gauges: %s", type(exc).__name__)
         return []
 
