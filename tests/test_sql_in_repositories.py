@@ -12,18 +12,13 @@ SRC = Path(fte.__file__).parent
 QUERY_METHODS = {"fetch", "fetchrow", "fetchval", "execute", "executemany"}
 
 # Repositories by another name: the bus modules are the queue's, console/queries.py is the
-# console's, db.py rolls back a connection it hands out, migrations are schema.
-REPOSITORIES = ("bus/", "console/queries.py", "db.py", "migrations/")
-# Not moved yet; this list only shrinks. kafka_consumer.py is being reworked (issue 19.1); the
-# database check's SQL is the check itself (server version, migration head); the heartbeat and
-# backup modules hold nothing but their SQL; redrive takes an advisory lock.
-NOT_YET = (
-    "worker/kafka_consumer.py",
-    "ops/checks/database.py",
-    "ops/heartbeats.py",
-    "ops/backup.py",
-    "worker/redrive.py",
-)
+# console's, ops/heartbeats.py the workers' heartbeats; db.py rolls back a connection it hands
+# out, migrations are schema.
+REPOSITORIES = ("bus/", "console/queries.py", "ops/heartbeats.py", "db.py", "migrations/")
+# Not moved yet; this list only shrinks. kafka_consumer.py is being reworked (issue 19.1);
+# redrive takes an advisory lock; the database check's SQL is the check itself (server version,
+# migration head).
+NOT_YET = ("worker/kafka_consumer.py", "worker/redrive.py", "ops/checks/database.py")
 
 
 def _queries(path: Path) -> list[int]:

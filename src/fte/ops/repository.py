@@ -1,5 +1,6 @@
-"""What the operators' endpoints read (`/metrics`, `/metrics/channels`): counts over the
-queue, the tickets, the messages and the channels' breakers."""
+"""What the operators' tools read: counts over the queue, the tickets, the messages and the
+channels' breakers (`/metrics`, `/metrics/channels`, `/health`), and whether a database is
+empty (`fte db restore`)."""
 
 from __future__ import annotations
 
@@ -50,3 +51,18 @@ async def channel_activity(conn: asyncpg.Connection, since: datetime) -> dict[st
         since,
     )
     return {r["channel"]: r for r in rows}
+
+
+async def user_relations(conn: asyncpg.Connection, limit: int) -> list[str]:
+    """Up to `limit` of the database's own relations (tables, views, sequences...), as
+    `schema.name`: none means the database is empty."""
+    rows = await conn.fetch(
+        "SELECT n.nspname || '.' || c.relname AS name FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' "
+        "ORDER BY 1 LIMIT $1",
+        limit,
+    )
+    return [r["name"] for r in rows]
