@@ -25,7 +25,7 @@ from fte.channels.whatsapp_twilio.webhook import router as whatsapp_router
 from fte.config import Settings, get_settings
 from fte.console import routes as console
 from fte.customers.routes import router as customers_router
-from fte.db import create_pool
+from fte.db import DB_LOST, create_pool
 from fte.errors import install_error_handlers
 from fte.kit import openapi
 from fte.kit.body_limit import BodyLimitMiddleware
@@ -37,20 +37,13 @@ from fte.ops.routes import router as ops_router
 
 log = logging.getLogger(__name__)
 
-_DB_LOST = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-)
-
 
 async def _open_pool(settings: Settings, database_url: str) -> asyncpg.Pool:
     try:
         return await create_pool(
             database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
-    except _DB_LOST as exc:
+    except DB_LOST as exc:
         # Start anyway: /health says the database is inactive and connections are made
         # on demand once it is back.
         log.warning("database unreachable at start (%s); serving degraded", type(exc).__name__)
@@ -59,12 +52,8 @@ async def _open_pool(settings: Settings, database_url: str) -> asyncpg.Pool:
 
 async def _check_topics(settings: Settings) -> None:
     """Say at start what is wrong with the Kafka topics; intake works regardless (the outbox)."""
-    try:
-        probe = await kafka.probe_topics(settings)
-    except kafka.KafkaUnavailable as exc:
-        log.warning("%s; messages wait in the outbox until it is back", exc)
-        return
-    if not probe.ok:
+    probe = await kafka.probe_at_start(settings, "messages wait in the outbox until it is back")
+    if probe is not None and not probe.ok:
         log.error("Kafka topics: %s; %s", probe.problems(), probe.fix())
 
 

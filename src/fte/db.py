@@ -17,6 +17,18 @@ from fte.errors import ServiceUnavailable
 Pool = asyncpg.Pool
 Connection = asyncpg.Connection
 
+# A database that cannot be reached or went away under a connection (OSError covers refused
+# connections, DNS and TimeoutError): wait and try again, or answer 503; never a crash or a 500.
+DB_LOST = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
+# What a probe of the database (a check, a scrape, acquiring a connection) counts as "it did
+# not answer": a lost database, or any error the server gave instead of an answer.
+DB_ERRORS = (*DB_LOST, asyncpg.PostgresError)
+
 
 def asyncpg_dsn(url: str) -> str:
     """Accept SQLAlchemy-style URLs too (postgresql+asyncpg://) and hand asyncpg a plain DSN."""
@@ -88,7 +100,7 @@ async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """
     try:
         conn = await pool.acquire(timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+    except DB_ERRORS as exc:
         raise ServiceUnavailable("database unavailable", detail=type(exc).__name__) from exc
     try:
         yield conn

@@ -37,10 +37,6 @@ class InvalidField(FteError):
         super().__init__(message, detail=[{"loc": loc, "field": field, "reason": reason}])
 
 
-class PayloadTooLarge(FteError):
-    status_code = 413
-
-
 class ServiceUnavailable(FteError):
     status_code = 503
 

@@ -142,16 +142,6 @@ async def runs_for_ticket(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> lis
     )
 
 
-async def draft_of(conn: asyncpg.Connection, run_id: uuid.UUID, ticket_id: uuid.UUID) -> str | None:
-    """The draft an agent run of this ticket left for a person, None when there is none."""
-    draft: str | None = await conn.fetchval(
-        "SELECT draft FROM agent_runs WHERE id = $1 AND ticket_id = $2 AND draft IS NOT NULL",
-        run_id,
-        ticket_id,
-    )
-    return draft
-
-
 async def answered_before(
     conn: asyncpg.Connection,
     wanted: Sequence[tuple[uuid.UUID, uuid.UUID, uuid.UUID]],

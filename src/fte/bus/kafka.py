@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from aiokafka.protocol.metadata import MetadataRequest
 
 from fte.bus.postgres_queue import Job
 from fte.config import Settings
+
+log = logging.getLogger(__name__)
 
 # Outbox topics the relay publishes: customer messages (`inbound`) and the replies to send
 # (`deliver`, fte.delivery.service.TOPIC). `learn` and `kb_embed` stay on the PostgreSQL queue:
@@ -240,6 +243,16 @@ async def probe_topics(settings: Settings) -> TopicProbe:
         short={t: n for t, n in partitions.items() if t in names and n < wanted},
         wanted=wanted,
     )
+
+
+async def probe_at_start(settings: Settings, meanwhile: str) -> TopicProbe | None:
+    """The probe a starting process makes; None when Kafka cannot be reached yet, said as a
+    warning with what happens `meanwhile` (a process must start without Kafka: the outbox)."""
+    try:
+        return await probe_topics(settings)
+    except KafkaUnavailable as exc:
+        log.warning("%s; %s", exc, meanwhile)
+        return None
 
 
 async def missing_topics(settings: Settings) -> list[str]:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-
-if TYPE_CHECKING:
-    pass
+from typing import Any, Literal, Protocol
 
 # How a channel proves who wrote: the address it delivered from (email, WhatsApp), the contact
 # id a signed webhook names (Chatwoot). `web_form` is one submission's own identity: the form's

@@ -16,6 +16,8 @@ import asyncpg
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 
+from fte.console import queries
+
 GAP_SIMILARITY: Final = 0.6  # all-MiniLM-L6-v2 cosine: paraphrases ≳ 0.6, other topics ≲ 0.4
 MAX_QUESTIONS: Final = 500  # the newest ones; grouping is quadratic in their number
 TOP_GROUPS: Final = 10
@@ -45,19 +47,7 @@ async def knowledge_gaps(
     conn: asyncpg.Connection, since: datetime, top: int = TOP_GROUPS
 ) -> tuple[list[Gap], int]:
     """The biggest groups first (ties: the most recent), and how many questions there were."""
-    rows = await conn.fetch(
-        """
-        SELECT m.body, t.number, r.created_at, r.query_embedding::real[] AS embedding
-        FROM agent_runs r
-        JOIN messages m ON m.id = r.message_id
-        JOIN tickets t ON t.id = r.ticket_id
-        WHERE r.decision = 'escalate' AND r.reason = 'low_confidence' AND r.created_at >= $1
-          AND r.query_embedding IS NOT NULL
-        ORDER BY r.created_at DESC LIMIT $2
-        """,
-        since,
-        MAX_QUESTIONS,
-    )
+    rows = await queries.low_confidence_questions(conn, since, MAX_QUESTIONS)
     if not rows:
         return [], 0
     vectors = np.asarray([r["embedding"] for r in rows], dtype=np.float32)

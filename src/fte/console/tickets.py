@@ -10,16 +10,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fte.agent import repository as runs
-from fte.agent.approval import publish_draft
-from fte.agent.formatting import split_text
 from fte.auth.dependencies import FormSessionDep, SessionDep
-from fte.auth.repository import audit
 from fte.auth.schemas import Session
-from fte.channels.base import ChannelAdapter
 from fte.console import queries
 from fte.console.templates_env import templates
 from fte.db import PoolDep, transaction
-from fte.delivery.service import queue_outbound
 from fte.errors import FteError, NotFound
 from fte.tickets import repository as tickets
 from fte.tickets import service
@@ -80,15 +75,7 @@ async def change_ticket(
                 status_code=422,
             )
     async with transaction(pool) as conn:
-        changed = await service.change(conn, ticket_id, status, priority)
-        if changed:
-            await audit(
-                conn,
-                f"user:{session.user.id}",
-                "ticket.change",
-                ticket_id,
-                {field: {"from": old, "to": new} for field, (old, new) in changed.items()},
-            )
+        await service.change(conn, ticket_id, status, priority, actor=f"user:{session.user.id}")
     return RedirectResponse(f"/console/tickets/{ticket_id}", status_code=303)
 
 
@@ -99,7 +86,7 @@ async def take_over(
     session: FormSessionDep,
 ) -> Response:
     """The signed-in person takes the ticket: the agent answers nothing on it from now on."""
-    return await _assign(ticket_id, pool, session, session.user.id, "ticket.take_over")
+    return await _assign(ticket_id, pool, session, session.user.id)
 
 
 @router.post("/console/tickets/{ticket_id}/hand-back", include_in_schema=False)
@@ -109,7 +96,7 @@ async def hand_back(
     session: FormSessionDep,
 ) -> Response:
     """Back to the agent: it answers the customer's next message again."""
-    return await _assign(ticket_id, pool, session, None, "ticket.hand_back")
+    return await _assign(ticket_id, pool, session, None)
 
 
 async def _assign(
@@ -117,13 +104,9 @@ async def _assign(
     pool: PoolDep,
     session: Session,
     user_id: uuid.UUID | None,
-    action: str,
 ) -> Response:
     async with transaction(pool) as conn:
-        previous = await service.assign(conn, ticket_id, user_id)
-        if previous != user_id:
-            detail: dict[str, object] = {"from": str(previous) if previous else None}
-            await audit(conn, f"user:{session.user.id}", action, ticket_id, detail)
+        await service.assign(conn, ticket_id, user_id, actor=f"user:{session.user.id}")
     return RedirectResponse(f"/console/tickets/{ticket_id}", status_code=303)
 
 
@@ -136,60 +119,20 @@ async def reply(
     body: Annotated[str, Form(max_length=MAX_REPLY_CHARS)] = "",
     run_id: Annotated[uuid.UUID | None, Form()] = None,
 ) -> Response:
-    """A person answers the customer on the ticket's channel, through the same delivery queue
-    as the agent's replies. With `run_id` it is that agent run's draft, approved (as written
-    or edited). The ticket waits on the customer afterwards."""
+    """A person answers the customer on the ticket's channel, or with `run_id` approves that
+    agent run's draft (as written or edited): `tickets.service.reply`."""
     text = body.strip()
     if not text:
         raise FteError(
             "invalid request", detail=[{"field": "body", "reason": "empty"}], status_code=422
         )
-    adapters: dict[str, ChannelAdapter] = request.app.state.adapters
     async with transaction(pool) as conn:
-        ticket = await tickets.get_ticket(conn, ticket_id)
-        if ticket is None:
-            raise NotFound("ticket not found")
-        adapter = adapters.get(ticket["channel"])
-        if adapter is None:
-            raise FteError(f"channel {ticket['channel']} is not available", status_code=409)
-        actor = f"user:{session.user.id}"
-        if run_id:
-            published = await publish_draft(
-                conn,
-                ticket=ticket,
-                adapter=adapter,
-                run_id=run_id,
-                actor=actor,
-                text=text,
-                metadata={"user_id": str(session.user.id)},
-            )
-            if published is None:
-                raise FteError(
-                    "invalid request",
-                    detail=[{"field": "run_id", "reason": "no draft of this ticket"}],
-                    status_code=422,
-                )
-            if published.already:
-                raise FteError("this draft was approved already", status_code=409)
-            return RedirectResponse(f"/console/tickets/{ticket_id}", status_code=303)
-        # Sent as the person wrote it, in parts where the channel limits a message's length.
-        parts = split_text(text, adapter.max_chars) if adapter.max_chars else [text]
-        sent = [
-            await queue_outbound(
-                conn,
-                conversation_id=ticket["conversation_id"],
-                ticket_id=ticket_id,
-                channel=ticket["channel"],
-                author="human",
-                body=part,
-                metadata={"user_id": str(session.user.id)},
-                sent_when_stored=adapter.sent_when_stored,
-            )
-            for part in parts
-        ]
-        await tickets.record_agent_outcome(
-            conn, ticket_id, status="pending", escalation_reason=None, responded=True
+        await service.reply(
+            conn,
+            ticket_id,
+            request.app.state.adapters,
+            user_id=session.user.id,
+            text=text,
+            run_id=run_id,
         )
-        detail: dict[str, object] = {"messages": [str(m) for m in sent]}
-        await audit(conn, actor, "ticket.reply", ticket_id, detail)
     return RedirectResponse(f"/console/tickets/{ticket_id}", status_code=303)

@@ -133,12 +133,6 @@ async def record_breaker(
     )
 
 
-async def breaker_states(conn: asyncpg.Connection) -> dict[str, str]:
-    """Each channel's last recorded breaker state."""
-    rows = await conn.fetch("SELECT channel, breaker FROM channel_health")
-    return {r["channel"]: r["breaker"] for r in rows}
-
-
 async def breaker_details(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     """Every recorded breaker with its failures, last error and when it last changed."""
     return await conn.fetch(

@@ -27,6 +27,7 @@ from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import asyncpg_dsn, create_pool, transaction
+from fte.evaluation import repository
 from fte.evaluation.dataset import EvalRow, dataset_key
 from fte.evaluation.metrics import RunOutcome, score
 from fte.intake.service import file_inbound
@@ -69,7 +70,7 @@ async def scratch_database(database_url: str | None) -> AsyncIterator[str]:
     name = f"fte_eval_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await repository.create_database(admin, name)
     finally:
         await admin.close()
     base, _, _ = asyncpg_dsn(database_url).rpartition("/")
@@ -78,7 +79,7 @@ async def scratch_database(database_url: str | None) -> AsyncIterator[str]:
     finally:
         admin = await asyncpg.connect(asyncpg_dsn(database_url))
         try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await repository.drop_database(admin, name)
         finally:
             await admin.close()
 
@@ -150,24 +151,8 @@ async def _collect(
     pool: asyncpg.Pool, rows: Sequence[EvalRow], message_ids: Sequence[uuid.UUID]
 ) -> list[EvalRecord]:
     async with transaction(pool) as conn:
-        keys = {
-            r["id"]: r["source_key"]
-            for r in await conn.fetch("SELECT id, source_key FROM kb_articles")
-        }
-        runs = {
-            r["message_id"]: r
-            for r in await conn.fetch(
-                """
-            SELECT r.message_id, r.decision, r.reason, r.sources, r.confidence, r.latency_ms,
-                   r.draft, m.sentiment, m.sentiment_score,
-                   (SELECT string_agg(o.body, E'\n\n' ORDER BY o.created_at, o.id)
-                      FROM messages o
-                     WHERE o.ticket_id = r.ticket_id AND o.direction = 'outbound'
-                       AND o.author = 'agent') AS reply
-            FROM agent_runs r JOIN messages m ON m.id = r.message_id
-            """
-            )
-        }
+        keys = await repository.article_keys(conn)
+        runs = await repository.runs_by_message(conn)
     records = []
     for row, message_id in zip(rows, message_ids, strict=True):
         run = runs.get(message_id)

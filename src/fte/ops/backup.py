@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import asyncpg
 
 from fte.db import asyncpg_dsn
+from fte.ops import repository
 from fte.ops.embedded_postgres import EmbeddedPostgresError, _bin_dir
 
 DUMP_MAGIC = b"PGDMP"  # the first bytes of every custom-format archive
@@ -99,17 +100,10 @@ async def _inspect(url: str) -> tuple[int, list[str]]:
     conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
     try:
         major = conn.get_server_version().major
-        rows = await conn.fetch(
-            "SELECT n.nspname || '.' || c.relname AS name FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
-            "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-            "AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' "
-            "ORDER BY 1 LIMIT 6"
-        )
+        names = await repository.user_relations(conn, limit=6)
     finally:
         await conn.close()
-    return major, [r["name"] for r in rows]
+    return major, names
 
 
 def inspect(url: str) -> tuple[int, list[str]]:

@@ -8,19 +8,8 @@ from typing import Any
 import asyncpg
 
 from fte.channels.base import ChannelAdapter
-
-_ACTIVITY = """
-SELECT channel,
-       count(*) FILTER (WHERE direction = 'inbound' AND created_at >= $1) AS messages_in,
-       count(*) FILTER (WHERE direction = 'outbound' AND created_at >= $1) AS messages_out,
-       count(*) FILTER (WHERE direction = 'outbound' AND created_at >= $1
-                        AND delivery_status = 'failed') AS delivery_failed,
-       count(*) FILTER (WHERE direction = 'outbound' AND created_at >= $1
-                        AND delivery_error IS NOT NULL) AS delivery_errors,
-       max(created_at) FILTER (WHERE direction = 'inbound') AS last_inbound_at,
-       max(created_at) FILTER (WHERE direction = 'outbound') AS last_outbound_at
-FROM messages GROUP BY channel
-"""
+from fte.delivery import repository as delivery
+from fte.ops import repository
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -31,13 +20,8 @@ async def channel_report(
     conn: asyncpg.Connection, adapters: dict[str, ChannelAdapter], since: datetime
 ) -> dict[str, dict[str, Any]]:
     """One entry per registered channel (and any channel that has messages)."""
-    activity = {r["channel"]: r for r in await conn.fetch(_ACTIVITY, since)}
-    health = {
-        r["channel"]: r
-        for r in await conn.fetch(
-            "SELECT channel, breaker, failures, last_error, worker, updated_at FROM channel_health"
-        )
-    }
+    activity = await repository.channel_activity(conn, since)
+    health = {r["channel"]: r for r in await delivery.breaker_details(conn)}
     report: dict[str, dict[str, Any]] = {}
     for name in sorted(set(adapters) | set(activity)):
         adapter = adapters.get(name)

@@ -29,6 +29,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from fte.db import DB_ERRORS
+from fte.ops import repository
+
 log = logging.getLogger(__name__)
 
 SCRAPE_DB_TIMEOUT: Final = 1.0  # a scrape must not hang on a slow database
@@ -89,22 +92,13 @@ async def _read_gauges(conn: asyncpg.Connection) -> list[Metric]:
     age = GaugeMetricFamily(
         "fte_queue_oldest_age_seconds", "Age of the oldest waiting message.", labels=["topic"]
     )
-    waiting = {
-        r["topic"]: r
-        for r in await conn.fetch(
-            "SELECT topic, count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age "
-            "FROM outbox WHERE processed_at IS NULL GROUP BY topic"
-        )
-    }
+    waiting = await repository.waiting_by_topic(conn)
     for topic in sorted(set(TOPICS) | set(waiting)):
         row = waiting.get(topic)
         depth.add_metric([topic], float(row["n"]) if row else 0.0)
         age.add_metric([topic], float(row["age"] or 0) if row else 0.0)
     open_tickets = GaugeMetricFamily("fte_open_tickets", "Tickets per status.", labels=["status"])
-    counts = {
-        r["status"]: r["n"]
-        for r in await conn.fetch("SELECT status, count(*) AS n FROM tickets GROUP BY status")
-    }
+    counts = await repository.tickets_by_status(conn)
     for status in sorted(set(STATUSES) | set(counts)):
         open_tickets.add_metric([status], float(counts.get(status, 0)))
     breakers = GaugeMetricFamily(
@@ -112,8 +106,8 @@ async def _read_gauges(conn: asyncpg.Connection) -> list[Metric]:
         "Circuit breaker: 0 closed, 1 half-open, 2 open.",
         labels=["name"],
     )
-    for row in await conn.fetch("SELECT channel, breaker FROM channel_health ORDER BY channel"):
-        breakers.add_metric([row["channel"]], float(BREAKER_VALUES.get(row["breaker"], 2)))
+    for channel, state in (await repository.breaker_states(conn)).items():
+        breakers.add_metric([channel], float(BREAKER_VALUES.get(state, 2)))
     return [depth, age, open_tickets, breakers]
 
 
@@ -126,7 +120,7 @@ async def database_gauges(pool: asyncpg.Pool) -> list[Metric]:
 
     try:
         return await asyncio.wait_for(probe(), timeout=SCRAPE_DB_TIMEOUT)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+    except DB_ERRORS as exc:
         log.warning("metrics scrape without database gauges: %s", type(exc).__name__)
         return []
 

@@ -32,7 +32,7 @@ from fte.bus import postgres_queue as queue
 from fte.bus.dead_letters import error_text
 from fte.channels.base import ChannelAdapter
 from fte.config import Settings
-from fte.db import asyncpg_dsn, connection, transaction
+from fte.db import DB_LOST, asyncpg_dsn, connection, transaction
 from fte.errors import ServiceUnavailable
 from fte.kit import backoff
 from fte.kit import logging as trace
@@ -54,14 +54,7 @@ TOPIC = "inbound"
 ANSWER_LANES = 2
 # What a lost database looks like from here: wait and try again, never crash the worker.
 # ServiceUnavailable: `transaction()` found no connection to acquire.
-DB_DOWN = (
-    ServiceUnavailable,
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    TimeoutError,
-)
+DB_DOWN = (ServiceUnavailable, *DB_LOST)
 
 
 def worker_id() -> str:

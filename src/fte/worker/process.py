@@ -43,10 +43,8 @@ async def check_topics(settings: Settings) -> None:
     """Refuse to start on a cluster without our topics, naming them; a broker that cannot be
     reached yet is waited for by the consumer instead. Too few partitions is said, not fatal:
     the group works, with fewer members busy than FTE_KAFKA_PARTITIONS allows."""
-    try:
-        probe = await kafka.probe_topics(settings)
-    except kafka.KafkaUnavailable as exc:
-        log.warning("%s; will keep trying", exc)
+    probe = await kafka.probe_at_start(settings, "will keep trying")
+    if probe is None:
         return
     if probe.missing:
         raise MissingTopics(

@@ -27,7 +27,7 @@ from aiokafka.errors import KafkaError
 from fte.bus import kafka, outbox
 from fte.bus.postgres_queue import Job
 from fte.config import Settings
-from fte.db import transaction
+from fte.db import DB_LOST, transaction
 from fte.kit import backoff
 from fte.worker import metrics
 
@@ -67,11 +67,7 @@ class Relay:
                     await self._close_producer()
                     await self._back_off(stop, failures)
                     continue
-                except (
-                    asyncpg.PostgresConnectionError,
-                    asyncpg.InterfaceError,
-                    TimeoutError,
-                ) as exc:
+                except DB_LOST as exc:
                     failures += 1
                     log.warning("relay: database unavailable (%r); retrying", exc)
                     await self._back_off(stop, failures)

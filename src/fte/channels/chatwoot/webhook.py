@@ -21,8 +21,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from fte.agent import repository as runs
-from fte.agent.approval import publish_draft
 from fte.auth.rate_limit import webhook_limit
 from fte.channels.base import ChannelAdapter
 from fte.channels.chatwoot.adapter import ChatwootAdapter
@@ -39,7 +37,6 @@ from fte.db import PoolDep, transaction
 from fte.errors import FteError, NotFound
 from fte.intake.service import file_inbound
 from fte.kit import secrets as secret
-from fte.tickets import repository as tickets
 from fte.tickets import service as ticket_service
 
 router = APIRouter(tags=["chatwoot"])
@@ -102,12 +99,9 @@ async def webhook(request: Request, pool: PoolDep, settings: SettingsDep) -> JSO
         change = status_change(payload)
         if change.status == "resolved":
             async with transaction(pool) as conn:
-                ticket_id = await tickets.find_open_ticket_by_thread(
+                result["resolved"] = await ticket_service.resolve_thread(
                     conn, CHANNEL, change.conversation
                 )
-                if ticket_id is not None:
-                    await ticket_service.resolve(conn, ticket_id)
-            result["resolved"] = ticket_id is not None
     else:
         # Assignment needs no record: each message carries its conversation's assignee, and
         # the agent stays silent while there is one.
@@ -121,27 +115,24 @@ async def _approve(
     """Publish the draft a Chatwoot agent approved, through the delivery queue; once only."""
     adapters: dict[str, ChannelAdapter] = request.app.state.adapters
     adapter = adapters.get(CHANNEL) or ChatwootAdapter(settings)
+    # Our messages are stored under `out:{Chatwoot's id}` (the adapter's receipt).
+    note = f"out:{approved.in_reply_to}" if approved.in_reply_to else None
     async with transaction(pool) as conn:
-        ticket_id = await tickets.find_open_ticket_by_thread(conn, CHANNEL, approved.conversation)
-        ticket = await tickets.get_ticket(conn, ticket_id) if ticket_id else None
-        note = f"out:{approved.in_reply_to}" if approved.in_reply_to else None
-        run_id = await runs.draft_noted(conn, ticket["id"], note) if ticket else None
-        if ticket is None or run_id is None:
-            return {"ignored": "no draft to approve in this conversation"}
-        published = await publish_draft(
+        done = await ticket_service.approve_in_thread(
             conn,
-            ticket=ticket,
-            adapter=adapter,
-            run_id=run_id,
+            adapter,
+            approved.conversation,
+            note=note,
             actor=f"chatwoot:user:{approved.agent_id}",
             metadata={
                 "chatwoot_note_id": approved.note_id,
                 "chatwoot_agent": approved.agent_name,
             },
         )
-    assert published is not None  # the run was found by its draft note
+    if done is None:
+        return {"ignored": "no draft to approve in this conversation"}
     return {
-        "approved": not published.already,
-        "run_id": str(run_id),
-        "ticket_number": ticket["number"],
+        "approved": not done.published.already,
+        "run_id": str(done.run_id),
+        "ticket_number": done.ticket_number,
     }

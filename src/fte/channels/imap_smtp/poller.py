@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from fte.channels.imap_smtp import repository
 from fte.channels.imap_smtp.idle import Wake, connect, mailbox_name, wait_for_mail
 from fte.channels.imap_smtp.schemas import inbound_message
 from fte.config import Settings
@@ -80,11 +81,7 @@ class MailboxPoller:
     async def poll_once(self) -> int:
         """Read and file what is new; the number of messages filed."""
         async with transaction(self.pool) as conn:
-            state = await conn.fetchrow(
-                "SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = $1", self.key
-            )
-        validity = state["uidvalidity"] if state else None
-        last = state["last_uid"] if state else 0
+            validity, last = await repository.cursor(conn, self.key)
         fetched = await asyncio.to_thread(
             fetch_new, self.url, validity, last, self.settings.delivery_timeout_seconds
         )
@@ -106,17 +103,7 @@ class MailboxPoller:
 
     async def _advance(self, uidvalidity: int, uid: int) -> None:
         async with transaction(self.pool) as conn:
-            await conn.execute(
-                """
-                INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) VALUES ($1, $2, $3)
-                ON CONFLICT (mailbox) DO UPDATE
-                SET uidvalidity = EXCLUDED.uidvalidity, last_uid = EXCLUDED.last_uid,
-                    updated_at = now()
-                """,
-                self.key,
-                uidvalidity,
-                uid,
-            )
+            await repository.advance(conn, self.key, uidvalidity, uid)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Read the mailbox until `stop` is set: after each read, wait in IDLE for new mail
@@ -141,9 +128,7 @@ class MailboxPoller:
         """One IDLE wait; None when the server has no IDLE or it failed (the caller polls)."""
         try:
             async with transaction(self.pool) as conn:
-                state = await conn.fetchrow(
-                    "SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = $1", self.key
-                )
+                validity, last = await repository.cursor(conn, self.key)
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("mailbox %s: %s", self.key, exc)
             return None
@@ -152,8 +137,8 @@ class MailboxPoller:
             asyncio.to_thread(
                 wait_for_mail,
                 self.url,
-                state["uidvalidity"] if state else None,
-                state["last_uid"] if state else 0,
+                validity,
+                last,
                 idle_seconds=self.settings.email_idle_seconds,
                 timeout=self.settings.delivery_timeout_seconds,
                 cancel=cancel,

@@ -13,9 +13,7 @@ import asyncpg
 
 from fte.channels.base import ChannelAdapter
 from fte.config import Settings
-
-# What a lost database looks like to a check.
-DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+from fte.db import DB_ERRORS as DB_ERRORS  # the checks import it with the rest of a check
 
 
 class Status(enum.StrEnum):

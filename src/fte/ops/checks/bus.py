@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from fte.bus import kafka, outbox, postgres_queue
-from fte.delivery import repository as delivery
+from fte.ops import repository
 from fte.ops.checks.base import Context, Result, fail, passed, skip, warn
 
 # The alert thresholds (deploy/prometheus/alerts.yml): FteQueueStalled, FteRelayBacklog,
@@ -26,7 +26,7 @@ async def check_queue(ctx: Context) -> Result:
     assert ctx.pool is not None
     async with ctx.pool.acquire(timeout=1.5) as conn:
         stats: dict[str, Any] = await postgres_queue.stats(conn)
-        breakers = await delivery.breaker_states(conn)
+        breakers = await repository.breaker_states(conn)
         if ctx.settings.bus == "kafka":
             stats["backend"] = "kafka"
             stats.update(await outbox.relay_stats(conn, kafka.RELAYED_TOPICS))
