@@ -9,11 +9,10 @@ import uuid
 
 import asyncpg
 
-from fte.agent.learning import LEARN_TOPIC
-from fte.bus import outbox
+from fte.bus import outbox, topics
 from fte.errors import NotFound
 from fte.kit import secrets
-from fte.ops.metrics import TICKETS_RESOLVED
+from fte.kit.metrics import TICKETS_RESOLVED
 from fte.tickets import repository
 from fte.tickets.schemas import PublicMessage, PublicTicket
 
@@ -66,7 +65,7 @@ async def resolve(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> None:
     # Callers resolve on a change to `resolved` only. In the caller's transaction: a rare
     # rollback over-counts by one.
     TICKETS_RESOLVED.labels(channel).inc()
-    await outbox.enqueue(conn, LEARN_TOPIC, f"learn:{ticket_id}", {"ticket_id": str(ticket_id)})
+    await outbox.enqueue(conn, topics.LEARN, f"learn:{ticket_id}", {"ticket_id": str(ticket_id)})
 
 
 async def change(
