@@ -56,9 +56,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from tests.fixtures.processes import Process, start_api, start_worker  # noqa: E402
 
-from fte.agent.embeddings import default_processes, get_embedder  # noqa: E402
 from fte.bus import kafka  # noqa: E402
 from fte.config import Settings  # noqa: E402
+from fte.embeddings import default_processes, get_embedder  # noqa: E402
 from fte.ops import migrations  # noqa: E402
 from fte.ops.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from fte.ops.embedded_tansu import EmbeddedTansu  # noqa: E402

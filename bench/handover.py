@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from fte.agent.embeddings import get_embedder
 from fte.agent.escalation import message_reason
 from fte.agent.handover import handover_reason
 from fte.agent.sentiment import SentimentResult, default_analyzer
+from fte.embeddings import get_embedder
 
 ROOT = Path(__file__).resolve().parent.parent
 OWN = ROOT / "bench" / "data" / "handover.jsonl"

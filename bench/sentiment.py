@@ -34,7 +34,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from fte.agent.embeddings import get_embedder
 from fte.agent.sentiment import (
     SentimentAnalyzer,
     TrainedAnalyzer,
@@ -42,6 +41,7 @@ from fte.agent.sentiment import (
     vader_features,
 )
 from fte.agent.sentiment_training import fit, read_labelled, scores
+from fte.embeddings import get_embedder
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,10 +17,10 @@ import httpx
 import pytest
 import uvicorn
 
-from fte.agent.embeddings import Embedder, get_embedder
 from fte.app import create_app
 from fte.config import Settings, get_settings
 from fte.db import create_pool
+from fte.embeddings import Embedder, get_embedder
 from fte.kit.http_server import server_options
 from fte.knowledge.importer import DEMO_KB, read_articles
 from fte.knowledge.service import import_articles

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from fte import __version__
+from fte import __version__, openapi
 from fte.bus import kafka
 from fte.channels.chatwoot.webhook import router as chatwoot_router
 from fte.channels.gmail.webhook import router as gmail_router
@@ -27,7 +27,6 @@ from fte.console import routes as console
 from fte.customers.routes import router as customers_router
 from fte.db import DB_LOST, create_pool
 from fte.errors import install_error_handlers
-from fte.kit import openapi
 from fte.kit.body_limit import BodyLimitMiddleware
 from fte.kit.logging import configure
 from fte.kit.request_id import RequestIdMiddleware

@@ -16,8 +16,8 @@ import numpy as np
 import psutil
 import pytest
 
-from fte.agent import embeddings
-from fte.agent.embeddings import Embedder, EmbeddingProcess, default_processes
+from fte.embeddings import Embedder, EmbeddingProcess, default_processes
+from fte.embeddings import model as embeddings
 
 TEXTS = ["I forgot my password", "Where is my invoice?", "Files are not syncing"]
 
@@ -59,7 +59,7 @@ def test_ctrl_c_on_the_worker_does_not_stop_its_children() -> None:
     script = textwrap.dedent(
         """
         import signal, sys
-        from fte.agent.embeddings import EmbeddingProcess
+        from fte.embeddings import EmbeddingProcess
         signal.signal(signal.SIGINT, lambda *_: print("ctrl-c", flush=True))
         embedder = EmbeddingProcess(processes=2)
         print(*embedder.start(), flush=True)
@@ -92,7 +92,7 @@ def test_the_child_exits_when_its_worker_is_killed() -> None:
     script = textwrap.dedent(
         """
         import sys
-        from fte.agent.embeddings import EmbeddingProcess
+        from fte.embeddings import EmbeddingProcess
         embedder = EmbeddingProcess()
         embedder.embed(["hello"])
         print(embedder.start()[0], flush=True)

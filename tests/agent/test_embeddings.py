@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fte.agent.embeddings import Embedder, length_groups
+from fte.embeddings import Embedder, length_groups
 
 ONE_LINERS = ["Reset my password", "Where is my invoice?", "Files not syncing"]
 PARAGRAPHS = [

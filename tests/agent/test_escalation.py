@@ -1,6 +1,7 @@
 import pytest
 
-from fte.agent.escalation import message_reason, topic_reason
+from fte.agent.escalation import message_reason
+from fte.knowledge.escalation import topic_reason
 
 
 @pytest.mark.parametrize(

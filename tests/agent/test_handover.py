@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from fte.agent.embeddings import Embedder
 from fte.agent.handover import handover_reason, holding_note
 from fte.agent.responders.local import ESCALATION_NOTE
 from fte.agent.sentiment import SentimentResult, default_analyzer
+from fte.embeddings import Embedder
 
 THRESHOLD = -0.9  # FTE_NEGATIVE_SENTIMENT_THRESHOLD's default
 

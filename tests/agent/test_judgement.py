@@ -9,10 +9,10 @@ import asyncpg
 import numpy as np
 import pytest
 
-from fte.agent.embeddings import Embedder
 from fte.agent.escalation import message_reason
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
+from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.knowledge.repository import insert_examples
 from fte.worker.agent_consumer import AgentWorker

@@ -14,7 +14,6 @@ import typer
 from typer.testing import CliRunner
 
 from fte.agent import sentiment_repository
-from fte.agent.embeddings import Embedder
 from fte.agent.sentiment import (
     LABELS,
     SentimentAnalyzer,
@@ -26,6 +25,7 @@ from fte.agent.sentiment import (
 )
 from fte.agent.sentiment_training import LabelledMessage, read_labelled, train
 from fte.cli import sentiment as sentiment_cli
+from fte.embeddings import Embedder
 
 COMPLAINTS = [
     "I have been waiting three weeks for my refund and nobody replies. This is a disgrace.",

@@ -15,13 +15,13 @@ import asyncpg
 import httpx
 import pytest
 
-from fte.agent.embeddings import Embedder
 from fte.bus import dead_letters
 from fte.channels.chatwoot.schemas import inbound_message
 from fte.channels.chatwoot.webhook import signature
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import transaction
+from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker

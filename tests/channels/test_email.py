@@ -11,7 +11,6 @@ import uuid
 import asyncpg
 import pytest
 
-from fte.agent.embeddings import Embedder
 from fte.bus import dead_letters
 from fte.channels.imap_smtp.idle import Wake, wait_for_mail
 from fte.channels.imap_smtp.poller import MailboxPoller
@@ -19,6 +18,7 @@ from fte.channels.imap_smtp.schemas import inbound_message, new_text
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import transaction
+from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker

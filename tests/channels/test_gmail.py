@@ -17,13 +17,13 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from fte.agent.embeddings import Embedder
 from fte.auth import service as auth
 from fte.bus import dead_letters
 from fte.channels.gmail.watch import WatchRenewer, watch_status
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import transaction
+from fte.embeddings import Embedder
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
 from tests.conftest import make_settings, serve_app

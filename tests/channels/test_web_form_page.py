@@ -10,8 +10,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from fte.agent.embeddings import Embedder
 from fte.channels.registry import build_registry
+from fte.embeddings import Embedder
 from fte.worker.agent_consumer import AgentWorker
 from tests.browser import chromium
 from tests.conftest import make_settings, serve_app

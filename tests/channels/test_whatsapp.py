@@ -13,12 +13,12 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
-from fte.agent.embeddings import Embedder
 from fte.bus import dead_letters
 from fte.channels.registry import build_registry
 from fte.channels.whatsapp_twilio.schemas import inbound_message
 from fte.config import Settings
 from fte.db import transaction
+from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker

@@ -10,9 +10,9 @@ from typing import Any
 import typer
 from typer.testing import CliRunner
 
-from fte.agent.embeddings import Embedder
 from fte.cli.main import app
 from fte.config import get_settings
+from fte.embeddings import Embedder
 
 
 def fte(db_url: str, *args: str, stdin: str | None = None) -> tuple[int, str]:

@@ -7,9 +7,9 @@ import re
 import asyncpg
 import httpx
 
-from fte.agent.embeddings import Embedder
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
+from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.tickets import service as tickets
 from fte.worker.agent_consumer import AgentWorker

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import asyncpg
 
-from fte.agent.embeddings import Embedder
 from fte.auth import service
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
+from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
 from tests.browser import chromium

@@ -8,9 +8,9 @@ import asyncpg
 import httpx
 import pytest
 
-from fte.agent.embeddings import Embedder
 from fte.auth import service
 from fte.channels.registry import build_registry
+from fte.embeddings import Embedder
 from fte.worker.agent_consumer import AgentWorker
 from tests.conftest import make_settings, serve_app
 from tests.fixtures.console import PASSWORD, csrf_of, sign_in

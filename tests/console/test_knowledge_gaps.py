@@ -9,10 +9,10 @@ import asyncpg
 import httpx
 import numpy as np
 
-from fte.agent.embeddings import Embedder
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.console.gaps import group
+from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
 from tests.conftest import make_settings

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncpg
 import httpx
 
-from fte.agent.embeddings import Embedder
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
+from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
 from tests.conftest import make_settings

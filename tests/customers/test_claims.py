@@ -13,12 +13,12 @@ import asyncpg
 import httpx
 import pytest
 
-from fte.agent.embeddings import Embedder
 from fte.agent.runner import MessageContext
 from fte.agent.tools import AgentToolBox
 from fte.auth import service as auth
 from fte.channels.imap_smtp.poller import MailboxPoller
 from fte.channels.registry import build_registry
+from fte.embeddings import Embedder
 from fte.tickets import repository as tickets
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker

@@ -8,13 +8,13 @@ import json
 import asyncpg
 from typer.testing import CliRunner, Result
 
-from fte.agent.embeddings import Embedder
 from fte.bus import dead_letters
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.cli.main import app
 from fte.config import get_settings
 from fte.db import create_pool
+from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.kit import logging as trace
 from fte.worker.agent_consumer import AgentWorker

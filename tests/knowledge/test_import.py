@@ -6,7 +6,7 @@ from pathlib import Path
 
 import asyncpg
 
-from fte.agent.embeddings import Embedder
+from fte.embeddings import Embedder
 from fte.knowledge.importer import read_articles
 from fte.knowledge.service import import_articles
 

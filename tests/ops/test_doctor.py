@@ -14,7 +14,6 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from fte.agent.embeddings import Embedder
 from fte.bus import dead_letters
 from fte.bus import postgres_queue as queue
 from fte.channels.base import Identity, InboundMessage
@@ -23,6 +22,7 @@ from fte.channels.registry import build_registry
 from fte.cli.main import app
 from fte.config import get_settings
 from fte.db import create_pool
+from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.ops import migrations
 from fte.ops.embedded_postgres import EmbeddedPostgres

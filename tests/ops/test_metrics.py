@@ -10,10 +10,10 @@ import asyncpg
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from fte.agent.embeddings import Embedder
 from fte.auth import service as auth
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
+from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.tickets import service as tickets
 from fte.worker.agent_consumer import AgentWorker

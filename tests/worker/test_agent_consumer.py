@@ -8,10 +8,10 @@ from dataclasses import replace
 import asyncpg
 import pytest
 
-from fte.agent.embeddings import Embedder
 from fte.bus import postgres_queue as queue
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
+from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
 from tests.conftest import make_settings

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import asyncpg
 
-from fte.agent.embeddings import Embedder
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.db import create_pool
+from fte.embeddings import Embedder
 from fte.intake.service import IntakeResult, file_inbound
 from fte.ops import migrations
 from fte.ops.embedded_postgres import EmbeddedPostgres

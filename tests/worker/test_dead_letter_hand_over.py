@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncpg
 
-from fte.agent.embeddings import Embedder
 from fte.bus import dead_letters
 from fte.channels.registry import build_registry
+from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.worker.delivery_consumer import DeliveryWorker
 from tests.channels.test_whatsapp import queued_reply, twilio_settings

@@ -8,8 +8,8 @@ import asyncio
 import asyncpg
 import httpx
 
-from fte.agent.embeddings import Embedder
 from fte.channels.registry import build_registry
+from fte.embeddings import Embedder
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
 from tests.channels.test_whatsapp import (

@@ -10,9 +10,9 @@ import time
 import asyncpg
 import httpx
 
-from fte.agent.embeddings import Embedder
 from fte.bus import kafka
 from fte.config import Settings
+from fte.embeddings import Embedder
 from fte.ops.embedded_tansu import EmbeddedTansu
 from fte.worker.relay import Relay
 from tests.conftest import make_settings, serve_app

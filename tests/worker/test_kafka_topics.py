@@ -9,9 +9,9 @@ import logging
 import asyncpg
 import pytest
 
-from fte.agent.embeddings import Embedder
 from fte.bus import kafka
 from fte.channels.base import Identity, InboundMessage
+from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from tests.conftest import make_settings
 from tests.fixtures.kafka import eventually, kafka_env, running_worker, tansu

@@ -15,11 +15,11 @@ import httpx
 import prometheus_client
 from aiokafka import AIOKafkaConsumer
 
-from fte.agent.embeddings import Embedder
 from fte.bus import kafka
 from fte.bus.postgres_queue import Job
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.whatsapp_twilio.schemas import inbound_message
+from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.ops.embedded_tansu import EmbeddedTansu
 from fte.worker.kafka_consumer import KafkaAgentWorker

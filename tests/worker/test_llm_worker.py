@@ -6,8 +6,8 @@ import re
 
 import asyncpg
 
-from fte.agent.embeddings import Embedder
 from fte.channels.registry import build_registry
+from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.process import build_responder

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncpg
 import prometheus_client
 
-from fte.agent.embeddings import Embedder
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
+from fte.embeddings import Embedder
 from fte.intake.service import IntakeResult, file_inbound
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.redrive import Redriver

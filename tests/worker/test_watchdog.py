@@ -9,8 +9,8 @@ import logging
 import asyncpg
 import pytest
 
-from fte.agent.embeddings import Embedder
 from fte.channels.registry import build_registry
+from fte.embeddings import Embedder
 from fte.kit.tasks import BackgroundTaskDied
 from fte.worker.agent_consumer import AgentWorker
 from tests.conftest import make_settings

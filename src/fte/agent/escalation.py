@@ -3,9 +3,10 @@
 Two kinds of rule:
 - message rules: explicit wording that goes to a human whatever the knowledge base says
   (legal threats, an explicit demand for a person, a refund demand, price negotiation);
-- topic rules: an article whose title names an escalation topic ("Get refund", "Contact a
-  human agent", "Complaints") marks every question that matches it for a human. A team can set
-  or clear this per article (`escalate:` in front matter, `"escalate"` in kb.jsonl).
+- topic rules: an article whose title names an escalation topic marks every question that
+  matches it for a human (`fte.knowledge.escalation`).
+
+The reason names are in `fte.tickets.reasons`.
 
 The rules are deliberately narrow: asking *about* refunds ("how long do refunds take?") is a
 question the knowledge base answers; retrieval routes it to the right article.
@@ -16,36 +17,49 @@ from __future__ import annotations
 import re
 from typing import Final
 
-HUMAN_REQUESTED = "human_requested"
-LEGAL = "legal_language"
-REFUND = "refund"
-PRICING = "pricing"
-COMPLAINT = "complaint"
-# The hand-over policy's (agent/handover.py): what a person must read whatever the KB says.
-SECURITY = "security"
-DATA_LOSS = "data_loss"
-CHURN_RISK = "churn_risk"
-NEGATIVE = "negative_sentiment"
-LOW_CONFIDENCE = "low_confidence"
-REPEAT = "repeat_contact"
-AI_UNAVAILABLE = "ai_unavailable"
-
-REASONS: Final = (
-    HUMAN_REQUESTED,
-    LEGAL,
-    REFUND,
-    PRICING,
-    COMPLAINT,
-    SECURITY,
-    DATA_LOSS,
-    CHURN_RISK,
-    NEGATIVE,
-    LOW_CONFIDENCE,
-    REPEAT,
-    AI_UNAVAILABLE,
+# Re-exported: the agent's code names a reason as `escalation.LEGAL`, beside the rules.
+from fte.tickets.reasons import (
+    AI_UNAVAILABLE as AI_UNAVAILABLE,
 )
-# Reasons a knowledge-base article can carry as its escalation topic.
-TOPIC_REASONS: Final = (HUMAN_REQUESTED, LEGAL, REFUND, PRICING, COMPLAINT)
+from fte.tickets.reasons import (
+    CHURN_RISK as CHURN_RISK,
+)
+from fte.tickets.reasons import (
+    COMPLAINT as COMPLAINT,
+)
+from fte.tickets.reasons import (
+    DATA_LOSS as DATA_LOSS,
+)
+from fte.tickets.reasons import (
+    HUMAN_REQUESTED as HUMAN_REQUESTED,
+)
+from fte.tickets.reasons import (
+    LEGAL as LEGAL,
+)
+from fte.tickets.reasons import (
+    LOW_CONFIDENCE as LOW_CONFIDENCE,
+)
+from fte.tickets.reasons import (
+    NEGATIVE as NEGATIVE,
+)
+from fte.tickets.reasons import (
+    PRICING as PRICING,
+)
+from fte.tickets.reasons import (
+    REASONS as REASONS,
+)
+from fte.tickets.reasons import (
+    REFUND as REFUND,
+)
+from fte.tickets.reasons import (
+    REPEAT as REPEAT,
+)
+from fte.tickets.reasons import (
+    SECURITY as SECURITY,
+)
+from fte.tickets.reasons import (
+    TOPIC_REASONS as TOPIC_REASONS,
+)
 
 _I = re.IGNORECASE
 
@@ -99,33 +113,10 @@ MESSAGE_RULES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
     ),
 )
 
-TOPIC_RULES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
-    (LEGAL, re.compile(r"\b(legal|lawsuit|law enforcement|subpoena)", _I)),
-    (
-        HUMAN_REQUESTED,
-        re.compile(
-            r"\b(human|live) (agent|person|support)\b|\b(speak|talk|chat) (to|with)\b|"
-            r"\bcontact (a |an )?(agent|representative|person)\b",
-            _I,
-        ),
-    ),
-    (REFUND, re.compile(r"^(get|request|claim|ask for)\b.*\brefunds?\b|^refunds?\b", _I)),
-    (COMPLAINT, re.compile(r"\bcomplaints?\b|\bfil(e|ing) a claim\b", _I)),
-    (PRICING, re.compile(r"\b(custom|special|volume|enterprise) pricing\b|\bquotes?\b", _I)),
-)
-
 
 def message_reason(text: str) -> str | None:
     """The escalation reason the message's own wording demands, or None."""
     for reason, pattern in MESSAGE_RULES:
         if pattern.search(text):
-            return reason
-    return None
-
-
-def topic_reason(title: str) -> str | None:
-    """The escalation topic an article's title names, or None."""
-    for reason, pattern in TOPIC_RULES:
-        if pattern.search(title):
             return reason
     return None

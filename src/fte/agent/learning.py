@@ -12,10 +12,11 @@ import uuid
 
 import asyncpg
 
-from fte.agent.embeddings import TextEmbedder
+from fte.bus import topics
+from fte.embeddings import TextEmbedder
 from fte.knowledge import repository as kb
 
-LEARN_TOPIC = "learn"
+LEARN_TOPIC = topics.LEARN
 
 
 async def learn_from_ticket(

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fte.agent import sentiment_repository
-from fte.agent.embeddings import TextEmbedder
+from fte.embeddings import TextEmbedder
 
 log = logging.getLogger(__name__)
 

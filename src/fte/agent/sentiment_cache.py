@@ -7,9 +7,9 @@ import asyncio
 import asyncpg
 
 from fte.agent import repository as runs
-from fte.agent.embeddings import TextEmbedder
 from fte.agent.sentiment import SentimentAnalyzer, load_analyzer
 from fte.db import transaction
+from fte.embeddings import TextEmbedder
 
 
 class SentimentSource:

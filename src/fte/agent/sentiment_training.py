@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fte.agent.embeddings import MODEL_NAME, TextEmbedder
 from fte.agent.sentiment import (
     LABELS,
     TRAINED_KIND,
@@ -28,6 +27,7 @@ from fte.agent.sentiment import (
     dense_features,
     terms,
 )
+from fte.embeddings import MODEL_NAME, TextEmbedder
 from fte.errors import FteError
 
 REGULARISATION_C = 1.0

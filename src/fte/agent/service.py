@@ -13,13 +13,13 @@ import numpy.typing as npt
 from fte.agent import repository as runs
 from fte.agent.escalation import AI_UNAVAILABLE
 from fte.agent.responders import local
-from fte.agent.runner import Decision, MessageContext
+from fte.agent.schemas import Decision, MessageContext
 from fte.agent.sentiment import ticket_trend
 from fte.bus import outbox
 from fte.channels.base import ChannelAdapter, Reply
 from fte.delivery.service import TOPIC as DELIVER_TOPIC
 from fte.delivery.service import queue_key, queue_outbound
-from fte.ops.metrics import AGENT_DECISION, TICKETS_ESCALATED
+from fte.kit.metrics import AGENT_DECISION, TICKETS_ESCALATED
 from fte.tickets import repository as tickets
 
 _STATUS_AFTER = {"answer": "pending", "escalate": "escalated", "draft": "open"}

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
 from fte.agent.responders.base import HistoryItem
 from fte.agent.retrieval import Source
+from fte.agent.schemas import MessageContext
 from fte.tickets import repository as tickets
 
-if TYPE_CHECKING:
-    from fte.agent.runner import Agent, MessageContext
+# Retrieval for a query of the model's own: the runner passes its `Agent.search`, so the tool
+# box needs no import of the runner that hands it to the responder.
+Search = Callable[[asyncpg.Connection, str], Awaitable[list[Source]]]
 
 HISTORY_LIMIT = 20
 
@@ -19,14 +21,14 @@ HISTORY_LIMIT = 20
 class AgentToolBox:
     """search_knowledge_base and get_customer_history for the responder."""
 
-    def __init__(self, conn: asyncpg.Connection, ctx: MessageContext, agent: Agent):
+    def __init__(self, conn: asyncpg.Connection, ctx: MessageContext, search: Search):
         self._conn = conn
         self._ctx = ctx
-        self._agent = agent
+        self._search = search
 
     async def search_knowledge_base(self, query: str) -> list[Source]:
         """Articles for the model's own query, best first."""
-        return await self._agent.search(self._conn, query)
+        return await self._search(self._conn, query)
 
     async def get_customer_history(self) -> list[HistoryItem]:
         """This customer's earlier messages on any channel, oldest first (the latest few)."""

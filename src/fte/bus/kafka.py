@@ -23,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.protocol.metadata import MetadataRequest
 
+from fte.bus import topics
 from fte.bus.postgres_queue import Job
 from fte.config import Settings
 
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 # Outbox topics the relay publishes: customer messages (`inbound`) and the replies to send
 # (`deliver`, fte.delivery.service.TOPIC). `learn` and `kb_embed` stay on the PostgreSQL queue:
 # internal housekeeping, not traffic between intake, workers and channels.
-RELAYED_TOPICS = ("inbound", "deliver")
+RELAYED_TOPICS = topics.RELAYED
 
 
 class _MetadataWithoutCreation(MetadataRequest):
@@ -81,9 +82,9 @@ class Topics:
 
     def for_outbox(self, outbox_topic: str) -> str:
         """The Kafka topic an outbox row of this topic goes to."""
-        if outbox_topic == "inbound":
+        if outbox_topic == topics.INBOUND:
             return self.inbound
-        if outbox_topic == "deliver":
+        if outbox_topic == topics.DELIVER:
             return self.outbound
         raise ValueError(f"outbox topic {outbox_topic!r} is not relayed to Kafka")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from fte.ops.metrics import DEAD_LETTERS
+from fte.kit.metrics import DEAD_LETTERS
 
 NOTIFY_CHANNEL = "fte_outbox"
 

@@ -11,9 +11,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fte.agent.embeddings import get_embedder
 from fte.cli.context import console
 from fte.config import get_settings
+from fte.embeddings import get_embedder
 from fte.errors import FteError
 from fte.evaluation.baseline import nearest_neighbour
 from fte.evaluation.dataset import read_split

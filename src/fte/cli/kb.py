@@ -11,10 +11,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fte.agent.embeddings import get_embedder
 from fte.cli.context import console, database_url, run_in_transaction
 from fte.config import get_settings
 from fte.db import create_pool, transaction
+from fte.embeddings import get_embedder
 from fte.knowledge import repository
 from fte.knowledge.importer import DEMO_KB, ImportSourceError, read_sources
 from fte.knowledge.schemas import ImportReport

@@ -13,7 +13,6 @@ import typer
 from rich.table import Table
 
 from fte.agent import sentiment_repository
-from fte.agent.embeddings import get_embedder
 from fte.agent.sentiment import LABELS
 from fte.agent.sentiment_training import (
     LabelledMessage,
@@ -25,6 +24,7 @@ from fte.agent.sentiment_training import (
 from fte.cli.context import console, database_url
 from fte.config import get_settings
 from fte.db import create_pool, transaction
+from fte.embeddings import get_embedder
 from fte.ops import migrations
 
 app = typer.Typer(help="Message sentiment.", no_args_is_help=True)

@@ -15,6 +15,7 @@ from fte.auth.schemas import Session
 from fte.console import queries
 from fte.console.templates_env import templates
 from fte.db import PoolDep, transaction
+from fte.desk import service as desk
 from fte.errors import FteError, NotFound
 from fte.tickets import repository as tickets
 from fte.tickets import service
@@ -120,14 +121,14 @@ async def reply(
     run_id: Annotated[uuid.UUID | None, Form()] = None,
 ) -> Response:
     """A person answers the customer on the ticket's channel, or with `run_id` approves that
-    agent run's draft (as written or edited): `tickets.service.reply`."""
+    agent run's draft (as written or edited): `desk.service.reply`."""
     text = body.strip()
     if not text:
         raise FteError(
             "invalid request", detail=[{"field": "body", "reason": "empty"}], status_code=422
         )
     async with transaction(pool) as conn:
-        await service.reply(
+        await desk.reply(
             conn,
             ticket_id,
             request.app.state.adapters,

@@ -7,10 +7,10 @@ from typing import Any
 
 import asyncpg
 
-from fte.bus import outbox
+from fte.bus import outbox, topics
 from fte.tickets import repository as tickets
 
-TOPIC = "deliver"
+TOPIC = topics.DELIVER
 
 
 def queue_key(conversation_id: uuid.UUID) -> str:

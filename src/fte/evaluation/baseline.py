@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from fte.agent.embeddings import Embedder
+from fte.embeddings import Embedder
 from fte.evaluation.dataset import EvalRow, dataset_key
 from fte.evaluation.metrics import RunOutcome, score
 from fte.knowledge.schemas import KbSources

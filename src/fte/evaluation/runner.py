@@ -21,12 +21,12 @@ import asyncpg
 
 import fte.agent.sentiment_cache as sentiment_cache
 from fte.agent import answerability
-from fte.agent.embeddings import Embedder
 from fte.agent.escalation import LOW_CONFIDENCE, message_reason
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import asyncpg_dsn, create_pool, transaction
+from fte.embeddings import Embedder
 from fte.evaluation import repository
 from fte.evaluation.dataset import EvalRow, dataset_key
 from fte.evaluation.metrics import RunOutcome, score

@@ -16,7 +16,7 @@ from fte.customers.identities import normalise
 from fte.db import connection, transaction
 from fte.intake import repository
 from fte.kit import logging as trace
-from fte.ops.metrics import TICKETS_CREATED
+from fte.kit.metrics import TICKETS_CREATED
 from fte.tickets import repository as tickets
 
 log = logging.getLogger(__name__)

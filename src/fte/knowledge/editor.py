@@ -15,16 +15,16 @@ from typing import Final
 
 import asyncpg
 
-from fte.agent.embeddings import TextEmbedder
-from fte.agent.escalation import TOPIC_REASONS
 from fte.auth.repository import audit
-from fte.bus import outbox
+from fte.bus import outbox, topics
+from fte.embeddings import TextEmbedder
 from fte.errors import FteError, NotFound
 from fte.knowledge import repository
 from fte.knowledge.schemas import ArticleDoc
 from fte.knowledge.service import chunk_article, content_hash
+from fte.tickets.reasons import TOPIC_REASONS
 
-KB_EMBED_TOPIC: Final = "kb_embed"
+KB_EMBED_TOPIC: Final = topics.KB_EMBED
 MAX_TITLE: Final = 300
 MAX_BODY: Final = 100_000
 

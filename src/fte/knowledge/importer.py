@@ -13,9 +13,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from fte.agent.escalation import TOPIC_REASONS, topic_reason
 from fte.errors import FteError
+from fte.knowledge.escalation import topic_reason
 from fte.knowledge.schemas import ArticleDoc, ExampleDoc, KbSources
+from fte.tickets.reasons import TOPIC_REASONS
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 _HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$")

@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 
 import asyncpg
 
-from fte.agent.embeddings import MODEL_NAME, Embedder
 from fte.db import transaction
+from fte.embeddings import MODEL_NAME, Embedder
 from fte.knowledge import repository
 from fte.knowledge.schemas import ArticleDoc, ExampleDoc, ImportReport, KbSources
 

@@ -1,10 +1,9 @@
-"""The Prometheus metrics contract (docs/architecture.md, "Metrics"): counters and histograms
-bumped where the event happens, and the gauges read from the database at scrape time.
+"""The Prometheus metrics contract (docs/architecture.md, "Metrics"): the gauges read from the
+database at scrape time, and the scrape itself. The counters and histograms bumped where the
+event happens are in `fte.kit.metrics`.
 
-Counters live in prometheus_client's default REGISTRY. With `fte serve --workers N` each
-uvicorn process counts on its own; `PROMETHEUS_MULTIPROC_DIR` (set by `fte serve` when N > 1)
-makes them write to shared files that `/metrics` adds up, so any process answers a scrape
-with the totals of all of them.
+In multiprocess mode (`PROMETHEUS_MULTIPROC_DIR`, set by `fte serve` when N > 1) a scrape adds
+up the files every process writes, so any process answers with the totals of all of them.
 """
 
 from __future__ import annotations
@@ -17,62 +16,54 @@ from pathlib import Path
 from typing import Final
 
 import asyncpg
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from fte.bus import topics
 from fte.db import DB_ERRORS
+
+# The counters moved to fte.kit.metrics; the names stay importable here for the code above ops.
+from fte.kit.metrics import (
+    AGENT_DECISION as AGENT_DECISION,
+)
+from fte.kit.metrics import (
+    DEAD_LETTERS as DEAD_LETTERS,
+)
+from fte.kit.metrics import (
+    DELIVERY_FAILURES as DELIVERY_FAILURES,
+)
+from fte.kit.metrics import (
+    HTTP_DURATION as HTTP_DURATION,
+)
+from fte.kit.metrics import (
+    HTTP_REQUESTS as HTTP_REQUESTS,
+)
+from fte.kit.metrics import (
+    LOGIN_FAILURES as LOGIN_FAILURES,
+)
+from fte.kit.metrics import (
+    MULTIPROC_ENV as MULTIPROC_ENV,
+)
+from fte.kit.metrics import (
+    TICKETS_CREATED as TICKETS_CREATED,
+)
+from fte.kit.metrics import (
+    TICKETS_ESCALATED as TICKETS_ESCALATED,
+)
+from fte.kit.metrics import (
+    TICKETS_RESOLVED as TICKETS_RESOLVED,
+)
 from fte.ops import repository
 
 log = logging.getLogger(__name__)
 
 SCRAPE_DB_TIMEOUT: Final = 1.0  # a scrape must not hang on a slow database
-MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 # Queue topics always reported (0 when empty), so alerts see a series before the first job.
-TOPICS: Final = ("inbound", "deliver", "learn", "kb_embed")
+TOPICS: Final = topics.ALL
 STATUSES: Final = ("open", "pending", "escalated", "resolved", "closed")
 BREAKER_VALUES: Final = {"closed": 0, "half_open": 1, "open": 2}
-
-HTTP_DURATION = Histogram(
-    "fte_http_request_duration_seconds",
-    "API request time, by route template, method and status.",
-    ["route", "method", "status"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
-HTTP_REQUESTS = Counter(
-    "fte_http_requests_total", "API requests, by route template, method and status.",
-    ["route", "method", "status"],
-)  # fmt: skip
-LOGIN_FAILURES = Counter(
-    "fte_login_failures_total",
-    "Refused console sign-ins, by reason: credentials, csrf, address_limit, account_limit.",
-    ["reason"],
-)
-TICKETS_CREATED = Counter("fte_tickets_created_total", "Tickets opened.", ["channel"])
-TICKETS_ESCALATED = Counter(
-    "fte_tickets_escalated_total", "Tickets handed to a human, by reason.", ["channel", "reason"]
-)
-TICKETS_RESOLVED = Counter("fte_tickets_resolved_total", "Tickets resolved.", ["channel"])
-AGENT_DECISION = Histogram(
-    "fte_agent_decision_seconds",
-    "Agent run time, by decision (answer, escalate, draft).",
-    ["decision"],
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
-DELIVERY_FAILURES = Counter(
-    "fte_delivery_failures_total", "Failed send attempts of replies.", ["channel"]
-)
-DEAD_LETTERS = Counter(
-    "fte_dead_letters_total", "Jobs moved to the dead letters after their last attempt.", ["topic"]
-)
 
 
 class _Snapshot:

@@ -26,9 +26,9 @@ from typing import IO
 from rich.console import Console
 from rich.markup import escape
 
-from fte.agent.embeddings import default_processes
 from fte.bus import kafka
 from fte.config import Settings
+from fte.embeddings import default_processes
 from fte.kit import backoff
 from fte.ops import migrations
 from fte.ops.banner import mode_line

@@ -8,21 +8,14 @@ import base64
 import hashlib
 import hmac
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
 
 import asyncpg
 
-from fte.agent import repository as runs
-from fte.agent.formatting import split_text
-from fte.agent.learning import LEARN_TOPIC
 from fte.auth.repository import audit
-from fte.bus import outbox
-from fte.channels.base import ChannelAdapter
-from fte.delivery.service import queue_outbound
-from fte.errors import FteError, NotFound
+from fte.bus import outbox, topics
+from fte.errors import NotFound
 from fte.kit import secrets
-from fte.ops.metrics import TICKETS_RESOLVED
+from fte.kit.metrics import TICKETS_RESOLVED
 from fte.tickets import repository
 from fte.tickets.schemas import PublicMessage, PublicTicket
 
@@ -75,7 +68,7 @@ async def resolve(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> None:
     # Callers resolve on a change to `resolved` only. In the caller's transaction: a rare
     # rollback over-counts by one.
     TICKETS_RESOLVED.labels(channel).inc()
-    await outbox.enqueue(conn, LEARN_TOPIC, f"learn:{ticket_id}", {"ticket_id": str(ticket_id)})
+    await outbox.enqueue(conn, topics.LEARN, f"learn:{ticket_id}", {"ticket_id": str(ticket_id)})
 
 
 async def change(
@@ -116,164 +109,6 @@ async def assign(
         detail: dict[str, object] = {"from": str(previous) if previous else None}
         await audit(conn, actor, action, ticket_id, detail)
     return previous
-
-
-@dataclass(frozen=True)
-class Published:
-    """The messages queued for the customer; empty when the draft had been published before."""
-
-    messages: list[uuid.UUID]
-    edited: bool = False
-
-    @property
-    def already(self) -> bool:
-        """True when an earlier approval published the draft: nothing new was queued."""
-        return not self.messages
-
-
-@dataclass(frozen=True)
-class ThreadApproval:
-    """A draft approved in the channel: its ticket's number, its run, what was queued."""
-
-    ticket_number: int
-    run_id: uuid.UUID
-    published: Published
-
-
-async def _send_as_person(
-    conn: asyncpg.Connection,
-    ticket: asyncpg.Record,
-    adapter: ChannelAdapter,
-    body: str,
-    metadata: dict[str, object],
-) -> list[uuid.UUID]:
-    """Queue a person's words through the delivery queue, sent as written (a draft is already
-    dressed for the channel), in parts where the channel limits a message's length; the ticket
-    then waits on the customer."""
-    parts = split_text(body, adapter.max_chars) if adapter.max_chars else [body]
-    sent = [
-        await queue_outbound(
-            conn,
-            conversation_id=ticket["conversation_id"],
-            ticket_id=ticket["id"],
-            channel=ticket["channel"],
-            author="human",
-            body=part,
-            metadata=metadata,
-            sent_when_stored=adapter.sent_when_stored,
-        )
-        for part in parts
-    ]
-    await repository.record_agent_outcome(
-        conn, ticket["id"], status="pending", escalation_reason=None, responded=True
-    )
-    return sent
-
-
-async def publish_draft(
-    conn: asyncpg.Connection,
-    *,
-    ticket: asyncpg.Record,
-    adapter: ChannelAdapter,
-    run_id: uuid.UUID,
-    actor: str,
-    text: str | None = None,
-    metadata: dict[str, object] | None = None,
-) -> Published | None:
-    """Queue the run's draft (or the person's edit of it, `text`) through the delivery queue,
-    in the caller's transaction, and audit it as `draft.approve`. At most once per run: a
-    second approval queues nothing. None when the run left no draft on this ticket."""
-    run = await runs.lock_draft(conn, run_id, ticket["id"])
-    if run is None:
-        return None
-    if run["reply_message_id"] is not None:
-        return Published(messages=[])
-    draft = (run["draft"] or "").strip()
-    body = (text or "").strip() or draft
-    sent = await _send_as_person(
-        conn,
-        ticket,
-        adapter,
-        body,
-        {**(metadata or {}), "agent_run_id": str(run_id), "approved": True},
-    )
-    await runs.set_reply(conn, run_id, sent[0])
-    edited = body != draft
-    detail: dict[str, object] = {
-        "messages": [str(m) for m in sent],
-        "run_id": str(run_id),
-        "edited": edited,
-    }
-    await audit(conn, actor, "draft.approve", ticket["id"], detail)
-    return Published(messages=sent, edited=edited)
-
-
-async def reply(
-    conn: asyncpg.Connection,
-    ticket_id: uuid.UUID,
-    adapters: Mapping[str, ChannelAdapter],
-    *,
-    user_id: uuid.UUID,
-    text: str,
-    run_id: uuid.UUID | None = None,
-) -> None:
-    """A person answers the customer on the ticket's channel, through the same delivery queue
-    as the agent's replies, audited. With `run_id` it is that agent run's draft, approved (as
-    written or edited). The ticket waits on the customer afterwards."""
-    ticket = await repository.get_ticket(conn, ticket_id)
-    if ticket is None:
-        raise NotFound("ticket not found")
-    adapter = adapters.get(ticket["channel"])
-    if adapter is None:
-        raise FteError(f"channel {ticket['channel']} is not available", status_code=409)
-    actor = f"user:{user_id}"
-    metadata: dict[str, object] = {"user_id": str(user_id)}
-    if run_id:
-        published = await publish_draft(
-            conn,
-            ticket=ticket,
-            adapter=adapter,
-            run_id=run_id,
-            actor=actor,
-            text=text,
-            metadata=metadata,
-        )
-        if published is None:
-            raise FteError(
-                "invalid request",
-                detail=[{"field": "run_id", "reason": "no draft of this ticket"}],
-                status_code=422,
-            )
-        if published.already:
-            raise FteError("this draft was approved already", status_code=409)
-        return
-    sent = await _send_as_person(conn, ticket, adapter, text, metadata)
-    detail: dict[str, object] = {"messages": [str(m) for m in sent]}
-    await audit(conn, actor, "ticket.reply", ticket_id, detail)
-
-
-async def approve_in_thread(
-    conn: asyncpg.Connection,
-    adapter: ChannelAdapter,
-    thread: str,
-    *,
-    note: str | None,
-    actor: str,
-    metadata: dict[str, object],
-) -> ThreadApproval | None:
-    """A person approved a draft in the channel itself: publish the draft of the thread's open
-    ticket that was posted as `note` (the latest draft when None), once. None when there is no
-    such draft."""
-    ticket_id = await repository.find_open_ticket_by_thread(conn, adapter.name, thread)
-    ticket = await repository.get_ticket(conn, ticket_id) if ticket_id else None
-    run_id = await runs.draft_noted(conn, ticket["id"], note) if ticket else None
-    if ticket is None or run_id is None:
-        return None
-    published = await publish_draft(
-        conn, ticket=ticket, adapter=adapter, run_id=run_id, actor=actor, metadata=metadata
-    )
-    assert published is not None  # the run was found by its draft note
-    return ThreadApproval(ticket["number"], run_id, published)
 
 
 async def resolve_thread(conn: asyncpg.Connection, channel: str, thread: str) -> bool:

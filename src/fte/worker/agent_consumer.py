@@ -19,7 +19,6 @@ import numpy as np
 import numpy.typing as npt
 
 from fte.agent import repository as runs
-from fte.agent.embeddings import TextEmbedder
 from fte.agent.learning import LEARN_TOPIC, learn_from_ticket
 from fte.agent.responders.base import Responder
 from fte.agent.retrieval import Source, retrieve
@@ -33,6 +32,7 @@ from fte.bus.dead_letters import error_text
 from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.db import DB_LOST, asyncpg_dsn, connection, transaction
+from fte.embeddings import TextEmbedder
 from fte.errors import ServiceUnavailable
 from fte.kit import backoff
 from fte.kit import logging as trace

@@ -9,13 +9,6 @@ import signal
 import prometheus_client
 from threadpoolctl import threadpool_limits
 
-from fte.agent.embeddings import (
-    EmbeddingProcess,
-    TextEmbedder,
-    default_processes,
-    get_embedder,
-    limit_threads,
-)
 from fte.agent.responders.local import LocalResponder
 from fte.agent.responders.openai_compatible import OpenAICompatibleResponder
 from fte.agent.sentiment_cache import SentimentSource
@@ -25,6 +18,13 @@ from fte.channels.imap_smtp.poller import MailboxPoller
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import create_pool
+from fte.embeddings import (
+    EmbeddingProcess,
+    TextEmbedder,
+    default_processes,
+    get_embedder,
+    limit_threads,
+)
 from fte.kit.tasks import Watchdog
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker

@@ -34,6 +34,7 @@ from fte.channels.chatwoot.schemas import (
 )
 from fte.config import Settings, SettingsDep
 from fte.db import PoolDep, transaction
+from fte.desk import service as desk
 from fte.errors import FteError, NotFound
 from fte.intake.service import file_inbound
 from fte.kit import secrets as secret
@@ -118,7 +119,7 @@ async def _approve(
     # Our messages are stored under `out:{Chatwoot's id}` (the adapter's receipt).
     note = f"out:{approved.in_reply_to}" if approved.in_reply_to else None
     async with transaction(pool) as conn:
-        done = await ticket_service.approve_in_thread(
+        done = await desk.approve_in_thread(
             conn,
             adapter,
             approved.conversation,

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from fte.agent.embeddings import DIMENSIONS, MODEL_NAME, get_embedder
+from fte.embeddings import DIMENSIONS, MODEL_NAME, get_embedder
 from fte.ops.checks.base import Context, Result, fail, passed, skip, warn
 
 # Free space on the data directory's file system below which we warn / fail.

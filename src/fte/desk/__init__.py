@@ -1,0 +1,1 @@
+"""What people do on a ticket that reaches the customer: replies and approved drafts."""

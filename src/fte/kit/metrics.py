@@ -1,0 +1,49 @@
+"""The Prometheus counters and histograms, bumped where the event happens (docs/architecture.md,
+"Metrics"). They are here, below every package that counts, so that counting an event never
+imports the operations code; `fte.ops.metrics` reads the database gauges and serves a scrape.
+
+They live in prometheus_client's default REGISTRY. With `fte serve --workers N` each uvicorn
+process counts on its own; `PROMETHEUS_MULTIPROC_DIR` (set by `fte serve` when N > 1) makes them
+write to shared files that `/metrics` adds up.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import Counter, Histogram
+
+MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+
+HTTP_DURATION = Histogram(
+    "fte_http_request_duration_seconds",
+    "API request time, by route template, method and status.",
+    ["route", "method", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+HTTP_REQUESTS = Counter(
+    "fte_http_requests_total", "API requests, by route template, method and status.",
+    ["route", "method", "status"],
+)  # fmt: skip
+LOGIN_FAILURES = Counter(
+    "fte_login_failures_total",
+    "Refused console sign-ins, by reason: credentials, csrf, address_limit, account_limit.",
+    ["reason"],
+)
+TICKETS_CREATED = Counter("fte_tickets_created_total", "Tickets opened.", ["channel"])
+TICKETS_ESCALATED = Counter(
+    "fte_tickets_escalated_total", "Tickets handed to a human, by reason.", ["channel", "reason"]
+)
+TICKETS_RESOLVED = Counter("fte_tickets_resolved_total", "Tickets resolved.", ["channel"])
+AGENT_DECISION = Histogram(
+    "fte_agent_decision_seconds",
+    "Agent run time, by decision (answer, escalate, draft).",
+    ["decision"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+DELIVERY_FAILURES = Counter(
+    "fte_delivery_failures_total", "Failed send attempts of replies.", ["channel"]
+)
+DEAD_LETTERS = Counter(
+    "fte_dead_letters_total", "Jobs moved to the dead letters after their last attempt.", ["topic"]
+)
