@@ -24,8 +24,7 @@ from fastapi.responses import JSONResponse
 from fte.agent import repository as runs
 from fte.agent.approval import publish_draft
 from fte.auth.rate_limit import webhook_limit
-from fte.channels.base import ChannelAdapter
-from fte.channels.chatwoot.adapter import ChatwootAdapter
+from fte.channels.base import ChannelAdapter, configured_adapter
 from fte.channels.chatwoot.schemas import (
     CHANNEL,
     Approval,
@@ -36,7 +35,7 @@ from fte.channels.chatwoot.schemas import (
 )
 from fte.config import Settings, SettingsDep
 from fte.db import PoolDep, transaction
-from fte.errors import FteError, NotFound
+from fte.errors import FteError
 from fte.intake.service import file_inbound
 from fte.kit import secrets as secret
 from fte.tickets import repository as tickets
@@ -82,8 +81,7 @@ def _verify(request: Request, body: bytes, settings: Settings) -> None:
 )
 async def webhook(request: Request, pool: PoolDep, settings: SettingsDep) -> JSONResponse:
     """Chatwoot's events: customers' messages, conversation status changes."""
-    if not ChatwootAdapter(settings).is_configured():
-        raise NotFound("the chatwoot channel is not configured")
+    adapter = configured_adapter(request, CHANNEL)
     body = await request.body()
     _verify(request, body, settings)
     payload = parse(body)
@@ -92,7 +90,7 @@ async def webhook(request: Request, pool: PoolDep, settings: SettingsDep) -> JSO
         approved = approval(payload)
         message = None if approved else inbound_message(payload)
         if approved is not None:
-            result.update(await _approve(request, pool, settings, approved))
+            result.update(await _approve(adapter, pool, approved))
         elif message is None:
             result["ignored"] = "not a customer's message"
         else:
@@ -115,12 +113,8 @@ async def webhook(request: Request, pool: PoolDep, settings: SettingsDep) -> JSO
     return JSONResponse(result)
 
 
-async def _approve(
-    request: Request, pool: PoolDep, settings: Settings, approved: Approval
-) -> dict[str, Any]:
+async def _approve(adapter: ChannelAdapter, pool: PoolDep, approved: Approval) -> dict[str, Any]:
     """Publish the draft a Chatwoot agent approved, through the delivery queue; once only."""
-    adapters: dict[str, ChannelAdapter] = request.app.state.adapters
-    adapter = adapters.get(CHANNEL) or ChatwootAdapter(settings)
     async with transaction(pool) as conn:
         ticket_id = await tickets.find_open_ticket_by_thread(conn, CHANNEL, approved.conversation)
         ticket = await tickets.get_ticket(conn, ticket_id) if ticket_id else None
