@@ -178,6 +178,14 @@ class Settings(BaseSettings):
     delivery_breaker_reset_seconds: float = Field(
         default=60.0, alias="FTE_DELIVERY_BREAKER_RESET_SECONDS", gt=0
     )
+    # A channel disabled because its provider refused our credentials: one waiting reply is
+    # tried this often (success enables it again), and the others wait this long between looks.
+    channel_probe_seconds: float = Field(
+        default=60.0,
+        alias="FTE_CHANNEL_PROBE_SECONDS",
+        gt=0,
+        description="Seconds between tries of a channel disabled by refused credentials",
+    )
 
     # WhatsApp through Twilio: active when the three credentials are set.
     twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")

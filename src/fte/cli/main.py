@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 import uvicorn
 
-from fte.cli import customers, db, dlq, kafka, kb, sentiment, users
+from fte.cli import channels, customers, db, dlq, kafka, kb, sentiment, users
 from fte.cli.context import console, database_url
 from fte.cli.doctor import doctor
 from fte.cli.eval import eval_command
@@ -17,6 +17,7 @@ app = typer.Typer(
     help="Customer Success FTE: an AI customer-success employee you run yourself.",
     no_args_is_help=True,
 )
+app.add_typer(channels.app, name="channel")
 app.add_typer(customers.app, name="customer")
 app.add_typer(db.app, name="db")
 app.add_typer(dlq.app, name="dlq")

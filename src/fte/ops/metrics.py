@@ -29,6 +29,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from fte.channels import state as channel_state
+
 log = logging.getLogger(__name__)
 
 SCRAPE_DB_TIMEOUT: Final = 1.0  # a scrape must not hang on a slow database
@@ -114,7 +116,14 @@ async def _read_gauges(conn: asyncpg.Connection) -> list[Metric]:
     )
     for row in await conn.fetch("SELECT channel, breaker FROM channel_health ORDER BY channel"):
         breakers.add_metric([row["channel"]], float(BREAKER_VALUES.get(row["breaker"], 2)))
-    return [depth, age, open_tickets, breakers]
+    disabled = GaugeMetricFamily(
+        "fte_channel_disabled",
+        "1 while the channel is disabled because its provider refused our credentials.",
+        labels=["channel"],
+    )
+    for channel in await channel_state.disabled(conn):
+        disabled.add_metric([channel], 1.0)
+    return [depth, age, open_tickets, breakers, disabled]
 
 
 async def database_gauges(pool: asyncpg.Pool) -> list[Metric]:

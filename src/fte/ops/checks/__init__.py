@@ -20,6 +20,7 @@ CHECKS: list[Check] = [
     Check("kafka_topics", bus.check_kafka_topics, needs_database=False),
     Check("llm", llm.check_llm, needs_database=False),
     *channels.checks_for(CHANNELS),
+    Check("channels", channels.check_disabled, cheap=True),
     Check("embedding_model", system.check_embedding_model, needs_database=False, timeout=180),
     Check("workers", work.check_workers, cheap=True),
     Check("stuck_tickets", work.check_stuck_tickets),

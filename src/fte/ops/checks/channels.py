@@ -4,6 +4,7 @@ One check per registered channel that has settings, named `channel_<name>`."""
 
 from __future__ import annotations
 
+from fte.channels import state as channel_state
 from fte.channels.base import AdapterBase
 from fte.ops.checks.base import Check, CheckFn, Context, Result, Status, fail, passed, skip
 
@@ -41,3 +42,26 @@ def checks_for(channels: list[type[AdapterBase]]) -> list[Check]:
         for kind in channels
         if kind.required_settings
     ]
+
+
+async def check_disabled(ctx: Context) -> Result:
+    """No channel disabled because its provider refused our credentials (its replies wait)."""
+    assert ctx.pool is not None
+    async with ctx.pool.acquire(timeout=1.5) as conn:
+        rows = await channel_state.disabled(conn)
+    disabled = {
+        name: {"since": row["disabled_at"].isoformat(), "reason": row["reason"]}
+        for name, row in rows.items()
+    }
+    if not disabled:
+        return passed("no channel disabled", disabled={})
+    names = ", ".join(disabled)
+    first = next(iter(disabled))
+    return fail(
+        f"disabled, the provider refused our credentials: {names} "
+        f"({disabled[first]['reason']}); their replies wait",
+        f"fix the channel's credentials (runbook: Channel disabled); it re-enables when a reply "
+        f"goes through (one is tried every FTE_CHANNEL_PROBE_SECONDS), or run "
+        f"`fte channel enable {first}`",
+        disabled=disabled,
+    )
