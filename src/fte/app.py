@@ -11,17 +11,11 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from fte import __version__, openapi
 from fte.bus import kafka
-from fte.channels.chatwoot.webhook import router as chatwoot_router
-from fte.channels.gmail.webhook import router as gmail_router
 from fte.channels.registry import build_registry
-from fte.channels.web_form.webhook import STATIC as WEB_FORM_STATIC
-from fte.channels.web_form.webhook import router as web_form_router
-from fte.channels.whatsapp_twilio.webhook import router as whatsapp_router
 from fte.config import Settings, get_settings
 from fte.console import routes as console
 from fte.customers.routes import router as customers_router
@@ -105,13 +99,13 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
         )
 
     app.include_router(ops_router)
-    app.include_router(web_form_router)
-    app.mount("/support/static", StaticFiles(directory=WEB_FORM_STATIC), name="support-static")
+    # Every channel's routes, configured or not: an unconfigured channel's webhook says 404.
+    for adapter in app.state.adapters.values():
+        channel_router = adapter.router()
+        if channel_router is not None:
+            app.include_router(channel_router)
     console.install(app)
-    app.include_router(whatsapp_router)
-    app.include_router(chatwoot_router)
     app.include_router(customers_router)
-    app.include_router(gmail_router)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

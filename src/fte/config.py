@@ -519,6 +519,14 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a channel's open circuit waits until a probe.",
     )
+    # A channel disabled because its provider refused our credentials: one waiting reply is
+    # tried this often (success enables it again), and the others wait this long between looks.
+    channel_probe_seconds: float = Field(
+        default=60.0,
+        alias="FTE_CHANNEL_PROBE_SECONDS",
+        gt=0,
+        description="Seconds between tries of a channel disabled by refused credentials",
+    )
 
     twilio_account_sid: str | None = Field(
         default=None,

@@ -37,7 +37,7 @@ def test_headings_keep_the_blank_line_before_them() -> None:
 
 
 def test_email_replies_greet_cite_sign_off_and_reference_the_ticket() -> None:
-    from fte.agent.formatting import email_reply
+    from fte.channels.imap_smtp.adapter import email_reply
 
     text = email_reply("Click Reset.", "Ada Lovelace", 42, "CloudSync Pro", ["Resetting"])
     assert text.startswith("Hi Ada,\n\nClick Reset.")
@@ -47,7 +47,7 @@ def test_email_replies_greet_cite_sign_off_and_reference_the_ticket() -> None:
 
 
 def test_whatsapp_replies_are_short_parts_under_the_limit_in_order() -> None:
-    from fte.agent.formatting import WHATSAPP_LIMIT, whatsapp_reply
+    from fte.channels.whatsapp_twilio.adapter import WHATSAPP_LIMIT, whatsapp_reply
 
     body = "\n\n".join(f"Step {i}: " + "tap the button " * 40 for i in range(8))
     parts = whatsapp_reply(body, "Ada", ["Sharing"])

@@ -411,17 +411,6 @@ async def test_chatwoot_down_opens_the_breaker_then_a_dead_letter_that_replays_o
         )
 
 
-async def test_a_revoked_token_is_dead_lettered_at_once_not_retried(pool: asyncpg.Pool) -> None:
-    async with FakeChatwoot("another-token") as fake:
-        settings = chatwoot_settings(fake.base_url)
-        await queued_reply(pool)
-        await drain(DeliveryWorker(pool, settings, build_registry(settings), name="d"))
-    assert [r.status for r in fake.requests] == [401]
-    async with pool.acquire() as conn:
-        (dead,) = await dead_letters.list_open(conn)
-    assert "Chatwoot 401" in dead["error"]
-
-
 @pytest.mark.parametrize("status", ["open", "pending", "snoozed"])
 async def test_other_status_changes_are_acknowledged_and_leave_the_ticket(
     cw: httpx.AsyncClient, pool: asyncpg.Pool, status: str

@@ -357,20 +357,65 @@ async def test_a_service_account_acting_as_the_mailbox_sends_the_reply(
     assert len(fake.sent) == 1 and set(fake.token_subjects) == {ADDRESS}
 
 
-async def test_revoked_credentials_dead_letter_the_reply_at_once(
+async def test_revoked_credentials_disable_gmail_and_the_reply_waits_until_they_work(
     db_url: str, pool: asyncpg.Pool, fake: FakeGmail, tmp_path: Path
 ) -> None:
-    settings = gmail_settings(fake, tmp_path)
+    settings = gmail_settings(fake, tmp_path, FTE_CHANNEL_PROBE_SECONDS="0.01")
     message_id = await queued_reply(db_url, pool, fake, settings)
+    owner_token = fake.refresh_token
     fake.refresh_token = "revoked"  # the mailbox's owner withdrew our access
     worker = deliverer(pool, settings)
     await drain(worker)
     async with pool.acquire() as conn:
         dead = await dead_letters.list_open(conn)
         message = await conn.fetchrow("SELECT * FROM messages WHERE id = $1", message_id)
-    assert len(dead) == 1 and "invalid_grant" in dead[0]["error"]
-    assert "ChannelAuthError" in dead[0]["error"] and message["delivery_status"] == "failed"
+    assert dead == [] and message["delivery_status"] == "queued"
+    assert "invalid_grant" in message["delivery_error"]
     assert fake.sent == [] and worker.sender.breaker("gmail").state == "closed"
+    assert (await channels_health(db_url, settings))["gmail"] == "disabled"
+
+    fake.refresh_token = owner_token  # access granted again: the next try goes through
+    async with pool.acquire() as conn:  # its wait is over (as after FTE_CHANNEL_PROBE_SECONDS)
+        await conn.execute("UPDATE outbox SET available_at = now() WHERE topic = 'deliver'")
+    await drain(worker)
+    assert len(fake.sent) == 1
+    # Not disabled any more (degraded only by the watch this test never set up).
+    assert (await channels_health(db_url, settings))["gmail"] == "degraded"
+
+
+async def test_the_watch_renewal_disables_gmail_on_revoked_credentials_and_enables_it_back(
+    db_url: str, pool: asyncpg.Pool, fake: FakeGmail, tmp_path: Path
+) -> None:
+    settings = gmail_settings(fake, tmp_path, FTE_GMAIL_WATCH_CHECK_SECONDS="0.05")
+    owner_token = fake.refresh_token
+    fake.refresh_token = "revoked"
+    stop = asyncio.Event()
+    task = asyncio.create_task(WatchRenewer(pool, settings).run(stop))
+    try:
+        await eventually_health(db_url, pool, settings, "disabled")
+        fake.refresh_token = owner_token
+        await eventually_health(db_url, pool, settings, "active")
+    finally:
+        stop.set()
+        await task
+    assert len(fake.watch_calls) >= 1
+
+
+async def eventually_health(
+    db_url: str, pool: asyncpg.Pool, settings: Settings, state: str
+) -> None:
+    """Wait for the renewer to record the channel's state, then read it from /health."""
+    for _ in range(100):
+        async with pool.acquire() as conn:
+            disabled = await conn.fetchval(
+                "SELECT count(*) FROM channel_state "
+                "WHERE channel = 'gmail' AND disabled_at IS NOT NULL"
+            )
+        if bool(disabled) == (state == "disabled"):
+            break
+        await asyncio.sleep(0.05)
+    health = (await channels_health(db_url, settings))["gmail"]
+    assert (health == "disabled") == (state == "disabled"), health
 
 
 async def channels_health(db_url: str, settings: Settings) -> dict[str, str]:

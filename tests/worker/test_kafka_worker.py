@@ -540,3 +540,33 @@ async def test_replies_waiting_for_a_provider_outage_do_not_hold_up_answers(
                 "AND direction = 'outbound' AND delivery_status = 'queued'"
             )
     assert waiting > 0 and fake.delivered == []
+
+
+async def test_refused_credentials_disable_the_channel_and_kafka_replies_wait_then_go_once(
+    kb_pool: asyncpg.Pool, kb_db_url: str, embedder: Embedder, kafka_env: dict[str, str]
+) -> None:
+    async with FakeTwilio(TWILIO["TWILIO_ACCOUNT_SID"], TWILIO["TWILIO_AUTH_TOKEN"]) as fake:
+        env = {
+            **kafka_env,
+            **TWILIO,
+            "TWILIO_API_BASE": fake.base_url,
+            "FTE_CHANNEL_PROBE_SECONDS": "1",
+        }
+        fake.fail(401)  # our token refused once (then rotated back by the account's owner)
+        async with running_worker(kb_pool, kb_db_url, embedder, "w1", make_settings(**env)):
+            ticket_id = await whatsapp_question(kb_pool)
+            await eventually(lambda: all_answered(kb_pool, 1), 60, "the answer")
+            await eventually(lambda: all_delivered(kb_pool), 60, "the reply sent after the probe")
+        async with kb_pool.acquire() as conn:
+            dead = await conn.fetchval("SELECT count(*) FROM dead_letters")
+            state = await conn.fetchrow("SELECT * FROM channel_state WHERE channel = 'whatsapp'")
+            parts = await conn.fetchval(
+                "SELECT count(*) FROM messages WHERE ticket_id = $1 AND direction = 'outbound'",
+                ticket_id,
+            )
+    assert dead == 0
+    # Disabled by the refusal, enabled by the delivery that went through: one 401, each part
+    # sent once.
+    assert state is not None and state["disabled_at"] is None
+    assert state["changed_by"] == "delivery by w1"
+    assert [r.status for r in fake.requests] == [401] + [201] * parts

@@ -1,10 +1,9 @@
-"""Text helpers the channel adapters use to dress a reply: plain text from Markdown, greetings."""
+"""Text helpers the channel adapters use to dress a reply: plain text from Markdown, greetings,
+splitting. Each channel's own format is its adapter's `format_reply`."""
 
 from __future__ import annotations
 
 import re
-
-from fte.channels.base import Reply
 
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
@@ -61,41 +60,3 @@ def split_text(text: str, limit: int) -> list[str]:
     if current.strip():
         parts.append(current.strip())
     return parts
-
-
-WHATSAPP_LIMIT = 1600  # Twilio's maximum body for one WhatsApp message
-
-
-def email_reply(
-    body: str, customer_name: str | None, ticket_number: int, company: str, sources: list[str]
-) -> str:
-    """Greeting, answer, where it comes from, an invitation to reply, sign-off, reference."""
-    parts = [greeting(customer_name), body]
-    if sources:
-        parts.append("This comes from our help centre: " + "; ".join(sources) + ".")
-    parts.append("If this does not solve it, just reply to this email and we will help.")
-    parts.append(f"Best regards,\n{company} Support")
-    parts.append(f"Ticket reference: #{ticket_number}")
-    return "\n\n".join(parts)
-
-
-def email_parts(reply: Reply, company: str) -> list[str]:
-    """A reply as an email channel sends it: one body."""
-    return [
-        email_reply(
-            reply.body,
-            reply.customer_name,
-            reply.ticket_number,
-            company,
-            [c.title for c in reply.citations],
-        )
-    ]
-
-
-def whatsapp_reply(body: str, customer_name: str | None, sources: list[str]) -> list[str]:
-    """Short plain text: a one-line greeting, the answer, the source; split at 1,600 chars."""
-    name = first_name(customer_name)
-    text = (f"Hi {name}! " if name else "Hi! ") + body
-    if sources:
-        text += "\n\n(From our help article: " + "; ".join(sources) + ")"
-    return split_text(text, WHATSAPP_LIMIT)

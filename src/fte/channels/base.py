@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import abc
+import asyncio
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+import asyncpg
+from fastapi import APIRouter, Request
+
+from fte.config import Settings
+from fte.errors import NotFound
 
 # How a channel proves who wrote: the address it delivered from (email, WhatsApp), the contact
 # id a signed webhook names (Chatwoot). `web_form` is one submission's own identity: the form's
@@ -109,8 +118,28 @@ class DeliveryRejected(Exception):
     help, and the provider itself is up."""
 
 
+# A job a channel runs beside the worker (a mailbox poller, a watch renewal): it runs until the
+# event is set.
+BackgroundTask = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a channel's own doctor check saw of its provider; `fte doctor` prints it."""
+
+    status: Literal["PASS", "WARN", "FAIL"]
+    summary: str
+    fix: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
 class ChannelAdapter(Protocol):
-    """One channel. New channels are new modules implementing this, listed in the registry."""
+    """One channel. New channels are new modules implementing this, listed in the registry.
+
+    Everything the rest of the product needs of a channel is asked here (its HTTP routes, its
+    jobs beside the worker, its doctor check, its settings, its reply format), so that adding
+    a channel is one module and one line in `registry.py`. `AdapterBase` gives the optional
+    hooks their "nothing" defaults."""
 
     name: str
     # True when the channel can show a draft to agents only (a private note): in approval mode
@@ -121,9 +150,19 @@ class ChannelAdapter(Protocol):
     sent_when_stored: bool
     # The longest message the provider takes (None: no limit); longer text goes in parts.
     max_chars: int | None
+    # The settings the channel needs, attribute of `Settings` -> environment variable: none
+    # set, the channel is not used here; some set, it is incomplete (the doctor says which).
+    required_settings: Mapping[str, str]
+    # How `fte doctor` runs `check`: fast enough for /health, and whether it reads the database.
+    check_cheap: bool
+    check_needs_database: bool
 
     def is_configured(self) -> bool:
         """True when the channel's settings are present, so it can take and send messages."""
+        ...
+
+    def unset_settings(self) -> list[str]:
+        """The environment variables still to set for the channel to work (none: complete)."""
         ...
 
     def format_reply(self, reply: Reply) -> list[str]:
@@ -134,3 +173,71 @@ class ChannelAdapter(Protocol):
         """Deliver one message part. Raises ChannelUnavailable (retry), ChannelAuthError or
         DeliveryRejected (do not retry)."""
         ...
+
+    def router(self) -> APIRouter | None:
+        """The channel's HTTP routes (webhooks, pages), mounted by the app; None: none."""
+        ...
+
+    def background_tasks(self, pool: asyncpg.Pool) -> dict[str, BackgroundTask]:
+        """The jobs the worker runs beside it while the channel is configured, by name."""
+        ...
+
+    async def check(self, pool: asyncpg.Pool | None) -> Verdict | None:
+        """What can be asked of the provider without sending anything (the doctor's check,
+        after the settings); None: nothing beyond the settings."""
+        ...
+
+
+class AdapterBase(abc.ABC):
+    """The optional hooks' defaults: no routes, no jobs, no check beyond the settings."""
+
+    name: str
+    private_notes = False
+    sent_when_stored = False
+    max_chars: int | None = None
+    required_settings: Mapping[str, str] = {}
+    check_cheap = False
+    check_needs_database = False
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def unset_settings(self) -> list[str]:
+        """The required settings not set, as environment variable names."""
+        return [env for attr, env in self.required_settings.items() if not self._set(attr)]
+
+    def is_configured(self) -> bool:
+        """Active when every required setting is set."""
+        return not self.unset_settings()
+
+    @abc.abstractmethod
+    def format_reply(self, reply: Reply) -> list[str]:
+        """The reply as this channel sends it: one or more message parts, in order."""
+
+    @abc.abstractmethod
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        """Deliver one message part (see `ChannelAdapter.send`)."""
+
+    def router(self) -> APIRouter | None:
+        """No HTTP routes."""
+        return None
+
+    def background_tasks(self, pool: asyncpg.Pool) -> dict[str, BackgroundTask]:
+        """No jobs beside the worker."""
+        return {}
+
+    async def check(self, pool: asyncpg.Pool | None) -> Verdict | None:
+        """Nothing to ask the provider."""
+        return None
+
+    def _set(self, attr: str) -> bool:
+        return bool(getattr(self.settings, attr))
+
+
+def configured_adapter(request: Request, name: str) -> ChannelAdapter:
+    """The app's adapter for channel `name`, for its webhooks: the one way they get it.
+    A channel without its settings has no webhook here (404)."""
+    adapter: ChannelAdapter | None = request.app.state.adapters.get(name)
+    if adapter is None or not adapter.is_configured():
+        raise NotFound(f"the {name} channel is not configured")
+    return adapter

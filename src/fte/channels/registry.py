@@ -1,8 +1,9 @@
-"""The channels this deployment knows, by name. Adding a channel is adding a line here."""
+"""The channels this deployment knows, by name. Adding a channel is adding a line here: the app
+mounts its routes, the worker runs its jobs, `fte doctor` checks it, through its adapter."""
 
 from __future__ import annotations
 
-from fte.channels.base import ChannelAdapter
+from fte.channels.base import AdapterBase, ChannelAdapter
 from fte.channels.chatwoot.adapter import ChatwootAdapter
 from fte.channels.gmail.adapter import GmailAdapter
 from fte.channels.imap_smtp.adapter import EmailAdapter
@@ -10,14 +11,16 @@ from fte.channels.web_form.adapter import WebFormAdapter
 from fte.channels.whatsapp_twilio.adapter import WhatsAppAdapter
 from fte.config import Settings
 
+CHANNELS: list[type[AdapterBase]] = [
+    WebFormAdapter,
+    EmailAdapter,
+    WhatsAppAdapter,
+    ChatwootAdapter,
+    GmailAdapter,
+]
+
 
 def build_registry(settings: Settings) -> dict[str, ChannelAdapter]:
     """Every channel adapter, configured from the settings."""
-    adapters: list[ChannelAdapter] = [
-        WebFormAdapter(settings),
-        EmailAdapter(settings),
-        WhatsAppAdapter(settings),
-        ChatwootAdapter(settings),
-        GmailAdapter(settings),
-    ]
+    adapters: list[ChannelAdapter] = [kind(settings) for kind in CHANNELS]
     return {adapter.name: adapter for adapter in adapters}

@@ -7,7 +7,7 @@ import logging
 import typer
 import uvicorn
 
-from fte.cli import config, customers, db, dlq, kafka, kb, sentiment, users
+from fte.cli import channels, config, customers, db, dlq, kafka, kb, sentiment, users
 from fte.cli.context import console, database_url
 from fte.cli.doctor import doctor
 from fte.cli.eval import eval_command
@@ -19,6 +19,7 @@ app = typer.Typer(
     help="Customer Success FTE: an AI customer-success employee you run yourself.",
     no_args_is_help=True,
 )
+app.add_typer(channels.app, name="channel")
 app.add_typer(config.app, name="config")
 app.add_typer(customers.app, name="customer")
 app.add_typer(db.app, name="db")

@@ -22,6 +22,8 @@ _OWN = re.compile(r"\b(my|me|i'm|i am|mine)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?\n](?:\s|$)")
 _WINDOW = 60  # characters looked at before an identity
 MAX_GIVEN = 5  # more than this in one message is a list, not the customer's own
+# A URI-style scheme before a number (`tel:`, a provider's address prefix): not the number.
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def normalise(identity: Identity) -> Identity:
@@ -37,7 +39,7 @@ def normalise(identity: Identity) -> Identity:
 def e164(text: str) -> str | None:
     """`+44 7700 900123` -> `+447700900123`; None when it is not a possible number."""
     try:
-        parsed = phonenumbers.parse(text.removeprefix("whatsapp:").strip(), None)
+        parsed = phonenumbers.parse(_SCHEME.sub("", text.strip()).strip(), None)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_possible_number(parsed):

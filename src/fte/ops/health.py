@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from typing import Any
 
 import asyncpg
@@ -15,12 +16,18 @@ CHECK_TIMEOUT = 1.5  # /health must answer within 2 s even when the database han
 
 
 def channel_state(
-    adapter: ChannelAdapter, breakers: dict[str, str], problems: dict[str, str] | None = None
+    adapter: ChannelAdapter,
+    breakers: dict[str, str],
+    problems: dict[str, str] | None = None,
+    disabled: Collection[str] = (),
 ) -> str:
-    """`inactive` (not configured), `degraded` (its delivery breaker is not closed, or the
-    adapter reports a problem of its own), `active`."""
+    """`inactive` (not configured), `disabled` (the provider refused our credentials),
+    `degraded` (its delivery breaker is not closed, or the adapter reports a problem of its
+    own), `active`."""
     if not adapter.is_configured():
         return "inactive"
+    if adapter.name in disabled:
+        return "disabled"
     if breakers.get(adapter.name, "closed") != "closed" or adapter.name in (problems or {}):
         return "degraded"
     return "active"
@@ -58,12 +65,14 @@ async def health_report(
     db_ok = results["database"].status != Status.FAIL
     breakers = results["queue"].data.get("breakers", {})
     problems = _channel_problems(results)
+    disabled = results["channels"].data.get("disabled", {})
     report: dict[str, Any] = {
         "status": "ok" if db_ok else "down",
         "database": "active" if db_ok else "inactive",
         "queue": _queue(results),
         "channels": {
-            name: channel_state(adapter, breakers, problems) for name, adapter in adapters.items()
+            name: channel_state(adapter, breakers, problems, disabled)
+            for name, adapter in adapters.items()
         },
     }
     workers = results.get("workers")
@@ -78,6 +87,8 @@ async def health_report(
         }
     if problems:
         report["channel_problems"] = problems
+    if disabled:
+        report["channels_disabled"] = disabled
     if db_ok:  # this API process's connection pool, for `fte doctor` and dashboards
         data = results["database"].data
         report["pool"] = {"in_use": data["pool_in_use"], "max": data["pool_max"]}

@@ -9,6 +9,7 @@ import asyncpg
 
 from fte.bus import postgres_queue as queue
 from fte.bus.dead_letters import error_text
+from fte.channels import state as channel_state
 from fte.channels.base import (
     ChannelAdapter,
     ChannelAuthError,
@@ -52,6 +53,8 @@ class DeliveryWorker:
         self.name = name or worker_id()
         self.sender = sender or Sender(settings)
         self._recorded: dict[str, str] = {}
+        # Channels disabled (refused credentials) as of this batch, with why.
+        self._disabled: dict[str, str] = {}
 
     async def run_once(self) -> int:
         """Claim and deliver one batch; the number of jobs claimed."""
@@ -74,6 +77,8 @@ class DeliveryWorker:
         ids = [uuid.UUID(job.payload["message_id"]) for job in jobs]
         async with connection(self.pool) as conn:
             messages = await outbound.load_outbound(conn, ids)
+            disabled = await channel_state.disabled(conn)
+        self._disabled = {name: row["reason"] or "" for name, row in disabled.items()}
         # A claim holds one job per conversation; a Kafka batch may hold several, in order.
         await in_order_per_key(
             [(job, messages.get(message_id)) for job, message_id in zip(jobs, ids, strict=True)],
@@ -95,6 +100,10 @@ class DeliveryWorker:
             async with connection(self.pool) as conn:
                 await queue.complete(conn, job.id)
             return
+        if await self._waits(row["channel"]):
+            reason = f"channel {row['channel']} disabled: {self._disabled[row['channel']]}"
+            await self._postpone(job, reason, self.settings.channel_probe_seconds)
+            return
         try:
             adapter = self._adapter(row["channel"])
             try:
@@ -106,7 +115,11 @@ class DeliveryWorker:
         except CircuitOpenError as exc:
             await self._postpone(job, str(exc), max(exc.retry_in, 0.05))
             return
-        except (ChannelAuthError, DeliveryRejected, Permanent) as exc:
+        except ChannelAuthError as exc:
+            DELIVERY_FAILURES.labels(row["channel"]).inc()
+            await self._refused(job, message_id, row["channel"], exc)
+            return
+        except (DeliveryRejected, Permanent) as exc:
             DELIVERY_FAILURES.labels(row["channel"]).inc()
             await self._fail(job, message_id, exc, final=True)
             return
@@ -117,6 +130,31 @@ class DeliveryWorker:
             )
             return
         await self._sent(job, message_id, receipt)
+        if self._disabled.pop(row["channel"], None) is not None:
+            async with transaction(self.pool) as conn:
+                await channel_state.enable(conn, row["channel"], f"delivery by {self.name}", TOPIC)
+
+    async def _waits(self, channel: str) -> bool:
+        """True when the channel is disabled and this is not the one delivery let through to
+        see whether its credentials work again."""
+        if channel not in self._disabled:
+            return False
+        async with connection(self.pool) as conn:
+            probe = await channel_state.claim_probe(
+                conn, channel, self.settings.channel_probe_seconds
+            )
+        return not probe
+
+    async def _refused(
+        self, job: queue.Job, message_id: uuid.UUID, channel: str, exc: ChannelAuthError
+    ) -> None:
+        """The provider refused our credentials: the channel is disabled, this reply waits."""
+        error = error_text(exc)
+        async with transaction(self.pool) as conn:
+            await channel_state.disable(conn, channel, str(exc), self.name)
+            await outbound.record_error(conn, message_id, error)
+        self._disabled[channel] = str(exc)
+        await self._postpone(job, error, self.settings.channel_probe_seconds)
 
     async def _record_breaker(self, channel: str) -> None:
         """Write the breaker's state where /health reads it, when it changed."""

@@ -13,8 +13,6 @@ from fte.agent.responders.local import LocalResponder
 from fte.agent.responders.openai_compatible import OpenAICompatibleResponder
 from fte.agent.sentiment_cache import SentimentSource
 from fte.bus import kafka
-from fte.channels.gmail.watch import WatchRenewer
-from fte.channels.imap_smtp.poller import MailboxPoller
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import create_pool
@@ -84,10 +82,10 @@ async def run_worker(settings: Settings, database_url: str) -> None:
         # Each job beside the worker is watched: one that dies stops the process, which exits
         # non-zero (BackgroundTaskDied) so that `fte up` or Kubernetes restarts it.
         jobs = Watchdog(stop)
-        if adapters["email"].is_configured():
-            jobs.spawn(MailboxPoller(pool, settings).run(stop), "mailbox-poller")
-        if adapters["gmail"].is_configured():
-            jobs.spawn(WatchRenewer(pool, settings).run(stop), "gmail-watch")
+        for adapter in adapters.values():
+            if adapter.is_configured():
+                for name, task in adapter.background_tasks(pool).items():
+                    jobs.spawn(task(stop), name)
         redriver = jobs.spawn(Redriver(pool, settings, adapters).run(stop), "redrive")
         jobs.spawn(Heartbeat(pool, settings).run(stop), "heartbeat")
         try:

@@ -4,40 +4,70 @@ drafts in approval mode go in as private notes, seen by agents only."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import asyncpg
 import httpx
+from fastapi import APIRouter
 
 from fte.agent.formatting import greeting
 from fte.channels.base import (
+    AdapterBase,
     ChannelAuthError,
     ChannelUnavailable,
     DeliveryReceipt,
     DeliveryRejected,
     OutboundMessage,
     Reply,
+    Verdict,
 )
-from fte.config import Settings
+
+CHECK_TIMEOUT_SECONDS = 5.0
 
 
-class ChatwootAdapter:
+class ChatwootAdapter(AdapterBase):
     """Plain paragraphs, as an agent would type them in the Chatwoot inbox."""
 
     name = "chatwoot"
     private_notes = True
-    sent_when_stored = False
-    max_chars: int | None = None
+    required_settings: Mapping[str, str] = {
+        "chatwoot_base_url": "CHATWOOT_BASE_URL",
+        "chatwoot_api_token": "CHATWOOT_API_TOKEN",
+        "chatwoot_account_id": "CHATWOOT_ACCOUNT_ID",
+        "chatwoot_webhook_secret": "CHATWOOT_WEBHOOK_SECRET",
+    }
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def router(self) -> APIRouter:
+        """The webhook: customers' messages, approvals, conversation status changes."""
+        from fte.channels.chatwoot.webhook import router
 
-    def is_configured(self) -> bool:
-        """Active when the base URL, API token, account and webhook secret are set."""
+        return router
+
+    async def check(self, pool: asyncpg.Pool | None) -> Verdict:
+        """The API token accepted (GET /api/v1/profile)."""
         s = self.settings
-        return bool(
-            s.chatwoot_base_url
-            and s.chatwoot_api_token
-            and s.chatwoot_account_id
-            and s.chatwoot_webhook_secret
-        )
+        assert s.chatwoot_base_url is not None and s.chatwoot_api_token is not None
+        url = s.chatwoot_base_url.rstrip("/") + "/api/v1/profile"
+        try:
+            async with httpx.AsyncClient(timeout=CHECK_TIMEOUT_SECONDS) as client:
+                r = await client.get(url, headers={"api_access_token": s.chatwoot_api_token})
+        except httpx.HTTPError as exc:
+            return Verdict(
+                "FAIL",
+                f"{s.chatwoot_base_url} unreachable ({type(exc).__name__})",
+                "check CHATWOOT_BASE_URL and the network; Chatwoot's status",
+            )
+        if r.status_code in (401, 403):
+            return Verdict(
+                "FAIL",
+                f"Chatwoot refused the API token ({r.status_code})",
+                "set CHATWOOT_API_TOKEN to an agent's or bot's current access token",
+            )
+        if r.status_code != 200:
+            return Verdict(
+                "WARN", f"Chatwoot answered {r.status_code}", "Chatwoot's status; it may recover"
+            )
+        return Verdict("PASS", "API token accepted")
 
     def format_reply(self, reply: Reply) -> list[str]:
         """One message: greeting, the answer, the article it comes from."""

@@ -22,8 +22,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from fte.auth.rate_limit import webhook_limit
-from fte.channels.base import ChannelAdapter
-from fte.channels.chatwoot.adapter import ChatwootAdapter
+from fte.channels.base import ChannelAdapter, configured_adapter
 from fte.channels.chatwoot.schemas import (
     CHANNEL,
     Approval,
@@ -35,7 +34,7 @@ from fte.channels.chatwoot.schemas import (
 from fte.config import Settings, SettingsDep
 from fte.db import PoolDep, transaction
 from fte.desk import service as desk
-from fte.errors import FteError, NotFound
+from fte.errors import FteError
 from fte.intake.service import file_inbound
 from fte.kit import secrets as secret
 from fte.tickets import service as ticket_service
@@ -80,8 +79,7 @@ def _verify(request: Request, body: bytes, settings: Settings) -> None:
 )
 async def webhook(request: Request, pool: PoolDep, settings: SettingsDep) -> JSONResponse:
     """Chatwoot's events: customers' messages, conversation status changes."""
-    if not ChatwootAdapter(settings).is_configured():
-        raise NotFound("the chatwoot channel is not configured")
+    adapter = configured_adapter(request, CHANNEL)
     body = await request.body()
     _verify(request, body, settings)
     payload = parse(body)
@@ -90,7 +88,7 @@ async def webhook(request: Request, pool: PoolDep, settings: SettingsDep) -> JSO
         approved = approval(payload)
         message = None if approved else inbound_message(payload)
         if approved is not None:
-            result.update(await _approve(request, pool, settings, approved))
+            result.update(await _approve(adapter, pool, approved))
         elif message is None:
             result["ignored"] = "not a customer's message"
         else:
@@ -110,12 +108,8 @@ async def webhook(request: Request, pool: PoolDep, settings: SettingsDep) -> JSO
     return JSONResponse(result)
 
 
-async def _approve(
-    request: Request, pool: PoolDep, settings: Settings, approved: Approval
-) -> dict[str, Any]:
+async def _approve(adapter: ChannelAdapter, pool: PoolDep, approved: Approval) -> dict[str, Any]:
     """Publish the draft a Chatwoot agent approved, through the delivery queue; once only."""
-    adapters: dict[str, ChannelAdapter] = request.app.state.adapters
-    adapter = adapters.get(CHANNEL) or ChatwootAdapter(settings)
     # Our messages are stored under `out:{Chatwoot's id}` (the adapter's receipt).
     note = f"out:{approved.in_reply_to}" if approved.in_reply_to else None
     async with transaction(pool) as conn:

@@ -5,11 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Mapping
 
-from fte.agent.formatting import email_parts
-from fte.channels.base import DeliveryReceipt, DeliveryRejected, OutboundMessage, Reply
+import asyncpg
+from fastapi import APIRouter
+
+from fte.channels.base import (
+    AdapterBase,
+    BackgroundTask,
+    DeliveryReceipt,
+    DeliveryRejected,
+    OutboundMessage,
+    Reply,
+    Verdict,
+)
 from fte.channels.gmail.client import GmailClient
-from fte.channels.imap_smtp.adapter import build_reply
+from fte.channels.gmail.watch import WatchRenewer, watch_status
+from fte.channels.imap_smtp.adapter import build_reply, email_parts
 from fte.channels.imap_smtp.schemas import message_ids
 from fte.config import Settings
 
@@ -17,16 +29,24 @@ from fte.config import Settings
 THREAD_HEADERS = ["Message-ID", "References", "Subject"]
 
 
-class GmailAdapter:
+RENEW_FIX = "POST /gmail/setup-watch with an admin API key (runbook: Gmail watch expired)"
+
+
+class GmailAdapter(AdapterBase):
     """Greeting, answer, sign-off and the ticket reference, as an email."""
 
     name = "gmail"
-    private_notes = False
-    sent_when_stored = False
-    max_chars: int | None = None
+    required_settings: Mapping[str, str] = {
+        "gmail_credentials_file": "GMAIL_CREDENTIALS_FILE",
+        "gmail_pubsub_topic": "GMAIL_PUBSUB_TOPIC",
+        "gmail_address": "GMAIL_ADDRESS",
+    }
+    # The watch's expiry is one query: /health shows a watch about to lapse.
+    check_cheap = True
+    check_needs_database = True
 
     def __init__(self, settings: Settings):
-        self.settings = settings
+        super().__init__(settings)
         self._client: GmailClient | None = None
 
     @property
@@ -36,13 +56,43 @@ class GmailAdapter:
             self._client = GmailClient(self.settings)
         return self._client
 
-    def is_configured(self) -> bool:
-        """Active when the credentials, the topic, the mailbox and a push check are set."""
-        s = self.settings
-        verified = bool(s.gmail_push_token or s.gmail_push_audience)
-        return bool(
-            s.gmail_credentials_file and s.gmail_pubsub_topic and s.gmail_address and verified
-        )
+    def unset_settings(self) -> list[str]:
+        """The credentials, the topic, the mailbox, and one way to verify pushes."""
+        unset = super().unset_settings()
+        if not (self.settings.gmail_push_token or self.settings.gmail_push_audience):
+            unset.append("GMAIL_PUSH_TOKEN or GMAIL_PUSH_AUDIENCE")
+        return unset
+
+    def router(self) -> APIRouter:
+        """Pub/Sub push in, and the admin's watch set-up."""
+        from fte.channels.gmail.webhook import router
+
+        return router
+
+    def background_tasks(self, pool: asyncpg.Pool) -> dict[str, BackgroundTask]:
+        """The watch renewal (and the catch-up read after it)."""
+        return {"gmail-watch": WatchRenewer(pool, self.settings).run}
+
+    async def check(self, pool: asyncpg.Pool | None) -> Verdict:
+        """The Gmail push watch: set up, and more than a day from expiry (workers renew it)."""
+        assert pool is not None and self.settings.gmail_address is not None
+        async with pool.acquire() as conn:
+            status = await watch_status(conn, self.settings.gmail_address.lower())
+        if status is None:
+            return Verdict("FAIL", "no Gmail watch: no mail is pushed", RENEW_FIX)
+        data = {"expires_at": status.expires_at.isoformat(), "seconds_left": status.seconds_left}
+        until = f"{status.expires_at:%Y-%m-%d %H:%M} UTC"
+        if status.seconds_left <= 0:
+            return Verdict("FAIL", f"the Gmail watch expired at {until}", RENEW_FIX, data)
+        if status.needs_renewal:
+            return Verdict(
+                "WARN",
+                f"the Gmail watch expires at {until}",
+                "a running worker renews it within FTE_GMAIL_WATCH_CHECK_SECONDS; if not, "
+                + RENEW_FIX,
+                data,
+            )
+        return Verdict("PASS", f"watch until {until}", data=data)
 
     def format_reply(self, reply: Reply) -> list[str]:
         """One email body."""

@@ -16,12 +16,15 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from prometheus_client import Gauge
 
+from fte.channels import state
 from fte.channels.base import ChannelAuthError, ChannelUnavailable
 from fte.channels.gmail import repository
 from fte.channels.gmail.client import GmailClient
+from fte.channels.gmail.schemas import CHANNEL
 from fte.channels.gmail.sync import sync_mailbox
 from fte.config import Settings
 from fte.db import transaction
+from fte.delivery.service import TOPIC as DELIVER
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +101,24 @@ class WatchRenewer:
         await self.renew_if_due()
         await sync_mailbox(self.pool, self.client, self.mailbox)
 
+    async def _credentials_work(self) -> None:
+        """Gmail took our credentials: a channel they had disabled is enabled again."""
+        async with self.pool.acquire() as conn:
+            disabled = CHANNEL in await state.disabled(conn)
+        if disabled:
+            async with transaction(self.pool) as conn:
+                await state.enable(conn, CHANNEL, "gmail watch renewal", DELIVER)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Check every FTE_GMAIL_WATCH_CHECK_SECONDS until `stop` is set; failures are logged."""
         while not stop.is_set():
             try:
                 await self.run_once()
+                await self._credentials_work()
             except ChannelAuthError as exc:
                 log.error("gmail watch on %s: credentials refused: %s", self.mailbox, exc)
+                async with transaction(self.pool) as conn:
+                    await state.disable(conn, CHANNEL, str(exc), "gmail watch renewal")
             except (ChannelUnavailable, OSError, asyncpg.PostgresError) as exc:
                 log.warning("gmail watch on %s: renewal or catch-up failed: %s", self.mailbox, exc)
             except Exception:

@@ -15,15 +15,20 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel
 
 from fte.auth.dependencies import AdminDep
-from fte.channels.base import ChannelAuthError, ChannelUnavailable, DeliveryRejected
+from fte.channels.base import (
+    ChannelAuthError,
+    ChannelUnavailable,
+    DeliveryRejected,
+    configured_adapter,
+)
 from fte.channels.gmail.adapter import GmailAdapter
 from fte.channels.gmail.push_auth import verify_push
-from fte.channels.gmail.schemas import parse_push
+from fte.channels.gmail.schemas import CHANNEL, parse_push
 from fte.channels.gmail.sync import sync_mailbox
 from fte.channels.gmail.watch import setup_watch
 from fte.config import Settings, SettingsDep
 from fte.db import PoolDep
-from fte.errors import NotFound, ServiceUnavailable
+from fte.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 # Whatever Gmail answers that is not the mail: not our caller's fault, so never a 4xx or a 500.
@@ -44,10 +49,8 @@ class WatchOut(BaseModel):
 
 
 def _adapter(request: Request, settings: Settings) -> GmailAdapter:
-    adapter = request.app.state.adapters.get("gmail")
-    if not isinstance(adapter, GmailAdapter) or not adapter.is_configured():
-        raise NotFound("the gmail channel is not configured")
-    assert settings.gmail_address is not None
+    adapter = configured_adapter(request, CHANNEL)
+    assert isinstance(adapter, GmailAdapter) and settings.gmail_address is not None
     return adapter
 
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from urllib.parse import unquote, urlsplit
 
-from fte.agent.formatting import email_parts
+import asyncpg
+
+from fte.agent.formatting import greeting
 from fte.channels.base import (
+    AdapterBase,
+    BackgroundTask,
     ChannelAuthError,
     ChannelUnavailable,
     DeliveryReceipt,
@@ -20,24 +25,49 @@ from fte.channels.base import (
     Reply,
 )
 from fte.channels.imap_smtp.schemas import message_ids
-from fte.config import Settings
 
 
-class EmailAdapter:
+def email_reply(
+    body: str, customer_name: str | None, ticket_number: int, company: str, sources: list[str]
+) -> str:
+    """Greeting, answer, where it comes from, an invitation to reply, sign-off, reference."""
+    parts = [greeting(customer_name), body]
+    if sources:
+        parts.append("This comes from our help centre: " + "; ".join(sources) + ".")
+    parts.append("If this does not solve it, just reply to this email and we will help.")
+    parts.append(f"Best regards,\n{company} Support")
+    parts.append(f"Ticket reference: #{ticket_number}")
+    return "\n\n".join(parts)
+
+
+def email_parts(reply: Reply, company: str) -> list[str]:
+    """A reply as an email channel sends it: one body."""
+    return [
+        email_reply(
+            reply.body,
+            reply.customer_name,
+            reply.ticket_number,
+            company,
+            [c.title for c in reply.citations],
+        )
+    ]
+
+
+class EmailAdapter(AdapterBase):
     """Greeting, answer, sign-off and the ticket reference."""
 
     name = "email"
-    private_notes = False
-    sent_when_stored = False
-    max_chars: int | None = None
+    required_settings: Mapping[str, str] = {
+        "imap_url": "IMAP_URL",
+        "smtp_url": "SMTP_URL",
+        "email_from": "EMAIL_FROM",
+    }
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def background_tasks(self, pool: asyncpg.Pool) -> dict[str, BackgroundTask]:
+        """The mailbox poller (IDLE where the server offers it)."""
+        from fte.channels.imap_smtp.poller import MailboxPoller
 
-    def is_configured(self) -> bool:
-        """Active when the mailbox, the SMTP server and our address are set."""
-        s = self.settings
-        return bool(s.imap_url and s.smtp_url and s.email_from)
+        return {"mailbox-poller": MailboxPoller(pool, self.settings).run}
 
     def format_reply(self, reply: Reply) -> list[str]:
         """One email body."""

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
+from fastapi import APIRouter
+
 from fte.agent.formatting import greeting
-from fte.channels.base import DeliveryReceipt, OutboundMessage, Reply
-from fte.config import Settings
+from fte.channels.base import AdapterBase, DeliveryReceipt, OutboundMessage, Reply
 
 
-class WebFormAdapter:
-    """Always configured: the web form is served by the API itself."""
+class WebFormAdapter(AdapterBase):
+    """Always configured: the web form is served by the API itself (no settings needed)."""
 
     name = "web_form"
-    private_notes = False
     sent_when_stored = True
-    max_chars: int | None = None
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def router(self) -> APIRouter:
+        """The form's page, its static files, the submit endpoint and the status view."""
+        from fte.channels.web_form.webhook import router
 
-    def is_configured(self) -> bool:
-        """The form needs no provider settings."""
-        return True
+        return router
 
     def format_reply(self, reply: Reply) -> list[str]:
         """Plain paragraphs: greeting, the answer, the article it comes from."""

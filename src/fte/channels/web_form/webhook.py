@@ -11,6 +11,7 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from fte.auth.rate_limit import form_limit
@@ -30,6 +31,7 @@ router = APIRouter(tags=["web form"])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # The page's script and styles: files, since the Content-Security-Policy allows no inline code.
 STATIC = Path(__file__).parent / "static"
+router.mount("/support/static", StaticFiles(directory=STATIC), name="support-static")
 
 IdempotencyKey = Annotated[
     str | None,

@@ -12,16 +12,16 @@ from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
 
 from fte.auth.rate_limit import webhook_limit
-from fte.channels.whatsapp_twilio.adapter import STATUS_PATH, WhatsAppAdapter
+from fte.channels.base import configured_adapter
+from fte.channels.whatsapp_twilio.adapter import STATUS_PATH, WEBHOOK_PATH
 from fte.channels.whatsapp_twilio.schemas import CHANNEL, inbound_message, status_update
 from fte.config import Settings, SettingsDep
 from fte.db import PoolDep, transaction
 from fte.delivery import repository as delivery
-from fte.errors import FteError, InvalidField, NotFound
+from fte.errors import FteError, InvalidField
 from fte.intake.service import file_inbound
 
 router = APIRouter(tags=["whatsapp"])
-WEBHOOK_PATH = "/whatsapp/webhook"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 _FORM = "application/x-www-form-urlencoded"
 
@@ -31,8 +31,7 @@ class BadSignature(FteError):
 
 
 async def _verified_params(request: Request, settings: Settings) -> dict[str, str]:
-    if not WhatsAppAdapter(settings).is_configured():
-        raise NotFound("the whatsapp channel is not configured")
+    configured_adapter(request, CHANNEL)
     if not request.headers.get("content-type", "").startswith(_FORM):
         raise InvalidField("Content-Type", f"must be {_FORM}")
     try:

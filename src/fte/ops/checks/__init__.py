@@ -6,6 +6,7 @@ and add one line here.
 
 from __future__ import annotations
 
+from fte.channels.registry import CHANNELS
 from fte.ops.checks import bus, channels, database, llm, system, work
 from fte.ops.checks.base import Check, Context, Result, Status, run_checks
 
@@ -18,10 +19,8 @@ CHECKS: list[Check] = [
     Check("kafka", bus.check_kafka, cheap=True, needs_database=False),
     Check("kafka_topics", bus.check_kafka_topics, needs_database=False),
     Check("llm", llm.check_llm, needs_database=False),
-    Check("channel_whatsapp", channels.check_whatsapp, needs_database=False),
-    Check("channel_chatwoot", channels.check_chatwoot, needs_database=False),
-    Check("channel_email", channels.check_email, needs_database=False),
-    Check("channel_gmail", channels.check_gmail, cheap=True),
+    *channels.checks_for(CHANNELS),
+    Check("channels", channels.check_disabled, cheap=True),
     Check("embedding_model", system.check_embedding_model, needs_database=False, timeout=180),
     Check("workers", work.check_workers, cheap=True),
     Check("stuck_tickets", work.check_stuck_tickets),
