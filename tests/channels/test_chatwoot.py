@@ -3,7 +3,6 @@ server speaking Chatwoot's messages API."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import time
@@ -30,6 +29,7 @@ from tests.conftest import make_settings, serve_app
 from tests.fixtures.db import row_counts
 from tests.fixtures.fake_chatwoot import FakeChatwoot
 from tests.fixtures.replies import queue_replies
+from tests.fixtures.waiting import eventually
 
 SECRET = "chatwoot-webhook-secret"
 TOKEN = "chatwoot-api-token"
@@ -396,11 +396,12 @@ async def test_chatwoot_down_opens_the_breaker_then_a_dead_letter_that_replays_o
         async with transaction(pool) as conn:
             assert await dead_letters.replay(conn, dead[0]["id"])
             assert not await dead_letters.replay(conn, dead[0]["id"])  # replayed once
-        for _ in range(50):  # refused while open, then the half-open probe goes through
+
+        async def probed() -> bool:  # refused while open, then the half-open probe goes through
             await worker.run_once()
-            if fake.posted:
-                break
-            await asyncio.sleep(0.05)
+            return bool(fake.posted)
+
+        await eventually(probed, 10, "the half-open probe delivered")
         await drain(worker)
     assert [p.body["content"] for p in fake.posted] == ["hello"]
     assert worker.sender.breaker("chatwoot").state == "closed"

@@ -35,6 +35,7 @@ from tests.fixtures.mail_servers import (
 from tests.fixtures.processes import free_port
 from tests.fixtures.replies import queue_replies
 from tests.fixtures.rfc5322 import check_headers, msg_ids
+from tests.fixtures.waiting import eventually
 
 SUPPORT = "support@cloudsync.example"
 
@@ -140,12 +141,12 @@ async def test_end_to_end_one_threaded_reply_over_smtp_after_a_421(
 async def _filed(pool: asyncpg.Pool, count: int, within: float) -> float:
     """Seconds until `count` inbound messages are filed; fails after `within`."""
     start = time.monotonic()
-    while time.monotonic() - start < within:
-        async with pool.acquire() as conn:
-            if await conn.fetchval("SELECT count(*) FROM messages") >= count:
-                return time.monotonic() - start
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{count} messages not filed within {within} s")
+
+    async def filed() -> bool:
+        return bool(await pool.fetchval("SELECT count(*) FROM messages") >= count)
+
+    await eventually(filed, within, f"{count} messages filed")
+    return time.monotonic() - start
 
 
 async def test_new_mail_is_filed_within_a_second_while_idling(pool: asyncpg.Pool) -> None:
@@ -312,11 +313,12 @@ async def test_smtp_down_opens_the_breaker_then_a_dead_letter_that_replays_once(
         async with transaction(pool) as conn:
             assert await dead_letters.replay(conn, dead["id"])
             assert not await dead_letters.replay(conn, dead["id"])
-        for _ in range(50):  # refused while open, then the half-open probe goes through
+
+        async def probed() -> bool:  # refused while open, then the half-open probe goes through
             await worker.run_once()
-            if smtp.messages:
-                break
-            await asyncio.sleep(0.05)
+            return bool(smtp.messages)
+
+        await eventually(probed, 10, "the half-open probe delivered")
         await drain(worker)
     (reply,) = smtp.messages
     assert reply["In-Reply-To"] == "<first-1@example.com>"
@@ -355,9 +357,16 @@ async def test_a_wrong_mailbox_password_files_nothing_and_is_reported(
         with pytest.raises(imaplib.IMAP4.error):
             await poller.poll_once()
         stop = asyncio.Event()
+        before = len(caplog.records)
         task = asyncio.create_task(poller.run(stop))
-        await asyncio.sleep(1)
+
+        def reported() -> bool:
+            logged = caplog.records[before:]
+            return any(r.name == "fte.channels.imap_smtp.poller" for r in logged)
+
+        await eventually(reported, 10, "the failed read reported")
+        assert not task.done()  # the worker keeps going, and stops when told
         stop.set()
-        await asyncio.wait_for(task, 5)  # the worker keeps going, and stops when told
+        await asyncio.wait_for(task, 5)
     assert "demouser@127.0.0.1" in caplog.text and "not-the-pass-7x" not in caplog.text
     assert (await row_counts(pool))["messages"] == 0

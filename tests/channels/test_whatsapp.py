@@ -3,7 +3,6 @@ real `twilio` client to a local server speaking Twilio's REST API."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import urlencode
@@ -26,6 +25,7 @@ from tests.conftest import make_settings, serve_app
 from tests.fixtures.db import row_counts
 from tests.fixtures.fake_twilio import FakeTwilio
 from tests.fixtures.replies import queue_replies
+from tests.fixtures.waiting import eventually
 
 SID = "AC" + "a" * 32
 TOKEN = "twilio-auth-token"
@@ -251,12 +251,11 @@ async def test_twilio_down_opens_the_breaker_then_a_dead_letter_that_replays_onc
 
 
 async def _until_delivered(worker: DeliveryWorker, fake: FakeTwilio) -> None:
-    for _ in range(50):
+    async def delivered() -> bool:
         await worker.run_once()
-        if fake.delivered:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("never delivered")
+        return bool(fake.delivered)
+
+    await eventually(delivered, 10, "a delivery")
 
 
 async def test_status_callbacks_update_the_message(db_url: str, pool: asyncpg.Pool) -> None:

@@ -38,6 +38,7 @@ from tests.fixtures.fake_gmail import FakeGmail
 from tests.fixtures.fake_openai import FakeOpenAI, completion, error
 from tests.fixtures.kafka import kafka_env, tansu  # noqa: F401 (fixtures)
 from tests.fixtures.processes import free_port, start_worker
+from tests.fixtures.waiting import eventually
 
 Checks = dict[str, dict[str, Any]]
 
@@ -84,10 +85,9 @@ class LiveWorker:
 @pytest.fixture(autouse=True)
 async def live_worker(db: asyncpg.Pool) -> AsyncIterator[LiveWorker]:
     worker = LiveWorker(db)
-    for _ in range(1000):  # its first beat is in
-        if await db.fetchval("SELECT count(*) FROM worker_heartbeats"):
-            break
-        await asyncio.sleep(0.01)
+    await eventually(
+        lambda: db.fetchval("SELECT count(*) FROM worker_heartbeats"), 10, "its first beat"
+    )
     yield worker
     await worker.stop()
 
@@ -165,13 +165,16 @@ async def test_database_stopped_then_back(
         assert "runbook" in checks["database"]["fix"]
     finally:
         await asyncio.to_thread(server.start)
-    deadline = asyncio.get_running_loop().time() + 20
-    while True:  # the API's pool reconnects by itself
-        code, checks = await run_doctor(server, api, tmp_path)
-        if code == 0 or asyncio.get_running_loop().time() > deadline:
-            break
-        await asyncio.sleep(0.5)
-    assert failing(checks) == {} and code == 0
+    last: dict[str, Any] = {}
+
+    async def healthy() -> bool:  # the API's pool reconnects by itself
+        code, last["checks"] = await run_doctor(server, api, tmp_path)
+        return code == 0
+
+    try:
+        await eventually(healthy, 20, "a passing doctor", every=0.5)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {failing(last['checks'])}") from None
 
 
 async def test_llm_dead_port_bad_key_rate_limit_then_working(
@@ -226,12 +229,16 @@ async def _workers(api: str) -> dict[str, Any]:
 
 
 async def _until_alive(api: str, alive: int) -> dict[str, Any]:
-    for _ in range(1200):
-        workers = await _workers(api)
-        if workers["alive"] == alive:
-            return workers
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"never {alive} alive: {workers}")
+    seen: dict[str, Any] = {}
+
+    async def counted() -> dict[str, Any] | None:
+        seen.update(await _workers(api))
+        return seen if seen["alive"] == alive else None
+
+    try:
+        return await eventually(counted, 120, f"{alive} workers alive", every=0.1)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {seen}") from None
 
 
 async def test_a_killed_worker_is_seen_dead_and_fails_the_doctor_while_work_waits(
