@@ -23,6 +23,7 @@ from fte.channels.whatsapp_twilio.schemas import inbound_message
 from fte.intake.service import file_inbound
 from fte.ops.embedded_tansu import EmbeddedTansu
 from fte.worker.kafka_consumer import KafkaAgentWorker
+from tests import factories
 from tests.conftest import make_settings, serve_app
 from tests.fixtures.fake_openai import FakeOpenAI, hang
 from tests.fixtures.fake_twilio import FakeTwilio
@@ -265,16 +266,13 @@ async def beside_another(
 async def ask(pool: asyncpg.Pool, count: int, customers: int, *, threads: bool = False) -> None:
     """`count` questions from `customers` customers; `threads`: one conversation each."""
     for i in range(count):
-        await file_inbound(
+        await factories.ticket(
             pool,
-            InboundMessage(
-                channel="web_form",
-                identity=Identity("email", f"k{i % customers}@example.com"),
-                customer_name="Kim",
-                subject="Question",
-                body=f"How do I share a folder? ({i})",
-                thread_key=f"thread-{i % customers}" if threads else None,
-            ),
+            f"How do I share a folder? ({i})",
+            email=f"k{i % customers}@example.com",
+            name="Kim",
+            subject="Question",
+            thread=f"thread-{i % customers}" if threads else None,
         )
 
 
@@ -329,15 +327,12 @@ async def test_a_worker_killed_mid_message_leaves_it_to_the_other_answering_once
         )
         try:
             doomed.wait_for_output("started")
-            filed = await file_inbound(
+            filed = await factories.ticket(
                 kb_pool,
-                InboundMessage(
-                    channel="web_form",
-                    identity=Identity("email", "mid@example.com"),
-                    customer_name="Mia",
-                    subject="Question",
-                    body="How do I reset my password?",
-                ),
+                "How do I reset my password?",
+                email="mid@example.com",
+                name="Mia",
+                subject="Question",
             )
 
             async def in_flight() -> bool:
