@@ -24,6 +24,7 @@ from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
 from tests.channels.test_whatsapp import channels_health, drain
 from tests.conftest import make_settings
+from tests.fixtures import recorded
 from tests.fixtures.db import row_counts
 from tests.fixtures.mail_servers import (
     IMAP_PASSWORD,
@@ -39,35 +40,8 @@ from tests.fixtures.waiting import eventually
 
 SUPPORT = "support@cloudsync.example"
 
-FIRST = b"""From: Sam Doe <Sam@Example.com>\r
-To: support@cloudsync.example\r
-Subject: Password help\r
-Message-ID: <first-1@example.com>\r
-Date: Mon, 23 Nov 2026 10:00:00 +0000\r
-Content-Type: text/plain; charset=utf-8\r
-\r
-I forgot my password. How can I reset it?\r
-\r
--- \r
-Sam Doe | Example Ltd | +44 20 7946 0000\r
-"""
-
-FOLLOW_UP = b"""From: Sam Doe <sam@example.com>\r
-To: support@cloudsync.example\r
-Subject: Re: Password help\r
-Message-ID: <second-2@example.com>\r
-In-Reply-To: <reply-1@cloudsync.example>\r
-References: <first-1@example.com> <reply-1@cloudsync.example>\r
-Content-Type: text/plain; charset=utf-8\r
-\r
-Thanks, that worked.\r
-\r
-On Mon, 23 Nov 2026 at 10:01, CloudSync Support <support@cloudsync.example> wrote:\r
-> Hi Sam,\r
-> go to Settings.\r
-\r
-Sent from my iPhone\r
-"""
+FIRST = recorded.raw("imap", "first.eml")
+FOLLOW_UP = recorded.raw("imap", "follow_up.eml")
 
 
 def email_settings(imap_port: int, smtp_port: int = 9) -> Settings:

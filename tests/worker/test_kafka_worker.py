@@ -25,6 +25,7 @@ from fte.ops.embedded_tansu import EmbeddedTansu
 from fte.worker.kafka_consumer import KafkaAgentWorker
 from tests import factories
 from tests.conftest import make_settings, serve_app
+from tests.fixtures import recorded
 from tests.fixtures.fake_openai import FakeOpenAI, hang
 from tests.fixtures.fake_twilio import FakeTwilio
 from tests.fixtures.kafka import eventually, kafka_env, running_worker, settled, tansu
@@ -412,16 +413,12 @@ TWILIO = {
 
 async def whatsapp_question(pool: asyncpg.Pool) -> object:
     """A customer's WhatsApp message, as the webhook files it; its ticket id."""
-    params = {
-        "MessageSid": "SM" + "1" * 32,
-        "AccountSid": TWILIO["TWILIO_ACCOUNT_SID"],
-        "From": "whatsapp:+447700900123",
-        "To": TWILIO["TWILIO_WHATSAPP_FROM"],
-        "WaId": "447700900123",
-        "ProfileName": "Sam Doe",
-        "Body": "How do I reset my password?",
-        "NumMedia": "0",
-    }
+    params = recorded.payload(
+        "twilio",
+        "whatsapp_incoming",
+        AccountSid=TWILIO["TWILIO_ACCOUNT_SID"],
+        To=TWILIO["TWILIO_WHATSAPP_FROM"],
+    )
     filed = await file_inbound(pool, inbound_message(params))
     return filed.ticket_id
 
