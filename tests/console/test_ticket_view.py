@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import asyncpg
 import httpx
 
 from fte.agent.embeddings import Embedder
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
-from fte.intake.service import file_inbound
+from fte.intake.service import IntakeResult
 from fte.worker.agent_consumer import AgentWorker
 from tests import factories
 from tests.conftest import make_settings
@@ -72,18 +73,12 @@ async def test_status_and_priority_changes_need_the_token_and_are_audited(
 async def test_the_agent_is_silent_while_a_person_has_the_ticket(
     console: httpx.AsyncClient, kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    def say(text: str) -> InboundMessage:
-        return InboundMessage(
-            channel="web_form",
-            identity=Identity("email", "sam@example.com"),
-            customer_name="Sam",
-            body=text,
-            thread_key="thread-takeover",
-        )
+    def say(text: str) -> Awaitable[IntakeResult]:
+        return factories.ticket(kb_pool, text, name="Sam", thread="thread-takeover")
 
     settings = make_settings()
     worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="quiet")
-    first = await file_inbound(kb_pool, say("How do I reset my password?"))
+    first = await say("How do I reset my password?")
     await worker.run_once()
     url = f"/console/tickets/{first.ticket_id}"
     page = await console.get(url)
@@ -96,7 +91,7 @@ async def test_the_agent_is_silent_while_a_person_has_the_ticket(
     assert url in mine.text
     assert url not in (await console.get("/console", params={"assignee": "nobody"})).text
 
-    second = await file_inbound(kb_pool, say("And how do I change my email address?"))
+    second = await say("And how do I change my email address?")
     assert second.ticket_id == first.ticket_id
     await worker.run_once()
     async with kb_pool.acquire() as conn:
@@ -110,7 +105,7 @@ async def test_the_agent_is_silent_while_a_person_has_the_ticket(
 
     back = await console.post(f"{url}/hand-back", data={"csrf": csrf_of(page)})
     assert back.status_code == 303
-    third = await file_inbound(kb_pool, say("Thanks. How do I pause syncing?"))
+    third = await say("Thanks. How do I pause syncing?")
     await worker.run_once()
     async with kb_pool.acquire() as conn:
         answered = await conn.fetchval(
