@@ -18,7 +18,6 @@ from aiokafka import AIOKafkaConsumer
 from fte.agent.embeddings import Embedder
 from fte.bus import kafka
 from fte.bus.postgres_queue import Job
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.whatsapp_twilio.schemas import inbound_message
 from fte.intake.service import file_inbound
 from fte.ops.embedded_tansu import EmbeddedTansu
@@ -173,18 +172,11 @@ async def test_a_poison_message_is_dead_lettered_and_replays_after_the_fix(
     env = {**kafka_env, "FTE_WORKER_MAX_ATTEMPTS": "3", "FTE_WORKER_BACKOFF_CAP_SECONDS": "0.2"}
     settings = make_settings(**env)
     dead_before = _sample("fte_dead_letters_total", {"topic": "inbound"})
-    poison = InboundMessage(
-        channel="carrier_pigeon",  # no adapter for it: every attempt fails
-        identity=Identity("email", "p@example.com"),
-        customer_name="Pat",
-        subject="Question",
-        body="How do I reset my password?",
-    )
+    asked = {"email": "p@example.com", "name": "Pat", "subject": "Question"}
     async with running_worker(kb_pool, kb_db_url, embedder, "w1", settings):
-        bad = await file_inbound(kb_pool, poison)
-        good = await file_inbound(
-            kb_pool, InboundMessage(**{**poison.__dict__, "channel": "web_form"})
-        )
+        # No adapter for this channel: every attempt fails.
+        bad = await factories.ticket(kb_pool, channel="carrier_pigeon", **asked)
+        good = await factories.ticket(kb_pool, **asked)
 
         async def dead_lettered() -> bool:
             async with kb_pool.acquire() as conn:
