@@ -18,6 +18,7 @@ import pytest
 
 from fte.embeddings import Embedder, EmbeddingProcess, default_processes
 from fte.embeddings import model as embeddings
+from tests.fixtures.waiting import eventually_blocking
 
 TEXTS = ["I forgot my password", "Where is my invoice?", "Files are not syncing"]
 
@@ -107,10 +108,10 @@ def test_the_child_exits_when_its_worker_is_killed() -> None:
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait()
 
-    deadline = time.monotonic() + 10
-    while child.is_running() and child.status() != psutil.STATUS_ZOMBIE:
-        assert time.monotonic() < deadline, "the embedding process outlived its worker"
-        time.sleep(0.1)
+    def gone() -> bool:
+        return not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+
+    eventually_blocking(gone, 10, "the embedding process gone with its worker")
 
 
 def test_two_children_embed_batches_side_by_side(embedder: Embedder) -> None:

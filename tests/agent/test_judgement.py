@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 
 from fte.agent.escalation import message_reason
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
-from fte.intake.service import file_inbound
 from fte.knowledge.repository import insert_examples
 from fte.worker.agent_consumer import AgentWorker
+from tests import factories
 from tests.conftest import make_settings
 
 
@@ -23,15 +22,7 @@ async def _handle(
     pool: asyncpg.Pool, embedder: Embedder, text: str, email: str = "kim@example.com"
 ) -> asyncpg.Record:
     """File `text` from a new customer, let the worker take it; the run and what was sent."""
-    filed = await file_inbound(
-        pool,
-        InboundMessage(
-            channel="web_form",
-            identity=Identity("email", email),
-            customer_name="Kim Lee",
-            body=text,
-        ),
-    )
+    filed = await factories.ticket(pool, text, email=email, name="Kim Lee")
     settings = make_settings()
     worker = AgentWorker(pool, settings, embedder, build_registry(settings), name="t")
     assert await worker.run_once() == 1

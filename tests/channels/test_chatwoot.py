@@ -3,7 +3,6 @@ server speaking Chatwoot's messages API."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import time
@@ -27,9 +26,11 @@ from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
 from tests.channels.test_whatsapp import channels_health, drain
 from tests.conftest import make_settings, serve_app
+from tests.fixtures import recorded
 from tests.fixtures.db import row_counts
 from tests.fixtures.fake_chatwoot import FakeChatwoot
 from tests.fixtures.replies import queue_replies
+from tests.fixtures.waiting import eventually
 
 SECRET = "chatwoot-webhook-secret"
 TOKEN = "chatwoot-api-token"
@@ -46,45 +47,8 @@ def chatwoot_settings(base: str = "http://127.0.0.1:9", **env: str) -> Settings:
     )
 
 
-# Shaped like Chatwoot's message_created webhook (Message#webhook_data).
-MESSAGE_CREATED: dict[str, Any] = {
-    "event": "message_created",
-    "id": 4821,
-    "content": "How do I reset my password?",
-    "content_type": "text",
-    "content_attributes": {},
-    "created_at": "2026-11-23T10:00:00.000Z",
-    "message_type": "incoming",
-    "private": False,
-    "source_id": None,
-    "additional_attributes": {},
-    "account": {"id": 3, "name": "CloudSync"},
-    "inbox": {"id": 7, "name": "Website"},
-    "sender": {
-        "id": 551,
-        "name": "Sam Doe",
-        "email": "sam@example.com",
-        "phone_number": None,
-        "identifier": None,
-        "thumbnail": "",
-        "additional_attributes": {},
-        "custom_attributes": {},
-        "type": "contact",
-    },
-    "conversation": {
-        "id": 88,
-        "inbox_id": 7,
-        "status": "open",
-        "channel": "Channel::WebWidget",
-        "can_reply": True,
-        "additional_attributes": {},
-        "custom_attributes": {},
-        "labels": [],
-        "meta": {"sender": {"id": 551, "name": "Sam Doe", "type": "contact"}, "assignee": None},
-        "unread_count": 1,
-        "timestamp": 1763892000,
-    },
-}
+# Chatwoot's message_created webhook (Message#webhook_data), as recorded.
+MESSAGE_CREATED: dict[str, Any] = recorded.payload("chatwoot", "message_created")
 
 
 def message(**changes: Any) -> dict[str, Any]:
@@ -202,7 +166,7 @@ async def test_silent_while_a_human_is_assigned_and_resolved_with_the_conversati
     settings = chatwoot_settings()
     agent = AgentWorker(pool, settings, embedder, build_registry(settings), name="a")
     assert await agent.run_once() == 0  # filed, and the agent leaves it to the human
-    resolved = {"event": "conversation_status_changed", "id": 88, "status": "resolved"}
+    resolved = recorded.payload("chatwoot", "conversation_status_changed")
     assert (await send(cw, resolved, delivery="d-2")).json()["resolved"] is True
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT status FROM tickets") == "resolved"
@@ -396,11 +360,12 @@ async def test_chatwoot_down_opens_the_breaker_then_a_dead_letter_that_replays_o
         async with transaction(pool) as conn:
             assert await dead_letters.replay(conn, dead[0]["id"])
             assert not await dead_letters.replay(conn, dead[0]["id"])  # replayed once
-        for _ in range(50):  # refused while open, then the half-open probe goes through
+
+        async def probed() -> bool:  # refused while open, then the half-open probe goes through
             await worker.run_once()
-            if fake.posted:
-                break
-            await asyncio.sleep(0.05)
+            return bool(fake.posted)
+
+        await eventually(probed, 10, "the half-open probe delivered")
         await drain(worker)
     assert [p.body["content"] for p in fake.posted] == ["hello"]
     assert worker.sender.breaker("chatwoot").state == "closed"
@@ -416,10 +381,10 @@ async def test_other_status_changes_are_acknowledged_and_leave_the_ticket(
     cw: httpx.AsyncClient, pool: asyncpg.Pool, status: str
 ) -> None:
     assert (await send(cw, MESSAGE_CREATED)).status_code == 200
-    change = {"event": "conversation_status_changed", "id": 88, "status": status}
+    change = recorded.payload("chatwoot", "conversation_status_changed", status=status)
     r = await send(cw, change, delivery="d-2")
     assert r.status_code == 200 and "resolved" not in r.json()
-    unknown = {"event": "conversation_status_changed", "id": 99, "status": "resolved"}
+    unknown = recorded.payload("chatwoot", "conversation_status_changed", id=99)
     assert (await send(cw, unknown, delivery="d-3")).json()["resolved"] is False
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT status FROM tickets") == "open"

@@ -24,6 +24,7 @@ from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
 from tests.channels.test_whatsapp import channels_health, drain
 from tests.conftest import make_settings
+from tests.fixtures import recorded
 from tests.fixtures.db import row_counts
 from tests.fixtures.mail_servers import (
     IMAP_PASSWORD,
@@ -35,38 +36,12 @@ from tests.fixtures.mail_servers import (
 from tests.fixtures.processes import free_port
 from tests.fixtures.replies import queue_replies
 from tests.fixtures.rfc5322 import check_headers, msg_ids
+from tests.fixtures.waiting import eventually
 
 SUPPORT = "support@cloudsync.example"
 
-FIRST = b"""From: Sam Doe <Sam@Example.com>\r
-To: support@cloudsync.example\r
-Subject: Password help\r
-Message-ID: <first-1@example.com>\r
-Date: Mon, 23 Nov 2026 10:00:00 +0000\r
-Content-Type: text/plain; charset=utf-8\r
-\r
-I forgot my password. How can I reset it?\r
-\r
--- \r
-Sam Doe | Example Ltd | +44 20 7946 0000\r
-"""
-
-FOLLOW_UP = b"""From: Sam Doe <sam@example.com>\r
-To: support@cloudsync.example\r
-Subject: Re: Password help\r
-Message-ID: <second-2@example.com>\r
-In-Reply-To: <reply-1@cloudsync.example>\r
-References: <first-1@example.com> <reply-1@cloudsync.example>\r
-Content-Type: text/plain; charset=utf-8\r
-\r
-Thanks, that worked.\r
-\r
-On Mon, 23 Nov 2026 at 10:01, CloudSync Support <support@cloudsync.example> wrote:\r
-> Hi Sam,\r
-> go to Settings.\r
-\r
-Sent from my iPhone\r
-"""
+FIRST = recorded.raw("imap", "first.eml")
+FOLLOW_UP = recorded.raw("imap", "follow_up.eml")
 
 
 def email_settings(imap_port: int, smtp_port: int = 9) -> Settings:
@@ -140,12 +115,12 @@ async def test_end_to_end_one_threaded_reply_over_smtp_after_a_421(
 async def _filed(pool: asyncpg.Pool, count: int, within: float) -> float:
     """Seconds until `count` inbound messages are filed; fails after `within`."""
     start = time.monotonic()
-    while time.monotonic() - start < within:
-        async with pool.acquire() as conn:
-            if await conn.fetchval("SELECT count(*) FROM messages") >= count:
-                return time.monotonic() - start
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{count} messages not filed within {within} s")
+
+    async def filed() -> bool:
+        return bool(await pool.fetchval("SELECT count(*) FROM messages") >= count)
+
+    await eventually(filed, within, f"{count} messages filed")
+    return time.monotonic() - start
 
 
 async def test_new_mail_is_filed_within_a_second_while_idling(pool: asyncpg.Pool) -> None:
@@ -312,11 +287,12 @@ async def test_smtp_down_opens_the_breaker_then_a_dead_letter_that_replays_once(
         async with transaction(pool) as conn:
             assert await dead_letters.replay(conn, dead["id"])
             assert not await dead_letters.replay(conn, dead["id"])
-        for _ in range(50):  # refused while open, then the half-open probe goes through
+
+        async def probed() -> bool:  # refused while open, then the half-open probe goes through
             await worker.run_once()
-            if smtp.messages:
-                break
-            await asyncio.sleep(0.05)
+            return bool(smtp.messages)
+
+        await eventually(probed, 10, "the half-open probe delivered")
         await drain(worker)
     (reply,) = smtp.messages
     assert reply["In-Reply-To"] == "<first-1@example.com>"
@@ -355,9 +331,16 @@ async def test_a_wrong_mailbox_password_files_nothing_and_is_reported(
         with pytest.raises(imaplib.IMAP4.error):
             await poller.poll_once()
         stop = asyncio.Event()
+        before = len(caplog.records)
         task = asyncio.create_task(poller.run(stop))
-        await asyncio.sleep(1)
+
+        def reported() -> bool:
+            logged = caplog.records[before:]
+            return any(r.name == "fte.channels.imap_smtp.poller" for r in logged)
+
+        await eventually(reported, 10, "the failed read reported")
+        assert not task.done()  # the worker keeps going, and stops when told
         stop.set()
-        await asyncio.wait_for(task, 5)  # the worker keeps going, and stops when told
+        await asyncio.wait_for(task, 5)
     assert "demouser@127.0.0.1" in caplog.text and "not-the-pass-7x" not in caplog.text
     assert (await row_counts(pool))["messages"] == 0

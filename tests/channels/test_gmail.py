@@ -32,6 +32,7 @@ from tests.fixtures.fake_gmail import FakeGmail, Signer
 from tests.fixtures.processes import free_port, start_worker
 from tests.fixtures.replies import queue_replies
 from tests.fixtures.rfc5322 import check_headers, msg_ids
+from tests.fixtures.waiting import eventually
 
 ADDRESS = "support@acme.example"
 CUSTOMER = "sam@customer.example"
@@ -462,11 +463,12 @@ async def test_gmail_down_opens_the_breaker_then_a_dead_letter_that_replays_once
     fake.down = False
     async with transaction(pool) as conn:
         assert await dead_letters.replay(conn, dead[0]["id"])
-    for _ in range(50):
+
+    async def delivered() -> bool:
         await worker.run_once()
-        if fake.sent:
-            break
-        await asyncio.sleep(0.05)
+        return bool(fake.sent)
+
+    await eventually(delivered, 10, "the replayed reply sent")
     await drain(worker)
     assert len(fake.sent) == 1
     assert worker.sender.breaker("gmail").state == "closed"
@@ -611,12 +613,14 @@ async def test_an_expired_watch_is_degraded_and_renewal_failures_are_survived(
     fake.down = True
     stop = asyncio.Event()
     task = asyncio.create_task(WatchRenewer(pool, settings).run(stop))
-    await asyncio.sleep(0.3)  # several failed checks, the loop goes on
+
+    def failed_checks() -> bool:
+        return sum(c.endswith("/watch") for c in fake.calls) >= 3
+
+    await eventually(failed_checks, 10, "several failed renewals")
+    assert not task.done()  # the loop goes on
     fake.down = False
-    for _ in range(100):
-        if fake.watch_calls:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: fake.watch_calls, 10, "a renewed watch")
     stop.set()
     await task
     assert len(fake.watch_calls) >= 1
@@ -639,23 +643,19 @@ async def test_a_worker_process_sets_the_watch_up_and_exports_its_expiry(
     }
     worker = await asyncio.to_thread(start_worker, db_url, env)
     try:
-        for _ in range(300):
-            if fake.watch_calls:
-                break
-            await asyncio.sleep(0.1)
+        await eventually(lambda: fake.watch_calls, 30, "the watch set up")
         assert len(fake.watch_calls) == 1, worker.output()
-        value = 0.0
         async with httpx.AsyncClient() as c:
-            for _ in range(50):  # the gauge is set once the watch is stored
+
+            async def expiry() -> float:  # the gauge is set once the watch is stored
                 metrics = (await c.get(f"http://127.0.0.1:{port}/metrics")).text
-                value = next(
+                return next(
                     float(ln.split()[1])
                     for ln in metrics.splitlines()
                     if ln.startswith("fte_gmail_watch_expiry_timestamp_seconds ")
                 )
-                if value:
-                    break
-                await asyncio.sleep(0.1)
+
+            value = await eventually(expiry, 5, "the watch expiry exported")
     finally:
         await asyncio.to_thread(worker.stop)
     conn = await asyncpg.connect(db_url)

@@ -7,9 +7,8 @@ from urllib.parse import quote
 import asyncpg
 
 from fte.auth import service
-from fte.channels.base import Identity, InboundMessage
-from fte.intake.service import file_inbound
 from fte.tickets.service import status_path, status_token
+from tests import factories
 from tests.browser import chromium
 from tests.conftest import make_settings, serve_app
 from tests.fixtures.console import PASSWORD
@@ -30,9 +29,9 @@ async def test_a_crafted_status_link_runs_no_script_for_a_signed_in_admin(
     settings = make_settings()
     async with pool.acquire() as conn:
         await service.add_user(conn, "root@example.com", "Root", "admin", PASSWORD)
-    filed = await file_inbound(pool, InboundMessage(
-        channel="web_form", identity=Identity("email", "eve@example.com"),
-        customer_name="Eve", subject="Hello", body="Anyone there?"))  # fmt: skip
+    filed = await factories.ticket(
+        pool, "Anyone there?", email="eve@example.com", name="Eve", subject="Hello"
+    )
     token = status_token(settings.resolved_secret_key(), filed.ticket_id)
     # The shape that passed the old page's checks: a javascript: URL whose "path" resolves,
     # for fetch, to a real status path (the `../` climb past the script's own slashes), so

@@ -24,6 +24,7 @@ from tests.channels.test_gmail import ADDRESS, WEBHOOK, gmail_settings, set_curs
 from tests.channels.test_whatsapp import incoming, signed, twilio_settings
 from tests.cli.test_dlq import fte
 from tests.conftest import serve_app
+from tests.fixtures import recorded
 from tests.fixtures.db import row_counts
 from tests.fixtures.fake_gmail import FakeGmail
 
@@ -156,7 +157,7 @@ def _approval_and_status_bodies() -> st.SearchStrategy[bytes]:
         "content_attributes": {"in_reply_to": 1001},
         "sender": {"id": 9, "name": "Alex", "type": "user"},
     }
-    change = {"event": "conversation_status_changed", "id": 88, "status": "resolved"}
+    change = recorded.payload("chatwoot", "conversation_status_changed")
 
     def mangle(base: dict[str, object], key: str, value: object) -> bytes:
         return json.dumps({**base, key: value}).encode()

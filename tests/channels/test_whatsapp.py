@@ -3,7 +3,6 @@ real `twilio` client to a local server speaking Twilio's REST API."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import urlencode
@@ -23,9 +22,11 @@ from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
 from tests.conftest import make_settings, serve_app
+from tests.fixtures import recorded
 from tests.fixtures.db import row_counts
 from tests.fixtures.fake_twilio import FakeTwilio
 from tests.fixtures.replies import queue_replies
+from tests.fixtures.waiting import eventually
 
 SID = "AC" + "a" * 32
 TOKEN = "twilio-auth-token"
@@ -46,24 +47,8 @@ def twilio_settings(fake: FakeTwilio | None = None, **env: str) -> Settings:
 
 def incoming(sid: str = "SM" + "1" * 32, body: str = "How do I reset my password?", **extra: str):
     """Parameters as Twilio posts them for an incoming WhatsApp message."""
-    return {
-        "SmsMessageSid": sid,
-        "NumMedia": "0",
-        "ProfileName": "Sam Doe",
-        "MessageType": "text",
-        "SmsSid": sid,
-        "WaId": "447700900123",
-        "SmsStatus": "received",
-        "Body": body,
-        "To": SENDER,
-        "NumSegments": "1",
-        "ReferralNumMedia": "0",
-        "MessageSid": sid,
-        "AccountSid": SID,
-        "From": "whatsapp:+447700900123",
-        "ApiVersion": "2010-04-01",
-        **extra,
-    }
+    ids = {"MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid}
+    return recorded.payload("twilio", "whatsapp_incoming", **{**ids, "Body": body, **extra})
 
 
 def signed(path: str, params: dict[str, str], token: str = TOKEN) -> dict[str, str]:
@@ -251,12 +236,11 @@ async def test_twilio_down_opens_the_breaker_then_a_dead_letter_that_replays_onc
 
 
 async def _until_delivered(worker: DeliveryWorker, fake: FakeTwilio) -> None:
-    for _ in range(50):
+    async def delivered() -> bool:
         await worker.run_once()
-        if fake.delivered:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("never delivered")
+        return bool(fake.delivered)
+
+    await eventually(delivered, 10, "a delivery")
 
 
 async def test_status_callbacks_update_the_message(db_url: str, pool: asyncpg.Pool) -> None:
@@ -271,7 +255,10 @@ async def test_status_callbacks_update_the_message(db_url: str, pool: asyncpg.Po
             httpx.AsyncClient(base_url=base, timeout=10) as c,
         ):
             for status in ("delivered", "sent", "read"):  # "sent" arrives late: ignored
-                params = {"MessageSid": sid, "MessageStatus": status, "AccountSid": SID}
+                params = recorded.payload(
+                    "twilio", "whatsapp_status", MessageSid=sid, SmsSid=sid, MessageStatus=status
+                )
+                params["SmsStatus"] = status
                 assert (await post(c, "/whatsapp/status", params)).status_code == 204
             bad = {"MessageSid": sid, "MessageStatus": "delivered"}
             r = await c.post("/whatsapp/status", content=urlencode(bad), headers=signed("/x", bad))

@@ -10,11 +10,10 @@ import sys
 
 import asyncpg
 
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
-from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
+from tests import factories
 from tests.conftest import make_settings
 
 
@@ -34,14 +33,14 @@ async def test_dead_letters_are_listed_and_replayed_from_the_command_line(
 ) -> None:
     settings = make_settings(FTE_WORKER_MAX_ATTEMPTS="1")
     worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="w")
-    message = InboundMessage(
+    filed = await factories.ticket(
+        kb_pool,
+        "How do I reset my password?",
         channel="carrier_pigeon",
-        identity=Identity("email", "d@example.com"),
-        customer_name="Dee",
+        email="d@example.com",
+        name="Dee",
         subject="Question",
-        body="How do I reset my password?",
     )
-    filed = await file_inbound(kb_pool, message)
     assert await worker.run_once() == 1
 
     listed = await fte(kb_db_url, "dlq", "list", "--json")

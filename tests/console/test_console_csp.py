@@ -7,8 +7,7 @@ import asyncpg
 from playwright.async_api import Dialog, Page
 
 from fte.auth import service
-from fte.channels.base import Identity, InboundMessage
-from fte.intake.service import file_inbound
+from tests import factories
 from tests.browser import chromium
 from tests.conftest import make_settings, serve_app
 from tests.fixtures.console import PASSWORD
@@ -21,9 +20,7 @@ async def _header_background(page: Page) -> str:
 async def test_every_console_page_works_under_the_policy(db_url: str, pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         await service.add_user(conn, "root@example.com", "Root", "admin", PASSWORD)
-    filed = await file_inbound(pool, InboundMessage(
-        channel="web_form", identity=Identity("email", "sam@example.com"),
-        customer_name="Sam", subject="Invoice copy", body="Please send it."))  # fmt: skip
+    filed = await factories.ticket(pool, "Please send it.", name="Sam", subject="Invoice copy")
 
     async with serve_app(db_url, make_settings()) as base, chromium() as browser:
         page = await browser.new_page()

@@ -7,10 +7,9 @@ from pathlib import Path
 import asyncpg
 
 from fte.auth import service
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
-from fte.intake.service import file_inbound
 from fte.worker.delivery_consumer import DeliveryWorker
+from tests import factories
 from tests.browser import chromium
 from tests.conftest import make_settings, serve_app
 
@@ -21,9 +20,7 @@ async def test_an_agent_signs_in_and_sees_the_escalated_ticket_first(
     async with pool.acquire() as conn:
         await service.add_user(conn, "ada@example.com", "Ada Lovelace", "agent", "a long password!")
     for subject in ("Invoice copy", "Cancel my account now"):
-        await file_inbound(pool, InboundMessage(
-            channel="web_form", identity=Identity("email", "sam@example.com"),
-            customer_name="Sam Doe", subject=subject, body=f"{subject}, please."))  # fmt: skip
+        await factories.ticket(pool, f"{subject}, please.", name="Sam Doe", subject=subject)
     async with pool.acquire() as conn:
         await conn.execute(
             "UPDATE tickets SET status = 'escalated', escalation_reason = 'human_requested' "
@@ -45,9 +42,9 @@ async def test_an_agent_signs_in_and_sees_the_escalated_ticket_first(
         await page.screenshot(path=str(artifacts_dir / "console-inbox.png"), full_page=True)
 
         # A new ticket shows up on the open page, without a reload.
-        await file_inbound(pool, InboundMessage(
-            channel="web_form", identity=Identity("email", "kim@example.com"),
-            customer_name="Kim", subject="Arrived while I watched", body="Hello?"))  # fmt: skip
+        await factories.ticket(
+            pool, "Hello?", email="kim@example.com", name="Kim", subject="Arrived while I watched"
+        )
         await page.wait_for_selector("text=Arrived while I watched", timeout=15_000)
 
         await page.click("tbody tr >> nth=0 >> a")

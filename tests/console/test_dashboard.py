@@ -7,12 +7,11 @@ import re
 import asyncpg
 import httpx
 
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
-from fte.intake.service import file_inbound
 from fte.tickets import service as tickets
 from fte.worker.agent_consumer import AgentWorker
+from tests import factories
 from tests.conftest import make_settings
 
 
@@ -32,9 +31,9 @@ async def test_dashboard_counts_runs_reasons_and_the_ai_resolution_rate(
             ("email", "How can I pause syncing for a while?"),
         ]
     ):
-        await file_inbound(kb_pool, InboundMessage(
-            channel=channel, identity=Identity("email", f"c{i}@example.com"),
-            customer_name="Sam", body=text))  # fmt: skip
+        await factories.ticket(
+            kb_pool, text, channel=channel, email=f"c{i}@example.com", name="Sam"
+        )
     settings = make_settings()
     worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="dash")
     assert await worker.run_once() == 3

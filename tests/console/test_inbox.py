@@ -9,9 +9,8 @@ import asyncpg
 import httpx
 import pytest
 
-from fte.channels.base import Identity, InboundMessage
 from fte.config import Settings
-from fte.intake.service import file_inbound
+from tests import factories
 from tests.fixtures.console import signed_in_agent
 
 
@@ -22,9 +21,14 @@ async def console(db_url: str, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncC
 
 
 async def ask(pool: asyncpg.Pool, subject: str, priority: str = "medium") -> None:
-    await file_inbound(pool, InboundMessage(
-        channel="web_form", identity=Identity("email", f"{priority}@example.com"),
-        customer_name="Sam", subject=subject, body=subject, priority=priority))  # fmt: skip
+    await factories.ticket(
+        pool,
+        subject,
+        email=f"{priority}@example.com",
+        name="Sam",
+        subject=subject,
+        priority=priority,
+    )
 
 
 def rows(html: str) -> list[str]:

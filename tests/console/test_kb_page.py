@@ -7,11 +7,10 @@ from pathlib import Path
 import asyncpg
 
 from fte.auth import service
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
-from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
+from tests import factories
 from tests.browser import chromium
 from tests.conftest import make_settings, serve_app
 
@@ -78,9 +77,7 @@ async def test_the_dashboard_shows_gaps_breakers_and_dead_letters(
     for i, text in enumerate(
         ["Where is your office in Lisbon? Can I visit it?", "Can I come to your Lisbon office?"]
     ):
-        await file_inbound(kb_pool, InboundMessage(
-            channel="web_form", identity=Identity("email", f"v{i}@example.com"),
-            customer_name="Vi", body=text))  # fmt: skip
+        await factories.ticket(kb_pool, text, email=f"v{i}@example.com", name="Vi")
     settings = make_settings()
     worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="browser")
     assert await worker.run_once() == 2

@@ -9,12 +9,11 @@ import asyncpg
 import httpx
 import numpy as np
 
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.console.gaps import group
 from fte.embeddings import Embedder
-from fte.intake.service import file_inbound
 from fte.worker.agent_consumer import AgentWorker
+from tests import factories
 from tests.conftest import make_settings
 
 PRINTER = [
@@ -34,9 +33,7 @@ async def test_similar_unanswered_questions_land_in_one_group(
 ) -> None:
     questions = PRINTER + OFFICE + OTHER
     for i, text in enumerate(questions):
-        await file_inbound(kb_pool, InboundMessage(
-            channel="web_form", identity=Identity("email", f"g{i}@example.com"),
-            customer_name="Kim", body=text))  # fmt: skip
+        await factories.ticket(kb_pool, text, email=f"g{i}@example.com", name="Kim")
     settings = make_settings()
     worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="gaps")
     assert await worker.run_once() == len(questions)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import asyncpg
 import httpx
 
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
-from fte.intake.service import file_inbound
+from fte.intake.service import IntakeResult
 from fte.worker.agent_consumer import AgentWorker
+from tests import factories
 from tests.conftest import make_settings
 from tests.fixtures.console import csrf_of
 
@@ -17,10 +19,12 @@ from tests.fixtures.console import csrf_of
 async def test_the_ticket_shows_the_conversation_the_runs_and_the_customer(
     console: httpx.AsyncClient, kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    filed = await file_inbound(kb_pool, InboundMessage(
-        channel="web_form", identity=Identity("email", "sam@example.com"),
-        customer_name="Sam <b>Doe</b>", subject="Password",
-        body="I forgot my password. How can I reset it? <script>alert(1)</script>"))  # fmt: skip
+    filed = await factories.ticket(
+        kb_pool,
+        "I forgot my password. How can I reset it? <script>alert(1)</script>",
+        name="Sam <b>Doe</b>",
+        subject="Password",
+    )
     settings = make_settings()
     worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="view")
     assert await worker.run_once() == 1
@@ -40,9 +44,7 @@ async def test_the_ticket_shows_the_conversation_the_runs_and_the_customer(
 async def test_status_and_priority_changes_need_the_token_and_are_audited(
     console: httpx.AsyncClient, kb_pool: asyncpg.Pool
 ) -> None:
-    filed = await file_inbound(kb_pool, InboundMessage(
-        channel="web_form", identity=Identity("email", "sam@example.com"),
-        customer_name="Sam", subject="Help", body="Please call me back."))  # fmt: skip
+    filed = await factories.ticket(kb_pool, "Please call me back.", name="Sam", subject="Help")
     url = f"/console/tickets/{filed.ticket_id}"
     page = await console.get(url)
     form = {"status": "resolved", "priority": "urgent"}
@@ -71,18 +73,12 @@ async def test_status_and_priority_changes_need_the_token_and_are_audited(
 async def test_the_agent_is_silent_while_a_person_has_the_ticket(
     console: httpx.AsyncClient, kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    def say(text: str) -> InboundMessage:
-        return InboundMessage(
-            channel="web_form",
-            identity=Identity("email", "sam@example.com"),
-            customer_name="Sam",
-            body=text,
-            thread_key="thread-takeover",
-        )
+    def say(text: str) -> Awaitable[IntakeResult]:
+        return factories.ticket(kb_pool, text, name="Sam", thread="thread-takeover")
 
     settings = make_settings()
     worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="quiet")
-    first = await file_inbound(kb_pool, say("How do I reset my password?"))
+    first = await say("How do I reset my password?")
     await worker.run_once()
     url = f"/console/tickets/{first.ticket_id}"
     page = await console.get(url)
@@ -95,7 +91,7 @@ async def test_the_agent_is_silent_while_a_person_has_the_ticket(
     assert url in mine.text
     assert url not in (await console.get("/console", params={"assignee": "nobody"})).text
 
-    second = await file_inbound(kb_pool, say("And how do I change my email address?"))
+    second = await say("And how do I change my email address?")
     assert second.ticket_id == first.ticket_id
     await worker.run_once()
     async with kb_pool.acquire() as conn:
@@ -109,7 +105,7 @@ async def test_the_agent_is_silent_while_a_person_has_the_ticket(
 
     back = await console.post(f"{url}/hand-back", data={"csrf": csrf_of(page)})
     assert back.status_code == 303
-    third = await file_inbound(kb_pool, say("Thanks. How do I pause syncing?"))
+    third = await say("Thanks. How do I pause syncing?")
     await worker.run_once()
     async with kb_pool.acquire() as conn:
         answered = await conn.fetchval(
@@ -127,9 +123,7 @@ async def test_a_person_replies_and_approves_a_draft_once(
 ) -> None:
     settings = make_settings(FTE_APPROVAL_MODE="true")
     worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="draft")
-    filed = await file_inbound(kb_pool, InboundMessage(
-        channel="web_form", identity=Identity("email", "sam@example.com"),
-        customer_name="Sam", body="How do I reset my password?"))  # fmt: skip
+    filed = await factories.ticket(kb_pool, "How do I reset my password?", name="Sam")
     await worker.run_once()
     url = f"/console/tickets/{filed.ticket_id}"
     page = await console.get(url)
@@ -180,9 +174,13 @@ async def test_a_person_replies_and_approves_a_draft_once(
 async def test_a_long_reply_on_whatsapp_goes_out_in_parts_the_provider_takes(
     console: httpx.AsyncClient, kb_pool: asyncpg.Pool
 ) -> None:
-    filed = await file_inbound(kb_pool, InboundMessage(
-        channel="whatsapp", identity=Identity("phone", "+14155550100"),
-        customer_name="Kim", body="Can you explain the sync settings?"))  # fmt: skip
+    filed = await factories.ticket(
+        kb_pool,
+        "Can you explain the sync settings?",
+        channel="whatsapp",
+        phone="+14155550100",
+        name="Kim",
+    )
     url = f"/console/tickets/{filed.ticket_id}"
     page = await console.get(url)
     long = "\n\n".join(f"Step {i}: " + "set it up like this. " * 20 for i in range(8))

@@ -9,16 +9,15 @@ import asyncpg
 from typer.testing import CliRunner, Result
 
 from fte.bus import dead_letters
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.cli.main import app
 from fte.config import get_settings
 from fte.db import create_pool
 from fte.embeddings import Embedder
-from fte.intake.service import file_inbound
 from fte.kit import logging as trace
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.delivery_consumer import DeliveryWorker
+from tests import factories
 from tests.conftest import make_settings
 from tests.fixtures.replies import queue_replies
 
@@ -28,14 +27,8 @@ async def test_a_web_form_reply_is_sent_when_the_decision_commits_without_a_deli
 ) -> None:
     settings = make_settings()
     adapters = build_registry(settings)
-    filed = await file_inbound(
-        kb_pool,
-        InboundMessage(
-            channel="web_form",
-            identity=Identity("email", "sam@example.com"),
-            body="I forgot my password. How can I reset it?",
-            customer_name="Sam Doe",
-        ),
+    filed = await factories.ticket(
+        kb_pool, "I forgot my password. How can I reset it?", name="Sam Doe"
     )
     await AgentWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
     async with kb_pool.acquire() as conn:
@@ -55,12 +48,7 @@ async def test_a_reply_on_an_unconfigured_channel_is_a_dead_letter_at_once(
     pool: asyncpg.Pool,
 ) -> None:
     settings = make_settings()
-    filed = await file_inbound(
-        pool,
-        InboundMessage(
-            channel="email", identity=Identity("email", "sam@example.com"), body="Hello"
-        ),
-    )
+    filed = await factories.ticket(pool, "Hello", channel="email", name=None)
     with trace.bound(request_id="req-7"):  # queued while handling a request
         (message_id,) = await queue_replies(
             pool, "email", filed.conversation_id, filed.ticket_id, "Hi"

@@ -16,6 +16,7 @@ from fte.ops.embedded_postgres import EmbeddedPostgres
 from tests.conftest import _drop_database, _fresh_database
 from tests.fixtures.db import row_counts
 from tests.fixtures.processes import Process, start_api, start_worker
+from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -25,13 +26,11 @@ def form(message: str, email: str = "grace@example.com") -> dict[str, str]:
 
 
 async def wait_for_reply(client: httpx.AsyncClient, status_url: str, within: float = 60) -> dict:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+    async def replied() -> dict | None:
         ticket = (await client.get(status_url)).json()
-        if any(m["author"] == "support" for m in ticket["messages"]):
-            return ticket
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no reply within {within}s")
+        return ticket if any(m["author"] == "support" for m in ticket["messages"]) else None
+
+    return await eventually(replied, within, "a reply on the status page", every=0.2)
 
 
 @pytest.fixture
@@ -96,17 +95,16 @@ async def test_a_worker_killed_mid_job_leaves_the_message_to_another_answering_o
                 base + "/support/submit", json=form("How do I share a folder with a colleague?")
             )
             ticket_id = submitted.json()["ticket_id"]
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                waiting = await observer.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO agent_runs%'"
+
+            async def waiting() -> bool:
+                return bool(
+                    await observer.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO agent_runs%'"
+                    )
                 )
-                if waiting:
-                    break
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("the worker never reached its commit")
+
+            await eventually(waiting, 30, "the worker at its commit", every=0.1)
             claimed_by = await observer.fetchval("SELECT claimed_by FROM outbox")
             assert claimed_by.endswith(f":{doomed.pid}")
 
@@ -116,7 +114,17 @@ async def test_a_worker_killed_mid_job_leaves_the_message_to_another_answering_o
 
             reply = await wait_for_reply(client, submitted.json()["status_url"])
         assert [m["author"] for m in reply["messages"]] == ["you", "support"]
-        await asyncio.sleep(4)  # past the doomed worker's lease: nothing else may arrive
+
+        async def all_done() -> bool:
+            # No job left to claim, and the doomed worker's statement gone with its backend
+            # (PostgreSQL notices a dead client late): nothing else may arrive.
+            return not await blocker.fetchval(
+                "SELECT (SELECT count(*) FROM outbox WHERE processed_at IS NULL) + "
+                "(SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                "AND state = 'active' AND query LIKE '%INSERT INTO agent_runs%')"
+            )
+
+        await eventually(all_done, 30, "every job completed", every=0.2)
         runs = await blocker.fetch("SELECT worker FROM agent_runs WHERE ticket_id = $1", ticket_id)
         assert [r["worker"] for r in runs] == [survivor_name(survivor)]
         outbound = await blocker.fetchval(
@@ -161,10 +169,11 @@ async def test_the_api_survives_a_database_restart(tmp_path: Path) -> None:
 
             server = EmbeddedPostgres(tmp_path / "restart", port=port)
             server.start()
-            deadline = time.monotonic() + 20
-            while (await client.get("/health")).status_code != 200:
-                assert time.monotonic() < deadline, "the API did not recover"
-                await asyncio.sleep(0.2)
+
+            async def recovered() -> bool:
+                return (await client.get("/health")).status_code == 200
+
+            await eventually(recovered, 20, "the API recovered", every=0.2)
             up = await client.post("/support/submit", json=form("Back again?"))
             assert up.status_code == 201
         pool = await asyncpg.create_pool(url, min_size=1, max_size=1)

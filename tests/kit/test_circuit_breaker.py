@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from fte.kit.circuit_breaker import CircuitBreaker, CircuitOpenError
+from tests.fixtures.waiting import eventually
 
 
 class Clock:
@@ -125,7 +126,11 @@ async def test_only_one_of_many_concurrent_callers_probes(
         return "probed"
 
     tasks = [asyncio.create_task(call()) for _ in range(5)]
-    await asyncio.sleep(0.01)
+
+    def one_in_four_refused() -> bool:
+        return entered == 1 and sum(t.done() for t in tasks) == 4
+
+    await eventually(one_in_four_refused, 5, "one probe let in, four refused")
     release.set()
     results = await asyncio.gather(*tasks)
     assert entered == 1
@@ -140,12 +145,15 @@ async def test_cancelled_probe_frees_the_slot_without_counting(
         await fail(breaker)
     clock.now += 30
 
+    inside = asyncio.Event()
+
     async def probe() -> None:
         async with breaker.guard():
+            inside.set()
             await asyncio.sleep(10)
 
     task = asyncio.create_task(probe())
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(inside.wait(), 5)
     assert not breaker.try_acquire()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -10,10 +10,9 @@ import httpx
 import pytest
 
 from fte.auth import service
-from fte.channels.base import Identity, InboundMessage
-from fte.intake.service import file_inbound
 from fte.kit.security_headers import DOCS_POLICY, STRICT_POLICY
 from fte.tickets.service import status_path
+from tests import factories
 from tests.conftest import make_settings, serve_app
 from tests.fixtures.console import PASSWORD, sign_in
 
@@ -43,9 +42,7 @@ def assert_guarded(r: httpx.Response, policy: str = STRICT_POLICY) -> None:
 async def test_every_page_is_guarded_and_private_ones_are_not_cached(
     staff: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
-    filed = await file_inbound(pool, InboundMessage(
-        channel="web_form", identity=Identity("email", "sam@example.com"),
-        customer_name="Sam", subject="Hi", body="Hello"))  # fmt: skip
+    filed = await factories.ticket(pool, "Hello", name="Sam", subject="Hi")
     status = status_path("test-secret", filed.ticket_id)
     private = [
         ("/console", HTML),

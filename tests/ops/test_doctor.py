@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +16,19 @@ from typer.testing import CliRunner
 
 from fte.bus import dead_letters
 from fte.bus import postgres_queue as queue
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.gmail.watch import WatchRenewer
 from fte.channels.registry import build_registry
 from fte.cli.main import app
 from fte.config import get_settings
 from fte.db import create_pool
 from fte.embeddings import Embedder
-from fte.intake.service import file_inbound
+from fte.intake.service import IntakeResult
 from fte.ops import migrations
 from fte.ops.embedded_postgres import EmbeddedPostgres
 from fte.ops.embedded_tansu import EmbeddedTansu
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.heartbeat import Heartbeat
+from tests import factories
 from tests.channels.test_gmail import ADDRESS as GMAIL_ADDRESS
 from tests.channels.test_gmail import PUSH_TOKEN, gmail_settings
 from tests.channels.test_gmail import TOPIC as GMAIL_TOPIC
@@ -38,6 +38,7 @@ from tests.fixtures.fake_gmail import FakeGmail
 from tests.fixtures.fake_openai import FakeOpenAI, completion, error
 from tests.fixtures.kafka import kafka_env, tansu  # noqa: F401 (fixtures)
 from tests.fixtures.processes import free_port, start_worker
+from tests.fixtures.waiting import eventually
 
 Checks = dict[str, dict[str, Any]]
 
@@ -84,10 +85,9 @@ class LiveWorker:
 @pytest.fixture(autouse=True)
 async def live_worker(db: asyncpg.Pool) -> AsyncIterator[LiveWorker]:
     worker = LiveWorker(db)
-    for _ in range(1000):  # its first beat is in
-        if await db.fetchval("SELECT count(*) FROM worker_heartbeats"):
-            break
-        await asyncio.sleep(0.01)
+    await eventually(
+        lambda: db.fetchval("SELECT count(*) FROM worker_heartbeats"), 10, "its first beat"
+    )
     yield worker
     await worker.stop()
 
@@ -125,13 +125,13 @@ def failing(checks: Checks) -> dict[str, str]:
     return {n: c["status"] for n, c in checks.items() if c["status"] in ("FAIL", "WARN")}
 
 
-def message(n: int) -> InboundMessage:
-    return InboundMessage(
-        channel="web_form",
-        identity=Identity("email", f"wedge{n}@example.com"),
-        customer_name="Wendy",
+def message(pool: asyncpg.Pool, n: int) -> Awaitable[IntakeResult]:
+    return factories.ticket(
+        pool,
+        f"My files stopped syncing ({n}).",
+        email=f"wedge{n}@example.com",
+        name="Wendy",
         subject="Sync",
-        body=f"My files stopped syncing ({n}).",
     )
 
 
@@ -165,13 +165,16 @@ async def test_database_stopped_then_back(
         assert "runbook" in checks["database"]["fix"]
     finally:
         await asyncio.to_thread(server.start)
-    deadline = asyncio.get_running_loop().time() + 20
-    while True:  # the API's pool reconnects by itself
-        code, checks = await run_doctor(server, api, tmp_path)
-        if code == 0 or asyncio.get_running_loop().time() > deadline:
-            break
-        await asyncio.sleep(0.5)
-    assert failing(checks) == {} and code == 0
+    last: dict[str, Any] = {}
+
+    async def healthy() -> bool:  # the API's pool reconnects by itself
+        code, last["checks"] = await run_doctor(server, api, tmp_path)
+        return code == 0
+
+    try:
+        await eventually(healthy, 20, "a passing doctor", every=0.5)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {failing(last['checks'])}") from None
 
 
 async def test_llm_dead_port_bad_key_rate_limit_then_working(
@@ -199,8 +202,8 @@ async def test_llm_dead_port_bad_key_rate_limit_then_working(
 async def test_a_wedged_ticket_fails_until_the_agent_answers_it(
     server: EmbeddedPostgres, db: asyncpg.Pool, api: str, tmp_path: Path, embedder: Embedder
 ) -> None:
-    fresh = await file_inbound(db, message(0))
-    wedged = await file_inbound(db, message(1))
+    fresh = await message(db, 0)
+    wedged = await message(db, 1)
     async with db.acquire() as conn:
         await conn.execute(
             "UPDATE messages SET created_at = now() - interval '6 minutes' WHERE id = $1",
@@ -226,12 +229,16 @@ async def _workers(api: str) -> dict[str, Any]:
 
 
 async def _until_alive(api: str, alive: int) -> dict[str, Any]:
-    for _ in range(1200):
-        workers = await _workers(api)
-        if workers["alive"] == alive:
-            return workers
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"never {alive} alive: {workers}")
+    seen: dict[str, Any] = {}
+
+    async def counted() -> dict[str, Any] | None:
+        seen.update(await _workers(api))
+        return seen if seen["alive"] == alive else None
+
+    try:
+        return await eventually(counted, 120, f"{alive} workers alive", every=0.1)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {seen}") from None
 
 
 async def test_a_killed_worker_is_seen_dead_and_fails_the_doctor_while_work_waits(
@@ -247,7 +254,7 @@ async def test_a_killed_worker_is_seen_dead_and_fails_the_doctor_while_work_wait
             assert checks["workers"]["status"] == "PASS" and code == 0, failing(checks)
         finally:
             worker.kill()
-        await file_inbound(db, message(7))  # a customer writes in: nobody will answer
+        await message(db, 7)  # a customer writes in: nobody will answer
         dead = await _until_alive(api, 0)
         assert dead["dead"] == 1 and dead["waiting"] == 1 and dead["status"] == "FAIL"
         code, checks = await run_doctor(server, api, tmp_path, **beat)
@@ -265,7 +272,7 @@ async def test_dead_letters_in_the_last_hour_then_replayed(
     server: EmbeddedPostgres, db: asyncpg.Pool, api: str, tmp_path: Path
 ) -> None:
     for n in range(6):
-        await file_inbound(db, message(n))
+        await message(db, n)
     async with db.acquire() as conn:
         jobs = await queue.claim(conn, "inbound", "test", 10, 60)
         for job in jobs:

@@ -7,7 +7,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import asyncpg
@@ -15,6 +14,7 @@ import psutil
 import pytest
 
 from fte.ops.embedded_postgres import EmbeddedPostgres, _free_port
+from tests.fixtures.waiting import eventually_blocking
 
 
 def postgres_pids(data_dir: Path) -> list[int]:
@@ -24,15 +24,6 @@ def postgres_pids(data_dir: Path) -> list[int]:
         if proc.info["name"] == "postgres" and str(data_dir.resolve()) in cmdline:
             pids.append(proc.pid)
     return pids
-
-
-def wait_until(predicate, timeout: float = 15) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def psql(server: EmbeddedPostgres, sql: str) -> str:
@@ -75,7 +66,7 @@ def test_a_killed_parent_takes_its_server_with_it_and_the_next_start_is_clean(
     assert postgres_pids(tmp_path)
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
-    assert wait_until(lambda: not postgres_pids(tmp_path)), "postgres outlived its parent"
+    eventually_blocking(lambda: not postgres_pids(tmp_path), 15, "postgres gone with its parent")
 
     server = EmbeddedPostgres(tmp_path)
     server.start()
@@ -95,7 +86,7 @@ def test_a_server_left_running_is_stopped_before_starting_again(tmp_path: Path) 
             == 1
         )
         server.stop()
-        assert wait_until(lambda: not postgres_pids(tmp_path))
+        eventually_blocking(lambda: not postgres_pids(tmp_path), 15, "postgres stopped")
     finally:
         for pid in postgres_pids(tmp_path):
             os.kill(pid, signal.SIGKILL)

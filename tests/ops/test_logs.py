@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any
 
 import httpx
 
 from fte.kit import logging as trace
 from tests.fixtures.processes import start_api, start_worker
+from tests.fixtures.waiting import eventually_blocking
 
 JSON_LOGS = {"FTE_LOG_FORMAT": "json"}
 
@@ -28,13 +28,14 @@ def json_lines(output: str) -> list[dict[str, Any]]:
 
 
 def wait_for(proc: Any, predicate: Any, timeout: float = 90) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def logged() -> list[dict[str, Any]] | None:
         entries = json_lines(proc.output())
-        if predicate(entries):
-            return entries
-        time.sleep(0.2)
-    raise AssertionError(f"not logged in {timeout}s:\n{proc.output()}")
+        return entries if predicate(entries) else None
+
+    try:
+        return eventually_blocking(logged, timeout, "the expected log lines")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}:\n{proc.output()}") from None
 
 
 def test_one_request_id_from_the_web_form_to_the_answer(kb_db_url: str) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.fixtures.processes import Process, free_port
-from tests.ops.test_embedded_postgres import postgres_pids, wait_until
+from tests.fixtures.waiting import eventually_blocking
+from tests.ops.test_embedded_postgres import postgres_pids
 
 pytestmark = pytest.mark.e2e
 
@@ -37,13 +37,12 @@ def ask(base: str, message: str) -> dict:
         timeout=10,
         json={"name": "Kim", "email": "kim@example.com", "subject": "Q", "message": message},
     ).json()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def answered() -> dict | None:
         ticket = httpx.get(receipt["status_url"], timeout=10).json()
-        if any(m["author"] == "support" for m in ticket["messages"]):
-            return ticket
-        time.sleep(0.3)
-    raise AssertionError("no reply")
+        return ticket if any(m["author"] == "support" for m in ticket["messages"]) else None
+
+    return eventually_blocking(answered, 60, "a reply on the status page", every=0.3)
 
 
 def test_fte_up_runs_stops_and_restarts_cleanly(tmp_path: Path) -> None:
@@ -76,8 +75,8 @@ def test_fte_up_runs_stops_and_restarts_cleanly(tmp_path: Path) -> None:
     finally:
         os.kill(second.pid, signal.SIGKILL)  # a crash: no chance to clean up
         second.proc.wait()
-    assert wait_until(lambda: not postgres_pids(data), 20), "postgres outlived fte up"
-    assert wait_until(lambda: _port_free(port), 20), "the API outlived fte up"
+    eventually_blocking(lambda: not postgres_pids(data), 20, "postgres gone with fte up")
+    eventually_blocking(lambda: _port_free(port), 20, "the API gone with fte up")
 
     third = fte_up(data, port)
     try:
@@ -139,12 +138,13 @@ def test_fte_up_restarts_a_killed_worker_while_the_api_keeps_serving(tmp_path: P
         worker_pid = int(up.output().split("worker-1 (pid ")[1].split(")")[0])
         os.kill(worker_pid, signal.SIGKILL)
         answers: list[int] = []
-        deadline = time.monotonic() + 60
-        while "worker-1 restarted" not in up.output():
-            assert time.monotonic() < deadline, up.output()
+
+        def restarted() -> bool:
             assert up.proc.poll() is None, up.output()  # fte up itself goes on
             answers.append(httpx.get(base + "/health", timeout=5).status_code)
-            time.sleep(0.1)
+            return "worker-1 restarted" in up.output()
+
+        eventually_blocking(restarted, 60, "worker-1 restarted", every=0.1)
         assert answers and set(answers) == {200}  # the API answered throughout
         out = up.output()
         assert f"worker-1 (pid {worker_pid}) exited with code -9; restarting it in 1s" in out

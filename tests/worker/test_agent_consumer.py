@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from collections.abc import Awaitable
 
 import asyncpg
 import pytest
 
 from fte.bus import postgres_queue as queue
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
-from fte.intake.service import file_inbound
+from fte.intake.service import IntakeResult
 from fte.worker.agent_consumer import AgentWorker
+from tests import factories
 from tests.conftest import make_settings
 
 
-def ask(text: str, email: str = "sam@example.com", channel: str = "web_form") -> InboundMessage:
-    return InboundMessage(
-        channel=channel,
-        identity=Identity("email", email),
-        customer_name="Sam Doe",
-        subject="Question",
-        body=text,
+async def ask(
+    pool: asyncpg.Pool,
+    text: str,
+    email: str = "sam@example.com",
+    channel: str = "web_form",
+    thread: str | None = None,
+) -> IntakeResult:
+    """A customer's question, filed for the worker to take."""
+    return await factories.ticket(
+        pool, text, channel=channel, email=email, subject="Question", thread=thread
     )
 
 
@@ -49,7 +52,7 @@ async def replies(pool: asyncpg.Pool, ticket_id: object) -> list[asyncpg.Record]
 async def test_a_question_the_kb_answers_gets_the_article(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    filed = await file_inbound(kb_pool, ask("I forgot my password. How can I reset it?"))
+    filed = await ask(kb_pool, "I forgot my password. How can I reset it?")
     assert await worker(kb_pool, embedder).run_once() == 1
     async with kb_pool.acquire() as conn:
         run = await conn.fetchrow(
@@ -79,7 +82,7 @@ async def test_a_question_the_kb_answers_gets_the_article(
 async def test_escalations_carry_their_reason_and_a_holding_reply(
     kb_pool: asyncpg.Pool, embedder: Embedder, text: str, reason: str
 ) -> None:
-    filed = await file_inbound(kb_pool, ask(text))
+    filed = await ask(kb_pool, text)
     await worker(kb_pool, embedder).run_once()
     async with kb_pool.acquire() as conn:
         run = await conn.fetchrow(
@@ -98,7 +101,7 @@ async def test_escalations_carry_their_reason_and_a_holding_reply(
 async def test_handling_a_message_twice_sends_one_reply(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    filed = await file_inbound(kb_pool, ask("How do I share a folder with my team?"))
+    filed = await ask(kb_pool, "How do I share a folder with my team?")
     # The first worker's lease expires before it finishes; a second one takes the job too.
     slow, fast = worker(kb_pool, embedder, "slow"), worker(kb_pool, embedder, "fast")
     async with kb_pool.acquire() as conn:
@@ -125,7 +128,7 @@ async def test_handling_a_message_twice_sends_one_reply(
 async def test_a_claimed_job_is_not_taken_again_until_its_lease_expires(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    await file_inbound(kb_pool, ask("How do I turn on two-factor authentication?"))
+    await ask(kb_pool, "How do I turn on two-factor authentication?")
     async with kb_pool.acquire() as conn:
         await conn.execute(
             "UPDATE outbox SET claimed_by = 'crashed', lease_until = now() + interval '1 hour', "
@@ -142,20 +145,9 @@ async def test_a_claimed_job_is_not_taken_again_until_its_lease_expires(
 async def test_one_conversation_is_handled_in_order(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    first = InboundMessage(
-        channel="web_form",
-        identity=Identity("email", "o@example.com"),
-        body="How do I reset my password?",
-        thread_key="thread-1",
-    )
-    second = InboundMessage(
-        channel="web_form",
-        identity=Identity("email", "o@example.com"),
-        body="And how do I change my email address?",
-        thread_key="thread-1",
-    )
-    a = await file_inbound(kb_pool, first)
-    b = await file_inbound(kb_pool, second)
+    thread = {"email": "o@example.com", "name": None, "thread": "thread-1"}
+    a = await factories.ticket(kb_pool, "How do I reset my password?", **thread)
+    b = await factories.ticket(kb_pool, "And how do I change my email address?", **thread)
     assert a.ticket_id == b.ticket_id and a.conversation_id == b.conversation_id
     w = worker(kb_pool, embedder)
     assert await w.run_once() == 1  # only the older message of the conversation is claimable
@@ -169,8 +161,7 @@ async def test_a_batch_of_conversations_is_answered_side_by_side_each_once(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
     filed = [
-        await file_inbound(kb_pool, ask("How do I reset my password?", f"c{i}@example.com"))
-        for i in range(12)
+        await ask(kb_pool, "How do I reset my password?", f"c{i}@example.com") for i in range(12)
     ]
     w = worker(kb_pool, embedder, FTE_WORKER_BATCH_SIZE="16", FTE_WORKER_CONCURRENCY="4")
     assert await w.run_once() == 12
@@ -187,9 +178,7 @@ async def test_a_failing_job_retries_then_lands_in_dead_letters_and_replays(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
     # A message from a channel this deployment has no adapter for cannot be answered.
-    filed = await file_inbound(
-        kb_pool, ask("How do I reset my password?", channel="carrier_pigeon")
-    )
+    filed = await ask(kb_pool, "How do I reset my password?", channel="carrier_pigeon")
     w = worker(kb_pool, embedder, FTE_WORKER_MAX_ATTEMPTS="3")
     for _ in range(3):
         assert await w.run_once() == 1
@@ -219,7 +208,7 @@ async def test_a_question_matching_an_escalation_topic_goes_to_a_human_with_a_dr
 ) -> None:
     # The demo KB's "Refunds and custom pricing" article is an escalation topic by its title;
     # no message rule fires on this wording: retrieval routes it.
-    asked = await file_inbound(kb_pool, ask("Is a refund possible for my annual plan?"))
+    asked = await ask(kb_pool, "Is a refund possible for my annual plan?")
     await worker(kb_pool, embedder).run_once()
     async with kb_pool.acquire() as conn:
         run = await conn.fetchrow(
@@ -233,13 +222,13 @@ async def test_asking_again_what_was_answered_goes_to_a_human(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
     w = worker(kb_pool, embedder)
-    first = await file_inbound(kb_pool, ask("How do I reset my password?", "rae@example.com"))
+    first = await ask(kb_pool, "How do I reset my password?", "rae@example.com")
     await w.run_once()
-    again = await file_inbound(
-        kb_pool, ask("I still can't reset my password, how do I do it?", "rae@example.com")
+    again = await ask(
+        kb_pool, "I still can't reset my password, how do I do it?", "rae@example.com"
     )
     await w.run_once()
-    other = await file_inbound(kb_pool, ask("How do I reset my password?", "sol@example.com"))
+    other = await ask(kb_pool, "How do I reset my password?", "sol@example.com")
     await w.run_once()
     runs = await outcomes(kb_pool)
     assert runs[first.message_id] == ("answer", None)
@@ -252,11 +241,11 @@ async def test_asking_again_in_the_same_batch_goes_to_a_human(
 ) -> None:
     # Kafka hands over a conversation's messages together: the second is decided after the
     # first's answer is committed, but the batch was looked up before it.
-    def in_thread(text: str) -> InboundMessage:
-        return replace(ask(text, "rae@example.com", "email"), thread_key="<rae-1@example.com>")
+    def in_thread(text: str) -> Awaitable[IntakeResult]:
+        return ask(kb_pool, text, "rae@example.com", "email", thread="<rae-1@example.com>")
 
-    first = await file_inbound(kb_pool, in_thread("How do I reset my password?"))
-    again = await file_inbound(kb_pool, in_thread("I still can't reset my password, how?"))
+    first = await in_thread("How do I reset my password?")
+    again = await in_thread("I still can't reset my password, how?")
     async with kb_pool.acquire() as conn:
         jobs = [
             queue.Job(r["id"], r["topic"], r["key"], r["payload"], 1)
@@ -274,7 +263,7 @@ async def test_asking_again_in_the_same_batch_goes_to_a_human(
 async def test_approval_mode_keeps_the_answer_as_a_draft(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    filed = await file_inbound(kb_pool, ask("How do I turn on two-factor authentication?"))
+    filed = await ask(kb_pool, "How do I turn on two-factor authentication?")
     await worker(kb_pool, embedder, FTE_APPROVAL_MODE="true").run_once()
     async with kb_pool.acquire() as conn:
         run = await conn.fetchrow("SELECT * FROM agent_runs")
@@ -287,7 +276,7 @@ async def test_approval_mode_keeps_the_answer_as_a_draft(
 async def test_when_the_agent_fails_every_time_a_human_takes_over(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    filed = await file_inbound(kb_pool, ask("How do I pause sync?"))
+    filed = await ask(kb_pool, "How do I pause sync?")
     w = worker(kb_pool, embedder, FTE_WORKER_MAX_ATTEMPTS="2")
     async with kb_pool.acquire() as conn:  # break retrieval
         await conn.execute("ALTER TABLE kb_chunks RENAME TO kb_chunks_away")
@@ -320,7 +309,7 @@ async def test_a_resolved_ticket_teaches_retrieval_its_question(
     from fte.db import transaction
     from fte.tickets import service as tickets
 
-    filed = await file_inbound(kb_pool, ask("Where can I download my invoices?"))
+    filed = await ask(kb_pool, "Where can I download my invoices?")
     w = worker(kb_pool, embedder)
     await w.run_once()
     async with transaction(kb_pool) as conn:
@@ -350,23 +339,16 @@ async def test_an_angry_reply_after_our_answer_goes_to_a_human(
         sentiment=SentimentSource(embedder),
     )
 
-    def said(text: str) -> InboundMessage:
-        return InboundMessage(
-            channel="web_form",
-            identity=Identity("email", "mad@example.com"),
-            customer_name="Max",
-            body=text,
-            thread_key="thread-angry",
+    def said(text: str) -> Awaitable[IntakeResult]:
+        return factories.ticket(
+            kb_pool, text, email="mad@example.com", name="Max", thread="thread-angry"
         )
 
     # The first message is unhappy too: that alone is why people write to support.
-    first = await file_inbound(kb_pool, said("My files are not syncing and I am fed up!"))
+    first = await said("My files are not syncing and I am fed up!")
     await w.run_once()
-    angry = await file_inbound(
-        kb_pool,
-        said(
-            "This is useless. Your answer did not help at all, it is still broken and I am furious."
-        ),
+    angry = await said(
+        "This is useless. Your answer did not help at all, it is still broken and I am furious."
     )
     await w.run_once()
     async with kb_pool.acquire() as conn:
@@ -406,7 +388,7 @@ async def test_a_first_message_a_person_must_read_is_handed_over_with_an_apology
         name="handover",
         sentiment=SentimentSource(embedder),
     )
-    filed = await file_inbound(kb_pool, ask(text))
+    filed = await ask(kb_pool, text)
     await w.run_once()
     async with kb_pool.acquire() as conn:
         run = await conn.fetchrow(
@@ -442,7 +424,7 @@ async def test_a_calm_problem_report_is_answered_with_the_article(
         sentiment=SentimentSource(embedder),
     )
     text = "My files are not syncing since yesterday, what should I do?"
-    filed = await file_inbound(kb_pool, ask(text))
+    filed = await ask(kb_pool, text)
     await w.run_once()
     async with kb_pool.acquire() as conn:
         run = await conn.fetchrow(
@@ -470,15 +452,8 @@ async def test_the_ticket_carries_its_latest_sentiment_and_the_trend(
     )
 
     async def say(text: str) -> tuple[str, str]:
-        await file_inbound(
-            kb_pool,
-            InboundMessage(
-                channel="web_form",
-                identity=Identity("email", "ana@example.com"),
-                customer_name="Ana",
-                body=text,
-                thread_key="thread-trend",
-            ),
+        await factories.ticket(
+            kb_pool, text, email="ana@example.com", name="Ana", thread="thread-trend"
         )
         await w.run_once()
         async with kb_pool.acquire() as conn:

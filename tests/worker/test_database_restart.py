@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
@@ -17,6 +17,7 @@ from fte.ops import migrations
 from fte.ops.embedded_postgres import EmbeddedPostgres
 from fte.worker.agent_consumer import AgentWorker
 from tests.conftest import make_settings
+from tests.fixtures.waiting import eventually
 
 
 def ask(n: int) -> InboundMessage:
@@ -29,33 +30,31 @@ def ask(n: int) -> InboundMessage:
     )
 
 
-async def answered(pool: asyncpg.Pool, message_id: object, within: float = 30) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+async def answered(pool: asyncpg.Pool, message_id: object, within: float = 30) -> None:
+    async def run_recorded() -> bool:
         try:
             async with pool.acquire(timeout=2) as conn:
-                if await conn.fetchval(
-                    "SELECT 1 FROM agent_runs WHERE message_id = $1", message_id
-                ):
-                    return True
+                run = "SELECT 1 FROM agent_runs WHERE message_id = $1"
+                return bool(await conn.fetchval(run, message_id))
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-            pass
-        await asyncio.sleep(0.2)
-    return False
+            return False
+
+    await eventually(run_recorded, within, "the message answered", every=0.2)
 
 
 async def file_when_back(pool: asyncpg.Pool, n: int, within: float = 30) -> IntakeResult:
-    deadline = time.monotonic() + within
-    while True:
+    async def filed() -> IntakeResult | None:
         try:
             return await file_inbound(pool, ask(n))
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            return None
+
+    return await eventually(filed, within, "the database back for intake", every=0.2)
 
 
-async def test_the_worker_survives_a_database_restart(tmp_path: Path, embedder: Embedder) -> None:
+async def test_the_worker_survives_a_database_restart(
+    tmp_path: Path, embedder: Embedder, caplog: pytest.LogCaptureFixture
+) -> None:
     server = EmbeddedPostgres(tmp_path / "pg")
     url = await asyncio.to_thread(server.start)
     server.requested_port = server.port or 0
@@ -67,15 +66,21 @@ async def test_the_worker_survives_a_database_restart(tmp_path: Path, embedder: 
     running = asyncio.create_task(worker.run(stop, url))
     try:
         first = await file_inbound(pool, ask(1))
-        assert await answered(pool, first.message_id)
+        await answered(pool, first.message_id)
 
         await asyncio.to_thread(server.stop)
-        await asyncio.sleep(3)  # several polls against a database that is not there
+        before = len(caplog.records)
+
+        def failed_polls() -> bool:
+            logged = caplog.records[before:]
+            return sum("database unavailable" in r.getMessage() for r in logged) >= 3
+
+        await eventually(failed_polls, 30, "several polls against a database that is not there")
         assert not running.done(), running.exception() if running.done() else None
         await asyncio.to_thread(server.start)
 
         second = await file_when_back(pool, 2)
-        assert await answered(pool, second.message_id), "the worker did not come back"
+        await answered(pool, second.message_id)  # the worker came back
         assert not running.done()
     finally:
         stop.set()

@@ -22,6 +22,7 @@ from tests.channels.test_whatsapp import (
 )
 from tests.conftest import serve_app
 from tests.fixtures.fake_twilio import FakeTwilio
+from tests.fixtures.waiting import eventually
 
 REUSED = "SM" + "f" * 32
 
@@ -57,10 +58,12 @@ async def test_replies_answered_with_the_same_sid_are_all_recorded_and_the_worke
         stop = asyncio.Event()
         running = asyncio.create_task(worker.run(stop, db_url))
         try:
-            async with asyncio.timeout(60):
-                while [s for s, _ in await _states(pool)] != ["sent", "sent"]:
-                    assert not running.done(), running
-                    await asyncio.sleep(0.05)
+
+            async def both_sent() -> bool:
+                assert not running.done(), running
+                return [s for s, _ in await _states(pool)] == ["sent", "sent"]
+
+            await eventually(both_sent, 60, "both parts sent")
             assert not running.done()
             # Twilio's status callback for that SID reaches the replies that carry it.
             async with (

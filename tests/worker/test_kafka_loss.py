@@ -16,7 +16,7 @@ from fte.embeddings import Embedder
 from fte.ops.embedded_tansu import EmbeddedTansu
 from fte.worker.relay import Relay
 from tests.conftest import make_settings, serve_app
-from tests.fixtures.kafka import eventually, kafka_env, running_worker, tansu
+from tests.fixtures.kafka import eventually, kafka_env, running_worker, settled, tansu
 from tests.worker.test_kafka_worker import all_answered, form, runs_per_message
 
 __all__ = ["kafka_env", "tansu"]  # fixtures
@@ -76,7 +76,7 @@ async def test_records_a_restarted_broker_lost_are_answered_within_seconds_each_
         async with running_worker(kb_pool, kb_db_url, embedder, "w1", settings):
             await eventually(lambda: all_answered(kb_pool, COUNT), 30, "every message answered")
             took = time.monotonic() - started
-            await asyncio.sleep(1)  # a second answer would show up now
+            await eventually(lambda: settled(settings, kb_pool, "inbound"), 30, "all committed")
     assert sorted((await runs_per_message(kb_pool)).values()) == [1] * COUNT
     assert took < 30
 
@@ -104,5 +104,5 @@ async def test_a_publish_acknowledged_below_a_known_offset_republishes_what_was_
 
         async with running_worker(kb_pool, kb_db_url, embedder, "w1", settings):
             await eventually(lambda: all_answered(kb_pool, 9), 30, "every message answered")
-            await asyncio.sleep(1)  # a second answer would show up now
+            await eventually(lambda: settled(settings, kb_pool, "inbound"), 30, "all committed")
     assert sorted((await runs_per_message(kb_pool)).values()) == [1] * 9

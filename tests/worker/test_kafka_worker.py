@@ -17,16 +17,17 @@ from aiokafka import AIOKafkaConsumer
 
 from fte.bus import kafka
 from fte.bus.postgres_queue import Job
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.whatsapp_twilio.schemas import inbound_message
 from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.ops.embedded_tansu import EmbeddedTansu
 from fte.worker.kafka_consumer import KafkaAgentWorker
+from tests import factories
 from tests.conftest import make_settings, serve_app
+from tests.fixtures import recorded
 from tests.fixtures.fake_openai import FakeOpenAI, hang
 from tests.fixtures.fake_twilio import FakeTwilio
-from tests.fixtures.kafka import eventually, kafka_env, running_worker, tansu
+from tests.fixtures.kafka import eventually, kafka_env, running_worker, settled, tansu
 from tests.fixtures.processes import Process
 
 __all__ = ["kafka_env", "tansu"]  # fixtures
@@ -104,7 +105,16 @@ async def test_two_workers_in_one_group_answer_every_message_once_in_order(
         await eventually(lambda: all_answered(kb_pool, 24), 90, "every message answered")
         # Web-form replies are stored as sent when the decision commits.
         await eventually(lambda: all_delivered(kb_pool), 30, "every reply delivered")
-        await asyncio.sleep(1)  # a duplicate would show up now
+        await eventually(lambda: settled(settings, kb_pool, "inbound"), 30, "all committed")
+
+        def lags() -> list[float]:
+            labels = {"topic": settings.kafka_topic_prefix + "inbound"}
+            return [
+                _sample("fte_kafka_consumer_lag", {**labels, "partition": str(p)}) for p in range(4)
+            ]
+
+        # Each worker refreshes the gauge once a second.
+        await eventually(lambda: lags() == [0.0] * 4, 10, "no consumer lag shown")
     runs = await runs_per_message(kb_pool)
     assert sorted(runs.values()) == [1] * 24
     async with kb_pool.acquire() as conn:
@@ -113,14 +123,6 @@ async def test_two_workers_in_one_group_answer_every_message_once_in_order(
             "SELECT count(*) FROM outbox WHERE topic = 'inbound' AND published_at IS NULL"
         )
     assert workers == {"w1", "w2"}
-    lags = [
-        _sample(
-            "fte_kafka_consumer_lag",
-            {"topic": settings.kafka_topic_prefix + "inbound", "partition": str(p)},
-        )
-        for p in range(4)
-    ]
-    assert lags == [0.0] * 4
     assert unpublished == 0 and await answered_out_of_order(kb_pool) == 0
 
 
@@ -154,8 +156,12 @@ async def test_broker_stopped_mid_stream_loses_nothing_and_doubles_nothing(
         await kafka.create_topics(settings)  # an in-memory broker comes back empty
         await post(20, 25)
         await eventually(lambda: all_answered(kb_pool, 25), 120, "the backlog drained")
-        await asyncio.sleep(1)
-        assert (await client.get("/health")).json()["queue"]["status"] == "ok"
+        await eventually(lambda: settled(settings, kb_pool, "inbound"), 30, "all committed")
+
+        async def queue_ok() -> bool:
+            return bool((await client.get("/health")).json()["queue"]["status"] == "ok")
+
+        await eventually(queue_ok, 10, "the queue healthy again")
     assert statuses == [201] * 25
     assert sorted((await runs_per_message(kb_pool)).values()) == [1] * 25
 
@@ -166,18 +172,11 @@ async def test_a_poison_message_is_dead_lettered_and_replays_after_the_fix(
     env = {**kafka_env, "FTE_WORKER_MAX_ATTEMPTS": "3", "FTE_WORKER_BACKOFF_CAP_SECONDS": "0.2"}
     settings = make_settings(**env)
     dead_before = _sample("fte_dead_letters_total", {"topic": "inbound"})
-    poison = InboundMessage(
-        channel="carrier_pigeon",  # no adapter for it: every attempt fails
-        identity=Identity("email", "p@example.com"),
-        customer_name="Pat",
-        subject="Question",
-        body="How do I reset my password?",
-    )
+    asked = {"email": "p@example.com", "name": "Pat", "subject": "Question"}
     async with running_worker(kb_pool, kb_db_url, embedder, "w1", settings):
-        bad = await file_inbound(kb_pool, poison)
-        good = await file_inbound(
-            kb_pool, InboundMessage(**{**poison.__dict__, "channel": "web_form"})
-        )
+        # No adapter for this channel: every attempt fails.
+        bad = await factories.ticket(kb_pool, channel="carrier_pigeon", **asked)
+        good = await factories.ticket(kb_pool, **asked)
 
         async def dead_lettered() -> bool:
             async with kb_pool.acquire() as conn:
@@ -260,16 +259,13 @@ async def beside_another(
 async def ask(pool: asyncpg.Pool, count: int, customers: int, *, threads: bool = False) -> None:
     """`count` questions from `customers` customers; `threads`: one conversation each."""
     for i in range(count):
-        await file_inbound(
+        await factories.ticket(
             pool,
-            InboundMessage(
-                channel="web_form",
-                identity=Identity("email", f"k{i % customers}@example.com"),
-                customer_name="Kim",
-                subject="Question",
-                body=f"How do I share a folder? ({i})",
-                thread_key=f"thread-{i % customers}" if threads else None,
-            ),
+            f"How do I share a folder? ({i})",
+            email=f"k{i % customers}@example.com",
+            name="Kim",
+            subject="Question",
+            thread=f"thread-{i % customers}" if threads else None,
         )
 
 
@@ -281,7 +277,8 @@ async def test_a_worker_killed_mid_stream_leaves_its_messages_to_the_other(
         doomed.wait_for_output("ticket #", timeout=60)
         doomed.kill()  # SIGKILL: no goodbye to the group, no offset commit
         await eventually(lambda: all_answered(kb_pool, 30), 120, "every message answered")
-        await asyncio.sleep(1)
+        settings = make_settings(**kafka_env)
+        await eventually(lambda: settled(settings, kb_pool, "inbound"), 60, "all committed")
     assert sorted((await runs_per_message(kb_pool)).values()) == [1] * 30
 
 
@@ -297,7 +294,8 @@ async def test_a_worker_stopped_mid_stream_hands_back_what_it_read_ahead(
         leaving.wait_for_output("ticket #", timeout=60)
         assert leaving.stop() == 0
         await eventually(lambda: all_answered(kb_pool, 60), 120, "every message answered")
-        await asyncio.sleep(1)
+        settings = make_settings(**kafka_env)
+        await eventually(lambda: settled(settings, kb_pool, "inbound"), 60, "all committed")
     assert sorted((await runs_per_message(kb_pool)).values()) == [1] * 60
     async with kb_pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM conversations") == 6
@@ -322,15 +320,12 @@ async def test_a_worker_killed_mid_message_leaves_it_to_the_other_answering_once
         )
         try:
             doomed.wait_for_output("started")
-            filed = await file_inbound(
+            filed = await factories.ticket(
                 kb_pool,
-                InboundMessage(
-                    channel="web_form",
-                    identity=Identity("email", "mid@example.com"),
-                    customer_name="Mia",
-                    subject="Question",
-                    body="How do I reset my password?",
-                ),
+                "How do I reset my password?",
+                email="mid@example.com",
+                name="Mia",
+                subject="Question",
             )
 
             async def in_flight() -> bool:
@@ -338,12 +333,11 @@ async def test_a_worker_killed_mid_message_leaves_it_to_the_other_answering_once
 
             await eventually(in_flight, 60, "the doomed worker asking its model")
             doomed.kill()  # SIGKILL mid-message: no answer, no offset commit, no goodbye
-            async with running_worker(
-                kb_pool, kb_db_url, embedder, "survivor", make_settings(**kafka_env)
-            ):
+            settings = make_settings(**kafka_env)
+            async with running_worker(kb_pool, kb_db_url, embedder, "survivor", settings):
                 await eventually(lambda: all_answered(kb_pool, 1), 120, "the message answered")
                 await eventually(lambda: all_delivered(kb_pool), 30, "the reply delivered")
-                await asyncio.sleep(1)  # time for a second answer, were there one
+                await eventually(lambda: settled(settings, kb_pool, "inbound"), 60, "all committed")
         finally:
             doomed.stop()
     assert await runs_per_message(kb_pool) == {filed.message_id: 1}
@@ -411,16 +405,12 @@ TWILIO = {
 
 async def whatsapp_question(pool: asyncpg.Pool) -> object:
     """A customer's WhatsApp message, as the webhook files it; its ticket id."""
-    params = {
-        "MessageSid": "SM" + "1" * 32,
-        "AccountSid": TWILIO["TWILIO_ACCOUNT_SID"],
-        "From": "whatsapp:+447700900123",
-        "To": TWILIO["TWILIO_WHATSAPP_FROM"],
-        "WaId": "447700900123",
-        "ProfileName": "Sam Doe",
-        "Body": "How do I reset my password?",
-        "NumMedia": "0",
-    }
+    params = recorded.payload(
+        "twilio",
+        "whatsapp_incoming",
+        AccountSid=TWILIO["TWILIO_ACCOUNT_SID"],
+        To=TWILIO["TWILIO_WHATSAPP_FROM"],
+    )
     filed = await file_inbound(pool, inbound_message(params))
     return filed.ticket_id
 
@@ -446,11 +436,14 @@ async def test_replies_go_out_through_the_outbound_topic_in_order_once_past_fail
     async with FakeTwilio(TWILIO["TWILIO_ACCOUNT_SID"], TWILIO["TWILIO_AUTH_TOKEN"]) as fake:
         env = {**kafka_env, **TWILIO, "TWILIO_API_BASE": fake.base_url}
         fake.fail(500, 503)  # two attempts fail; the third is accepted
-        async with running_worker(kb_pool, kb_db_url, embedder, "w1", make_settings(**env)):
+        settings = make_settings(**env)
+        async with running_worker(kb_pool, kb_db_url, embedder, "w1", settings):
             ticket_id = await whatsapp_question(kb_pool)
             await eventually(lambda: all_answered(kb_pool, 1), 60, "the answer")
             await eventually(lambda: all_delivered(kb_pool), 60, "the reply sent")
-            await asyncio.sleep(1)  # time for a second send, were there one
+            await eventually(
+                lambda: settled(settings, kb_pool, "inbound", "deliver"), 30, "all committed"
+            )
         async with kb_pool.acquire() as conn:
             parts = await conn.fetch(
                 "SELECT m.body, m.external_id, o.processed_at FROM messages m JOIN outbox o "
@@ -482,7 +475,8 @@ async def test_a_reply_the_provider_refuses_is_dead_lettered_at_once_and_publish
     async with FakeTwilio(TWILIO["TWILIO_ACCOUNT_SID"], TWILIO["TWILIO_AUTH_TOKEN"]) as fake:
         env = {**kafka_env, **TWILIO, "TWILIO_API_BASE": fake.base_url}
         fake.fail(*[400] * 20)  # Twilio rejects the message: no retry can help
-        async with running_worker(kb_pool, kb_db_url, embedder, "w1", make_settings(**env)):
+        settings = make_settings(**env)
+        async with running_worker(kb_pool, kb_db_url, embedder, "w1", settings):
             ticket_id = await whatsapp_question(kb_pool)
 
             async def all_failed() -> bool:
@@ -495,7 +489,9 @@ async def test_a_reply_the_provider_refuses_is_dead_lettered_at_once_and_publish
                     )
 
             await eventually(all_failed, 60, "every part of the reply dead-lettered")
-            await asyncio.sleep(1)  # time for another attempt, were there one
+            await eventually(
+                lambda: settled(settings, kb_pool, "inbound", "deliver"), 30, "all committed"
+            )
         async with kb_pool.acquire() as conn:
             dead = await conn.fetch("SELECT topic, attempts, error FROM dead_letters")
             statuses = await conn.fetch(

@@ -3,15 +3,17 @@ most FTE_STUCK_MAX_REDRIVES times, then dead-lettered with the reason."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import asyncpg
 import prometheus_client
 
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
-from fte.intake.service import IntakeResult, file_inbound
+from fte.intake.service import IntakeResult
 from fte.worker.agent_consumer import AgentWorker
 from fte.worker.redrive import Redriver
+from tests import factories
 from tests.conftest import make_settings
 
 
@@ -36,13 +38,13 @@ async def wedge(pool: asyncpg.Pool, filed: IntakeResult) -> None:
         )
 
 
-def question(email: str) -> InboundMessage:
-    return InboundMessage(
-        channel="web_form",
-        identity=Identity("email", email),
-        customer_name="Sam",
+def question(pool: asyncpg.Pool, email: str) -> Awaitable[IntakeResult]:
+    return factories.ticket(
+        pool,
+        "I forgot my password. How can I reset it?",
+        email=email,
+        name="Sam",
         subject="Password",
-        body="I forgot my password. How can I reset it?",
     )
 
 
@@ -51,8 +53,8 @@ async def test_a_stuck_message_is_re_enqueued_and_then_answered(
 ) -> None:
     settings = make_settings()
     adapters = build_registry(settings)
-    filed = await file_inbound(kb_pool, question("stuck@example.com"))
-    recent = await file_inbound(kb_pool, question("recent@example.com"))
+    filed = await question(kb_pool, "stuck@example.com")
+    recent = await question(kb_pool, "recent@example.com")
     await wedge(kb_pool, filed)
     async with kb_pool.acquire() as conn:  # the recent one is claimed too, but not old yet
         await conn.execute(
@@ -87,7 +89,7 @@ async def test_after_the_last_re_drive_it_is_a_dead_letter_and_a_person_takes_it
 ) -> None:
     settings = make_settings(FTE_STUCK_MAX_REDRIVES="2")
     redriver = Redriver(pool, settings, build_registry(settings))
-    filed = await file_inbound(pool, question("wedged@example.com"))
+    filed = await question(pool, "wedged@example.com")
     dead_before = counted("dead_lettered")
     for _ in range(2):
         await wedge(pool, filed)
@@ -112,13 +114,14 @@ async def test_after_the_last_re_drive_it_is_a_dead_letter_and_a_person_takes_it
 
 async def test_a_silent_or_handled_message_is_never_re_driven(pool: asyncpg.Pool) -> None:
     settings = make_settings()
-    silent = InboundMessage(
+    filed = await factories.ticket(
+        pool,
+        "A person has this conversation.",
         channel="chatwoot",
-        identity=Identity("email", "quiet@example.com"),
-        body="A person has this conversation.",
+        email="quiet@example.com",
+        name=None,
         silent=True,
     )
-    filed = await file_inbound(pool, silent)
     async with pool.acquire() as conn:
         await conn.execute(
             "UPDATE messages SET created_at = now() - interval '1 hour' WHERE id = $1",

@@ -10,9 +10,8 @@ import asyncpg
 import pytest
 
 from fte.bus import kafka
-from fte.channels.base import Identity, InboundMessage
 from fte.embeddings import Embedder
-from fte.intake.service import file_inbound
+from tests import factories
 from tests.conftest import make_settings
 from tests.fixtures.kafka import eventually, kafka_env, running_worker, tansu
 
@@ -43,15 +42,12 @@ async def test_a_running_worker_and_relay_never_create_the_topics(
     settings = make_settings(**env)
     caplog.set_level(logging.WARNING)
     async with running_worker(kb_pool, kb_db_url, embedder, "w1", settings):
-        filed = await file_inbound(
+        filed = await factories.ticket(
             kb_pool,
-            InboundMessage(
-                channel="web_form",
-                identity=Identity("email", "late@example.com"),
-                customer_name="Lee",
-                subject="Password",
-                body="How do I reset my password?",
-            ),
+            "How do I reset my password?",
+            email="late@example.com",
+            name="Lee",
+            subject="Password",
         )
 
         async def relay_tried() -> bool:
