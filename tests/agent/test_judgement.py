@@ -15,7 +15,7 @@ from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.intake.service import file_inbound
 from fte.knowledge.repository import insert_examples
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 from tests.conftest import make_settings
 
 
@@ -33,7 +33,7 @@ async def _handle(
         ),
     )
     settings = make_settings()
-    worker = AgentWorker(pool, settings, embedder, build_registry(settings), name="t")
+    worker = QueueWorker(pool, settings, embedder, build_registry(settings), name="t")
     assert await worker.run_once() == 1
     async with pool.acquire() as conn:
         return await conn.fetchrow(

@@ -20,8 +20,7 @@ from fte.channels.whatsapp_twilio.schemas import inbound_message
 from fte.config import Settings
 from fte.db import transaction
 from fte.intake.service import file_inbound
-from fte.worker.agent_consumer import AgentWorker
-from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.queue_worker import DeliveryWorker, QueueWorker
 from tests.conftest import make_settings, serve_app
 from tests.fixtures.db import row_counts
 from tests.fixtures.fake_twilio import FakeTwilio
@@ -295,7 +294,7 @@ async def test_end_to_end_a_question_gets_exactly_one_reply_on_whatsapp(
             for _ in range(2):  # Twilio retries a webhook it thinks failed
                 assert (await post(c, "/whatsapp/webhook", incoming())).status_code == 200
         adapters = build_registry(settings)
-        agent = AgentWorker(kb_pool, settings, embedder, adapters, name="a1")
+        agent = QueueWorker(kb_pool, settings, embedder, adapters, name="a1")
         await agent.run_once()
         await agent.run_once()
         await drain(DeliveryWorker(kb_pool, settings, adapters))

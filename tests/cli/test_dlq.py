@@ -14,7 +14,7 @@ from fte.agent.embeddings import Embedder
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.intake.service import file_inbound
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 from tests.conftest import make_settings
 
 
@@ -33,7 +33,7 @@ async def test_dead_letters_are_listed_and_replayed_from_the_command_line(
     kb_pool: asyncpg.Pool, kb_db_url: str, embedder: Embedder
 ) -> None:
     settings = make_settings(FTE_WORKER_MAX_ATTEMPTS="1")
-    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="w")
+    worker = QueueWorker(kb_pool, settings, embedder, build_registry(settings), name="w")
     message = InboundMessage(
         channel="carrier_pigeon",
         identity=Identity("email", "d@example.com"),

@@ -10,7 +10,7 @@ from fte.auth import service
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.intake.service import file_inbound
-from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.queue_worker import DeliveryWorker
 from tests.browser import chromium
 from tests.conftest import make_settings, serve_app
 

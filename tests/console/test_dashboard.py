@@ -12,7 +12,7 @@ from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.intake.service import file_inbound
 from fte.tickets import service as tickets
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 from tests.conftest import make_settings
 
 
@@ -36,7 +36,7 @@ async def test_dashboard_counts_runs_reasons_and_the_ai_resolution_rate(
             channel=channel, identity=Identity("email", f"c{i}@example.com"),
             customer_name="Sam", body=text))  # fmt: skip
     settings = make_settings()
-    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="dash")
+    worker = QueueWorker(kb_pool, settings, embedder, build_registry(settings), name="dash")
     assert await worker.run_once() == 3
     async with kb_pool.acquire() as conn:
         answered = await conn.fetchval(

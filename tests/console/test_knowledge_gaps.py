@@ -14,7 +14,7 @@ from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.console.gaps import group
 from fte.intake.service import file_inbound
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 from tests.conftest import make_settings
 
 PRINTER = [
@@ -38,7 +38,7 @@ async def test_similar_unanswered_questions_land_in_one_group(
             channel="web_form", identity=Identity("email", f"g{i}@example.com"),
             customer_name="Kim", body=text))  # fmt: skip
     settings = make_settings()
-    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="gaps")
+    worker = QueueWorker(kb_pool, settings, embedder, build_registry(settings), name="gaps")
     assert await worker.run_once() == len(questions)
     async with kb_pool.acquire() as conn:
         reasons = await conn.fetch("SELECT decision, reason FROM agent_runs")

@@ -9,7 +9,7 @@ from fte.agent.embeddings import Embedder
 from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.intake.service import file_inbound
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 from tests.conftest import make_settings
 from tests.fixtures.console import csrf_of
 
@@ -22,7 +22,7 @@ async def test_the_ticket_shows_the_conversation_the_runs_and_the_customer(
         customer_name="Sam <b>Doe</b>", subject="Password",
         body="I forgot my password. How can I reset it? <script>alert(1)</script>"))  # fmt: skip
     settings = make_settings()
-    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="view")
+    worker = QueueWorker(kb_pool, settings, embedder, build_registry(settings), name="view")
     assert await worker.run_once() == 1
 
     page = await console.get(f"/console/tickets/{filed.ticket_id}")
@@ -81,7 +81,7 @@ async def test_the_agent_is_silent_while_a_person_has_the_ticket(
         )
 
     settings = make_settings()
-    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="quiet")
+    worker = QueueWorker(kb_pool, settings, embedder, build_registry(settings), name="quiet")
     first = await file_inbound(kb_pool, say("How do I reset my password?"))
     await worker.run_once()
     url = f"/console/tickets/{first.ticket_id}"
@@ -126,7 +126,7 @@ async def test_a_person_replies_and_approves_a_draft_once(
     console: httpx.AsyncClient, kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
     settings = make_settings(FTE_APPROVAL_MODE="true")
-    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="draft")
+    worker = QueueWorker(kb_pool, settings, embedder, build_registry(settings), name="draft")
     filed = await file_inbound(kb_pool, InboundMessage(
         channel="web_form", identity=Identity("email", "sam@example.com"),
         customer_name="Sam", body="How do I reset my password?"))  # fmt: skip

@@ -17,8 +17,7 @@ from fte.config import get_settings
 from fte.db import create_pool
 from fte.intake.service import file_inbound
 from fte.kit import logging as trace
-from fte.worker.agent_consumer import AgentWorker
-from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.queue_worker import DeliveryWorker, QueueWorker
 from tests.conftest import make_settings
 from tests.fixtures.replies import queue_replies
 
@@ -37,7 +36,7 @@ async def test_a_web_form_reply_is_sent_when_the_decision_commits_without_a_deli
             customer_name="Sam Doe",
         ),
     )
-    await AgentWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
+    await QueueWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
     async with kb_pool.acquire() as conn:
         reply = await conn.fetchrow(
             "SELECT delivery_status, sent_at FROM messages "

@@ -9,14 +9,14 @@ import asyncpg
 from fte.agent.embeddings import Embedder
 from fte.channels.registry import build_registry
 from fte.intake.service import file_inbound
-from fte.worker.agent_consumer import AgentWorker
 from fte.worker.process import build_responder
+from fte.worker.queue_worker import QueueWorker
 from tests.conftest import make_settings
 from tests.fixtures.fake_openai import FakeOpenAI, Received, Reply, completion, error, tool_call
 from tests.worker.test_agent_consumer import ask, replies
 
 
-def llm_worker(pool: asyncpg.Pool, embedder: Embedder, base_url: str) -> AgentWorker:
+def llm_worker(pool: asyncpg.Pool, embedder: Embedder, base_url: str) -> QueueWorker:
     settings = make_settings(
         FTE_LLM_BASE_URL=base_url,
         FTE_LLM_MODEL="fake-model",
@@ -25,7 +25,7 @@ def llm_worker(pool: asyncpg.Pool, embedder: Embedder, base_url: str) -> AgentWo
         FTE_LLM_INPUT_COST_PER_1K="0.5",
         FTE_LLM_OUTPUT_COST_PER_1K="1.5",
     )
-    return AgentWorker(
+    return QueueWorker(
         pool,
         settings,
         embedder,
