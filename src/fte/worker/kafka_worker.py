@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -47,7 +47,7 @@ from fte.worker.answer_pipeline import AnswerPipeline
 from fte.worker.delivery_pipeline import DeliveryPipeline
 from fte.worker.hand import Hand, HeldRecord
 from fte.worker.loops import DB_DOWN, first_of, listen_for_jobs, sleep_or_stop, worker_id
-from fte.worker.outcomes import DONE, Done, Outcome, RetryAt, RetryPolicy
+from fte.worker.outcomes import DONE, Done, Outcome, Pipeline, RetryAt, RetryPolicy
 from fte.worker.queue_worker import Housekeeping, QueueDriver
 from fte.worker.relay import Relay
 
@@ -58,8 +58,6 @@ log = logging.getLogger(__name__)
 
 # How long records wait after the database failed their batch, before they are tried again.
 _DB_RETRY_SECONDS = 2.0
-
-Pipeline = Callable[[list[queue.Job]], Awaitable[list[Outcome]]]
 
 
 class HandBack(ConsumerRebalanceListener):

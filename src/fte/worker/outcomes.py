@@ -50,6 +50,8 @@ class DeadLetter:
 
 Outcome = Done | RetryAt | DeadLetter
 DONE = Done()
+# A pipeline: a batch of jobs in, one outcome per job out, in the same order.
+Pipeline = Callable[[list[queue.Job]], Awaitable[list[Outcome]]]
 
 
 @dataclass(frozen=True)

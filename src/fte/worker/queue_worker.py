@@ -28,7 +28,7 @@ from fte.worker import housekeeping
 from fte.worker.answer_pipeline import TOPIC, AnswerPipeline
 from fte.worker.delivery_pipeline import DeliveryPipeline
 from fte.worker.loops import DB_DOWN, first_of, listen_for_jobs, sleep_or_stop, worker_id
-from fte.worker.outcomes import DeadLetter, Done, Outcome, RetryPolicy
+from fte.worker.outcomes import DeadLetter, Done, Outcome, Pipeline, RetryPolicy
 
 if TYPE_CHECKING:
     from fte.agent.sentiment_cache import SentimentSource
@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ANSWER_LANES = 2
-
-Pipeline = Callable[[list[queue.Job]], Awaitable[list[Outcome]]]
 
 
 class QueueDriver:
