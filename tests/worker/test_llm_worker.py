@@ -61,7 +61,7 @@ async def test_the_model_writes_the_reply_and_its_cost_is_recorded(
         fake.handler = answer_from_first_source
         worker = llm_worker(kb_pool, embedder, fake.base_url)
         await worker.run_once()
-        await worker.agent.responder.aclose()  # type: ignore[union-attr]
+        await worker.answers.agent.responder.aclose()  # type: ignore[union-attr]
     async with kb_pool.acquire() as conn:
         run = await conn.fetchrow("SELECT * FROM agent_runs")
     assert run["decision"] == "answer" and run["fallback_reason"] is None
@@ -83,7 +83,7 @@ async def test_a_failing_model_leaves_the_answer_to_the_local_responder(
         fake.handler = lambda _: error(500, "overloaded")
         worker = llm_worker(kb_pool, embedder, fake.base_url)
         await worker.run_once()
-        await worker.agent.responder.aclose()  # type: ignore[union-attr]
+        await worker.answers.agent.responder.aclose()  # type: ignore[union-attr]
     async with kb_pool.acquire() as conn:
         run = await conn.fetchrow("SELECT * FROM agent_runs")
     assert (run["decision"], run["fallback_reason"]) == ("answer", "server_error")
