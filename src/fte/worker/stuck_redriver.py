@@ -25,7 +25,6 @@ from fte.worker.loops import DB_DOWN, sleep_or_stop
 
 log = logging.getLogger(__name__)
 
-REDRIVE_LOCK_ID = 0x66746573
 BATCH = 100
 
 
@@ -52,7 +51,7 @@ class Redriver:
         """(re-enqueued, dead-lettered) in this pass; (0, 0) when another worker holds the turn."""
         redriven = dead = 0
         async with transaction(self.pool) as conn:
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", REDRIVE_LOCK_ID):
+            if not await stuck_messages.take_redrive_turn(conn):
                 return 0, 0
             found = await stuck_messages.stuck(conn, self.settings.stuck_after_minutes * 60, BATCH)
             for item in found:
