@@ -112,9 +112,8 @@ class Housekeeping:
         async def embed(jobs: list[queue.Job]) -> list[Outcome]:
             return await housekeeping.embed_articles(pool, embedder, policy, jobs)
 
-        return await self.driver.claim_and_settle(
-            LEARN_TOPIC, learn
-        ) + await self.driver.claim_and_settle(KB_EMBED_TOPIC, embed)
+        learned = await self.driver.claim_and_settle(LEARN_TOPIC, learn)
+        return learned + await self.driver.claim_and_settle(KB_EMBED_TOPIC, embed)
 
 
 class QueueWorker:
