@@ -15,10 +15,9 @@ QUERY_METHODS = {"fetch", "fetchrow", "fetchval", "execute", "executemany"}
 # console's, ops/heartbeats.py the workers' heartbeats; db.py rolls back a connection it hands
 # out, migrations are schema.
 REPOSITORIES = ("bus/", "console/queries.py", "ops/heartbeats.py", "db.py", "migrations/")
-# Not moved yet; this list only shrinks. kafka_consumer.py is being reworked (issue 19.1);
-# redrive takes an advisory lock; the database check's SQL is the check itself (server version,
-# migration head).
-NOT_YET = ("worker/kafka_consumer.py", "worker/redrive.py", "ops/checks/database.py")
+# Not moved; this list only shrinks. The database check's SQL is the check itself (server
+# version, migration head).
+NOT_YET = ("ops/checks/database.py",)
 
 
 def _queries(path: Path) -> list[int]:

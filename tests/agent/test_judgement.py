@@ -13,7 +13,7 @@ from fte.agent.escalation import message_reason
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
 from fte.knowledge.repository import insert_examples
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 from tests import factories
 from tests.conftest import make_settings
 
@@ -24,7 +24,7 @@ async def _handle(
     """File `text` from a new customer, let the worker take it; the run and what was sent."""
     filed = await factories.ticket(pool, text, email=email, name="Kim Lee")
     settings = make_settings()
-    worker = AgentWorker(pool, settings, embedder, build_registry(settings), name="t")
+    worker = QueueWorker(pool, settings, embedder, build_registry(settings), name="t")
     assert await worker.run_once() == 1
     async with pool.acquire() as conn:
         return await conn.fetchrow(

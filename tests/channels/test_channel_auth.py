@@ -14,7 +14,7 @@ from fte.bus import dead_letters
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.ops.checks import CHECKS, Context, Result, Status, run_checks
-from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.queue_worker import DeliveryWorker
 from tests.channels.test_chatwoot import TOKEN, chatwoot_settings, queued_reply
 from tests.channels.test_whatsapp import drain
 from tests.cli.test_dlq import fte

@@ -22,8 +22,7 @@ from fte.config import Settings
 from fte.db import transaction
 from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
-from fte.worker.agent_consumer import AgentWorker
-from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.queue_worker import DeliveryWorker, QueueWorker
 from tests.channels.test_whatsapp import channels_health, drain
 from tests.conftest import make_settings, serve_app
 from tests.fixtures import recorded
@@ -164,7 +163,7 @@ async def test_silent_while_a_human_is_assigned_and_resolved_with_the_conversati
     assigned["conversation"]["meta"]["assignee"] = {"id": 9, "name": "Alex", "type": "user"}
     assert (await send(cw, assigned)).status_code == 200
     settings = chatwoot_settings()
-    agent = AgentWorker(pool, settings, embedder, build_registry(settings), name="a")
+    agent = QueueWorker(pool, settings, embedder, build_registry(settings), name="a")
     assert await agent.run_once() == 0  # filed, and the agent leaves it to the human
     resolved = recorded.payload("chatwoot", "conversation_status_changed")
     assert (await send(cw, resolved, delivery="d-2")).json()["resolved"] is True
@@ -183,7 +182,7 @@ async def _answer(
         assert (await send(c, MESSAGE_CREATED)).status_code == 200
         assert (await send(c, MESSAGE_CREATED)).status_code == 200  # redelivered
     adapters = build_registry(settings)
-    await AgentWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
+    await QueueWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
     delivery = DeliveryWorker(kb_pool, settings, adapters, name="d")
     for _ in range(5):
         await delivery.run_once()
@@ -222,7 +221,7 @@ async def test_a_captured_request_replayed_with_new_delivery_ids_is_filed_and_an
         assert [a.status_code for a in answers] == [200] * 5
         assert [a.json()["duplicate"] for a in answers] == [False, True, True, True, True]
         adapters = build_registry(settings)
-        agent = AgentWorker(kb_pool, settings, embedder, adapters, name="a")
+        agent = QueueWorker(kb_pool, settings, embedder, adapters, name="a")
         while await agent.run_once():
             pass
         await drain(DeliveryWorker(kb_pool, settings, adapters, name="d"))
@@ -265,7 +264,7 @@ async def test_an_agent_approving_the_draft_in_chatwoot_publishes_it_once(
             httpx.AsyncClient(base_url=base, timeout=10) as c,
         ):
             assert (await send(c, MESSAGE_CREATED)).status_code == 200
-            await AgentWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
+            await QueueWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
             for _ in range(3):
                 await delivery.run_once()
             (note,) = fake.posted

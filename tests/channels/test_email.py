@@ -20,8 +20,7 @@ from fte.config import Settings
 from fte.db import transaction
 from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
-from fte.worker.agent_consumer import AgentWorker
-from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.queue_worker import DeliveryWorker, QueueWorker
 from tests.channels.test_whatsapp import channels_health, drain
 from tests.conftest import make_settings
 from tests.fixtures import recorded
@@ -96,7 +95,7 @@ async def test_end_to_end_one_threaded_reply_over_smtp_after_a_421(
         await poller.poll_once()
         smtp.refuse.append(421)  # "service not available": retried
         adapters = build_registry(settings)
-        await AgentWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
+        await QueueWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
         delivery = DeliveryWorker(kb_pool, settings, adapters, name="d")
         for _ in range(3):
             await delivery.run_once()

@@ -24,8 +24,7 @@ from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import transaction
 from fte.embeddings import Embedder
-from fte.worker.agent_consumer import AgentWorker
-from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.queue_worker import DeliveryWorker, QueueWorker
 from tests.conftest import make_settings, serve_app
 from tests.fixtures.db import row_counts
 from tests.fixtures.fake_gmail import FakeGmail, Signer
@@ -493,7 +492,7 @@ async def test_end_to_end_an_email_gets_exactly_one_threaded_reply(
         for _ in range(2):  # Pub/Sub redelivers
             assert (await push(c, fake)).status_code == 200
     adapters = build_registry(settings)
-    agent = AgentWorker(kb_pool, settings, embedder, adapters, name="a1")
+    agent = QueueWorker(kb_pool, settings, embedder, adapters, name="a1")
     await agent.run_once()
     await agent.run_once()
     await drain(DeliveryWorker(kb_pool, settings, adapters))

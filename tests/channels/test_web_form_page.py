@@ -12,7 +12,7 @@ import pytest
 
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 from tests.browser import chromium
 from tests.conftest import make_settings, serve_app
 
@@ -21,7 +21,7 @@ from tests.conftest import make_settings, serve_app
 async def site(kb_db_url: str, kb_pool: asyncpg.Pool, embedder: Embedder) -> AsyncIterator[str]:
     """The API and a worker on a database holding the demo knowledge base."""
     settings = make_settings(FTE_WORKER_POLL_SECONDS="0.2")
-    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="page")
+    worker = QueueWorker(kb_pool, settings, embedder, build_registry(settings), name="page")
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop, kb_db_url))
     try:

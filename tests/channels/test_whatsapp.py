@@ -19,8 +19,7 @@ from fte.config import Settings
 from fte.db import transaction
 from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
-from fte.worker.agent_consumer import AgentWorker
-from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.queue_worker import DeliveryWorker, QueueWorker
 from tests.conftest import make_settings, serve_app
 from tests.fixtures import recorded
 from tests.fixtures.db import row_counts
@@ -282,7 +281,7 @@ async def test_end_to_end_a_question_gets_exactly_one_reply_on_whatsapp(
             for _ in range(2):  # Twilio retries a webhook it thinks failed
                 assert (await post(c, "/whatsapp/webhook", incoming())).status_code == 200
         adapters = build_registry(settings)
-        agent = AgentWorker(kb_pool, settings, embedder, adapters, name="a1")
+        agent = QueueWorker(kb_pool, settings, embedder, adapters, name="a1")
         await agent.run_once()
         await agent.run_once()
         await drain(DeliveryWorker(kb_pool, settings, adapters))

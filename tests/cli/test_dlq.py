@@ -12,7 +12,7 @@ import asyncpg
 
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 from tests import factories
 from tests.conftest import make_settings
 
@@ -32,7 +32,7 @@ async def test_dead_letters_are_listed_and_replayed_from_the_command_line(
     kb_pool: asyncpg.Pool, kb_db_url: str, embedder: Embedder
 ) -> None:
     settings = make_settings(FTE_WORKER_MAX_ATTEMPTS="1")
-    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="w")
+    worker = QueueWorker(kb_pool, settings, embedder, build_registry(settings), name="w")
     filed = await factories.ticket(
         kb_pool,
         "How do I reset my password?",

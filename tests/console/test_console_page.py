@@ -8,7 +8,7 @@ import asyncpg
 
 from fte.auth import service
 from fte.channels.registry import build_registry
-from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.queue_worker import DeliveryWorker
 from tests import factories
 from tests.browser import chromium
 from tests.conftest import make_settings, serve_app

@@ -10,7 +10,7 @@ import httpx
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
 from fte.tickets import service as tickets
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 from tests import factories
 from tests.conftest import make_settings
 
@@ -35,7 +35,7 @@ async def test_dashboard_counts_runs_reasons_and_the_ai_resolution_rate(
             kb_pool, text, channel=channel, email=f"c{i}@example.com", name="Sam"
         )
     settings = make_settings()
-    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="dash")
+    worker = QueueWorker(kb_pool, settings, embedder, build_registry(settings), name="dash")
     assert await worker.run_once() == 3
     async with kb_pool.acquire() as conn:
         answered = await conn.fetchval(

@@ -9,7 +9,7 @@ import asyncpg
 from fte.auth import service
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 from tests import factories
 from tests.browser import chromium
 from tests.conftest import make_settings, serve_app
@@ -23,7 +23,7 @@ async def test_an_admin_writes_an_article_and_sees_it_embedded_live(
     async with kb_pool.acquire() as conn:
         await service.add_user(conn, "grace@example.com", "Grace Hopper", "admin", PASSWORD)
     settings = make_settings()
-    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="browser")
+    worker = QueueWorker(kb_pool, settings, embedder, build_registry(settings), name="browser")
     async with serve_app(kb_db_url, settings) as base, chromium() as browser:
         page = await browser.new_page()
         await page.goto(f"{base}/console/kb")
@@ -79,7 +79,7 @@ async def test_the_dashboard_shows_gaps_breakers_and_dead_letters(
     ):
         await factories.ticket(kb_pool, text, email=f"v{i}@example.com", name="Vi")
     settings = make_settings()
-    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="browser")
+    worker = QueueWorker(kb_pool, settings, embedder, build_registry(settings), name="browser")
     assert await worker.run_once() == 2
     async with serve_app(kb_db_url, settings) as base, chromium() as browser:
         page = await browser.new_page()

@@ -11,7 +11,7 @@ import pytest
 from fte.auth import service
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 from tests.conftest import make_settings, serve_app
 from tests.fixtures.console import PASSWORD, csrf_of, sign_in
 
@@ -34,9 +34,9 @@ async def admin(kb_db_url: str, kb_pool: asyncpg.Pool) -> AsyncIterator[httpx.As
         yield client
 
 
-def worker(pool: asyncpg.Pool, embedder: Embedder) -> AgentWorker:
+def worker(pool: asyncpg.Pool, embedder: Embedder) -> QueueWorker:
     settings = make_settings()
-    return AgentWorker(pool, settings, embedder, build_registry(settings), name="kb")
+    return QueueWorker(pool, settings, embedder, build_registry(settings), name="kb")
 
 
 async def create(client: httpx.AsyncClient, form: dict[str, str]) -> httpx.Response:

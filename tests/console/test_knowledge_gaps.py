@@ -12,7 +12,7 @@ import numpy as np
 from fte.channels.registry import build_registry
 from fte.console.gaps import group
 from fte.embeddings import Embedder
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 from tests import factories
 from tests.conftest import make_settings
 
@@ -35,7 +35,7 @@ async def test_similar_unanswered_questions_land_in_one_group(
     for i, text in enumerate(questions):
         await factories.ticket(kb_pool, text, email=f"g{i}@example.com", name="Kim")
     settings = make_settings()
-    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="gaps")
+    worker = QueueWorker(kb_pool, settings, embedder, build_registry(settings), name="gaps")
     assert await worker.run_once() == len(questions)
     async with kb_pool.acquire() as conn:
         reasons = await conn.fetch("SELECT decision, reason FROM agent_runs")

@@ -10,7 +10,7 @@ import httpx
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
 from fte.intake.service import IntakeResult
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 from tests import factories
 from tests.conftest import make_settings
 from tests.fixtures.console import csrf_of
@@ -26,7 +26,7 @@ async def test_the_ticket_shows_the_conversation_the_runs_and_the_customer(
         subject="Password",
     )
     settings = make_settings()
-    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="view")
+    worker = QueueWorker(kb_pool, settings, embedder, build_registry(settings), name="view")
     assert await worker.run_once() == 1
 
     page = await console.get(f"/console/tickets/{filed.ticket_id}")
@@ -77,7 +77,7 @@ async def test_the_agent_is_silent_while_a_person_has_the_ticket(
         return factories.ticket(kb_pool, text, name="Sam", thread="thread-takeover")
 
     settings = make_settings()
-    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="quiet")
+    worker = QueueWorker(kb_pool, settings, embedder, build_registry(settings), name="quiet")
     first = await say("How do I reset my password?")
     await worker.run_once()
     url = f"/console/tickets/{first.ticket_id}"
@@ -122,7 +122,7 @@ async def test_a_person_replies_and_approves_a_draft_once(
     console: httpx.AsyncClient, kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
     settings = make_settings(FTE_APPROVAL_MODE="true")
-    worker = AgentWorker(kb_pool, settings, embedder, build_registry(settings), name="draft")
+    worker = QueueWorker(kb_pool, settings, embedder, build_registry(settings), name="draft")
     filed = await factories.ticket(kb_pool, "How do I reset my password?", name="Sam")
     await worker.run_once()
     url = f"/console/tickets/{filed.ticket_id}"

@@ -20,8 +20,7 @@ from fte.channels.imap_smtp.poller import MailboxPoller
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
 from fte.tickets import repository as tickets
-from fte.worker.agent_consumer import AgentWorker
-from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.queue_worker import DeliveryWorker, QueueWorker
 from tests.channels.test_email import email_settings
 from tests.channels.test_whatsapp import incoming, post, twilio_settings
 from tests.cli.test_dlq import fte
@@ -105,7 +104,7 @@ async def test_an_email_claimed_in_a_web_form_does_not_capture_its_owner(
         deliver_to_mailbox(imap_port, NINA_FIRST)
         assert await poller.poll_once() == 1
         adapters = build_registry(settings)
-        agent = AgentWorker(kb_pool, settings, embedder, adapters, name="a")
+        agent = QueueWorker(kb_pool, settings, embedder, adapters, name="a")
         while await agent.run_once():
             pass
         delivery = DeliveryWorker(kb_pool, settings, adapters, name="d")

@@ -15,8 +15,7 @@ from fte.config import get_settings
 from fte.db import create_pool
 from fte.embeddings import Embedder
 from fte.kit import logging as trace
-from fte.worker.agent_consumer import AgentWorker
-from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.queue_worker import DeliveryWorker, QueueWorker
 from tests import factories
 from tests.conftest import make_settings
 from tests.fixtures.replies import queue_replies
@@ -30,7 +29,7 @@ async def test_a_web_form_reply_is_sent_when_the_decision_commits_without_a_deli
     filed = await factories.ticket(
         kb_pool, "I forgot my password. How can I reset it?", name="Sam Doe"
     )
-    await AgentWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
+    await QueueWorker(kb_pool, settings, embedder, adapters, name="a").run_once()
     async with kb_pool.acquire() as conn:
         reply = await conn.fetchrow(
             "SELECT delivery_status, sent_at FROM messages "

@@ -26,8 +26,8 @@ from fte.intake.service import IntakeResult
 from fte.ops import migrations
 from fte.ops.embedded_postgres import EmbeddedPostgres
 from fte.ops.embedded_tansu import EmbeddedTansu
-from fte.worker.agent_consumer import AgentWorker
 from fte.worker.heartbeat import Heartbeat
+from fte.worker.queue_worker import QueueWorker
 from tests import factories
 from tests.channels.test_gmail import ADDRESS as GMAIL_ADDRESS
 from tests.channels.test_gmail import PUSH_TOKEN, gmail_settings
@@ -215,7 +215,7 @@ async def test_a_wedged_ticket_fails_until_the_agent_answers_it(
     assert fresh.ticket_number not in checks["stuck_tickets"]["data"]["tickets"]
 
     settings = make_settings()
-    await AgentWorker(db, settings, embedder, build_registry(settings)).run_once()
+    await QueueWorker(db, settings, embedder, build_registry(settings)).run_once()
     code, checks = await run_doctor(server, api, tmp_path)
     assert (code, checks["stuck_tickets"]["status"]) == (0, "PASS")
 

@@ -16,8 +16,7 @@ from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.tickets import service as tickets
-from fte.worker.agent_consumer import AgentWorker
-from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.queue_worker import DeliveryWorker, QueueWorker
 from tests.conftest import make_settings, serve_app
 from tests.fixtures.processes import start_api
 
@@ -86,7 +85,7 @@ async def test_requests_and_ticket_work_move_the_contract_metrics(
             channel="whatsapp", identity=Identity("phone", "+15550001111"),
             customer_name="Wes", body="How do I reset my password?"))  # fmt: skip
         registry = build_registry(settings)
-        worker = AgentWorker(kb_pool, settings, embedder, registry, name="metrics")
+        worker = QueueWorker(kb_pool, settings, embedder, registry, name="metrics")
         assert await worker.run_once() == 3
         async with kb_pool.acquire() as conn:
             answered = await conn.fetchval(

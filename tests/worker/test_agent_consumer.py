@@ -12,7 +12,7 @@ from fte.bus import postgres_queue as queue
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
 from fte.intake.service import IntakeResult
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 from tests import factories
 from tests.conftest import make_settings
 
@@ -30,9 +30,9 @@ async def ask(
     )
 
 
-def worker(pool: asyncpg.Pool, embedder: Embedder, name: str = "w1", **env: str) -> AgentWorker:
+def worker(pool: asyncpg.Pool, embedder: Embedder, name: str = "w1", **env: str) -> QueueWorker:
     settings = make_settings(**env)
-    return AgentWorker(pool, settings, embedder, build_registry(settings), name=name)
+    return QueueWorker(pool, settings, embedder, build_registry(settings), name=name)
 
 
 async def outcomes(pool: asyncpg.Pool) -> dict[object, tuple[str, str | None]]:
@@ -330,7 +330,7 @@ async def test_an_angry_reply_after_our_answer_goes_to_a_human(
     from fte.agent.sentiment_cache import SentimentSource
 
     settings = make_settings(FTE_NEGATIVE_SENTIMENT_THRESHOLD="-0.5")
-    w = AgentWorker(
+    w = QueueWorker(
         kb_pool,
         settings,
         embedder,
@@ -380,7 +380,7 @@ async def test_a_first_message_a_person_must_read_is_handed_over_with_an_apology
     from fte.agent.sentiment_cache import SentimentSource
 
     settings = make_settings()
-    w = AgentWorker(
+    w = QueueWorker(
         kb_pool,
         settings,
         embedder,
@@ -415,7 +415,7 @@ async def test_a_calm_problem_report_is_answered_with_the_article(
     from fte.agent.sentiment_cache import SentimentSource
 
     settings = make_settings()
-    w = AgentWorker(
+    w = QueueWorker(
         kb_pool,
         settings,
         embedder,
@@ -442,7 +442,7 @@ async def test_the_ticket_carries_its_latest_sentiment_and_the_trend(
     from fte.agent.sentiment_cache import SentimentSource
 
     settings = make_settings()
-    w = AgentWorker(
+    w = QueueWorker(
         kb_pool,
         settings,
         embedder,

@@ -15,7 +15,7 @@ from fte.embeddings import Embedder
 from fte.intake.service import IntakeResult, file_inbound
 from fte.ops import migrations
 from fte.ops.embedded_postgres import EmbeddedPostgres
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 from tests.conftest import make_settings
 from tests.fixtures.waiting import eventually
 
@@ -61,7 +61,7 @@ async def test_the_worker_survives_a_database_restart(
     await asyncio.to_thread(migrations.upgrade, url)
     pool = await create_pool(url, min_size=1, max_size=4)
     settings = make_settings(FTE_WORKER_POLL_SECONDS="0.2")
-    worker = AgentWorker(pool, settings, embedder, build_registry(settings))
+    worker = QueueWorker(pool, settings, embedder, build_registry(settings))
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop, url))
     try:

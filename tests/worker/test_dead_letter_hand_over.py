@@ -9,7 +9,7 @@ from fte.bus import dead_letters
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
-from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.queue_worker import DeliveryWorker
 from tests.channels.test_whatsapp import queued_reply, twilio_settings
 from tests.fixtures.console import signed_in_agent
 from tests.fixtures.fake_twilio import FakeTwilio

@@ -10,8 +10,8 @@ import httpx
 
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
-from fte.worker.agent_consumer import AgentWorker
-from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.delivery_pipeline import DeliveryPipeline
+from fte.worker.queue_worker import DeliveryWorker, QueueWorker
 from tests.channels.test_whatsapp import (
     SID,
     TOKEN,
@@ -47,13 +47,13 @@ async def test_replies_answered_with_the_same_sid_are_all_recorded_and_the_worke
             await conn.execute("UPDATE outbox SET processed_at = now() WHERE topic = 'inbound'")
         adapters = build_registry(settings)
         # The whole worker, as `fte worker` runs it: its delivery lane sends both replies.
-        worker = AgentWorker(
+        worker = QueueWorker(
             pool,
             settings,
             embedder,
             adapters,
             name="w1",
-            delivery=DeliveryWorker(pool, settings, adapters, name="w1"),
+            delivery=DeliveryPipeline(pool, settings, adapters, name="w1"),
         )
         stop = asyncio.Event()
         running = asyncio.create_task(worker.run(stop, db_url))

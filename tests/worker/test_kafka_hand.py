@@ -8,7 +8,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from fte.bus import kafka
 from fte.bus.postgres_queue import Job
-from fte.worker.kafka_consumer import Hand
+from fte.worker.hand import Hand
 
 P0 = TopicPartition("fte.inbound", 0)
 P1 = TopicPartition("fte.inbound", 1)

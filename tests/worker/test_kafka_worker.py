@@ -21,7 +21,7 @@ from fte.channels.whatsapp_twilio.schemas import inbound_message
 from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.ops.embedded_tansu import EmbeddedTansu
-from fte.worker.kafka_consumer import KafkaAgentWorker
+from fte.worker.kafka_worker import KafkaWorker
 from tests import factories
 from tests.conftest import make_settings, serve_app
 from tests.fixtures import recorded
@@ -204,7 +204,7 @@ async def test_a_poison_message_is_dead_lettered_and_replays_after_the_fix(
     assert published.payload["error"]
 
 
-def inbound_partitions(worker: KafkaAgentWorker) -> set[int]:
+def inbound_partitions(worker: KafkaWorker) -> set[int]:
     """The partitions of the inbound topic the worker holds (it reads the outbound topic too)."""
     held = worker.consumer.assignment() if worker.consumer else set()
     return {tp.partition for tp in held if tp.topic == worker.topics.inbound}

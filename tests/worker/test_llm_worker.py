@@ -9,14 +9,14 @@ import asyncpg
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
-from fte.worker.agent_consumer import AgentWorker
 from fte.worker.process import build_responder
+from fte.worker.queue_worker import QueueWorker
 from tests.conftest import make_settings
 from tests.fixtures.fake_openai import FakeOpenAI, Received, Reply, completion, error, tool_call
 from tests.worker.test_agent_consumer import ask, replies
 
 
-def llm_worker(pool: asyncpg.Pool, embedder: Embedder, base_url: str) -> AgentWorker:
+def llm_worker(pool: asyncpg.Pool, embedder: Embedder, base_url: str) -> QueueWorker:
     settings = make_settings(
         FTE_LLM_BASE_URL=base_url,
         FTE_LLM_MODEL="fake-model",
@@ -25,7 +25,7 @@ def llm_worker(pool: asyncpg.Pool, embedder: Embedder, base_url: str) -> AgentWo
         FTE_LLM_INPUT_COST_PER_1K="0.5",
         FTE_LLM_OUTPUT_COST_PER_1K="1.5",
     )
-    return AgentWorker(
+    return QueueWorker(
         pool,
         settings,
         embedder,
@@ -61,7 +61,7 @@ async def test_the_model_writes_the_reply_and_its_cost_is_recorded(
         fake.handler = answer_from_first_source
         worker = llm_worker(kb_pool, embedder, fake.base_url)
         await worker.run_once()
-        await worker.agent.responder.aclose()  # type: ignore[union-attr]
+        await worker.answers.agent.responder.aclose()  # type: ignore[union-attr]
     async with kb_pool.acquire() as conn:
         run = await conn.fetchrow("SELECT * FROM agent_runs")
     assert run["decision"] == "answer" and run["fallback_reason"] is None
@@ -83,7 +83,7 @@ async def test_a_failing_model_leaves_the_answer_to_the_local_responder(
         fake.handler = lambda _: error(500, "overloaded")
         worker = llm_worker(kb_pool, embedder, fake.base_url)
         await worker.run_once()
-        await worker.agent.responder.aclose()  # type: ignore[union-attr]
+        await worker.answers.agent.responder.aclose()  # type: ignore[union-attr]
     async with kb_pool.acquire() as conn:
         run = await conn.fetchrow("SELECT * FROM agent_runs")
     assert (run["decision"], run["fallback_reason"]) == ("answer", "server_error")

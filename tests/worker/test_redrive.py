@@ -11,8 +11,8 @@ import prometheus_client
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
 from fte.intake.service import IntakeResult
-from fte.worker.agent_consumer import AgentWorker
-from fte.worker.redrive import Redriver
+from fte.worker.queue_worker import QueueWorker
+from fte.worker.stuck_redriver import Redriver
 from tests import factories
 from tests.conftest import make_settings
 
@@ -62,7 +62,7 @@ async def test_a_stuck_message_is_re_enqueued_and_then_answered(
             "WHERE payload->>'message_id' = $1",
             str(recent.message_id),
         )
-    worker = AgentWorker(kb_pool, settings, embedder, adapters)
+    worker = QueueWorker(kb_pool, settings, embedder, adapters)
     assert await worker.run_once() == 0  # the lease holds it: nobody may claim it
 
     before = counted("redriven")

@@ -12,11 +12,11 @@ import pytest
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
 from fte.kit.tasks import BackgroundTaskDied
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 from tests.conftest import make_settings
 
 
-class BrokenListener(AgentWorker):
+class BrokenListener(QueueWorker):
     async def _listen(self, database_url: str, stop: asyncio.Event) -> None:
         raise RuntimeError("the listener broke")
 

@@ -155,3 +155,11 @@ async def stats(conn: asyncpg.Connection) -> dict[str, Any]:
         "oldest_age_seconds": round(float(age), 3) if age is not None else 0.0,
         "dead_letters": int(row["dead_letters"]),
     }
+
+
+async def still_open(conn: asyncpg.Connection, ids: list[int]) -> set[int]:
+    """Of these rows, those not processed yet (a record delivered again finds its row done)."""
+    rows = await conn.fetch(
+        "SELECT id FROM outbox WHERE id = ANY($1::bigint[]) AND processed_at IS NULL", ids
+    )
+    return {r["id"] for r in rows}

@@ -35,7 +35,7 @@ from fte.knowledge.schemas import KbSources
 from fte.knowledge.service import import_sources
 from fte.ops import migrations
 from fte.ops.embedded_postgres import EmbeddedPostgres
-from fte.worker.agent_consumer import AgentWorker
+from fte.worker.queue_worker import QueueWorker
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -125,7 +125,7 @@ async def evaluate(
                 message_ids.append(filed.message_id)
                 if i % 50 == 0 or i == len(rows) - 1:
                     progress("file", i + 1, len(rows))
-            worker = AgentWorker(
+            worker = QueueWorker(
                 pool,
                 settings,
                 embedder,

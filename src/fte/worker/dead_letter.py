@@ -3,7 +3,7 @@ customer's message or a reply to one, its ticket handed to a person with a note 
 
 A message whose agent failed every attempt, one abandoned after its workers died, one stuck
 past every re-drive, a reply no retry could deliver: each ends here, so none is dropped quietly
-with its ticket left open.
+with its ticket left open. A reply that could not be delivered is marked failed on its message.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from fte.agent.runner import MessageContext
 from fte.agent.service import hand_over_unanswerable
 from fte.bus import postgres_queue as queue
 from fte.channels.base import ChannelAdapter
+from fte.db import transaction
+from fte.delivery import repository as outbound
 from fte.delivery.service import TOPIC as DELIVER
 from fte.ops.metrics import TICKETS_ESCALATED
 from fte.tickets import repository as tickets
@@ -41,6 +43,23 @@ class HandOver:
         TICKETS_ESCALATED.labels(self.channel, self.reason).inc()
 
 
+async def bury(
+    pool: asyncpg.Pool,
+    job: queue.Job,
+    error: str,
+    adapters: dict[str, ChannelAdapter],
+    ctx: MessageContext | None = None,
+) -> int:
+    """Dead-letter the job in a transaction of its own, counting the hand-over once committed;
+    the dead letter's id."""
+    async with transaction(pool) as conn:
+        dead_id, handed = await dead_letter(conn, job, error, adapters, ctx)
+    if handed is not None:
+        handed.count()
+    log.error("job %s (%s) dead-lettered as %s: %s", job.id, job.topic, dead_id, error)
+    return dead_id
+
+
 async def dead_letter(
     conn: asyncpg.Connection,
     job: queue.Job,
@@ -52,6 +71,8 @@ async def dead_letter(
     ticket was handed to a person)."""
     dead_id = await queue.dead_letter(conn, job, error)
     message_id = job.payload.get("message_id")
+    if message_id is not None and job.topic == DELIVER:
+        await outbound.record_error(conn, uuid.UUID(str(message_id)), error, status="failed")
     if message_id is None or job.topic not in (INBOUND, DELIVER):
         return dead_id, None  # housekeeping (learning, embedding): no customer waits on it
     if job.topic == INBOUND:

@@ -14,7 +14,7 @@ import asyncpg
 
 from fte.config import Settings
 from fte.ops import heartbeats
-from fte.worker.agent_consumer import DB_DOWN, _sleep_or_stop
+from fte.worker.loops import DB_DOWN, sleep_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class Heartbeat:
                     if not missed:  # once per outage, not once per beat
                         log.warning("heartbeat not recorded (%r); retrying", exc)
                     missed = True
-                await _sleep_or_stop(stop, seconds)
+                await sleep_or_stop(stop, seconds)
         finally:
             with contextlib.suppress(Exception):
                 async with self.pool.acquire(timeout=2) as conn:

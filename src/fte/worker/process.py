@@ -24,11 +24,11 @@ from fte.embeddings import (
     limit_threads,
 )
 from fte.kit.tasks import Watchdog
-from fte.worker.agent_consumer import AgentWorker
-from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.delivery_pipeline import DeliveryPipeline
 from fte.worker.heartbeat import Heartbeat
-from fte.worker.kafka_consumer import KafkaAgentWorker
-from fte.worker.redrive import Redriver
+from fte.worker.kafka_worker import KafkaWorker
+from fte.worker.queue_worker import QueueWorker
+from fte.worker.stuck_redriver import Redriver
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     responder = build_responder(settings)
     try:
         adapters = build_registry(settings)
-        kind = KafkaAgentWorker if settings.bus == "kafka" else AgentWorker
+        kind = KafkaWorker if settings.bus == "kafka" else QueueWorker
         worker = kind(
             pool,
             settings,
@@ -77,7 +77,7 @@ async def run_worker(settings: Settings, database_url: str) -> None:
             adapters,
             responder=responder,
             sentiment=SentimentSource(embedder),
-            delivery=DeliveryWorker(pool, settings, adapters),
+            delivery=DeliveryPipeline(pool, settings, adapters),
         )
         # Each job beside the worker is watched: one that dies stops the process, which exits
         # non-zero (BackgroundTaskDied) so that `fte up` or Kubernetes restarts it.

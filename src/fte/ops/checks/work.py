@@ -3,7 +3,7 @@ hour."""
 
 from __future__ import annotations
 
-from fte.bus import dead_letters, redrive
+from fte.bus import dead_letters, stuck_messages
 from fte.ops import heartbeats
 from fte.ops.checks.base import Context, Result, fail, passed, warn
 
@@ -16,7 +16,7 @@ async def check_stuck_tickets(ctx: Context) -> Result:
     assert ctx.pool is not None
     minutes = ctx.settings.stuck_after_minutes
     async with ctx.pool.acquire(timeout=5) as conn:
-        found = await redrive.stuck(conn, minutes * 60, 20)
+        found = await stuck_messages.stuck(conn, minutes * 60, 20)
     if not found:
         return passed(f"none older than {minutes:g} min", count=0)
     tickets = ", ".join(f"#{s.ticket_number}" for s in found[:5])

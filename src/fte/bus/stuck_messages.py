@@ -30,6 +30,17 @@ LIMIT $2
 """
 
 
+# One worker at a time re-drives, whatever the number of workers. The lock is per transaction,
+# so a worker that dies frees it at once.
+REDRIVE_LOCK_ID = 0x66746573
+
+
+async def take_redrive_turn(conn: asyncpg.Connection) -> bool:
+    """True when this transaction re-drives; call inside a transaction."""
+    taken: bool = await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", REDRIVE_LOCK_ID)
+    return taken
+
+
 @dataclass(frozen=True)
 class Stuck:
     """A stuck message and the queue row that should have brought it to the agent."""

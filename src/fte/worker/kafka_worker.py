@@ -22,153 +22,49 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
-from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
-from fte.agent.runner import MessageContext
+from fte.agent.responders.base import Responder
 from fte.bus import kafka
 from fte.bus import postgres_queue as queue
 from fte.bus.dead_letters import error_text
-from fte.db import connection, transaction
-from fte.delivery import repository as outbound
+from fte.channels.base import ChannelAdapter
+from fte.config import Settings
 from fte.delivery.service import TOPIC as DELIVER
+from fte.embeddings import TextEmbedder
 from fte.kit import backoff
 from fte.kit.tasks import Watchdog
 from fte.worker import dead_letter as dead_letters
 from fte.worker import metrics
-from fte.worker.agent_consumer import (
-    DB_DOWN,
-    AgentWorker,
-    Prepared,
-    _first_of,
-    _sleep_or_stop,
-    backoff_seconds,
-)
-from fte.worker.delivery_consumer import DeliveryWorker
+from fte.worker.answer_pipeline import AnswerPipeline
+from fte.worker.delivery_pipeline import DeliveryPipeline
+from fte.worker.hand import Hand, HeldRecord
+from fte.worker.loops import DB_DOWN, first_of, listen_for_jobs, sleep_or_stop, worker_id
+from fte.worker.outcomes import DONE, Done, Outcome, Pipeline, RetryAt, RetryPolicy
+from fte.worker.queue_worker import Housekeeping, QueueDriver
 from fte.worker.relay import Relay
+
+if TYPE_CHECKING:
+    from fte.agent.sentiment_cache import SentimentSource
 
 log = logging.getLogger(__name__)
 
-_WAITING = "waits for an earlier message of its conversation"
 # How long records wait after the database failed their batch, before they are tried again.
 _DB_RETRY_SECONDS = 2.0
-
-
-@dataclass
-class _Failure:
-    error: str
-    ctx: MessageContext | None
-    counted: bool = True
-
-
-@dataclass(eq=False)
-class HeldRecord:
-    """A record read and not yet committed; `job` is None for a record that is not ours."""
-
-    tp: TopicPartition
-    offset: int
-    job: queue.Job | None
-    busy: bool = False  # in a lane's batch
-    done: bool = False  # its outcome committed (or dead-lettered, or nothing to do)
-    attempts: int = 0
-    not_before: float = 0.0  # monotonic time of its next attempt
-
-
-class Hand:
-    """The records held, per partition in offset order."""
-
-    def __init__(self) -> None:
-        self.partitions: dict[TopicPartition, deque[HeldRecord]] = {}
-        self._turn = 0
-
-    def add(self, tp: TopicPartition, records: Iterable[ConsumerRecord[bytes, bytes]]) -> None:
-        held = self.partitions.setdefault(tp, deque())
-        for record in records:
-            if held and record.offset <= held[-1].offset:
-                continue  # already held (read again after a seek)
-            try:
-                job: queue.Job | None = kafka.decode(record.value or b"")
-            except ValueError as exc:
-                log.error("skipping %s offset %d: %s", tp, record.offset, exc)
-                job = None
-            held.append(HeldRecord(tp, record.offset, job, done=job is None))
-
-    def take(self, size: int, now: float) -> list[HeldRecord]:
-        """Up to `size` records to work on, each partition's oldest first, the partitions in
-        turn. A record waits while an earlier one of its conversation is not finished and not
-        in this batch (in a batch, a conversation's records are handled in order)."""
-        batch: list[HeldRecord] = []
-        tps = list(self.partitions)
-        if not tps:
-            return batch
-        self._turn = (self._turn + 1) % len(tps)
-        for tp in tps[self._turn :] + tps[: self._turn]:
-            held_back: set[str] = set()
-            for record in self.partitions[tp]:
-                if record.done or record.job is None:
-                    continue
-                if len(batch) == size:
-                    return batch
-                key = record.job.key
-                if key in held_back:
-                    continue
-                if record.busy or record.not_before > now:
-                    held_back.add(key)
-                    continue
-                record.busy = True
-                batch.append(record)
-        return batch
-
-    def seconds_to_next(self, now: float, cap: float) -> float:
-        """Until the first record waiting for its retry is due (at most `cap`)."""
-        due = [
-            r.not_before
-            for records in self.partitions.values()
-            for r in records
-            if not r.done and not r.busy and r.not_before > now
-        ]
-        return min(cap, max(0.0, min(due) - now)) if due else cap
-
-    def release(self, batch: Iterable[HeldRecord], delay: float) -> None:
-        """Records not finished go back, to be taken again after `delay` seconds."""
-        at = time.monotonic() + delay
-        for record in batch:
-            record.busy = False
-            if not record.done:
-                record.not_before = at
-
-    def finished(self, tp: TopicPartition) -> int | None:
-        """Let go of the partition's finished records at its head: the offset to commit next
-        (None when there were none)."""
-        held = self.partitions.get(tp)
-        offset = None
-        while held and held[0].done:
-            offset = held.popleft().offset + 1
-        return offset
-
-    def count(self, tp: TopicPartition) -> int:
-        return len(self.partitions.get(tp, ()))
-
-    def busy(self, tps: Iterable[TopicPartition]) -> bool:
-        return any(r.busy for tp in tps for r in self.partitions.get(tp, ()))
-
-    def drop(self, tps: Iterable[TopicPartition]) -> None:
-        for tp in tps:
-            self.partitions.pop(tp, None)
 
 
 class HandBack(ConsumerRebalanceListener):
     """Partitions leaving this worker: their batches in flight finish, and what is finished is
     committed, before the group moves them."""
 
-    def __init__(self, worker: KafkaAgentWorker):
+    def __init__(self, worker: KafkaWorker):
         self.worker = worker
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
@@ -178,69 +74,34 @@ class HandBack(ConsumerRebalanceListener):
         return None
 
 
-class KafkaDeliveries(DeliveryWorker):
-    """Replies read from the outbound topic. What is not sent is remembered for the lane, which
-    retries in place with backoff (a conversation's later parts wait behind it) or
-    dead-letters; the PostgreSQL queue's retry columns are not used."""
+class KafkaWorker:
+    """Consumes the inbound and outbound topics with the group; relays the outbox; learns and
+    re-embeds articles from the PostgreSQL queue."""
 
-    def __init__(self, delivery: DeliveryWorker):
-        super().__init__(
-            delivery.pool, delivery.settings, delivery.adapters, delivery.name, delivery.sender
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        embedder: TextEmbedder,
+        adapters: dict[str, ChannelAdapter],
+        name: str | None = None,
+        responder: Responder | None = None,
+        sentiment: SentimentSource | None = None,
+        delivery: DeliveryPipeline | None = None,
+    ):
+        self.pool = pool
+        self.settings = settings
+        self.adapters = adapters
+        self.name = name or worker_id()
+        self.answers = AnswerPipeline(
+            pool, settings, embedder, adapters, self.name, responder, sentiment
         )
-        self.failures: dict[int, _Failure] = {}
-        self.final: set[int] = set()  # failed for good: no retry can help
-        self.postponed: dict[int, float] = {}  # the channel's circuit is open: seconds to wait
-        self._blocked: set[str] = set()
-
-    async def deliver(self, jobs: list[queue.Job]) -> None:
-        try:
-            await super().deliver(jobs)
-        finally:
-            self._blocked.difference_update(job.key for job in jobs)
-
-    def forget(self, jobs: Iterable[queue.Job]) -> None:
-        """Drop what was remembered of these jobs (their batch is handed back)."""
-        for job in jobs:
-            self.failures.pop(job.id, None)
-            self.postponed.pop(job.id, None)
-            self.final.discard(job.id)
-
-    async def _deliver(self, item: tuple[queue.Job, Any]) -> None:
-        job = item[0]
-        if job.key in self._blocked:  # keep the conversation's parts in order
-            self.failures[job.id] = _Failure(_WAITING, None, counted=False)
-            return
-        await super()._deliver(item)
-
-    async def _postpone(self, job: queue.Job, error: str, seconds: float) -> None:
-        self.postponed[job.id] = seconds
-        self._blocked.add(job.key)
-
-    async def _fail(
-        self, job: queue.Job, message_id: uuid.UUID, exc: Exception, *, final: bool
-    ) -> None:
-        error = error_text(exc)
-        async with connection(self.pool) as conn:
-            await outbound.record_error(conn, message_id, error)
-        log.warning("delivery of %s failed (attempt %d): %s", message_id, job.attempts, error)
-        self.failures[job.id] = _Failure(error, None)
-        if final:
-            self.final.add(job.id)
-        self._blocked.add(job.key)
-
-
-class KafkaAgentWorker(AgentWorker):
-    """Consumes the inbound and outbound topics with the group; relays the outbox; learns from
-    the PostgreSQL queue."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.topics = kafka.Topics.from_settings(self.settings)
-        self.deliveries = KafkaDeliveries(self.delivery) if self.delivery is not None else None
-        self._failures: dict[int, _Failure] = {}
-        self._blocked: set[str] = set()
+        self.delivery = delivery
+        self.housekeeping = Housekeeping(QueueDriver(pool, settings, self.name, adapters), embedder)
+        self.topics = kafka.Topics.from_settings(settings)
         self._dlq: AIOKafkaProducer | None = None
         self._hand = Hand()
+        self._wake = asyncio.Event()  # new outbox rows (LISTEN/NOTIFY)
         self._work = asyncio.Event()  # records arrived, or a batch finished
         self._room = asyncio.Event()  # records let go: the next poll may read more
         self._settled = asyncio.Event()  # a batch finished
@@ -253,14 +114,14 @@ class KafkaAgentWorker(AgentWorker):
         """Work until `stop`; the batches in hand are finished first, and the records read
         and not started are handed back (not committed: the group reads them again)."""
         self.stop = stop
-        await self.warm_up()
+        await self.answers.warm_up()
         relay_wake = asyncio.Event()
         # A task that dies stops the worker, which then exits non-zero to be restarted: a
         # relay that died quietly once left the outbox to grow while the worker looked alive.
         watchdog = Watchdog(stop)
         watchdog.spawn(Relay(self.pool, self.settings).run(stop, relay_wake), "relay")
         watchdog.spawn(self._learn_loop(stop), "learn")
-        watchdog.spawn(self._listen(database_url, stop), "listen")
+        watchdog.spawn(listen_for_jobs(database_url, stop, self._wake), "listen")
         watchdog.spawn(self._forward_wakes(stop, relay_wake), "relay-wakes")
         try:
             await self._consume(stop)
@@ -297,7 +158,7 @@ class KafkaAgentWorker(AgentWorker):
         failures = 0
         while not stop.is_set():
             topics = [self.topics.inbound]
-            if self.deliveries is not None:
+            if self.delivery is not None:
                 topics.append(self.topics.outbound)
             consumer = kafka.consumer(self.settings, *topics, listener=HandBack(self))
             try:
@@ -308,7 +169,7 @@ class KafkaAgentWorker(AgentWorker):
                 log.warning("cannot join the Kafka group (%r); retrying", exc)
                 with contextlib.suppress(Exception):
                     await consumer.stop()
-                await _sleep_or_stop(stop, backoff.delay(failures, 0.5, 10.0))
+                await sleep_or_stop(stop, backoff.delay(failures, 0.5, 10.0))
         return None
 
     async def _fetch(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
@@ -326,7 +187,7 @@ class KafkaAgentWorker(AgentWorker):
                 consumer.resume(*(paused - full))
             if assigned and full >= assigned:
                 self._room.clear()
-                await _first_of(stop, self._room, 1.0)
+                await first_of(stop, self._room, 1.0)
                 # Every partition is paused, so nothing comes; but a member that stops polling
                 # for `max_poll_interval_ms` (a long outage) is dropped from the group.
                 await consumer.getmany(timeout_ms=0)
@@ -350,7 +211,7 @@ class KafkaAgentWorker(AgentWorker):
             batch = self._hand.take(self.settings.worker_batch_size, time.monotonic())
             if not batch:
                 wait = self._hand.seconds_to_next(time.monotonic(), 1.0)
-                await _first_of(stop, self._work, wait)
+                await first_of(stop, self._work, wait)
                 continue
             try:
                 await self._attempt(batch)
@@ -368,83 +229,63 @@ class KafkaAgentWorker(AgentWorker):
         replies = [r for r in batch if r.job is not None and r.job.topic == DELIVER]
         messages = [r for r in batch if r not in replies]
         if messages:
-            await self._attempt_answers(messages)
+            await self._settle(messages, self.answers.answer, self.answers.policy, answers=True)
         if replies:
-            await self._attempt_deliveries(replies)
+            assert self.delivery is not None  # the outbound topic is read only with one
+            await self._settle(replies, self.delivery.deliver, self.delivery.policy)
 
-    async def _attempt_answers(self, batch: list[HeldRecord]) -> None:
-        jobs = [record.job for record in batch if record.job is not None]
+    async def _settle(
+        self,
+        batch: list[HeldRecord],
+        pipeline: Pipeline,
+        policy: RetryPolicy,
+        *,
+        answers: bool = False,
+    ) -> None:
+        """Run the pipeline on the records not processed yet and acknowledge each outcome.
+        Each job carries its attempt number, as a claim's does, so the retry policy and a
+        channel's rules for a last attempt apply."""
+        jobs = [replace(r.job, attempts=r.attempts + 1) for r in batch if r.job is not None]
         started = time.perf_counter()
         try:
-            await self.answer(await self._unprocessed(jobs))
+            todo = await self._unprocessed(jobs)
+            outcomes = dict(zip((job.id for job in todo), await pipeline(todo), strict=True))
         except DB_DOWN:
-            for job in jobs:
-                self._failures.pop(job.id, None)
             raise
-        except Exception as exc:  # the batch failed before any decision (loading, embedding)
+        except Exception as exc:  # the batch failed before any outcome (loading, embedding)
             error = error_text(exc)
             log.exception("batch of %d records failed", len(jobs))
-            for job in jobs:
-                self._failures.setdefault(job.id, _Failure(error, None))
-        finally:
-            self._blocked.difference_update(job.key for job in jobs)
-        elapsed = time.perf_counter() - started
-        for record in batch:
-            assert record.job is not None
-            failure = self._failures.pop(record.job.id, None)
-            if failure is None:
-                metrics.PROCESSED.inc()
-                metrics.PROCESSING_SECONDS.observe(elapsed / len(batch))
-                record.done = True
-            else:
-                if failure.counted:
-                    metrics.FAILED.inc()
-                    record.attempts += 1
-                if record.attempts >= self.settings.worker_max_attempts:
-                    dead = replace(record.job, attempts=record.attempts)
-                    await self._dead_letter_record(dead, failure)
-                    record.done = True
-                elif failure.counted:
-                    record.not_before = time.monotonic() + backoff_seconds(
-                        record.attempts, self.settings.worker_backoff_cap_seconds
-                    )
+            outcomes = {job.id: policy.after_failure(job, error) for job in jobs}
+        share = (time.perf_counter() - started) / len(batch)
+        for record, job in zip(batch, jobs, strict=True):
+            # A record delivered again, its row processed already, is done.
+            await self._acknowledge(record, job, outcomes.get(job.id, DONE), answers, share)
             record.busy = False
 
-    async def _attempt_deliveries(self, batch: list[HeldRecord]) -> None:
-        """Send the replies; each job carries its attempt number, as a claim's does, so the
-        channel's rules for a last attempt apply."""
-        sender = self.deliveries
-        assert sender is not None  # the outbound topic is read only with one
-        jobs = [replace(r.job, attempts=r.attempts + 1) for r in batch if r.job is not None]
-        try:
-            await sender.deliver(await self._unprocessed(jobs))
-        except DB_DOWN:
-            sender.forget(jobs)
-            raise
-        except Exception as exc:  # loading the replies failed
-            error = error_text(exc)
-            log.exception("batch of %d replies failed", len(jobs))
-            for job in jobs:
-                sender.failures.setdefault(job.id, _Failure(error, None))
-        for record, job in zip(batch, jobs, strict=True):
-            wait = sender.postponed.get(job.id)
-            failure = sender.failures.get(job.id)
-            final = job.id in sender.final
-            sender.forget([job])
-            if wait is not None:  # not an attempt: the channel is resting
-                record.not_before = time.monotonic() + wait
-            elif failure is None:
-                record.done = True
-            elif failure.counted:
-                record.attempts += 1
-                if final or record.attempts >= self.settings.delivery_max_attempts:
-                    message_id = uuid.UUID(str(job.payload["message_id"]))
-                    dead_id = await sender.dead_letter(job, message_id, failure.error)
-                    await self._publish_dead_letter(job, dead_id, failure.error)
-                    record.done = True
-                else:
-                    record.not_before = time.monotonic() + backoff_seconds(record.attempts)
-            record.busy = False
+    async def _acknowledge(
+        self, record: HeldRecord, job: queue.Job, outcome: Outcome, answers: bool, share: float
+    ) -> None:
+        """Kafka's way: a record done may be committed; one to retry stays in hand until its
+        time (a try that was no attempt is not counted); one given up is a dead letter, also
+        published to the dead-letter topic."""
+        if isinstance(outcome, Done):
+            record.done = True
+            if answers:
+                metrics.PROCESSED.inc()
+                metrics.PROCESSING_SECONDS.observe(share)
+            return
+        if isinstance(outcome, RetryAt) and not outcome.attempt:
+            record.not_before = time.monotonic() + outcome.after_seconds
+            return
+        record.attempts = job.attempts
+        if answers:
+            metrics.FAILED.inc()
+        if isinstance(outcome, RetryAt):
+            record.not_before = time.monotonic() + outcome.after_seconds
+            return
+        dead_id = await dead_letters.bury(self.pool, job, outcome.error, self.adapters, outcome.ctx)
+        await self._publish_dead_letter(job, dead_id, outcome.error)
+        record.done = True
 
     async def hand_back(self, revoked: set[TopicPartition]) -> None:
         """Before the group moves these partitions: their batches in flight finish (for up to
@@ -461,29 +302,6 @@ class KafkaAgentWorker(AgentWorker):
             await self._commit(self.consumer, leaving)
         self._hand.drop(leaving)
         self._room.set()
-
-    async def _handle(self, item: Prepared) -> None:
-        if item.job.key in self._blocked:  # keep the conversation's order behind a failure
-            self._failures[item.job.id] = _Failure(_WAITING, item.ctx, counted=False)
-            return
-        await super()._handle(item)
-
-    async def _fail(self, job: queue.Job, exc: Exception, ctx: MessageContext | None) -> None:
-        """Remembered here; the lane retries in place or dead-letters."""
-        error = error_text(exc)
-        log.warning("message job %s failed: %s", job.id, error)
-        self._failures[job.id] = _Failure(error, ctx)
-        self._blocked.add(job.key)
-
-    async def _dead_letter_record(self, job: queue.Job, failure: _Failure) -> None:
-        async with transaction(self.pool) as conn:
-            dead_id, handed = await dead_letters.dead_letter(
-                conn, job, failure.error, self.adapters, failure.ctx
-            )
-        if handed is not None:
-            handed.count()
-        log.error("job %s dead-lettered as %s: %s", job.id, dead_id, failure.error)
-        await self._publish_dead_letter(job, dead_id, failure.error)
 
     async def _publish_dead_letter(self, job: queue.Job, dead_id: int, error: str) -> None:
         """The dead-letter topic, for whoever watches it; the table is the system of record."""
@@ -509,13 +327,7 @@ class KafkaAgentWorker(AgentWorker):
         if not jobs:
             return []
         async with self.pool.acquire() as conn:
-            open_ids = {
-                r["id"]
-                for r in await conn.fetch(
-                    "SELECT id FROM outbox WHERE id = ANY($1::bigint[]) AND processed_at IS NULL",
-                    [j.id for j in jobs],
-                )
-            }
+            open_ids = await queue.still_open(conn, [j.id for j in jobs])
         return [j for j in jobs if j.id in open_ids]
 
     async def _commit(self, consumer: AIOKafkaConsumer, tps: Iterable[TopicPartition]) -> None:
@@ -557,11 +369,11 @@ class KafkaAgentWorker(AgentWorker):
         PostgreSQL queue (only `inbound` and `deliver` are relayed to Kafka)."""
         while not stop.is_set():
             try:
-                handled = await self._learn_batch() + await self._kb_batch()
+                handled = await self.housekeeping.run_once()
             except DB_DOWN:
                 handled = 0
             if handled == 0:
-                await _sleep_or_stop(stop, max(self.settings.worker_poll_seconds, 1.0))
+                await sleep_or_stop(stop, max(self.settings.worker_poll_seconds, 1.0))
 
     async def _forward_wakes(self, stop: asyncio.Event, relay_wake: asyncio.Event) -> None:
         """New outbox rows (LISTEN/NOTIFY) wake the relay."""

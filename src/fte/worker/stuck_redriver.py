@@ -14,18 +14,17 @@ import logging
 import asyncpg
 
 from fte.bus import postgres_queue as queue
-from fte.bus import redrive
+from fte.bus import stuck_messages
 from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.db import transaction
 from fte.kit import logging as trace
 from fte.worker import dead_letter as dead_letters
 from fte.worker import metrics
-from fte.worker.agent_consumer import DB_DOWN, _sleep_or_stop
+from fte.worker.loops import DB_DOWN, sleep_or_stop
 
 log = logging.getLogger(__name__)
 
-REDRIVE_LOCK_ID = 0x66746573
 BATCH = 100
 
 
@@ -46,15 +45,15 @@ class Redriver:
                 log.warning("stuck-message check skipped: database unavailable (%s)", exc)
             except Exception:
                 log.exception("stuck-message check failed; trying again next time")
-            await _sleep_or_stop(stop, self.settings.stuck_check_seconds)
+            await sleep_or_stop(stop, self.settings.stuck_check_seconds)
 
     async def run_once(self) -> tuple[int, int]:
         """(re-enqueued, dead-lettered) in this pass; (0, 0) when another worker holds the turn."""
         redriven = dead = 0
         async with transaction(self.pool) as conn:
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", REDRIVE_LOCK_ID):
+            if not await stuck_messages.take_redrive_turn(conn):
                 return 0, 0
-            found = await redrive.stuck(conn, self.settings.stuck_after_minutes * 60, BATCH)
+            found = await stuck_messages.stuck(conn, self.settings.stuck_after_minutes * 60, BATCH)
             for item in found:
                 with trace.bound(
                     **trace.from_payload(item.payload),
@@ -65,7 +64,7 @@ class Redriver:
                         await self._give_up(conn, item)
                         dead += 1
                     else:
-                        await redrive.release(conn, item.outbox_id)
+                        await stuck_messages.release(conn, item.outbox_id)
                         redriven += 1
                         metrics.STUCK_REDRIVEN.labels(outcome="redriven").inc()
                         log.warning(
@@ -78,7 +77,7 @@ class Redriver:
                         )
         return redriven, dead
 
-    async def _give_up(self, conn: asyncpg.Connection, item: redrive.Stuck) -> None:
+    async def _give_up(self, conn: asyncpg.Connection, item: stuck_messages.Stuck) -> None:
         reason = (
             f"stuck: no agent run {item.age_seconds / 60:.0f} min after filing, "
             f"after {item.redrives} re-drive(s)"

@@ -1,4 +1,5 @@
-"""The delivery loop: claim `deliver` jobs, send each message once, record what happened."""
+"""The delivery pipeline: a batch of replies in, one outcome per reply out. Each message part
+is sent once through its channel's adapter, and what happened is recorded on the message."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 import asyncpg
 
 from fte.bus import postgres_queue as queue
+from fte.bus import topics
 from fte.bus.dead_letters import error_text
 from fte.channels import state as channel_state
 from fte.channels.base import (
@@ -21,13 +23,11 @@ from fte.config import Settings
 from fte.db import connection, transaction
 from fte.delivery import repository as outbound
 from fte.delivery.sender import Sender
-from fte.delivery.service import TOPIC
 from fte.kit import logging as trace
 from fte.kit.circuit_breaker import CircuitOpenError
-from fte.kit.ordered import in_order_per_key
 from fte.ops.metrics import DELIVERY_FAILURES
-from fte.worker import dead_letter as dead_letters
-from fte.worker.agent_consumer import DB_DOWN, backoff_seconds, worker_id
+from fte.worker.loops import DB_DOWN, worker_id
+from fte.worker.outcomes import DONE, Outcome, RetryAt, RetryPolicy, in_order_per_conversation
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ class Permanent(Exception):
     """Retrying cannot help: the job becomes a dead letter at once."""
 
 
-class DeliveryWorker:
-    """Consumes the `deliver` topic: one provider call per outbound message part."""
+class DeliveryPipeline:
+    """Replies to the channels: one provider call per outbound message part."""
 
     def __init__(
         self,
@@ -52,58 +52,46 @@ class DeliveryWorker:
         self.adapters = adapters
         self.name = name or worker_id()
         self.sender = sender or Sender(settings)
-        self._recorded: dict[str, str] = {}
+        self.policy = RetryPolicy.for_deliveries(settings)
+        self._recorded: dict[str, str] = {}  # each channel's breaker state as last written
         # Channels disabled (refused credentials) as of this batch, with why.
         self._disabled: dict[str, str] = {}
 
-    async def run_once(self) -> int:
-        """Claim and deliver one batch; the number of jobs claimed."""
-        # The claim is one statement: atomic without a transaction.
-        async with connection(self.pool) as conn:
-            jobs = await queue.claim(
-                conn,
-                TOPIC,
-                self.name,
-                self.settings.worker_batch_size,
-                self.settings.worker_lease_seconds,
-            )
-        await self.deliver(jobs)
-        return len(jobs)
-
-    async def deliver(self, jobs: list[queue.Job]) -> None:
-        """Send these jobs' messages: conversations side by side, each one's in order."""
+    async def deliver(self, jobs: list[queue.Job]) -> list[Outcome]:
+        """Send these jobs' messages: conversations side by side, each one's in order; one
+        outcome per job, in order. A failure to load the batch, or of the database, is
+        raised."""
         if not jobs:
-            return
+            return []
         ids = [uuid.UUID(job.payload["message_id"]) for job in jobs]
         async with connection(self.pool) as conn:
             messages = await outbound.load_outbound(conn, ids)
             disabled = await channel_state.disabled(conn)
         self._disabled = {name: row["reason"] or "" for name, row in disabled.items()}
-        # A claim holds one job per conversation; a Kafka batch may hold several, in order.
-        await in_order_per_key(
+        return await in_order_per_conversation(
             [(job, messages.get(message_id)) for job, message_id in zip(jobs, ids, strict=True)],
-            lambda item: item[0].key,
+            lambda item: item[0],
             self._deliver,
             self.settings.worker_concurrency,
         )
 
-    async def _deliver(self, item: tuple[queue.Job, asyncpg.Record | None]) -> None:
+    async def _deliver(self, item: tuple[queue.Job, asyncpg.Record | None]) -> Outcome:
         job, row = item
         # The request that filed the customer's message names this delivery's lines too.
         with trace.bound(**trace.from_payload(job.payload)):
-            await self._deliver_traced(job, row)
+            return await self._deliver_traced(job, row)
 
-    async def _deliver_traced(self, job: queue.Job, row: asyncpg.Record | None) -> None:
+    async def _deliver_traced(self, job: queue.Job, row: asyncpg.Record | None) -> Outcome:
         message_id = uuid.UUID(job.payload["message_id"])
         if row is None or row["delivery_status"] not in outbound.SENDABLE:
             # Deleted, or sent already (a redelivered job): never send twice.
             async with connection(self.pool) as conn:
                 await queue.complete(conn, job.id)
-            return
+            return DONE
         if await self._waits(row["channel"]):
+            # Refused credentials disabled the channel: the reply waits, not an attempt.
             reason = f"channel {row['channel']} disabled: {self._disabled[row['channel']]}"
-            await self._postpone(job, reason, self.settings.channel_probe_seconds)
-            return
+            return RetryAt(self.settings.channel_probe_seconds, reason, attempt=False)
         try:
             adapter = self._adapter(row["channel"])
             try:
@@ -113,26 +101,34 @@ class DeliveryWorker:
         except DB_DOWN:
             raise
         except CircuitOpenError as exc:
-            await self._postpone(job, str(exc), max(exc.retry_in, 0.05))
-            return
+            # The channel is resting: try again when it may close, not an attempt.
+            return RetryAt(max(exc.retry_in, 0.05), str(exc), attempt=False)
         except ChannelAuthError as exc:
             DELIVERY_FAILURES.labels(row["channel"]).inc()
-            await self._refused(job, message_id, row["channel"], exc)
-            return
+            return await self._refused(message_id, row["channel"], exc)
         except (DeliveryRejected, Permanent) as exc:
             DELIVERY_FAILURES.labels(row["channel"]).inc()
-            await self._fail(job, message_id, exc, final=True)
-            return
+            return self.policy.after_failure(job, error_text(exc), final=True)
         except Exception as exc:
             DELIVERY_FAILURES.labels(row["channel"]).inc()
-            await self._fail(
-                job, message_id, exc, final=job.attempts >= self.settings.delivery_max_attempts
-            )
-            return
+            outcome = self.policy.after_failure(job, error_text(exc))
+            if isinstance(outcome, RetryAt):
+                async with connection(self.pool) as conn:
+                    await outbound.record_error(conn, message_id, outcome.error)
+                log.warning(
+                    "delivery of %s failed (attempt %d): %s",
+                    message_id,
+                    job.attempts,
+                    outcome.error,
+                )
+            return outcome
         await self._sent(job, message_id, receipt)
         if self._disabled.pop(row["channel"], None) is not None:
             async with transaction(self.pool) as conn:
-                await channel_state.enable(conn, row["channel"], f"delivery by {self.name}", TOPIC)
+                await channel_state.enable(
+                    conn, row["channel"], f"delivery by {self.name}", topics.DELIVER
+                )
+        return DONE
 
     async def _waits(self, channel: str) -> bool:
         """True when the channel is disabled and this is not the one delivery let through to
@@ -145,16 +141,15 @@ class DeliveryWorker:
             )
         return not probe
 
-    async def _refused(
-        self, job: queue.Job, message_id: uuid.UUID, channel: str, exc: ChannelAuthError
-    ) -> None:
-        """The provider refused our credentials: the channel is disabled, this reply waits."""
+    async def _refused(self, message_id: uuid.UUID, channel: str, exc: ChannelAuthError) -> Outcome:
+        """The provider refused our credentials: the channel is disabled, this reply waits
+        (not an attempt) until a probe finds them working."""
         error = error_text(exc)
         async with transaction(self.pool) as conn:
             await channel_state.disable(conn, channel, str(exc), self.name)
             await outbound.record_error(conn, message_id, error)
         self._disabled[channel] = str(exc)
-        await self._postpone(job, error, self.settings.channel_probe_seconds)
+        return RetryAt(self.settings.channel_probe_seconds, error, attempt=False)
 
     async def _record_breaker(self, channel: str) -> None:
         """Write the breaker's state where /health reads it, when it changed."""
@@ -187,36 +182,6 @@ class DeliveryWorker:
             async with connection(self.pool) as conn:
                 await outbound.mark_sent(conn, job.id, message_id, None, receipt.status)
         log.info("message %s delivered (%s)", message_id, receipt.external_id or receipt.status)
-
-    async def _postpone(self, job: queue.Job, error: str, seconds: float) -> None:
-        """The channel's circuit is open: try again when it may close, not an attempt."""
-        async with transaction(self.pool) as conn:
-            await queue.postpone(conn, job, error, seconds)
-
-    async def _fail(
-        self, job: queue.Job, message_id: uuid.UUID, exc: Exception, *, final: bool
-    ) -> None:
-        """Retry later with backoff, or (`final`) a dead letter and a failed message (the
-        Kafka worker overrides this: it retries in place)."""
-        error = error_text(exc)
-        if final:
-            await self.dead_letter(job, message_id, error)
-            return
-        async with transaction(self.pool) as conn:
-            await queue.retry_later(conn, job, error, backoff_seconds(job.attempts))
-            await outbound.record_error(conn, message_id, error)
-        log.warning("delivery of %s failed (attempt %d): %s", message_id, job.attempts, error)
-
-    async def dead_letter(self, job: queue.Job, message_id: uuid.UUID, error: str) -> int:
-        """The job to the dead letters, its message marked failed and its ticket handed to a
-        person; the dead letter's id."""
-        async with transaction(self.pool) as conn:
-            dead_id, handed = await dead_letters.dead_letter(conn, job, error, self.adapters)
-            await outbound.record_error(conn, message_id, error, status="failed")
-        if handed is not None:
-            handed.count()
-        log.error("delivery of %s dead-lettered as %s: %s", message_id, dead_id, error)
-        return dead_id
 
 
 def _message(row: asyncpg.Record) -> OutboundMessage:
