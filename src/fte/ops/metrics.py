@@ -22,6 +22,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from fte.bus import topics
+from fte.channels import state as channel_state
 from fte.db import DB_ERRORS
 
 # The counters moved to fte.kit.metrics; the names stay importable here for the code above ops.
@@ -99,7 +100,14 @@ async def _read_gauges(conn: asyncpg.Connection) -> list[Metric]:
     )
     for channel, state in (await repository.breaker_states(conn)).items():
         breakers.add_metric([channel], float(BREAKER_VALUES.get(state, 2)))
-    return [depth, age, open_tickets, breakers]
+    disabled = GaugeMetricFamily(
+        "fte_channel_disabled",
+        "1 while the channel is disabled because its provider refused our credentials.",
+        labels=["channel"],
+    )
+    for channel in await channel_state.disabled(conn):
+        disabled.add_metric([channel], 1.0)
+    return [depth, age, open_tickets, breakers, disabled]
 
 
 async def database_gauges(pool: asyncpg.Pool) -> list[Metric]:
