@@ -148,6 +148,17 @@ class Settings(BaseSettings):
     embedding_processes: int | None = Field(
         default=None, alias="FTE_EMBEDDING_PROCESSES", ge=1, le=64
     )
+    # Intake first on a shared machine: the worker, its embedding processes and (embedded
+    # database) its PostgreSQL backends run at this niceness, so the API takes a core from them
+    # whenever it has a request and leaves it to them otherwise (fte/worker/priority.py). 10
+    # weighs the API about 9:1 against a worker process under CFS; 0: the same priority.
+    worker_nice: int = Field(
+        default=10,
+        alias="FTE_WORKER_NICE",
+        ge=0,
+        le=19,
+        description="CPU niceness of the worker and its embedding processes (0: as the API).",
+    )
     # An OpenAI-compatible chat endpoint (OpenAI, Groq, Ollama, vLLM) that writes replies from
     # the retrieved sources. Unset: the local grounded responder writes them.
     llm_base_url: str | None = Field(default=None, alias="FTE_LLM_BASE_URL")
