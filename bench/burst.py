@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from tests.fixtures.processes import start_api, start_worker  # noqa: E402
+from tests.fixtures.processes import Process, start_api  # noqa: E402
 
 from fte.agent.embeddings import default_processes  # noqa: E402
 from fte.channels.base import Identity, InboundMessage  # noqa: E402
@@ -200,6 +200,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     make = TEXTS[args.texts]
     load = {"rate": args.rate, "concurrency": args.concurrency}
     worker_env = {
+        "FTE_SECRET_KEY": "bench-secret",
         "FTE_EMBEDDING_PROCESSES": str(default_processes(1)),  # as `fte up` starts one worker
         **({"FTE_WORKER_NICE": str(args.nice)} if args.nice is not None else {}),
     }
@@ -213,8 +214,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             conn = await asyncpg.connect(url)
             # Started first (its model loaded), then paused for the idle phase, as the issue
             # measured "with the worker paused": it has nothing claimed, the database is empty.
-            worker = start_worker(url, worker_env)
+            worker = Process(["worker"], {"DATABASE_URL": url, **worker_env})
             try:
+                # Loading the model takes seconds, minutes on cores other work keeps busy.
+                worker.wait_for_output("started", timeout=300)
                 paused = _pause(worker.pid)
                 try:
                     await intake_load(base, make, 0, 2, **load)  # warm-up: connections, caches

@@ -57,20 +57,26 @@ def database_is_local(url: str) -> bool:
     return host in LOCAL_HOSTS or host.startswith("/")
 
 
-async def lower_backend_priority(conn: asyncpg.Connection, nice: int) -> None:
+async def lower_backend_priority(conn: asyncpg.Connection, nice: int, server: set[int]) -> None:
     """Give this connection's PostgreSQL backend the worker's niceness, when it is a process
-    on this machine that this user may renice; otherwise leave it be."""
+    on this machine that this user may renice; otherwise leave it be. `server` remembers the
+    postmaster's pid once a backend has been proved ours."""
     row = await conn.fetchrow("SELECT pg_backend_pid() AS pid, inet_client_port() AS port")
     assert row is not None
     with contextlib.suppress(psutil.Error, OSError):
         backend = psutil.Process(row["pid"])
-        # The pid is the server's; a server in a container reports its own numbering. Renice
-        # only the process that holds the other end of this very socket.
-        if row["port"] is not None:
-            ends = {c.raddr.port for c in backend.net_connections(kind="tcp") if c.raddr}
-            if row["port"] not in ends:
+        # The pid is the server's; a server in a container reports its own numbering. The
+        # first backend must hold the other end of this very socket (reading the machine's
+        # socket table: a few milliseconds), the others be children of the same postmaster.
+        if not server:
+            if row["port"] is not None:
+                ends = {c.raddr.port for c in backend.net_connections(kind="tcp") if c.raddr}
+                if row["port"] not in ends:
+                    return
+            elif "postgres" not in backend.name():
                 return
-        elif "postgres" not in backend.name():
+            server.add(backend.ppid())
+        elif backend.ppid() not in server:
             return
         if backend.nice() < nice:
             backend.nice(nice)
@@ -82,8 +88,9 @@ def backend_priority(
     """The pool's per-connection hook that lowers its backend, when there is one to lower."""
     if nice <= 0 or not database_is_local(database_url):
         return None
+    server: set[int] = set()
 
     async def hook(conn: asyncpg.Connection) -> None:
-        await lower_backend_priority(conn, nice)
+        await lower_backend_priority(conn, nice, server)
 
     return hook
