@@ -444,6 +444,17 @@ class Settings(BaseSettings):
         description="Consecutive LLM failures that open its circuit (the local responder "
         "answers meanwhile).",
     )
+    # Intake first on a shared machine: the worker, its embedding processes and (embedded
+    # database) its PostgreSQL backends run at this niceness, so the API takes a core from them
+    # whenever it has a request and leaves it to them otherwise (fte/worker/priority.py). 10
+    # weighs the API about 9:1 against a worker process under CFS; 0: the same priority.
+    worker_nice: int = Field(
+        default=10,
+        alias="FTE_WORKER_NICE",
+        ge=0,
+        le=19,
+        description="CPU niceness of the worker and its embedding processes (0: as the API).",
+    )
     llm_breaker_reset_seconds: float = Field(
         default=60.0,
         alias="FTE_LLM_BREAKER_RESET_SECONDS",

@@ -94,3 +94,17 @@ def test_in_ci_a_missing_promtool_fails_the_check(monkeypatch: pytest.MonkeyPatc
         check.check_promtool()
     monkeypatch.setenv("CI", "false")
     assert "NOT checked" in check.check_promtool()[0]
+
+
+def test_the_worker_leaves_intake_room_on_a_shared_node() -> None:
+    resources = check.render(ROOT / "deploy" / "k8s" / "overlays" / "production")
+    by_key = {(r["kind"], r["metadata"]["name"]): r for r in resources}
+    worker = by_key[("Deployment", "fte-worker")]["spec"]["template"]["spec"]
+    (container,) = worker["containers"]
+    # A backlog takes at most its two embedding processes' cores, never the API's.
+    assert container["resources"]["limits"]["cpu"] == "2"
+    (preferred,) = worker["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    selector = preferred["podAffinityTerm"]["labelSelector"]["matchLabels"]
+    assert selector == {"app.kubernetes.io/name": "fte-api"}

@@ -27,6 +27,7 @@ from fte.kit.tasks import Watchdog
 from fte.worker.delivery_pipeline import DeliveryPipeline
 from fte.worker.heartbeat import Heartbeat
 from fte.worker.kafka_worker import KafkaWorker
+from fte.worker.priority import backend_priority, lower_priority
 from fte.worker.queue_worker import QueueWorker
 from fte.worker.stuck_redriver import Redriver
 
@@ -63,9 +64,16 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # Before the embedding processes start: they inherit the niceness.
+    nice = lower_priority(settings.worker_nice)
     embedder = await asyncio.to_thread(start_embedder, settings)
     # One connection per message handled at once, plus delivery, the relay and learning.
-    pool = await create_pool(database_url, min_size=1, max_size=settings.worker_concurrency + 3)
+    pool = await create_pool(
+        database_url,
+        min_size=1,
+        max_size=settings.worker_concurrency + 3,
+        on_connect=backend_priority(database_url, nice),
+    )
     responder = build_responder(settings)
     try:
         adapters = build_registry(settings)
