@@ -19,7 +19,7 @@ def test_every_test_folder_is_named_after_a_package() -> None:
 
 
 def test_every_test_folder_is_a_package() -> None:
-    # Without __init__.py two test files of the same name (ops/test_metrics.py and
-    # evaluation/test_metrics.py) would clash on import.
+    # Without __init__.py two test files of the same name (e.g. ops/test_doctor.py and
+    # a cli/test_doctor.py) would clash on import.
     folders = [p for p in TESTS.iterdir() if p.is_dir() and any(p.glob("test_*.py"))]
     assert [p.name for p in folders if not (p / "__init__.py").exists()] == []

@@ -9,17 +9,11 @@ from __future__ import annotations
 import logging
 
 import asyncpg
-from prometheus_client import Counter
 
 from fte.channels import repository
+from fte.kit.metrics import CHANNEL_DISABLED
 
 log = logging.getLogger(__name__)
-
-CHANNEL_DISABLED = Counter(
-    "fte_channel_disabled_total",
-    "Channels disabled because the provider refused our credentials.",
-    ["channel"],
-)
 
 
 async def disable(conn: asyncpg.Connection, channel: str, reason: str, by: str) -> bool:

@@ -78,8 +78,9 @@ def serve(
         get_settings.cache_clear()  # the app reads the URL from the settings
         if workers > 1:
             # Several processes count requests: they share their counts through files, so
-            # whichever process Prometheus reaches reports the totals (ops/metrics.py).
-            from fte.ops.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+            # whichever process Prometheus reaches reports the totals (ops/scrape.py).
+            from fte.kit.metrics import MULTIPROC_ENV
+            from fte.ops.scrape import prepare_multiprocess_dir
 
             folder = settings.metrics_multiproc_dir or settings.data_dir / "metrics"
             os.environ[MULTIPROC_ENV] = str(prepare_multiprocess_dir(folder.resolve()))

@@ -34,7 +34,7 @@ from fte.console.templates_env import templates
 from fte.db import PoolDep, transaction
 from fte.errors import NotFound
 from fte.kit import secrets as secret
-from fte.ops.metrics import LOGIN_FAILURES
+from fte.kit.metrics import LOGIN_FAILURES
 
 LOGIN_CSRF_COOKIE: Final = "fte_login_csrf"
 STATIC: Final = Path(__file__).parent / "static"

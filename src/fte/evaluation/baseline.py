@@ -14,7 +14,7 @@ import numpy as np
 
 from fte.embeddings import Embedder
 from fte.evaluation.dataset import EvalRow, dataset_key
-from fte.evaluation.metrics import RunOutcome, score
+from fte.evaluation.scoring import RunOutcome, score
 from fte.knowledge.schemas import KbSources
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from fte.agent.formatting import markdown_to_text
 from fte.evaluation.dataset import dataset_key
-from fte.evaluation.metrics import score
 from fte.evaluation.runner import EvalRecord
+from fte.evaluation.scoring import score
 from fte.knowledge.schemas import KbSources
 
 # A reply may carry a greeting, the article's name and a sign-off around the answer.

@@ -29,7 +29,7 @@ from fte.db import asyncpg_dsn, create_pool, transaction
 from fte.embeddings import Embedder
 from fte.evaluation import repository
 from fte.evaluation.dataset import EvalRow, dataset_key
-from fte.evaluation.metrics import RunOutcome, score
+from fte.evaluation.scoring import RunOutcome, score
 from fte.intake.service import file_inbound
 from fte.knowledge.schemas import KbSources
 from fte.knowledge.service import import_sources

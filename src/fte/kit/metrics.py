@@ -1,6 +1,6 @@
 """The Prometheus counters and histograms, bumped where the event happens (docs/architecture.md,
 "Metrics"). They are here, below every package that counts, so that counting an event never
-imports the operations code; `fte.ops.metrics` reads the database gauges and serves a scrape.
+imports the operations code; `fte.ops.scrape` reads the database gauges and serves a scrape.
 
 They live in prometheus_client's default REGISTRY. With `fte serve --workers N` each uvicorn
 process counts on its own; `PROMETHEUS_MULTIPROC_DIR` (set by `fte serve` when N > 1) makes them
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -46,4 +46,37 @@ DELIVERY_FAILURES = Counter(
 )
 DEAD_LETTERS = Counter(
     "fte_dead_letters_total", "Jobs moved to the dead letters after their last attempt.", ["topic"]
+)
+
+# The bus and the workers: served by `fte worker` on FTE_METRICS_PORT.
+RELAY_PUBLISHED = Counter(
+    "fte_relay_published_total", "Outbox rows the broker acknowledged (acks=all)."
+)
+RELAY_BACKLOG = Gauge("fte_relay_backlog", "Outbox rows not yet published to Kafka.")
+RELAY_LAG = Gauge(
+    "fte_relay_lag_seconds", "Age of the oldest outbox row not yet published to Kafka."
+)
+CONSUMER_LAG = Gauge(
+    "fte_kafka_consumer_lag",
+    "Records of a partition this worker has not finished: from its first record not "
+    "finished (or not read yet) to the partition's end.",
+    ["topic", "partition"],
+)
+PROCESSED = Counter("fte_messages_processed_total", "Inbound messages handled and committed.")
+FAILED = Counter("fte_messages_failed_total", "Failed attempts at handling an inbound message.")
+PROCESSING_SECONDS = Histogram(
+    "fte_message_processing_seconds",
+    "Time from taking a batch to committing its outcome, per message.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+STUCK_REDRIVEN = Counter(
+    "fte_stuck_messages_total",
+    "Messages found without an agent run after FTE_STUCK_AFTER_MINUTES, by what was done: "
+    "redriven (re-enqueued) or dead_lettered (after FTE_STUCK_MAX_REDRIVES).",
+    ["outcome"],
+)
+CHANNEL_DISABLED = Counter(
+    "fte_channel_disabled_total",
+    "Channels disabled because the provider refused our credentials.",
+    ["channel"],
 )

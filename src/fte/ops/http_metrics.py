@@ -6,7 +6,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fte.ops import metrics
+from fte.kit import metrics
 
 STATIC_PREFIX = "/console/static"
 

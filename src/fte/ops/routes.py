@@ -13,7 +13,7 @@ from fte import __version__
 from fte.auth.dependencies import AdminDep
 from fte.config import Settings, SettingsDep
 from fte.db import PoolDep
-from fte.ops import metrics
+from fte.ops import scrape
 from fte.ops.channel_report import channel_report
 from fte.ops.health import health_report
 
@@ -54,8 +54,8 @@ async def prometheus_metrics(request: Request, pool: PoolDep, settings: Settings
     refused = _metrics_refusal(request, settings)
     if refused is not None:
         return refused
-    body = metrics.exposition(await metrics.database_gauges(pool))
-    return Response(body, media_type=metrics.CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+    body = scrape.exposition(await scrape.database_gauges(pool))
+    return Response(body, media_type=scrape.CONTENT_TYPE, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/metrics/channels")

@@ -22,7 +22,7 @@ from fte.channels.base import ChannelAdapter
 from fte.db import transaction
 from fte.delivery import repository as outbound
 from fte.delivery.service import TOPIC as DELIVER
-from fte.ops.metrics import TICKETS_ESCALATED
+from fte.kit.metrics import TICKETS_ESCALATED
 from fte.tickets import repository as tickets
 
 log = logging.getLogger(__name__)

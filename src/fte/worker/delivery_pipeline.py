@@ -25,7 +25,7 @@ from fte.delivery import repository as outbound
 from fte.delivery.sender import Sender
 from fte.kit import logging as trace
 from fte.kit.circuit_breaker import CircuitOpenError
-from fte.ops.metrics import DELIVERY_FAILURES
+from fte.kit.metrics import DELIVERY_FAILURES
 from fte.worker.loops import DB_DOWN, worker_id
 from fte.worker.outcomes import DONE, Outcome, RetryAt, RetryPolicy, in_order_per_conversation
 

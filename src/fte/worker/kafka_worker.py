@@ -39,10 +39,9 @@ from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.delivery.service import TOPIC as DELIVER
 from fte.embeddings import TextEmbedder
-from fte.kit import backoff
+from fte.kit import backoff, metrics
 from fte.kit.tasks import Watchdog
 from fte.worker import dead_letter as dead_letters
-from fte.worker import metrics
 from fte.worker.answer_pipeline import AnswerPipeline
 from fte.worker.delivery_pipeline import DeliveryPipeline
 from fte.worker.hand import Hand, HeldRecord

@@ -28,8 +28,7 @@ from fte.bus import kafka, outbox
 from fte.bus.postgres_queue import Job
 from fte.config import Settings
 from fte.db import DB_LOST, transaction
-from fte.kit import backoff
-from fte.worker import metrics
+from fte.kit import backoff, metrics
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.db import transaction
 from fte.kit import logging as trace
+from fte.kit import metrics
 from fte.worker import dead_letter as dead_letters
-from fte.worker import metrics
 from fte.worker.loops import DB_DOWN, sleep_or_stop
 
 log = logging.getLogger(__name__)

@@ -24,38 +24,7 @@ from prometheus_client.process_collector import ProcessCollector
 from fte.bus import topics
 from fte.channels import state as channel_state
 from fte.db import DB_ERRORS
-
-# The counters moved to fte.kit.metrics; the names stay importable here for the code above ops.
-from fte.kit.metrics import (
-    AGENT_DECISION as AGENT_DECISION,
-)
-from fte.kit.metrics import (
-    DEAD_LETTERS as DEAD_LETTERS,
-)
-from fte.kit.metrics import (
-    DELIVERY_FAILURES as DELIVERY_FAILURES,
-)
-from fte.kit.metrics import (
-    HTTP_DURATION as HTTP_DURATION,
-)
-from fte.kit.metrics import (
-    HTTP_REQUESTS as HTTP_REQUESTS,
-)
-from fte.kit.metrics import (
-    LOGIN_FAILURES as LOGIN_FAILURES,
-)
-from fte.kit.metrics import (
-    MULTIPROC_ENV as MULTIPROC_ENV,
-)
-from fte.kit.metrics import (
-    TICKETS_CREATED as TICKETS_CREATED,
-)
-from fte.kit.metrics import (
-    TICKETS_ESCALATED as TICKETS_ESCALATED,
-)
-from fte.kit.metrics import (
-    TICKETS_RESOLVED as TICKETS_RESOLVED,
-)
+from fte.kit.metrics import MULTIPROC_ENV
 from fte.ops import repository
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The figures `fte eval` prints, on hand-made outcomes where the right answer is obvious."""
 
 from fte.evaluation.dataset import EvalRow
-from fte.evaluation.metrics import RunOutcome, score
+from fte.evaluation.scoring import RunOutcome, score
 
 
 def row(
