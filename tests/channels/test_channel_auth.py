@@ -15,8 +15,8 @@ from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.ops.checks import CHECKS, Context, Result, Status, run_checks
 from fte.worker.queue_worker import DeliveryWorker
-from tests.channels.test_chatwoot import TOKEN, chatwoot_settings, queued_reply
-from tests.channels.test_whatsapp import drain
+from tests.channels.chatwoot.test_chatwoot import TOKEN, chatwoot_settings, queued_reply
+from tests.channels.whatsapp_twilio.test_whatsapp import drain
 from tests.cli.test_dlq import fte
 from tests.conftest import serve_app
 from tests.fixtures.fake_chatwoot import FakeChatwoot

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from fte.auth import service as auth
 from fte.channels.chatwoot.webhook import signature as chatwoot_signature
 from fte.channels.imap_smtp.schemas import inbound_message as email_message
-from tests.channels.test_chatwoot import MESSAGE_CREATED, chatwoot_settings, headers
-from tests.channels.test_gmail import ADDRESS, WEBHOOK, gmail_settings, set_cursor
-from tests.channels.test_whatsapp import incoming, signed, twilio_settings
+from tests.channels.chatwoot.test_chatwoot import MESSAGE_CREATED, chatwoot_settings, headers
+from tests.channels.gmail.test_gmail import ADDRESS, WEBHOOK, gmail_settings, set_cursor
+from tests.channels.whatsapp_twilio.test_whatsapp import incoming, signed, twilio_settings
 from tests.cli.test_dlq import fte
 from tests.conftest import serve_app
 from tests.fixtures import recorded

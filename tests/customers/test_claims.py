@@ -21,8 +21,8 @@ from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
 from fte.tickets import repository as tickets
 from fte.worker.queue_worker import DeliveryWorker, QueueWorker
-from tests.channels.test_email import email_settings
-from tests.channels.test_whatsapp import incoming, post, twilio_settings
+from tests.channels.imap_smtp.test_email import email_settings
+from tests.channels.whatsapp_twilio.test_whatsapp import incoming, post, twilio_settings
 from tests.cli.test_dlq import fte
 from tests.conftest import serve_app
 from tests.fixtures.mail_servers import deliver_to_mailbox, imap_server, smtp_server

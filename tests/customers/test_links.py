@@ -18,7 +18,7 @@ from fte.customers import service
 from fte.customers.identities import given_in, normalise
 from fte.db import transaction
 from fte.intake.service import file_inbound
-from tests.channels.test_whatsapp import incoming, post, twilio_settings
+from tests.channels.whatsapp_twilio.test_whatsapp import incoming, post, twilio_settings
 from tests.cli.test_dlq import fte
 from tests.conftest import serve_app
 

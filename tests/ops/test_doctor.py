@@ -29,9 +29,9 @@ from fte.ops.embedded_tansu import EmbeddedTansu
 from fte.worker.heartbeat import Heartbeat
 from fte.worker.queue_worker import QueueWorker
 from tests import factories
-from tests.channels.test_gmail import ADDRESS as GMAIL_ADDRESS
-from tests.channels.test_gmail import PUSH_TOKEN, gmail_settings
-from tests.channels.test_gmail import TOPIC as GMAIL_TOPIC
+from tests.channels.gmail.test_gmail import ADDRESS as GMAIL_ADDRESS
+from tests.channels.gmail.test_gmail import PUSH_TOKEN, gmail_settings
+from tests.channels.gmail.test_gmail import TOPIC as GMAIL_TOPIC
 from tests.conftest import make_settings, serve_app
 from tests.fixtures.fake_chatwoot import FakeChatwoot
 from tests.fixtures.fake_gmail import FakeGmail

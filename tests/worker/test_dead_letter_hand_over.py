@@ -10,7 +10,7 @@ from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.worker.queue_worker import DeliveryWorker
-from tests.channels.test_whatsapp import queued_reply, twilio_settings
+from tests.channels.whatsapp_twilio.test_whatsapp import queued_reply, twilio_settings
 from tests.fixtures.console import signed_in_agent
 from tests.fixtures.fake_twilio import FakeTwilio
 from tests.worker.test_agent_consumer import ask, worker

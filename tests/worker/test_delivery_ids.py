@@ -12,7 +12,7 @@ from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
 from fte.worker.delivery_pipeline import DeliveryPipeline
 from fte.worker.queue_worker import DeliveryWorker, QueueWorker
-from tests.channels.test_whatsapp import (
+from tests.channels.whatsapp_twilio.test_whatsapp import (
     SID,
     TOKEN,
     incoming,

@@ -21,7 +21,7 @@ from fte.worker.outcomes import (
     in_order_per_conversation,
 )
 from fte.worker.queue_worker import QueueDriver
-from tests.channels.test_whatsapp import queued_reply, twilio_settings
+from tests.channels.whatsapp_twilio.test_whatsapp import queued_reply, twilio_settings
 from tests.conftest import make_settings
 from tests.fixtures.fake_twilio import FakeTwilio
 

@@ -23,7 +23,7 @@ from fte.db import transaction
 from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.worker.queue_worker import DeliveryWorker, QueueWorker
-from tests.channels.test_whatsapp import channels_health, drain
+from tests.channels.whatsapp_twilio.test_whatsapp import channels_health, drain
 from tests.conftest import make_settings, serve_app
 from tests.fixtures import recorded
 from tests.fixtures.db import row_counts

@@ -12,7 +12,7 @@ import pytest
 
 from fte.channels.base import ChannelUnavailable, OutboundMessage
 from fte.channels.whatsapp_twilio.adapter import WhatsAppAdapter
-from tests.channels.test_whatsapp import twilio_settings
+from tests.channels.whatsapp_twilio.test_whatsapp import twilio_settings
 from tests.fixtures.fake_twilio import FakeTwilio
 
 TOKEN = "twilio-auth-token"
