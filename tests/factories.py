@@ -16,11 +16,11 @@ from typing import Any, Literal
 import asyncpg
 
 from fte.agent import repository as runs
-from fte.channels.base import Identity, InboundMessage, Priority
 from fte.customers import repository as customers
 from fte.db import transaction
 from fte.intake import repository as intake
 from fte.intake.service import IntakeResult
+from fte.messaging import Identity, InboundMessage, Priority
 from tests.fixtures.replies import queue_replies
 
 DEFAULT_EMAIL = "sam@example.com"

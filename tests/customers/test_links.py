@@ -12,12 +12,12 @@ import httpx
 import pytest
 
 from fte.auth import service as auth
-from fte.channels.base import Identity, InboundMessage
 from fte.console.queries import customer_profile
 from fte.customers import service
 from fte.customers.identities import given_in, normalise
 from fte.db import transaction
 from fte.intake.service import file_inbound
+from fte.messaging import Identity, InboundMessage
 from tests.channels.whatsapp_twilio.test_whatsapp import incoming, post, twilio_settings
 from tests.cli.test_dlq import fte
 from tests.conftest import serve_app

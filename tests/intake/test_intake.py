@@ -7,8 +7,8 @@ import asyncio
 import asyncpg
 import pytest
 
-from fte.channels.base import Identity, InboundMessage
 from fte.intake.service import file_inbound
+from fte.messaging import Identity, InboundMessage
 from tests.fixtures.db import row_counts
 
 

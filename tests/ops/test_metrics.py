@@ -11,10 +11,10 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from fte.auth import service as auth
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
+from fte.messaging import Identity, InboundMessage
 from fte.tickets import service as tickets
 from fte.worker.queue_worker import DeliveryWorker, QueueWorker
 from tests.conftest import make_settings, serve_app

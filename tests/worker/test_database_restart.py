@@ -8,11 +8,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.db import create_pool
 from fte.embeddings import Embedder
 from fte.intake.service import IntakeResult, file_inbound
+from fte.messaging import Identity, InboundMessage
 from fte.ops import migrations
 from fte.ops.embedded_postgres import EmbeddedPostgres
 from fte.worker.queue_worker import QueueWorker

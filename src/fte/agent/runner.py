@@ -31,8 +31,8 @@ from fte.agent.responders.base import Draft, Responder, ResponderInput
 from fte.agent.retrieval import Source, retrieve
 from fte.agent.schemas import Decision, MessageContext
 from fte.agent.tools import AgentToolBox
-from fte.channels.base import ChannelAdapter, Citation, Reply
 from fte.config import Settings
+from fte.messaging import ChannelAdapter, Citation, Reply
 
 if TYPE_CHECKING:
     from fte.agent.sentiment import SentimentResult

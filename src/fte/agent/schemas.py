@@ -15,7 +15,7 @@ import asyncpg
 from fte.agent.responders import local
 from fte.agent.responders.base import Usage
 from fte.agent.retrieval import Source
-from fte.channels.base import Citation
+from fte.messaging import Citation
 
 if TYPE_CHECKING:
     from fte.agent.sentiment import SentimentResult

@@ -16,10 +16,10 @@ from fte.agent.responders import local
 from fte.agent.schemas import Decision, MessageContext
 from fte.agent.sentiment import ticket_trend
 from fte.bus import outbox
-from fte.channels.base import ChannelAdapter, Reply
 from fte.delivery.service import TOPIC as DELIVER_TOPIC
 from fte.delivery.service import queue_key, queue_outbound
 from fte.kit.metrics import AGENT_DECISION, TICKETS_ESCALATED
+from fte.messaging import ChannelAdapter, Reply
 from fte.tickets import repository as tickets
 
 _STATUS_AFTER = {"answer": "pending", "escalate": "escalated", "draft": "open"}

@@ -3,13 +3,13 @@ mounts its routes, the worker runs its jobs, `fte doctor` checks it, through its
 
 from __future__ import annotations
 
-from fte.channels.base import AdapterBase, ChannelAdapter
 from fte.channels.chatwoot.adapter import ChatwootAdapter
 from fte.channels.gmail.adapter import GmailAdapter
 from fte.channels.imap_smtp.adapter import EmailAdapter
 from fte.channels.web_form.adapter import WebFormAdapter
 from fte.channels.whatsapp_twilio.adapter import WhatsAppAdapter
 from fte.config import Settings
+from fte.messaging import AdapterBase, ChannelAdapter
 
 CHANNELS: list[type[AdapterBase]] = [
     WebFormAdapter,

@@ -14,7 +14,7 @@ import re
 
 import phonenumbers
 
-from fte.channels.base import Identity
+from fte.messaging import Identity
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # Before the identity, in the same sentence: the customer speaking of themselves.

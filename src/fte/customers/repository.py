@@ -6,7 +6,7 @@ import uuid
 
 import asyncpg
 
-from fte.channels.base import Identity
+from fte.messaging import Identity
 
 
 async def identity_owner(conn: asyncpg.Connection, identity: Identity) -> uuid.UUID | None:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import asyncpg
 
 from fte.auth.repository import audit
-from fte.channels.base import Identity
 from fte.customers import repository
 from fte.customers.identities import given_in, normalise
 from fte.errors import FteError, NotFound
+from fte.messaging import Identity
 
 
 class MergeConflict(FteError):

@@ -12,14 +12,14 @@ from tenacity import (
     wait_exponential,
 )
 
-from fte.channels.base import (
+from fte.config import Settings
+from fte.kit.circuit_breaker import CircuitBreaker
+from fte.messaging import (
     ChannelAdapter,
     ChannelUnavailable,
     DeliveryReceipt,
     OutboundMessage,
 )
-from fte.config import Settings
-from fte.kit.circuit_breaker import CircuitBreaker
 
 
 def _provider_down(exc: BaseException) -> bool:

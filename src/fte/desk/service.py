@@ -14,9 +14,9 @@ import asyncpg
 from fte.agent import repository as runs
 from fte.agent.formatting import split_text
 from fte.auth.repository import audit
-from fte.channels.base import ChannelAdapter
 from fte.delivery.service import queue_outbound
 from fte.errors import FteError, NotFound
+from fte.messaging import ChannelAdapter
 from fte.tickets import repository
 
 

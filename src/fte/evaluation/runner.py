@@ -22,7 +22,6 @@ import asyncpg
 import fte.agent.sentiment_cache as sentiment_cache
 from fte.agent import answerability
 from fte.agent.escalation import LOW_CONFIDENCE, message_reason
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.registry import build_registry
 from fte.config import Settings
 from fte.db import asyncpg_dsn, create_pool, transaction
@@ -33,6 +32,7 @@ from fte.evaluation.scoring import RunOutcome, score
 from fte.intake.service import file_inbound
 from fte.knowledge.schemas import KbSources
 from fte.knowledge.service import import_sources
+from fte.messaging import Identity, InboundMessage
 from fte.ops import migrations
 from fte.ops.embedded_postgres import EmbeddedPostgres
 from fte.worker.queue_worker import QueueWorker

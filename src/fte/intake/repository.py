@@ -6,9 +6,9 @@ import uuid
 
 import asyncpg
 
-from fte.channels.base import InboundMessage
 from fte.customers.identities import normalise
 from fte.kit import logging as trace
+from fte.messaging import InboundMessage
 
 # The customer known by the identity (created on first contact: the identity row and the
 # customer row go in together or not at all), the conversation (reused by thread key), the

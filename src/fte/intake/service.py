@@ -10,13 +10,13 @@ from typing import Any
 
 import asyncpg
 
-from fte.channels.base import Identity, InboundMessage
 from fte.customers import service as customer_links
 from fte.customers.identities import normalise
 from fte.db import connection, transaction
 from fte.intake import repository
 from fte.kit import logging as trace
 from fte.kit.metrics import TICKETS_CREATED
+from fte.messaging import Identity, InboundMessage
 from fte.tickets import repository as tickets
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from typing import Any
 
 import asyncpg
 
-from fte.channels.base import ChannelAdapter
 from fte.delivery import repository as delivery
+from fte.messaging import ChannelAdapter
 from fte.ops import repository
 
 

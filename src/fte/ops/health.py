@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 
-from fte.channels.base import ChannelAdapter
 from fte.config import Settings
+from fte.messaging import ChannelAdapter
 from fte.ops.checks import CHEAP, Context, Result, Status, run_checks
 
 CHECK_TIMEOUT = 1.5  # /health must answer within 2 s even when the database hangs

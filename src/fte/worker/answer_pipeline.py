@@ -28,11 +28,11 @@ from fte.agent.runner import Agent, MessageContext
 from fte.agent.service import commit_decision, count_decision
 from fte.bus import postgres_queue as queue
 from fte.bus.dead_letters import error_text
-from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.db import connection
 from fte.embeddings import TextEmbedder
 from fte.kit import logging as trace
+from fte.messaging import ChannelAdapter
 from fte.tickets import repository as tickets
 from fte.worker.loops import DB_DOWN
 from fte.worker.outcomes import DONE, Outcome, RetryPolicy, in_order_per_conversation

@@ -18,11 +18,11 @@ from fte.agent.escalation import AI_UNAVAILABLE
 from fte.agent.runner import MessageContext
 from fte.agent.service import hand_over_unanswerable
 from fte.bus import postgres_queue as queue
-from fte.channels.base import ChannelAdapter
 from fte.db import transaction
 from fte.delivery import repository as outbound
 from fte.delivery.service import TOPIC as DELIVER
 from fte.kit.metrics import TICKETS_ESCALATED
+from fte.messaging import ChannelAdapter
 from fte.tickets import repository as tickets
 
 log = logging.getLogger(__name__)

@@ -12,13 +12,6 @@ from fte.bus import postgres_queue as queue
 from fte.bus import topics
 from fte.bus.dead_letters import error_text
 from fte.channels import state as channel_state
-from fte.channels.base import (
-    ChannelAdapter,
-    ChannelAuthError,
-    DeliveryReceipt,
-    DeliveryRejected,
-    OutboundMessage,
-)
 from fte.config import Settings
 from fte.db import connection, transaction
 from fte.delivery import repository as outbound
@@ -26,6 +19,13 @@ from fte.delivery.sender import Sender
 from fte.kit import logging as trace
 from fte.kit.circuit_breaker import CircuitOpenError
 from fte.kit.metrics import DELIVERY_FAILURES
+from fte.messaging import (
+    ChannelAdapter,
+    ChannelAuthError,
+    DeliveryReceipt,
+    DeliveryRejected,
+    OutboundMessage,
+)
 from fte.worker.loops import DB_DOWN, worker_id
 from fte.worker.outcomes import DONE, Outcome, RetryAt, RetryPolicy, in_order_per_conversation
 

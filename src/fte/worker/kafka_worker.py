@@ -35,12 +35,12 @@ from fte.agent.responders.base import Responder
 from fte.bus import kafka
 from fte.bus import postgres_queue as queue
 from fte.bus.dead_letters import error_text
-from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.delivery.service import TOPIC as DELIVER
 from fte.embeddings import TextEmbedder
 from fte.kit import backoff, metrics
 from fte.kit.tasks import Watchdog
+from fte.messaging import ChannelAdapter
 from fte.worker import dead_letter as dead_letters
 from fte.worker.answer_pipeline import AnswerPipeline
 from fte.worker.delivery_pipeline import DeliveryPipeline

@@ -14,7 +14,6 @@ import asyncpg
 from fte.agent.learning import LEARN_TOPIC
 from fte.agent.responders.base import Responder
 from fte.bus import postgres_queue as queue
-from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.db import connection, transaction
 from fte.delivery.sender import Sender
@@ -23,6 +22,7 @@ from fte.embeddings import TextEmbedder
 from fte.kit import backoff
 from fte.kit.tasks import Watchdog
 from fte.knowledge.editor import KB_EMBED_TOPIC
+from fte.messaging import ChannelAdapter
 from fte.worker import dead_letter as dead_letters
 from fte.worker import housekeeping
 from fte.worker.answer_pipeline import TOPIC, AnswerPipeline

@@ -15,11 +15,11 @@ import asyncpg
 
 from fte.bus import postgres_queue as queue
 from fte.bus import stuck_messages
-from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.db import transaction
 from fte.kit import logging as trace
 from fte.kit import metrics
+from fte.messaging import ChannelAdapter
 from fte.worker import dead_letter as dead_letters
 from fte.worker.loops import DB_DOWN, sleep_or_stop
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from fte.channels.base import ChannelUnavailable, OutboundMessage
 from fte.channels.whatsapp_twilio.adapter import WhatsAppAdapter
+from fte.messaging import ChannelUnavailable, OutboundMessage
 from tests.channels.whatsapp_twilio.test_whatsapp import twilio_settings
 from tests.fixtures.fake_twilio import FakeTwilio
 

@@ -11,7 +11,7 @@ import httpx
 from fastapi import APIRouter
 
 from fte.agent.formatting import greeting
-from fte.channels.base import (
+from fte.messaging import (
     AdapterBase,
     ChannelAuthError,
     ChannelUnavailable,

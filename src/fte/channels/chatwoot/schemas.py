@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fte.channels.base import Identity, InboundMessage
 from fte.errors import InvalidField
 from fte.kit.json_input import load_json
+from fte.messaging import Identity, InboundMessage
 
 CHANNEL = "chatwoot"
 MAX_BODY = 20_000

@@ -22,7 +22,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from fte.auth.rate_limit import webhook_limit
-from fte.channels.base import ChannelAdapter, configured_adapter
 from fte.channels.chatwoot.schemas import (
     CHANNEL,
     Approval,
@@ -37,6 +36,7 @@ from fte.desk import service as desk
 from fte.errors import FteError
 from fte.intake.service import file_inbound
 from fte.kit import secrets as secret
+from fte.messaging import ChannelAdapter, configured_adapter
 from fte.tickets import service as ticket_service
 
 router = APIRouter(tags=["chatwoot"])

@@ -10,7 +10,12 @@ from collections.abc import Mapping
 import asyncpg
 from fastapi import APIRouter
 
-from fte.channels.base import (
+from fte.channels.gmail.client import GmailClient
+from fte.channels.gmail.watch import WatchRenewer, watch_status
+from fte.channels.imap_smtp.adapter import build_reply, email_parts
+from fte.channels.imap_smtp.schemas import message_ids
+from fte.config import Settings
+from fte.messaging import (
     AdapterBase,
     BackgroundTask,
     DeliveryReceipt,
@@ -19,11 +24,6 @@ from fte.channels.base import (
     Reply,
     Verdict,
 )
-from fte.channels.gmail.client import GmailClient
-from fte.channels.gmail.watch import WatchRenewer, watch_status
-from fte.channels.imap_smtp.adapter import build_reply, email_parts
-from fte.channels.imap_smtp.schemas import message_ids
-from fte.config import Settings
 
 # The headers of the message answered that a threaded reply needs.
 THREAD_HEADERS = ["Message-ID", "References", "Subject"]

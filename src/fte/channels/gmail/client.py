@@ -3,7 +3,7 @@
 The API's description is the static discovery document shipped inside the wheel and the
 endpoint is GMAIL_API_BASE, so nothing is fetched from Google but the calls themselves. The
 client is synchronous: callers run it in a thread. Provider failures leave here as the
-channel exceptions of `fte.channels.base`.
+channel exceptions of `fte.messaging`.
 https://developers.google.com/workspace/gmail/api/reference/rest
 """
 
@@ -25,8 +25,8 @@ from googleapiclient.discovery import build_from_document
 from googleapiclient.discovery_cache import get_static_doc
 from googleapiclient.errors import HttpError
 
-from fte.channels.base import ChannelAuthError, ChannelUnavailable, DeliveryRejected
 from fte.config import Settings
+from fte.messaging import ChannelAuthError, ChannelUnavailable, DeliveryRejected
 
 # Read, send and watch the mailbox.
 SCOPES = ["https://www.googleapis.com/auth/gmail.modify"]

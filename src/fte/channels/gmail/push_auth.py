@@ -16,10 +16,10 @@ import httpx
 from google.auth import exceptions as google_exceptions
 from google.auth import jwt
 
-from fte.channels.base import ChannelUnavailable
 from fte.config import Settings
 from fte.errors import FteError
 from fte.kit import secrets as secret
+from fte.messaging import ChannelUnavailable
 
 ISSUERS = {"accounts.google.com", "https://accounts.google.com"}
 CERTS_TTL = 3600.0

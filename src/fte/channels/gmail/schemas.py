@@ -13,10 +13,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from fte.channels.base import InboundMessage
 from fte.channels.imap_smtp.schemas import inbound_message as email_inbound_message
 from fte.errors import InvalidField
 from fte.kit.json_input import load_json
+from fte.messaging import InboundMessage
 
 CHANNEL = "gmail"
 MAX_ID = 200

@@ -12,12 +12,12 @@ import logging
 
 import asyncpg
 
-from fte.channels.base import InboundMessage
 from fte.channels.gmail import repository
 from fte.channels.gmail.client import GmailClient, HistoryGone
 from fte.channels.gmail.schemas import inbound_message
 from fte.db import transaction
 from fte.intake.service import file_inbound_in
+from fte.messaging import InboundMessage
 
 log = logging.getLogger(__name__)
 # Messages listed when the history cannot be read (no cursor yet, or one Gmail forgot).

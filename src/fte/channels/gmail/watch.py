@@ -17,7 +17,6 @@ import asyncpg
 from prometheus_client import Gauge
 
 from fte.channels import state
-from fte.channels.base import ChannelAuthError, ChannelUnavailable
 from fte.channels.gmail import repository
 from fte.channels.gmail.client import GmailClient
 from fte.channels.gmail.schemas import CHANNEL
@@ -25,6 +24,7 @@ from fte.channels.gmail.sync import sync_mailbox
 from fte.config import Settings
 from fte.db import transaction
 from fte.delivery.service import TOPIC as DELIVER
+from fte.messaging import ChannelAuthError, ChannelUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,6 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel
 
 from fte.auth.dependencies import AdminDep
-from fte.channels.base import (
-    ChannelAuthError,
-    ChannelUnavailable,
-    DeliveryRejected,
-    configured_adapter,
-)
 from fte.channels.gmail.adapter import GmailAdapter
 from fte.channels.gmail.push_auth import verify_push
 from fte.channels.gmail.schemas import CHANNEL, parse_push
@@ -29,6 +23,12 @@ from fte.channels.gmail.watch import setup_watch
 from fte.config import Settings, SettingsDep
 from fte.db import PoolDep
 from fte.errors import ServiceUnavailable
+from fte.messaging import (
+    ChannelAuthError,
+    ChannelUnavailable,
+    DeliveryRejected,
+    configured_adapter,
+)
 
 log = logging.getLogger(__name__)
 # Whatever Gmail answers that is not the mail: not our caller's fault, so never a 4xx or a 500.

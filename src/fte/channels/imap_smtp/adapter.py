@@ -14,7 +14,8 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 
 from fte.agent.formatting import greeting
-from fte.channels.base import (
+from fte.channels.imap_smtp.schemas import message_ids
+from fte.messaging import (
     AdapterBase,
     BackgroundTask,
     ChannelAuthError,
@@ -24,7 +25,6 @@ from fte.channels.base import (
     OutboundMessage,
     Reply,
 )
-from fte.channels.imap_smtp.schemas import message_ids
 
 
 def email_reply(

@@ -10,7 +10,7 @@ import re
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 
-from fte.channels.base import Identity, InboundMessage
+from fte.messaging import Identity, InboundMessage
 
 CHANNEL = "email"
 MAX_BODY = 20_000

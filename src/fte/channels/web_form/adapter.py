@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from fte.agent.formatting import greeting
-from fte.channels.base import AdapterBase, DeliveryReceipt, OutboundMessage, Reply
+from fte.messaging import AdapterBase, DeliveryReceipt, OutboundMessage, Reply
 
 
 class WebFormAdapter(AdapterBase):

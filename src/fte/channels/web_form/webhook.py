@@ -15,12 +15,12 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from fte.auth.rate_limit import form_limit
-from fte.channels.base import Identity, InboundMessage
 from fte.channels.web_form.schemas import SubmissionReceipt, WebFormSubmission
 from fte.config import SettingsDep
 from fte.db import PoolDep, transaction
 from fte.errors import FteError
 from fte.intake.service import file_inbound
+from fte.messaging import Identity, InboundMessage
 from fte.tickets import repository as tickets_repository
 from fte.tickets import service as tickets
 from fte.tickets.schemas import PublicTicket

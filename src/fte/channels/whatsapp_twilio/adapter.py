@@ -14,7 +14,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from fte.agent.formatting import first_name, split_text
-from fte.channels.base import (
+from fte.messaging import (
     AdapterBase,
     ChannelAuthError,
     ChannelUnavailable,

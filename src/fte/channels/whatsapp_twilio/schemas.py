@@ -8,8 +8,8 @@ from typing import Any
 
 import phonenumbers
 
-from fte.channels.base import Identity, InboundMessage
 from fte.errors import InvalidField
+from fte.messaging import Identity, InboundMessage
 
 CHANNEL = "whatsapp"
 MAX_BODY = 20_000

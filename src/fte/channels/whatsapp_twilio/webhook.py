@@ -12,7 +12,6 @@ from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
 
 from fte.auth.rate_limit import webhook_limit
-from fte.channels.base import configured_adapter
 from fte.channels.whatsapp_twilio.adapter import STATUS_PATH, WEBHOOK_PATH
 from fte.channels.whatsapp_twilio.schemas import CHANNEL, inbound_message, status_update
 from fte.config import Settings, SettingsDep
@@ -20,6 +19,7 @@ from fte.db import PoolDep, transaction
 from fte.delivery import repository as delivery
 from fte.errors import FteError, InvalidField
 from fte.intake.service import file_inbound
+from fte.messaging import configured_adapter
 
 router = APIRouter(tags=["whatsapp"])
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'

@@ -11,9 +11,9 @@ from typing import Any
 
 import asyncpg
 
-from fte.channels.base import ChannelAdapter
 from fte.config import Settings
 from fte.db import DB_ERRORS as DB_ERRORS  # the checks import it with the rest of a check
+from fte.messaging import ChannelAdapter
 
 
 class Status(enum.StrEnum):

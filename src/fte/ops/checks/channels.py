@@ -5,7 +5,7 @@ One check per registered channel that has settings, named `channel_<name>`."""
 from __future__ import annotations
 
 from fte.channels import state as channel_state
-from fte.channels.base import AdapterBase
+from fte.messaging import AdapterBase
 from fte.ops.checks.base import Check, CheckFn, Context, Result, Status, fail, passed, skip
 
 
