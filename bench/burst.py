@@ -48,10 +48,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from tests.fixtures.processes import Process, start_api  # noqa: E402
 
-from fte.channels.base import Identity, InboundMessage  # noqa: E402
 from fte.db import create_pool  # noqa: E402
 from fte.embeddings import default_processes  # noqa: E402
 from fte.intake.service import file_inbound  # noqa: E402
+from fte.messaging import Identity, InboundMessage  # noqa: E402
 from fte.ops import migrations  # noqa: E402
 from fte.ops.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from intake import form, percentile, run_load, seed_kb  # noqa: E402

@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fixtures.processes import start_api, start_worker  # noqa: E402
 
-from fte.channels.base import Identity, InboundMessage  # noqa: E402
 from fte.db import create_pool  # noqa: E402
 from fte.intake.service import file_inbound  # noqa: E402
+from fte.messaging import Identity, InboundMessage  # noqa: E402
 from fte.ops import migrations  # noqa: E402
 from fte.ops.embedded_postgres import EmbeddedPostgres  # noqa: E402
 

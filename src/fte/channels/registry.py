@@ -18,6 +18,9 @@ CHANNELS: list[type[AdapterBase]] = [
     ChatwootAdapter,
     GmailAdapter,
 ]
+# The channel every install has, needing no credentials: `fte eval` files a data set's messages
+# through it when a row names no channel, or one that is not set up here.
+REPLAY_CHANNEL: str = WebFormAdapter.name
 
 
 def build_registry(settings: Settings) -> dict[str, ChannelAdapter]:

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from fte.channels.registry import REPLAY_CHANNEL
 from fte.errors import FteError
 
 # The data sets' reason names → the agent's.
@@ -62,7 +63,7 @@ def read_split(directory: Path, split: str) -> list[EvalRow]:
                     EvalRow(
                         id=str(raw["id"]),
                         text=str(raw["text"]),
-                        channel=str(raw.get("channel") or "web_form"),
+                        channel=str(raw.get("channel") or REPLAY_CHANNEL),
                         article=raw.get("article"),
                         has_article_label="article" in raw,
                         escalate=raw.get("escalate"),

@@ -22,7 +22,7 @@ import asyncpg
 import fte.agent.sentiment_cache as sentiment_cache
 from fte.agent import answerability
 from fte.agent.escalation import LOW_CONFIDENCE, message_reason
-from fte.channels.registry import build_registry
+from fte.channels.registry import REPLAY_CHANNEL, build_registry
 from fte.config import Settings
 from fte.db import asyncpg_dsn, create_pool, transaction
 from fte.embeddings import Embedder
@@ -112,7 +112,7 @@ async def evaluate(
             adapters = build_registry(settings)
             message_ids = []
             for i, row in enumerate(rows):
-                channel = row.channel if row.channel in adapters else "web_form"
+                channel = row.channel if row.channel in adapters else REPLAY_CHANNEL
                 filed = await file_inbound(
                     pool,
                     InboundMessage(
