@@ -182,6 +182,8 @@ _DESCRIBES_A_FAULT = re.compile(
     r"log|logging|sign|signing|access|find|see|send|sending|receive|save|saving|update|"
     r"updating|crash|crashing|freez\w*|print|printing|pay|install|installing)\b|"
     r"\b(?:error|crash(?:es|ed|ing)?|bug|broken|frozen|stuck|glitch\w*)\b|"
+    # Something of theirs turned away: a code, a card, a password.
+    r"\b(?:reject(?:s|ed|ing)?|declin(?:es|ed|ing)|denied|invalid|not accepted)\b|"
     # Something that has not come yet: tracking it is the knowledge base's job.
     r"\b(?:waiting (?:for|on)|(?:haven't|have not|hasn't|has not|didn't|did not|never) "
     r"(?:received|got|get|receive|arrived|arrive|come|came)|not (?:arrived|received))\b",
