@@ -183,6 +183,12 @@ class Calibration:
             self._stamp = stamp
         return self._vocabulary
 
+    async def warm(self, pool: asyncpg.Pool) -> None:
+        """Compute the bar and the vocabulary now, so the first message does not wait."""
+        async with pool.acquire() as conn:
+            await self.threshold(conn)
+            await self.vocabulary(conn)
+
     async def answers(self, conn: asyncpg.Connection, text: str, confidence: float | None) -> bool:
         """The knowledge base answers `text` with an article this close (None: no article)."""
         if confidence is None or confidence < await self.threshold(conn):

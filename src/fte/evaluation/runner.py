@@ -144,6 +144,8 @@ async def evaluate(
                         await answerability.compute(conn, settings.answer_threshold), 4
                     )
                     info["history_bar"] = round(await answerability.compute(conn, 0.0), 4)
+            # As `fte worker` does before its first message: models, answer bar, vocabulary.
+            await worker.warm_up()
             handled = 0
             while (claimed := await worker.run_once()) > 0:
                 handled += claimed
