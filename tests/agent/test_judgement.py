@@ -212,3 +212,9 @@ def test_a_rejected_code_is_a_problem_report_not_a_complaint() -> None:
     text = "my 2fa code gets rejected every time, the phone clock looks right"
     assert handover_reason(text, very_negative, -0.9) is None
     assert handover_reason("worst service ever", very_negative, -0.9) == "complaint"
+
+
+def test_a_missing_work_email_is_not_lost_data() -> None:
+    text = "my old work email is gone, how can I change the address on my account?"
+    assert handover_reason(text, None, -0.9) is None
+    assert handover_reason("all my work is gone after the update", None, -0.9) == "data_loss"
