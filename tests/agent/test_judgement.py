@@ -202,6 +202,7 @@ def test_unknown_share_ignores_stop_words_and_the_knowledge_base_s_common_words(
     )
     assert vocabulary.unknown_share("Can you please share my folder?") == 0.0
     assert vocabulary.unknown_share("does CloudSync do Slack?") == 1.0  # CloudSync: everywhere
+    assert not vocabulary.off_subject("fed up with my password")  # one word
     assert vocabulary.knows("pasword") and vocabulary.knows("passwrod")  # one-letter typos
     assert vocabulary.off_subject("reseller margins for CloudSync folders?")
     assert not vocabulary.off_subject("a reseller with shared folders?")

@@ -52,6 +52,8 @@ REFRESH_SECONDS = 300.0
 # subject (see the module doc).
 UNKNOWN_SHARE = 0.5
 COMMON_SHARE = 0.5
+# One unknown word is as often a name, a typo or a feeling ("fed up") as a subject of its own.
+MIN_UNKNOWN_WORDS = 2
 MIN_TYPO_LENGTH = 5  # shorter words have too many one-letter neighbours to forgive a typo
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -129,16 +131,22 @@ class Vocabulary:
             or not _transpositions(word).isdisjoint(self.words)
         )
 
+    def unknown(self, text: str) -> tuple[int, int]:
+        """(how many of `text`'s content words the knowledge base never uses, out of how many)."""
+        words = content_words(text) - self.common
+        if not self.words:
+            return 0, len(words)
+        return sum(1 for w in words if not self.knows(w)), len(words)
+
     def unknown_share(self, text: str) -> float:
         """The share of `text`'s content words the knowledge base never uses (0: none)."""
-        words = content_words(text) - self.common
-        if not words or not self.words:
-            return 0.0
-        return sum(1 for w in words if not self.knows(w)) / len(words)
+        unknown, words = self.unknown(text)
+        return unknown / words if words else 0.0
 
     def off_subject(self, text: str) -> bool:
         """Most of what `text` is about is vocabulary the knowledge base never uses."""
-        return self.unknown_share(text) > UNKNOWN_SHARE
+        unknown, words = self.unknown(text)
+        return unknown >= MIN_UNKNOWN_WORDS and unknown > UNKNOWN_SHARE * words
 
 
 class Calibration:
