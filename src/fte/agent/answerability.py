@@ -48,6 +48,7 @@ MIN_PAST_QUESTIONS = 200  # below this a 1% quantile is two questions: noise
 SAMPLE = 3000
 CEILING = 0.8  # however tight a history, a message this close to an article is answerable
 REFRESH_SECONDS = 300.0
+STAMP_SECONDS = 1.0  # an edited article's words count within a second, at one query a second
 # More than this share of a message's content words unknown to the knowledge base: not its
 # subject (see the module doc).
 UNKNOWN_SHARE = 0.5
@@ -165,6 +166,7 @@ class Calibration:
         self._refresh: asyncio.Task[None] | None = None
         self._vocabulary = Vocabulary([])
         self._stamp: str | None = None
+        self._stamp_checked = -STAMP_SECONDS
 
     @property
     def current(self) -> float:
@@ -184,11 +186,16 @@ class Calibration:
 
     async def vocabulary(self, conn: asyncpg.Connection) -> Vocabulary:
         """The knowledge base's vocabulary, rebuilt when an article or past question changed
-        (one cheap query per message; the rebuild reads the texts)."""
+        (checked with one cheap query at most every STAMP_SECONDS; the rebuild reads the
+        texts)."""
+        now = time.monotonic()
+        if now < self._stamp_checked + STAMP_SECONDS:
+            return self._vocabulary
         stamp = await repository.vocabulary_stamp(conn)
         if stamp != self._stamp:
             self._vocabulary = Vocabulary(*await repository.vocabulary_texts(conn))
             self._stamp = stamp
+        self._stamp_checked = now
         return self._vocabulary
 
     async def warm(self, pool: asyncpg.Pool) -> None:
