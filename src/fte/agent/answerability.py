@@ -59,7 +59,8 @@ MIN_TYPO_LENGTH = 5  # shorter words have too many one-letter neighbours to forg
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SUFFIX = re.compile(r"(?:ing|ed|es|s|e|ly)$")
-# Function words and the small talk of support messages: they say nothing about the subject.
+# Function words, the small talk of support messages and when it happened: they say nothing
+# about the subject.
 STOP_WORDS = frozenset(
     """
     a about above after again against all am an and any are as at be because been before being
@@ -73,6 +74,9 @@ STOP_WORDS = frozenset(
     get got getting gets want wants wanted need needs needed like will shall may might must
     know tell help way ways thing things something anything everything someone anyone
     everyone im ive dont cant wont didnt doesnt isnt whats hows thats theres youre id ill
+    since ago yesterday today tomorrow morning afternoon evening tonight week weeks month
+    months year years day days hour hours minute minutes time times last first again always
+    never ever every soon already
     """.split()  # noqa: SIM905  (a word list reads better as text)
 )
 
