@@ -1,6 +1,7 @@
 """Write dev.jsonl: customer-style messages for the demo knowledge base, in `fte eval`'s format.
 
-Written by hand for development (the held-out demo set that measures the product is kept apart
+Written by hand for development (d76 onwards added in a later session, each written before
+the agent was run on it) (the held-out demo set that measures the product is kept apart
 from the project). Answerable rows name the article (its file name) and the section (its
 heading) that answers them; `fte eval` scores focus against that section. Run it from the
 repository root: `python bench/demo_eval/make_dev.py`.
@@ -149,6 +150,32 @@ ROWS: list[tuple[str, str, str | None, str | None]] = [
     ("what's your company's address? I want to send a letter", "out_of_scope", None, None),
     ("Can I become an affiliate partner and earn commission?", "out_of_scope", None, None),
     ("is CloudSync HIPAA compliant, will you sign a BAA", "out_of_scope", None, None),
+    # Added later (d76-), written before running the agent on them.
+    ("Do you offer a white-label version we could resell under our own brand?",
+     "out_of_scope", None, None),
+    ("We are a reseller: what discount margins do partners get on CloudSync Business?",
+     "out_of_scope", None, None),
+    ("Can CloudSync back up my Synology NAS automatically?", "out_of_scope", None, None),
+    ("does cloudsync run on a raspberry pi as a home server", "out_of_scope", None, None),
+    ("can I host cloudsync on my own hardware in our datacenter", "out_of_scope", None, None),
+    ("I'm a reseller, what wholesale margins do you offer on the plans?", "out_of_scope",
+     None, None),
+    ("Is CloudSync available as a self-hosted appliance for our datacenter?", "out_of_scope",
+     None, None),
+    ("how do I turn sync back on after pausing it", A, "pause-sync", "Resume sync"),
+    ("we're downsizing, how do I remove 3 seats from our plan", A, "add-team-seats",
+     "Remove seats"),
+    ("my old work email is gone, how can I change the address on my account?", A,
+     "change-email", "I can't access my old email address"),
+    ("are files kept in the EU or the US?", A, "encryption", "Where data is stored"),
+    ("Third time this month your sync deleted my whole Projects folder. I'm done with you.",
+     "data_loss", None, None),
+    ("Someone logged into my account from another country and changed my password",
+     "security", None, None),
+    ("Your support agent was rude to me on the phone and then hung up on me.", "complaint",
+     None, None),
+    ("We're not renewing. The app has been unreliable for months and our tickets go "
+     "unanswered.", "churn_risk", None, None),
 ]  # fmt: skip
 
 

@@ -9,7 +9,10 @@ import asyncpg
 import numpy as np
 import pytest
 
+from fte.agent.answerability import Vocabulary
 from fte.agent.escalation import message_reason
+from fte.agent.handover import handover_reason
+from fte.agent.sentiment import SentimentResult
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
 from fte.knowledge.repository import insert_examples
@@ -163,3 +166,47 @@ async def test_a_demand_to_reverse_a_charge_reaches_a_person_with_the_refund_pol
     assert (run["decision"], run["reason"]) == ("escalate", "refund")
     assert "support team replies within 2 business days" in run["draft"]
     assert "passed your message to a member of our support team" in run["sent"]
+
+
+async def test_a_question_in_words_the_knowledge_base_never_uses_is_handed_over(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    # 0.62 close to an article in embedding space, well over the bar; but self-hosting,
+    # appliances and datacenters are nowhere in the demo knowledge base.
+    text = "Is CloudSync available as a self-hosted appliance for our datacenter?"
+    run = await _handle(kb_pool, embedder, text)
+    assert (run["decision"], run["reason"]) == ("escalate", "low_confidence")
+    assert run["draft"] is None
+
+
+async def test_a_question_with_a_typo_in_the_knowledge_base_s_words_is_still_answered(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    run = await _handle(kb_pool, embedder, "how do I turn on two-factor authentcation?")
+    assert run["decision"] == "answer"
+
+
+def test_unknown_share_ignores_stop_words_and_the_knowledge_base_s_common_words() -> None:
+    vocabulary = Vocabulary(
+        ["CloudSync: sharing a folder", "CloudSync: your password", "CloudSync invoices"],
+        ["how do I change my passwrd"],
+    )
+    assert vocabulary.unknown_share("Can you please share my folder?") == 0.0
+    assert vocabulary.unknown_share("does CloudSync do Slack?") == 1.0  # CloudSync: everywhere
+    assert not vocabulary.off_subject("fed up with my password")  # one word
+    assert vocabulary.knows("pasword") and vocabulary.knows("passwrod")  # one-letter typos
+    assert vocabulary.off_subject("reseller margins for CloudSync folders?")
+    assert not vocabulary.off_subject("a reseller with shared folders?")
+
+
+def test_a_rejected_code_is_a_problem_report_not_a_complaint() -> None:
+    very_negative = SentimentResult("negative", -0.97)
+    text = "my 2fa code gets rejected every time, the phone clock looks right"
+    assert handover_reason(text, very_negative, -0.9) is None
+    assert handover_reason("worst service ever", very_negative, -0.9) == "complaint"
+
+
+def test_a_missing_work_email_is_not_lost_data() -> None:
+    text = "my old work email is gone, how can I change the address on my account?"
+    assert handover_reason(text, None, -0.9) is None
+    assert handover_reason("all my work is gone after the update", None, -0.9) == "data_loss"

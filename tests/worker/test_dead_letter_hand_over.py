@@ -13,7 +13,7 @@ from fte.worker.queue_worker import DeliveryWorker
 from tests.channels.whatsapp_twilio.test_whatsapp import queued_reply, twilio_settings
 from tests.fixtures.console import signed_in_agent
 from tests.fixtures.fake_twilio import FakeTwilio
-from tests.worker.test_agent_consumer import ask, worker
+from tests.worker.test_queue_worker import ask, worker
 
 
 async def _ticket(pool: asyncpg.Pool, ticket_id: object) -> asyncpg.Record:

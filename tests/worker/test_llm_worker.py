@@ -13,7 +13,7 @@ from fte.worker.process import build_responder
 from fte.worker.queue_worker import QueueWorker
 from tests.conftest import make_settings
 from tests.fixtures.fake_openai import FakeOpenAI, Received, Reply, completion, error, tool_call
-from tests.worker.test_agent_consumer import ask, replies
+from tests.worker.test_queue_worker import ask, replies
 
 
 def llm_worker(pool: asyncpg.Pool, embedder: Embedder, base_url: str) -> QueueWorker:

@@ -12,13 +12,26 @@ fall — 99% of the questions it has answered would clear it. FTE_ANSWER_THRESHO
 floor (and the whole rule while there are fewer than MIN_PAST_QUESTIONS): a well-separated
 knowledge base raises the bar for itself, it never lowers it. Nothing is fitted to any
 evaluation split.
+
+A message can sit close to an article in embedding space and still be about something the
+knowledge base never mentions ("can I sell CloudSync as a reseller, what margins?" lands on
+the plans article: same product, same register). So a second, word-level piece of evidence:
+the share of the message's content words (stop-words aside, lightly stemmed, a one-letter typo
+forgiven) that occur nowhere in the knowledge base, its articles or its answered questions.
+When most of what the customer wrote is vocabulary the knowledge base never uses, it does not
+answer them, however close the nearest article looks. One rule, no per-set tuning: "more than
+half" is the knowledge base's own vocabulary speaking, and it keeps the bitext and stackfaq
+questions (typos, city names, paraphrases) answered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 import asyncpg
 
@@ -35,6 +48,110 @@ MIN_PAST_QUESTIONS = 200  # below this a 1% quantile is two questions: noise
 SAMPLE = 3000
 CEILING = 0.8  # however tight a history, a message this close to an article is answerable
 REFRESH_SECONDS = 300.0
+STAMP_SECONDS = 1.0  # an edited article's words count within a second, at one query a second
+# More than this share of a message's content words unknown to the knowledge base: not its
+# subject (see the module doc).
+UNKNOWN_SHARE = 0.5
+COMMON_SHARE = 0.5
+# One unknown word is as often a name, a typo or a feeling ("fed up") as a subject of its own.
+MIN_UNKNOWN_WORDS = 2
+MIN_TYPO_LENGTH = 5  # shorter words have too many one-letter neighbours to forgive a typo
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_SUFFIX = re.compile(r"(?:ing|ed|es|s|e|ly)$")
+# Function words, the small talk of support messages and when it happened: they say nothing
+# about the subject.
+STOP_WORDS = frozenset(
+    """
+    a about above after again against all am an and any are as at be because been before being
+    below between both but by can cannot could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself me more most my myself no nor not of off on once only or other ought our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why with would you your yours yourself yourselves
+    hi hello hey dear thanks thank please pls plz ok okay yes yeah just also still really now
+    get got getting gets want wants wanted need needs needed like will shall may might must
+    know tell help way ways thing things something anything everything someone anyone
+    everyone im ive dont cant wont didnt doesnt isnt whats hows thats theres youre id ill
+    since ago yesterday today tomorrow morning afternoon evening tonight week weeks month
+    months year years day days hour hours minute minutes time times last first again always
+    never ever every soon already
+    """.split()  # noqa: SIM905  (a word list reads better as text)
+)
+
+
+def _stem(word: str) -> str:
+    stem = _SUFFIX.sub("", word) or word
+    if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "aeiou":
+        stem = stem[:-1]  # "stopped" → "stopp" → "stop"
+    return stem
+
+
+def content_words(text: str) -> set[str]:
+    """The stems of the words that carry the subject: no stop-words, numbers or 1-2 letters."""
+    found = set()
+    for word in _WORD.findall(text.lower()):
+        word = word.split("'", 1)[0]
+        if len(word) > 2 and word not in STOP_WORDS and not word.isdigit():
+            found.add(_stem(word))
+    return found
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _transpositions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+
+
+class Vocabulary:
+    """The content words a knowledge base uses, with a one-letter typo forgiven (a letter
+    missing, added, changed or two swapped: the symmetric-deletion trick, no scan). Words in
+    more than half of its articles (the product's name, "account", "file") are its register,
+    not a subject: they are not counted either way."""
+
+    def __init__(self, articles: Sequence[str], questions: Iterable[str] = ()) -> None:
+        per_article = [content_words(text) for text in articles]
+        used = Counter(w for words in per_article for w in words)
+        self.common = {w for w, n in used.items() if n > COMMON_SHARE * len(per_article)}
+        self.words: set[str] = set(used)
+        for text in questions:
+            self.words |= content_words(text)
+        self._deleted = {
+            d for w in self.words if len(w) >= MIN_TYPO_LENGTH - 1 for d in _deletions(w)
+        }
+
+    def knows(self, word: str) -> bool:
+        """`word` (a stem), or a one-letter typo of one, occurs in the knowledge base."""
+        if word in self.words:
+            return True
+        if len(word) < MIN_TYPO_LENGTH:
+            return False
+        return (
+            word in self._deleted  # a letter missing
+            or not _deletions(word).isdisjoint(self.words)  # a letter added
+            or not _deletions(word).isdisjoint(self._deleted)  # a letter changed
+            or not _transpositions(word).isdisjoint(self.words)
+        )
+
+    def unknown(self, text: str) -> tuple[int, int]:
+        """(how many of `text`'s content words the knowledge base never uses, out of how many)."""
+        words = content_words(text) - self.common
+        if not self.words:
+            return 0, len(words)
+        return sum(1 for w in words if not self.knows(w)), len(words)
+
+    def unknown_share(self, text: str) -> float:
+        """The share of `text`'s content words the knowledge base never uses (0: none)."""
+        unknown, words = self.unknown(text)
+        return unknown / words if words else 0.0
+
+    def off_subject(self, text: str) -> bool:
+        """Most of what `text` is about is vocabulary the knowledge base never uses."""
+        unknown, words = self.unknown(text)
+        return unknown >= MIN_UNKNOWN_WORDS and unknown > UNKNOWN_SHARE * words
 
 
 class Calibration:
@@ -51,6 +168,9 @@ class Calibration:
         self._value = floor
         self._expires: float | None = None
         self._refresh: asyncio.Task[None] | None = None
+        self._vocabulary = Vocabulary([])
+        self._stamp: str | None = None
+        self._stamp_checked = -STAMP_SECONDS
 
     @property
     def current(self) -> float:
@@ -67,6 +187,32 @@ class Calibration:
             self._expires = now + REFRESH_SECONDS
             self._refresh = asyncio.create_task(self._refresh_beside())
         return self._value
+
+    async def vocabulary(self, conn: asyncpg.Connection) -> Vocabulary:
+        """The knowledge base's vocabulary, rebuilt when an article or past question changed
+        (checked with one cheap query at most every STAMP_SECONDS; the rebuild reads the
+        texts)."""
+        now = time.monotonic()
+        if now < self._stamp_checked + STAMP_SECONDS:
+            return self._vocabulary
+        stamp = await repository.vocabulary_stamp(conn)
+        if stamp != self._stamp:
+            self._vocabulary = Vocabulary(*await repository.vocabulary_texts(conn))
+            self._stamp = stamp
+        self._stamp_checked = now
+        return self._vocabulary
+
+    async def warm(self, pool: asyncpg.Pool) -> None:
+        """Compute the bar and the vocabulary now, so the first message does not wait."""
+        async with pool.acquire() as conn:
+            await self.threshold(conn)
+            await self.vocabulary(conn)
+
+    async def answers(self, conn: asyncpg.Connection, text: str, confidence: float | None) -> bool:
+        """The knowledge base answers `text` with an article this close (None: no article)."""
+        if confidence is None or confidence < await self.threshold(conn):
+            return False
+        return not (await self.vocabulary(conn)).off_subject(text)
 
     async def _refresh_beside(self) -> None:
         assert self.pool is not None

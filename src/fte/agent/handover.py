@@ -43,6 +43,12 @@ _DATA = (
     r"spreadsheets?|database|uploads|library|albums?|drafts?|progress|records)"
 )
 _LOST = r"(?:wiped|erased|deleted|destroyed|corrupted|overwr(?:ote|itten)|lost|removed)"
+# "my work email is gone", "the photo app vanished": the data word names the kind of a thing
+# that is not data, and that thing is what went missing.
+_NOT_DATA_HEAD = (
+    r"(?!\s+(?:e-?mail|address|account|phone|app|application|laptop|computer|device|login|"
+    r"password|number|card|icon|button|menu|tab|link)\b)"
+)
 
 SECURITY_CUES: Final = re.compile(
     r"\b(?:hacked|hijacked|compromised|taken over|breached)\b|"
@@ -68,12 +74,14 @@ SECURITY_CUES: Final = re.compile(
 
 DATA_LOSS_CUES: Final = re.compile(
     rf"\b{_LOST}\s+(?:out\s+)?(?:all\s+(?:of\s+)?|every\s+|half\s+(?:of\s+)?)?"
-    rf"(?:my|our|the|all|years of|months of|weeks of)\s+(?:\w+\s+){{0,4}}?{_DATA}\b|"
-    rf"\b{_DATA}\s+(?:[\w']+\s+){{0,4}}?(?:(?:is|are|was|were|has|have|got|been|just|now)\s+)+"
+    rf"(?:my|our|the|all|years of|months of|weeks of)\s+(?:\w+\s+){{0,4}}?{_DATA}\b"
+    rf"{_NOT_DATA_HEAD}|"
+    rf"\b{_DATA}{_NOT_DATA_HEAD}\s+(?:[\w']+\s+){{0,4}}?"
+    r"(?:(?:is|are|was|were|has|have|got|been|just|now)\s+)+"
     rf"(?:all\s+|completely\s+|just\s+)?(?:gone|lost|wiped|erased|deleted|vanished|"
     # "missing a label" lacks something; "missing" alone is gone.
     rf"disappeared|corrupted|overwritten|destroyed|missing(?!\s+(?:a|an|the|some|any)\b))\b|"
-    rf"\b{_DATA}\s+(?:\w+\s+){{0,3}}?(?:vanished|disappeared)\b|"
+    rf"\b{_DATA}{_NOT_DATA_HEAD}\s+(?:\w+\s+){{0,3}}?(?:vanished|disappeared)\b|"
     r"\b(?:data loss|lost data|lost (?:all )?(?:my|our) work)\b",
     _I,
 )
@@ -182,6 +190,8 @@ _DESCRIBES_A_FAULT = re.compile(
     r"log|logging|sign|signing|access|find|see|send|sending|receive|save|saving|update|"
     r"updating|crash|crashing|freez\w*|print|printing|pay|install|installing)\b|"
     r"\b(?:error|crash(?:es|ed|ing)?|bug|broken|frozen|stuck|glitch\w*)\b|"
+    # Something of theirs turned away: a code, a card, a password.
+    r"\b(?:reject(?:s|ed|ing)?|declin(?:es|ed|ing)|denied|invalid|not accepted)\b|"
     # Something that has not come yet: tracking it is the knowledge base's job.
     r"\b(?:waiting (?:for|on)|(?:haven't|have not|hasn't|has not|didn't|did not|never) "
     r"(?:received|got|get|receive|arrived|arrive|come|came)|not (?:arrived|received))\b",

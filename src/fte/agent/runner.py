@@ -8,7 +8,8 @@ The order of the checks is the policy:
 3. the best article is an escalation topic (e.g. "Get refund") at least FTE_ANSWER_THRESHOLD
    close → that topic's reason;
 4. retrieval: nothing in the knowledge base is close enough to answer (`answerability`: the
-   bar the knowledge base calibrated from its own answered questions) → `low_confidence`;
+   bar the knowledge base calibrated from its own answered questions), or the message is
+   mostly about things the knowledge base never mentions → `low_confidence`;
 5. the customer asks again what we already answered → `repeat_contact`;
 6. otherwise answer (or, in approval mode, draft for a human), written by the configured
    responder, which may still hand over.
@@ -73,8 +74,9 @@ class Agent:
         started = time.perf_counter() if started is None else started
         s = self.settings
         best = sources[0] if sources else None
-        threshold = await self.calibration.threshold(conn)
-        confident = best is not None and best.score >= threshold
+        confident = await self.calibration.answers(
+            conn, ctx.query, best.score if best is not None else None
+        )
         reason = escalation.message_reason(ctx.query)
         if (
             reason is None

@@ -17,7 +17,12 @@ from fte.embeddings import get_embedder
 from fte.errors import FteError
 from fte.evaluation.baseline import nearest_neighbour
 from fte.evaluation.dataset import read_split
-from fte.evaluation.review import focus_figures, holdout_figures, worst_misses
+from fte.evaluation.review import (
+    focus_figures,
+    handover_figures,
+    holdout_figures,
+    worst_misses,
+)
 from fte.evaluation.runner import calibrate, evaluate, score_records
 from fte.knowledge.importer import read_sources
 from fte.knowledge.schemas import KbSources
@@ -103,12 +108,20 @@ def eval_command(
         "baseline": nearest_neighbour(kb, rows, embedder),
     }
     if do_calibrate:
-        figures["calibration"] = calibrate(records, CALIBRATION_GRID)
+        figures["calibration"] = calibrate(
+            records,
+            CALIBRATION_GRID,
+            settings.negative_sentiment_threshold,
+            info.get("history_bar", 0.0),
+        )
     if holdout:
         figures["parts"] = {"fraction": holdout, **holdout_figures(records, holdout)}
     focus = focus_figures(records, kb)
     if focus is not None:
         figures["focus"] = focus
+    handovers = handover_figures(records)
+    if handovers is not None:
+        figures["handovers"] = handovers
     if errors:
         figures["errors"] = worst_misses(records, errors)
     if as_json:
@@ -205,13 +218,17 @@ def _print_extras(figures: dict[str, Any]) -> None:
                 _fmt(held.get("per_reason", {}).get(reason, {}).get("recall")),
             )
         console.print(parts)
-    if "focus" in figures:
-        focus = Table(title="replies against the answering section")
-        focus.add_column("figure")
-        focus.add_column("value", justify="right")
-        for key, value in figures["focus"].items():
-            focus.add_row(key, _fmt(value))
-        console.print(focus)
+    for key, title in (
+        ("focus", "replies against the answering section"),
+        ("handovers", "messages that must reach a person"),
+    ):
+        if key in figures:
+            extra = Table(title=title)
+            extra.add_column("figure")
+            extra.add_column("value", justify="right")
+            for name, value in figures[key].items():
+                extra.add_row(name, _fmt(value))
+            console.print(extra)
     for reason, misses in figures.get("errors", {}).items():
         console.rule(f"worst misses: expected {reason}")
         for miss in misses:

@@ -143,3 +143,25 @@ def focus_figures(records: Sequence[EvalRecord], kb: KbSources) -> dict[str, Any
         "focused": round(focused / len(labelled), 4),
         "median_length_ratio": round(ratios[len(ratios) // 2], 2) if ratios else None,
     }
+
+
+def handover_figures(records: Sequence[EvalRecord]) -> dict[str, Any] | None:
+    """For rows that must reach a person: how many did (`handed_over`), how many of those
+    with the labelled reason (`right_reason`), and how many of the questions the knowledge base
+    does not cover were handed over for any reason (`out_of_scope_handed_over`). None when no
+    row is labelled as a hand-over."""
+    gold = [r for r in records if r.row.escalate and r.row.reason]
+    if not gold:
+        return None
+    handed = [r for r in gold if r.outcome.decision == "escalate"]
+    right = [r for r in handed if r.outcome.reason == r.row.reason]
+    oos = [r for r in gold if r.row.reason == "low_confidence"]
+    return {
+        "labelled": len(gold),
+        "handed_over": round(len(handed) / len(gold), 4),
+        "right_reason": round(len(right) / len(handed), 4) if handed else None,
+        "out_of_scope": len(oos),
+        "out_of_scope_handed_over": (
+            round(sum(r.outcome.decision == "escalate" for r in oos) / len(oos), 4) if oos else None
+        ),
+    }

@@ -22,6 +22,8 @@ import asyncpg
 import fte.agent.sentiment_cache as sentiment_cache
 from fte.agent import answerability
 from fte.agent.escalation import LOW_CONFIDENCE, message_reason
+from fte.agent.handover import handover_reason
+from fte.agent.sentiment import SentimentResult
 from fte.channels.registry import REPLAY_CHANNEL, build_registry
 from fte.config import Settings
 from fte.db import asyncpg_dsn, create_pool, transaction
@@ -30,6 +32,7 @@ from fte.evaluation import repository
 from fte.evaluation.dataset import EvalRow, dataset_key
 from fte.evaluation.scoring import RunOutcome, score
 from fte.intake.service import file_inbound
+from fte.knowledge import repository as kb_repository
 from fte.knowledge.schemas import KbSources
 from fte.knowledge.service import import_sources
 from fte.messaging import Identity, InboundMessage
@@ -53,6 +56,8 @@ class EvalRecord:
     sources: tuple[tuple[str, str, float], ...] = ()
     reply: str | None = None  # what the customer was sent (the answer, or the hand-over note)
     draft: str | None = None  # what a human was offered
+    # Mostly in words the knowledge base never uses (`answerability.Vocabulary.off_subject`).
+    off_subject: bool = False
 
 
 @contextlib.asynccontextmanager
@@ -94,7 +99,8 @@ async def evaluate(
     info: dict[str, Any] | None = None,
 ) -> list[EvalRecord]:
     """File every row, let the worker handle them, read the outcomes back. `info` receives
-    the answer bar the knowledge base calibrated for itself (`answer_threshold`)."""
+    the answer bar the knowledge base calibrated for itself (`answer_threshold`) and the part
+    of it its history sets (`history_bar`: 0 when it has too few answered questions)."""
     async with scratch_database(database_url) as url:
         await asyncio.to_thread(migrations.upgrade, url)
         pool = await create_pool(url, min_size=1, max_size=4)
@@ -138,6 +144,9 @@ async def evaluate(
                     info["answer_threshold"] = round(
                         await answerability.compute(conn, settings.answer_threshold), 4
                     )
+                    info["history_bar"] = round(await answerability.compute(conn, 0.0), 4)
+            # As `fte worker` does before its first message: models, answer bar, vocabulary.
+            await worker.answers.warm_up()
             handled = 0
             while (claimed := await worker.run_once()) > 0:
                 handled += claimed
@@ -151,6 +160,7 @@ async def _collect(
     pool: asyncpg.Pool, rows: Sequence[EvalRow], message_ids: Sequence[uuid.UUID]
 ) -> list[EvalRecord]:
     async with transaction(pool) as conn:
+        vocabulary = answerability.Vocabulary(*await kb_repository.vocabulary_texts(conn))
         keys = await repository.article_keys(conn)
         runs = await repository.runs_by_message(conn)
     records = []
@@ -184,24 +194,42 @@ async def _collect(
                 ),
                 run["reply"],
                 run["draft"],
+                vocabulary.off_subject(row.text),
             )
         )
     return records
 
 
-def calibrate(records: Sequence[EvalRecord], thresholds: Sequence[float]) -> list[dict[str, Any]]:
-    """The figures at each answer threshold, replaying the runner's policy from what the runs
-    stored (retrieval does not depend on the threshold). Repeat contact and negative
-    sentiment after an answer do not arise here: every row is its own customer and ticket."""
+def calibrate(
+    records: Sequence[EvalRecord],
+    thresholds: Sequence[float],
+    negative_threshold: float,
+    history_bar: float = 0.0,
+) -> list[dict[str, Any]]:
+    """The figures at each answer threshold (the floor), replaying the runner's policy from
+    what the runs stored (retrieval does not depend on the threshold): the message's wording,
+    the first-message hand-over policy (`agent/handover.py`, with the run's sentiment score
+    and `negative_threshold`), an escalation topic at the floor, then the answer bar: the
+    floor raised to `history_bar`, and the message on the knowledge base's subject. Repeat
+    contact and negative sentiment after an answer do not arise here: every row is its own
+    customer and ticket."""
     table = []
     for threshold in thresholds:
+        bar = max(threshold, history_bar)
         outcomes = []
         for rec in records:
             reason = message_reason(rec.row.text)
-            if reason is None and rec.confidence < threshold:
-                reason = LOW_CONFIDENCE
-            if reason is None and rec.topic_reason:
+            if reason is None:
+                felt = (
+                    SentimentResult("negative", rec.sentiment_score)
+                    if rec.sentiment_score is not None
+                    else None
+                )
+                reason = handover_reason(rec.row.text, felt, negative_threshold)
+            if reason is None and rec.topic_reason and rec.confidence >= threshold:
                 reason = rec.topic_reason
+            if reason is None and (rec.confidence < bar or rec.off_subject):
+                reason = LOW_CONFIDENCE
             decision = "escalate" if reason else "answer"
             outcomes.append(replace(rec.outcome, decision=decision, reason=reason))
         figures = score([r.row for r in records], outcomes)

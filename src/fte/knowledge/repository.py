@@ -359,3 +359,22 @@ async def mark_embedding_failed(
         article_id,
         error[:2000],
     )
+
+
+async def vocabulary_stamp(conn: asyncpg.Connection) -> str:
+    """Changes whenever an article or a past question is added, edited or removed."""
+    return str(
+        await conn.fetchval(
+            """
+            SELECT (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM kb_articles)
+                   || '/' || (SELECT count(*) || ':' || coalesce(max(id), 0) FROM kb_examples)
+            """
+        )
+    )
+
+
+async def vocabulary_texts(conn: asyncpg.Connection) -> tuple[list[str], list[str]]:
+    """What the knowledge base says: each article's title and body, and the past questions."""
+    articles = await conn.fetch("SELECT title || E'\\n' || body AS t FROM kb_articles")
+    questions = await conn.fetch("SELECT text AS t FROM kb_examples")
+    return [r["t"] for r in articles], [r["t"] for r in questions]

@@ -93,6 +93,8 @@ class AnswerPipeline:
         if self.sentiment is not None:
             with contextlib.suppress(*DB_DOWN, asyncpg.PostgresError):
                 await self.sentiment.current(self.pool)
+        with contextlib.suppress(*DB_DOWN, asyncpg.PostgresError):
+            await self.agent.calibration.warm(self.pool)
         # What is loaded by now (torch, the models, the libraries) lives as long as the
         # process: out of the garbage collector's sight, its full collections no longer walk
         # those millions of objects (they took about a tenth of the worker's Python time).
