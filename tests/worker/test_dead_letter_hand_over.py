@@ -8,7 +8,6 @@ import asyncpg
 from fte.bus import dead_letters
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
-from fte.intake.service import file_inbound
 from fte.worker.queue_worker import DeliveryWorker
 from tests.channels.whatsapp_twilio.test_whatsapp import queued_reply, twilio_settings
 from tests.fixtures.console import signed_in_agent
@@ -24,7 +23,7 @@ async def _ticket(pool: asyncpg.Pool, ticket_id: object) -> asyncpg.Record:
 async def test_a_message_whose_worker_died_five_times_is_handed_to_a_person(
     kb_db_url: str, kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    filed = await file_inbound(kb_pool, ask("How do I reset my password?"))
+    filed = await ask(kb_pool, "How do I reset my password?")
     async with kb_pool.acquire() as conn:
         # Claimed five times by workers that died holding it: each lease ran out.
         await conn.execute(

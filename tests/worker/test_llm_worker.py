@@ -8,7 +8,6 @@ import asyncpg
 
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
-from fte.intake.service import file_inbound
 from fte.worker.process import build_responder
 from fte.worker.queue_worker import QueueWorker
 from tests.conftest import make_settings
@@ -56,7 +55,7 @@ def answer_from_first_source(request: Received) -> Reply:
 async def test_the_model_writes_the_reply_and_its_cost_is_recorded(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    filed = await file_inbound(kb_pool, ask("How do I reset my password?"))
+    filed = await ask(kb_pool, "How do I reset my password?")
     async with FakeOpenAI() as fake:
         fake.handler = answer_from_first_source
         worker = llm_worker(kb_pool, embedder, fake.base_url)
@@ -78,7 +77,7 @@ async def test_the_model_writes_the_reply_and_its_cost_is_recorded(
 async def test_a_failing_model_leaves_the_answer_to_the_local_responder(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    filed = await file_inbound(kb_pool, ask("How do I reset my password?"))
+    filed = await ask(kb_pool, "How do I reset my password?")
     async with FakeOpenAI() as fake:
         fake.handler = lambda _: error(500, "overloaded")
         worker = llm_worker(kb_pool, embedder, fake.base_url)

@@ -66,3 +66,11 @@ async def user_relations(conn: asyncpg.Connection, limit: int) -> list[str]:
         limit,
     )
     return [r["name"] for r in rows]
+
+
+async def backend_process(conn: asyncpg.Connection) -> asyncpg.Record:
+    """This connection's PostgreSQL backend: its pid and the client port it sees (None over a
+    Unix socket)."""
+    row = await conn.fetchrow("SELECT pg_backend_pid() AS pid, inet_client_port() AS port")
+    assert row is not None
+    return row

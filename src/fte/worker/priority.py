@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 import asyncpg
 import psutil
 
+from fte.ops import repository
+
 log = logging.getLogger(__name__)
 
 LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
@@ -61,8 +63,7 @@ async def lower_backend_priority(conn: asyncpg.Connection, nice: int, server: se
     """Give this connection's PostgreSQL backend the worker's niceness, when it is a process
     on this machine that this user may renice; otherwise leave it be. `server` remembers the
     postmaster's pid once a backend has been proved ours."""
-    row = await conn.fetchrow("SELECT pg_backend_pid() AS pid, inet_client_port() AS port")
-    assert row is not None
+    row = await repository.backend_process(conn)
     with contextlib.suppress(psutil.Error, OSError):
         backend = psutil.Process(row["pid"])
         # The pid is the server's; a server in a container reports its own numbering. The
