@@ -29,6 +29,7 @@ from fte.bus.postgres_queue import Job
 from fte.config import Settings
 from fte.db import DB_LOST, transaction
 from fte.kit import backoff, metrics
+from fte.worker.loops import first_of
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class Relay:
                     await self._back_off(stop, failures)
                     continue
                 if published == 0:
-                    await _wait(stop, wake, self.settings.worker_poll_seconds)
+                    await first_of(stop, wake, self.settings.worker_poll_seconds)
         finally:
             await self._close_producer()
 
@@ -279,12 +280,3 @@ class Relay:
 
 def _succeeded(future: asyncio.Future[object]) -> bool:
     return not future.cancelled() and future.exception() is None
-
-
-async def _wait(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
-    waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(wake.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
