@@ -85,7 +85,8 @@ def test_ctrl_c_on_the_worker_does_not_stop_its_children() -> None:
     worker.stdin.write("go on\n")
     worker.stdin.flush()
 
-    assert worker.stdout.readline().split() == children
+    # The same processes; which one reports first is up to them.
+    assert sorted(worker.stdout.readline().split()) == sorted(children)
     assert worker.wait(30) == 0
 
 

@@ -20,6 +20,7 @@ from tests.channels.whatsapp_twilio.test_whatsapp import drain
 from tests.cli.test_dlq import fte
 from tests.conftest import serve_app
 from tests.fixtures.fake_chatwoot import FakeChatwoot
+from tests.fixtures.waiting import eventually
 
 METRICS_TOKEN = "metrics-token"
 
@@ -115,7 +116,13 @@ async def test_a_disabled_channel_comes_back_by_itself_once_the_credentials_work
         async with pool.acquire() as conn:  # its wait is over (as after FTE_CHANNEL_PROBE_SECONDS)
             await conn.execute("UPDATE outbox SET available_at = now() WHERE topic = 'deliver'")
         await queued_reply(pool, "second")
-        await drain(worker)
+
+        async def both_sent() -> bool:
+            # One probe per interval: the replies wait for it, so keep the worker turning.
+            await worker.run_once()
+            return len(fake.posted) == 2
+
+        await eventually(both_sent, within=10, what="both replies sent")
     assert [p.body["content"] for p in fake.posted] == ["first", "second"]
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT disabled_at FROM channel_state") is None
