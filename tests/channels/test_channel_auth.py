@@ -16,10 +16,10 @@ from fte.config import Settings
 from fte.ops.checks import CHECKS, Context, Result, Status, run_checks
 from fte.worker.queue_worker import DeliveryWorker
 from tests.channels.chatwoot.test_chatwoot import TOKEN, chatwoot_settings, queued_reply
-from tests.channels.whatsapp_twilio.test_whatsapp import drain
 from tests.cli.test_dlq import fte
 from tests.conftest import serve_app
 from tests.fixtures.fake_chatwoot import FakeChatwoot
+from tests.fixtures.replies import drain
 from tests.fixtures.waiting import eventually
 
 METRICS_TOKEN = "metrics-token"

@@ -23,12 +23,12 @@ from fte.db import transaction
 from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.worker.queue_worker import DeliveryWorker, QueueWorker
-from tests.channels.whatsapp_twilio.test_whatsapp import channels_health, drain
+from tests.channels.whatsapp_twilio.test_whatsapp import channels_health
 from tests.conftest import make_settings, serve_app
 from tests.fixtures import recorded
 from tests.fixtures.db import row_counts
 from tests.fixtures.fake_chatwoot import FakeChatwoot
-from tests.fixtures.replies import queue_replies
+from tests.fixtures.replies import drain, queue_replies
 from tests.fixtures.waiting import eventually
 
 SECRET = "chatwoot-webhook-secret"

@@ -29,7 +29,7 @@ from tests.conftest import make_settings, serve_app
 from tests.fixtures.db import row_counts
 from tests.fixtures.fake_gmail import FakeGmail, Signer
 from tests.fixtures.processes import free_port, start_worker
-from tests.fixtures.replies import queue_replies
+from tests.fixtures.replies import deliverer, drain, queue_replies
 from tests.fixtures.rfc5322 import check_headers, msg_ids
 from tests.fixtures.waiting import eventually
 
@@ -289,16 +289,6 @@ async def queued_reply(
         pool, "gmail", row["conversation_id"], row["ticket_id"], "Hello Sam, here is how."
     )
     return reply
-
-
-def deliverer(pool: asyncpg.Pool, settings: Settings) -> DeliveryWorker:
-    return DeliveryWorker(pool, settings, build_registry(settings), name="d1")
-
-
-async def drain(worker: DeliveryWorker, rounds: int = 10) -> None:
-    for _ in range(rounds):
-        if await worker.run_once() == 0:
-            return
 
 
 async def test_a_gmail_reply_has_rfc5322_headers_and_the_whole_chain(

@@ -21,7 +21,7 @@ from fte.db import transaction
 from fte.embeddings import Embedder
 from fte.intake.service import file_inbound
 from fte.worker.queue_worker import DeliveryWorker, QueueWorker
-from tests.channels.whatsapp_twilio.test_whatsapp import channels_health, drain
+from tests.channels.whatsapp_twilio.test_whatsapp import channels_health
 from tests.conftest import make_settings
 from tests.fixtures import recorded
 from tests.fixtures.db import row_counts
@@ -33,7 +33,7 @@ from tests.fixtures.mail_servers import (
     smtp_server,
 )
 from tests.fixtures.processes import free_port
-from tests.fixtures.replies import queue_replies
+from tests.fixtures.replies import drain, queue_replies
 from tests.fixtures.rfc5322 import check_headers, msg_ids
 from tests.fixtures.waiting import eventually
 

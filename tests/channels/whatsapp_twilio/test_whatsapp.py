@@ -24,7 +24,7 @@ from tests.conftest import make_settings, serve_app
 from tests.fixtures import recorded
 from tests.fixtures.db import row_counts
 from tests.fixtures.fake_twilio import FakeTwilio
-from tests.fixtures.replies import queue_replies
+from tests.fixtures.replies import deliverer, drain, queue_replies
 from tests.fixtures.waiting import eventually
 
 SID = "AC" + "a" * 32
@@ -140,16 +140,6 @@ async def test_the_channel_is_404_when_not_configured(client: httpx.AsyncClient)
 async def queued_reply(pool: asyncpg.Pool, *bodies: str) -> list[uuid.UUID]:
     filed = await file_inbound(pool, inbound_message(incoming()))
     return await queue_replies(pool, "whatsapp", filed.conversation_id, filed.ticket_id, *bodies)
-
-
-def deliverer(pool: asyncpg.Pool, settings: Settings) -> DeliveryWorker:
-    return DeliveryWorker(pool, settings, build_registry(settings), name="d1")
-
-
-async def drain(worker: DeliveryWorker, rounds: int = 10) -> None:
-    for _ in range(rounds):
-        if await worker.run_once() == 0:
-            return
 
 
 async def test_parts_go_out_in_order_once_even_when_the_job_is_redelivered(
