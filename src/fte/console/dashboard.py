@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from fte.auth.dependencies import SessionDep
-from fte.bus import dead_letters
+from fte.bus import dead_letters, postgres_queue
 from fte.console import queries
 from fte.console.gaps import knowledge_gaps
 from fte.console.templates_env import templates
@@ -22,6 +22,11 @@ from fte.delivery import repository as delivery
 PERIODS: Final = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
 
 router = APIRouter(tags=["console"])
+
+
+async def _queue(pool: asyncpg.Pool) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        return await postgres_queue.stats(conn)
 
 
 async def figures(pool: asyncpg.Pool, since: datetime) -> dict[str, Any]:
@@ -34,7 +39,7 @@ async def figures(pool: asyncpg.Pool, since: datetime) -> dict[str, Any]:
         queries.tickets_by_channel(pool, since), queries.tickets_per_day(pool, since),
         queries.runs_by_decision(pool, since), queries.escalation_reasons(pool, since),
         queries.ticket_times(pool, since), queries.resolved_by_ai(pool, since),
-        queries.inbound_sentiment(pool, since), queries.queue_state(pool),
+        queries.inbound_sentiment(pool, since), _queue(pool),
     )  # fmt: skip
     runs = {r["decision"]: r["n"] for r in decisions}
     total_runs = sum(runs.values())
@@ -49,7 +54,7 @@ async def figures(pool: asyncpg.Pool, since: datetime) -> dict[str, Any]:
         "first_response": (times["first_p50"], times["first_p95"]),
         "resolution": (times["resolve_p50"], times["resolve_p95"]),
         "sentiment": {r["sentiment"]: r["n"] for r in sentiment},
-        "queue": dict(queue),
+        "queue": queue,
     }
 
 

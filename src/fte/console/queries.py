@@ -212,20 +212,6 @@ async def inbound_sentiment(pool: asyncpg.Pool, since: datetime) -> list[asyncpg
     return rows
 
 
-async def queue_state(pool: asyncpg.Pool) -> asyncpg.Record:
-    """The queue now: jobs waiting, the oldest one's age in seconds, open dead letters."""
-    row: asyncpg.Record = await pool.fetchrow(
-        """
-        SELECT count(*) FILTER (WHERE processed_at IS NULL) AS depth,
-               extract(epoch FROM now() - min(created_at) FILTER (WHERE processed_at IS NULL))
-                   AS oldest_seconds,
-               (SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL) AS dead_letters
-        FROM outbox
-        """
-    )
-    return row
-
-
 async def low_confidence_questions(
     conn: asyncpg.Connection, since: datetime, limit: int
 ) -> list[asyncpg.Record]:
