@@ -51,10 +51,9 @@ from tests.fixtures.processes import Process, start_api  # noqa: E402
 from fte.db import create_pool  # noqa: E402
 from fte.embeddings import default_processes  # noqa: E402
 from fte.intake.service import file_inbound  # noqa: E402
-from fte.messaging import Identity, InboundMessage  # noqa: E402
 from fte.ops import migrations  # noqa: E402
 from fte.ops.embedded_postgres import EmbeddedPostgres  # noqa: E402
-from intake import form, percentile, run_load, seed_kb  # noqa: E402
+from intake import form, form_message, run_load, seed_kb, summary  # noqa: E402
 from messages import submission  # noqa: E402
 
 Submission = Callable[[int], dict[str, str]]
@@ -73,13 +72,7 @@ def _customer(make: Submission, i: int) -> dict[str, str]:
 
 
 def _summary(latencies: list[float], errors: int, seconds: float) -> dict[str, float]:
-    return {
-        "rps": round(len(latencies) / seconds, 1),
-        "p50_ms": round(percentile(latencies, 50), 1),
-        "p99_ms": round(percentile(latencies, 99), 1),
-        "errors": errors,
-        "n": len(latencies),
-    }
+    return {**summary(latencies, errors, seconds), "n": len(latencies)}
 
 
 async def intake_load(
@@ -132,17 +125,7 @@ async def file_backlog(url: str, make: Submission, first: int, count: int) -> No
 
         async def filer() -> None:
             while (i := next(counter)) < first + count:
-                f = _customer(make, i)
-                await file_inbound(
-                    pool,
-                    InboundMessage(
-                        channel="web_form",
-                        identity=Identity("email", f["email"]),
-                        customer_name=f["name"],
-                        subject=f["subject"],
-                        body=f["message"],
-                    ),
-                )
+                await file_inbound(pool, form_message(_customer(make, i)))
 
         await asyncio.gather(*(filer() for _ in range(8)))
     finally:
