@@ -8,6 +8,7 @@ from collections.abc import Awaitable
 import asyncpg
 import pytest
 
+from fte.agent.sentiment_cache import SentimentSource
 from fte.bus import postgres_queue as queue
 from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
@@ -30,9 +31,15 @@ async def ask(
     )
 
 
-def worker(pool: asyncpg.Pool, embedder: Embedder, name: str = "w1", **env: str) -> QueueWorker:
+def worker(
+    pool: asyncpg.Pool, embedder: Embedder, name: str = "w1", feeling: bool = False, **env: str
+) -> QueueWorker:
+    """A queue worker on these settings; with `feeling`, it reads sentiment as `fte worker` does."""
     settings = make_settings(**env)
-    return QueueWorker(pool, settings, embedder, build_registry(settings), name=name)
+    sentiment = SentimentSource(embedder) if feeling else None
+    return QueueWorker(
+        pool, settings, embedder, build_registry(settings), name=name, sentiment=sentiment
+    )
 
 
 async def outcomes(pool: asyncpg.Pool) -> dict[object, tuple[str, str | None]]:
@@ -327,17 +334,7 @@ async def test_a_resolved_ticket_teaches_retrieval_its_question(
 async def test_an_angry_reply_after_our_answer_goes_to_a_human(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    from fte.agent.sentiment_cache import SentimentSource
-
-    settings = make_settings(FTE_NEGATIVE_SENTIMENT_THRESHOLD="-0.5")
-    w = QueueWorker(
-        kb_pool,
-        settings,
-        embedder,
-        build_registry(settings),
-        name="feel",
-        sentiment=SentimentSource(embedder),
-    )
+    w = worker(kb_pool, embedder, "feel", feeling=True, FTE_NEGATIVE_SENTIMENT_THRESHOLD="-0.5")
 
     def said(text: str) -> Awaitable[IntakeResult]:
         return factories.ticket(
@@ -377,17 +374,7 @@ async def test_an_angry_reply_after_our_answer_goes_to_a_human(
 async def test_a_first_message_a_person_must_read_is_handed_over_with_an_apology(
     kb_pool: asyncpg.Pool, embedder: Embedder, text: str, reason: str
 ) -> None:
-    from fte.agent.sentiment_cache import SentimentSource
-
-    settings = make_settings()
-    w = QueueWorker(
-        kb_pool,
-        settings,
-        embedder,
-        build_registry(settings),
-        name="handover",
-        sentiment=SentimentSource(embedder),
-    )
+    w = worker(kb_pool, embedder, "handover", feeling=True)
     filed = await ask(kb_pool, text)
     await w.run_once()
     async with kb_pool.acquire() as conn:
@@ -412,17 +399,7 @@ async def test_a_first_message_a_person_must_read_is_handed_over_with_an_apology
 async def test_a_calm_problem_report_is_answered_with_the_article(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    from fte.agent.sentiment_cache import SentimentSource
-
-    settings = make_settings()
-    w = QueueWorker(
-        kb_pool,
-        settings,
-        embedder,
-        build_registry(settings),
-        name="calm",
-        sentiment=SentimentSource(embedder),
-    )
+    w = worker(kb_pool, embedder, "calm", feeling=True)
     text = "My files are not syncing since yesterday, what should I do?"
     filed = await ask(kb_pool, text)
     await w.run_once()
@@ -439,17 +416,7 @@ async def test_a_calm_problem_report_is_answered_with_the_article(
 async def test_the_ticket_carries_its_latest_sentiment_and_the_trend(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    from fte.agent.sentiment_cache import SentimentSource
-
-    settings = make_settings()
-    w = QueueWorker(
-        kb_pool,
-        settings,
-        embedder,
-        build_registry(settings),
-        name="trend",
-        sentiment=SentimentSource(embedder),
-    )
+    w = worker(kb_pool, embedder, "trend", feeling=True)
 
     async def say(text: str) -> tuple[str, str]:
         await factories.ticket(
