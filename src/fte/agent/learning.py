@@ -12,11 +12,8 @@ import uuid
 
 import asyncpg
 
-from fte.bus import topics
 from fte.embeddings import TextEmbedder
 from fte.knowledge import repository as kb
-
-LEARN_TOPIC = topics.LEARN
 
 
 async def learn_from_ticket(

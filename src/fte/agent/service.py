@@ -15,8 +15,7 @@ from fte.agent.escalation import AI_UNAVAILABLE
 from fte.agent.responders import local
 from fte.agent.schemas import Decision, MessageContext
 from fte.agent.sentiment import ticket_trend
-from fte.bus import outbox
-from fte.delivery.service import TOPIC as DELIVER_TOPIC
+from fte.bus import outbox, topics
 from fte.delivery.service import queue_key, queue_outbound
 from fte.kit.metrics import AGENT_DECISION, TICKETS_ESCALATED
 from fte.messaging import ChannelAdapter, Reply
@@ -81,7 +80,7 @@ async def commit_decision(
         conversation_id=ctx.conversation_id,
         channel=ctx.channel,
         replies=replies,
-        delivery=(DELIVER_TOPIC, queue_key(ctx.conversation_id)),
+        delivery=(topics.DELIVER, queue_key(ctx.conversation_id)),
         ticket=runs.TicketMove(
             status=_STATUS_AFTER[decision.decision],
             escalation_reason=decision.reason if decision.decision == "escalate" else None,

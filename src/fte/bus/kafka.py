@@ -30,9 +30,8 @@ from fte.config import Settings
 log = logging.getLogger(__name__)
 
 # Outbox topics the relay publishes: customer messages (`inbound`) and the replies to send
-# (`deliver`, fte.delivery.service.TOPIC). `learn` and `kb_embed` stay on the PostgreSQL queue:
+# (`deliver`, `topics.DELIVER`). `learn` and `kb_embed` stay on the PostgreSQL queue:
 # internal housekeeping, not traffic between intake, workers and channels.
-RELAYED_TOPICS = topics.RELAYED
 
 
 class _MetadataWithoutCreation(MetadataRequest):

@@ -8,11 +8,11 @@ import asyncpg
 import typer
 from rich.table import Table
 
+from fte.bus import topics
 from fte.channels import state as channel_state
 from fte.channels.registry import build_registry
 from fte.cli.context import console, run_in_transaction
 from fte.config import get_settings
-from fte.delivery.service import TOPIC as DELIVER
 
 app = typer.Typer(help="Channels: their state; enable a disabled one.", no_args_is_help=True)
 
@@ -61,7 +61,7 @@ def enable(
         raise typer.Exit(2)
 
     async def work(conn: asyncpg.Connection) -> bool:
-        return await channel_state.enable(conn, name, "fte channel enable", DELIVER)
+        return await channel_state.enable(conn, name, "fte channel enable", topics.DELIVER)
 
     if not run_in_transaction(work, refused=()):
         console.print(f"{name} is not disabled.")

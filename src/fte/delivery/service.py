@@ -10,8 +10,6 @@ import asyncpg
 from fte.bus import outbox, topics
 from fte.tickets import repository as tickets
 
-TOPIC = topics.DELIVER
-
 
 def queue_key(conversation_id: uuid.UUID) -> str:
     """One key per conversation: its parts go out in order, apart from the agent's queue (a
@@ -45,5 +43,5 @@ async def queue_outbound(
     )
     if not sent_when_stored:
         payload = {"message_id": str(message_id)}
-        await outbox.enqueue(conn, TOPIC, queue_key(conversation_id), payload)
+        await outbox.enqueue(conn, topics.DELIVER, queue_key(conversation_id), payload)
     return message_id

@@ -24,7 +24,6 @@ from fte.knowledge.schemas import ArticleDoc
 from fte.knowledge.service import chunk_article, content_hash
 from fte.tickets.reasons import TOPIC_REASONS
 
-KB_EMBED_TOPIC: Final = topics.KB_EMBED
 MAX_TITLE: Final = 300
 MAX_BODY: Final = 100_000
 
@@ -83,7 +82,7 @@ async def save_article(
     if saved is None:
         raise NotFound("article not found")
     await outbox.enqueue(
-        conn, KB_EMBED_TOPIC, f"kb:{saved}", {"article_id": str(saved), "content_hash": digest}
+        conn, topics.KB_EMBED, f"kb:{saved}", {"article_id": str(saved), "content_hash": digest}
     )
     await audit(
         conn,

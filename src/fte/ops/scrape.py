@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 SCRAPE_DB_TIMEOUT: Final = 1.0  # a scrape must not hang on a slow database
 # Queue topics always reported (0 when empty), so alerts see a series before the first job.
-TOPICS: Final = topics.ALL
 STATUSES: Final = ("open", "pending", "escalated", "resolved", "closed")
 BREAKER_VALUES: Final = {"closed": 0, "half_open": 1, "open": 2}
 
@@ -54,7 +53,7 @@ async def _read_gauges(conn: asyncpg.Connection) -> list[Metric]:
         "fte_queue_oldest_age_seconds", "Age of the oldest waiting message.", labels=["topic"]
     )
     waiting = await repository.waiting_by_topic(conn)
-    for topic in sorted(set(TOPICS) | set(waiting)):
+    for topic in sorted(set(topics.ALL) | set(waiting)):
         row = waiting.get(topic)
         depth.add_metric([topic], float(row["n"]) if row else 0.0)
         age.add_metric([topic], float(row["age"] or 0) if row else 0.0)

@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TOPIC = "inbound"
-
 
 @dataclass(frozen=True)
 class Prepared:

@@ -18,16 +18,15 @@ from fte.agent.escalation import AI_UNAVAILABLE
 from fte.agent.runner import MessageContext
 from fte.agent.service import hand_over_unanswerable
 from fte.bus import postgres_queue as queue
+from fte.bus import topics
 from fte.db import transaction
 from fte.delivery import repository as outbound
-from fte.delivery.service import TOPIC as DELIVER
 from fte.kit.metrics import TICKETS_ESCALATED
 from fte.messaging import ChannelAdapter
 from fte.tickets import repository as tickets
 
 log = logging.getLogger(__name__)
 
-INBOUND = "inbound"
 DELIVERY_FAILED = "delivery_failed"
 
 
@@ -71,11 +70,11 @@ async def dead_letter(
     ticket was handed to a person)."""
     dead_id = await queue.dead_letter(conn, job, error)
     message_id = job.payload.get("message_id")
-    if message_id is not None and job.topic == DELIVER:
+    if message_id is not None and job.topic == topics.DELIVER:
         await outbound.record_error(conn, uuid.UUID(str(message_id)), error, status="failed")
-    if message_id is None or job.topic not in (INBOUND, DELIVER):
+    if message_id is None or job.topic not in (topics.INBOUND, topics.DELIVER):
         return dead_id, None  # housekeeping (learning, embedding): no customer waits on it
-    if job.topic == INBOUND:
+    if job.topic == topics.INBOUND:
         if ctx is None:
             row = await tickets.load_message_context(conn, uuid.UUID(str(message_id)))
             if row is None:  # the ticket was deleted meanwhile

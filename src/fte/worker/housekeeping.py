@@ -9,19 +9,20 @@ import uuid
 
 import asyncpg
 
-from fte.agent.learning import LEARN_TOPIC, learn_from_ticket
+from fte.agent.learning import learn_from_ticket
 from fte.bus import postgres_queue as queue
+from fte.bus import topics
 from fte.bus.dead_letters import error_text
 from fte.db import transaction
 from fte.embeddings import TextEmbedder
-from fte.knowledge.editor import KB_EMBED_TOPIC, embed_article
+from fte.knowledge.editor import embed_article
 from fte.knowledge.repository import mark_embedding_failed
 from fte.worker.loops import DB_DOWN
 from fte.worker.outcomes import DONE, DeadLetter, Outcome, RetryPolicy
 
 log = logging.getLogger(__name__)
 
-TOPICS = (LEARN_TOPIC, KB_EMBED_TOPIC)
+TOPICS = (topics.LEARN, topics.KB_EMBED)
 
 
 async def learn(

@@ -32,11 +32,10 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
 from fte.agent.responders.base import Responder
-from fte.bus import kafka
+from fte.bus import kafka, topics
 from fte.bus import postgres_queue as queue
 from fte.bus.dead_letters import error_text
 from fte.config import Settings
-from fte.delivery.service import TOPIC as DELIVER
 from fte.embeddings import TextEmbedder
 from fte.kit import backoff, metrics
 from fte.kit.tasks import Watchdog
@@ -225,7 +224,7 @@ class KafkaWorker:
         """Handle the batch once (customer messages, then replies to send): finished records
         are done; failed ones wait for their retry (with backoff) or, after the last attempt,
         are dead-lettered."""
-        replies = [r for r in batch if r.job is not None and r.job.topic == DELIVER]
+        replies = [r for r in batch if r.job is not None and r.job.topic == topics.DELIVER]
         messages = [r for r in batch if r not in replies]
         if messages:
             await self._settle(messages, self.answers.answer, self.answers.policy, answers=True)

@@ -11,21 +11,19 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from fte.agent.learning import LEARN_TOPIC
 from fte.agent.responders.base import Responder
 from fte.bus import postgres_queue as queue
+from fte.bus import topics
 from fte.config import Settings
 from fte.db import connection, transaction
 from fte.delivery.sender import Sender
-from fte.delivery.service import TOPIC as DELIVER
 from fte.embeddings import TextEmbedder
 from fte.kit import backoff
 from fte.kit.tasks import Watchdog
-from fte.knowledge.editor import KB_EMBED_TOPIC
 from fte.messaging import ChannelAdapter
 from fte.worker import dead_letter as dead_letters
 from fte.worker import housekeeping
-from fte.worker.answer_pipeline import TOPIC, AnswerPipeline
+from fte.worker.answer_pipeline import AnswerPipeline
 from fte.worker.delivery_pipeline import DeliveryPipeline
 from fte.worker.loops import DB_DOWN, first_of, listen_for_jobs, sleep_or_stop, worker_id
 from fte.worker.outcomes import DeadLetter, Done, Outcome, Pipeline, RetryPolicy
@@ -112,8 +110,8 @@ class Housekeeping:
         async def embed(jobs: list[queue.Job]) -> list[Outcome]:
             return await housekeeping.embed_articles(pool, embedder, policy, jobs)
 
-        learned = await self.driver.claim_and_settle(LEARN_TOPIC, learn)
-        return learned + await self.driver.claim_and_settle(KB_EMBED_TOPIC, embed)
+        learned = await self.driver.claim_and_settle(topics.LEARN, learn)
+        return learned + await self.driver.claim_and_settle(topics.KB_EMBED, embed)
 
 
 class QueueWorker:
@@ -159,7 +157,7 @@ class QueueWorker:
                     stop,
                     self._wake,
                     self.settings,
-                    lambda: self.queue.claim_and_settle(DELIVER, deliver),
+                    lambda: self.queue.claim_and_settle(topics.DELIVER, deliver),
                 )
             )
         try:
@@ -179,7 +177,7 @@ class QueueWorker:
         await self.queue.settle(jobs, self.answers.answer)
 
     async def _answer_batch(self) -> int:
-        jobs = await self.queue.claim(TOPIC)
+        jobs = await self.queue.claim(topics.INBOUND)
         live = []
         for job in jobs:
             if job.attempts > self.settings.worker_max_attempts:
@@ -218,7 +216,7 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """Claim and deliver one batch; the number of jobs claimed."""
-        return await self.queue.claim_and_settle(DELIVER, self.pipeline.deliver)
+        return await self.queue.claim_and_settle(topics.DELIVER, self.pipeline.deliver)
 
 
 async def _lane(

@@ -24,7 +24,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from fte.bus import kafka, outbox
+from fte.bus import kafka, outbox, topics
 from fte.bus.postgres_queue import Job
 from fte.config import Settings
 from fte.db import DB_LOST, transaction
@@ -100,15 +100,15 @@ class Relay:
                     return 0
                 if resync:
                     # The broker answers again: it may have lost what it held.
-                    again = await outbox.republish_pending(conn, kafka.RELAYED_TOPICS)
+                    again = await outbox.republish_pending(conn, topics.RELAYED)
                     log.info("Kafka is back; publishing %d unprocessed row(s) again", again)
                     self._outage = False
                 elif await self._broker_lost_records(conn):
-                    again = await outbox.republish_pending(conn, kafka.RELAYED_TOPICS)
+                    again = await outbox.republish_pending(conn, topics.RELAYED)
                     log.warning("publishing %d unprocessed row(s) again", again)
                 rows = await outbox.unpublished(
                     conn,
-                    kafka.RELAYED_TOPICS,
+                    topics.RELAYED,
                     self.settings.kafka_relay_batch_size,
                     self.settings.kafka_republish_after_seconds,
                 )
@@ -117,7 +117,7 @@ class Relay:
                 acked, acks, error = await self._publish(producer, rows)
                 if await self._offsets_went_back(conn, acks):
                     # Before marking this batch: what went out earlier is gone, this is not.
-                    again = await outbox.republish_pending(conn, kafka.RELAYED_TOPICS)
+                    again = await outbox.republish_pending(conn, topics.RELAYED)
                     log.warning("publishing %d unprocessed row(s) again", again)
                 if acked:
                     await outbox.mark_published(conn, acked)
@@ -208,7 +208,7 @@ class Relay:
             return
         self._measured = now
         async with self.pool.acquire() as conn:
-            stats = await outbox.relay_stats(conn, kafka.RELAYED_TOPICS)
+            stats = await outbox.relay_stats(conn, topics.RELAYED)
         metrics.RELAY_BACKLOG.set(stats["backlog"])
         metrics.RELAY_LAG.set(stats["oldest_unpublished_seconds"])
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from prometheus_client import Gauge
 
+from fte.bus import topics
 from fte.channels import state
 from fte.channels.gmail import repository
 from fte.channels.gmail.client import GmailClient
@@ -23,7 +24,6 @@ from fte.channels.gmail.schemas import CHANNEL
 from fte.channels.gmail.sync import sync_mailbox
 from fte.config import Settings
 from fte.db import transaction
-from fte.delivery.service import TOPIC as DELIVER
 from fte.messaging import ChannelAuthError, ChannelUnavailable
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class WatchRenewer:
             disabled = CHANNEL in await state.disabled(conn)
         if disabled:
             async with transaction(self.pool) as conn:
-                await state.enable(conn, CHANNEL, "gmail watch renewal", DELIVER)
+                await state.enable(conn, CHANNEL, "gmail watch renewal", topics.DELIVER)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Check every FTE_GMAIL_WATCH_CHECK_SECONDS until `stop` is set; failures are logged."""

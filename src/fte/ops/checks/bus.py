@@ -9,7 +9,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from fte.bus import kafka, outbox, postgres_queue
+from fte.bus import kafka, outbox, postgres_queue, topics
 from fte.ops import repository
 from fte.ops.checks.base import Context, Result, fail, passed, skip, warn
 
@@ -29,7 +29,7 @@ async def check_queue(ctx: Context) -> Result:
         breakers = await repository.breaker_states(conn)
         if ctx.settings.bus == "kafka":
             stats["backend"] = "kafka"
-            stats.update(await outbox.relay_stats(conn, kafka.RELAYED_TOPICS))
+            stats.update(await outbox.relay_stats(conn, topics.RELAYED))
     data = {**stats, "breakers": breakers}
     summary = (
         f"{stats['backend']}: {stats['depth']} waiting, oldest {stats['oldest_age_seconds']:.0f} s"
