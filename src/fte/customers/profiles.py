@@ -1,0 +1,103 @@
+"""A customer's profile as every reader sees it: the API, the MCP tools, the console's
+customer panel, the agent's prompt and its `get_customer_history` tool.
+
+One shape, built here, so the five readers cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from fte.customers import profile_repository as repo
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def _when(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def sentiment_trend(early: float | None, late: float | None) -> str | None:
+    """'improving', 'worsening' or 'steady' between the older and the newer half of their
+    messages in 90 days (scores run from -1 to 1); None with too few messages."""
+    if early is None or late is None:
+        return None
+    change = float(late) - float(early)
+    if change > 0.2:
+        return "improving"
+    if change < -0.2:
+        return "worsening"
+    return "steady"
+
+
+async def profile_json(conn: asyncpg.Connection, customer_id: uuid.UUID) -> dict[str, Any] | None:
+    """Everything we know of one customer, JSON-ready; None for an unknown id."""
+    customer = await repo.customer_by_key(conn, str(customer_id))
+    if customer is None:
+        return None
+    return await _build(conn, customer)
+
+
+async def find_profile(conn: asyncpg.Connection, key: str) -> dict[str, Any] | None:
+    """The profile of the customer known by `key` (id, email, phone or external id)."""
+    customer = await repo.customer_by_key(conn, key)
+    if customer is None:
+        return None
+    return await _build(conn, customer)
+
+
+async def _build(conn: asyncpg.Connection, customer: asyncpg.Record) -> dict[str, Any]:
+    scored = await repo.profile(conn, customer["id"])
+    signals = await repo.support_signals(conn, customer["id"])
+    purchases: dict[str, Any] | None = None
+    predictions: dict[str, Any] | None = None
+    if scored is not None:
+        last = scored["last_order_at"]
+        purchases = {
+            "orders": scored["orders"],
+            "lifetime_value": _number(scored["lifetime_value"]),
+            "avg_order_value": _number(scored["avg_order_value"]),
+            "currency": scored["currency"],
+            "first_order_at": _when(scored["first_order_at"]),
+            "last_order_at": _when(last),
+            "days_since_last_order": (scored["scored_at"] - last).days if last else None,
+            "value_percentile": _number(scored["value_percentile"]),
+        }
+        predictions = {
+            "p_alive": _number(scored["p_alive"]),
+            "expected_purchases_90d": _number(scored["expected_purchases_90d"]),
+            "expected_value_90d": _number(scored["expected_value_90d"]),
+            "churn_risk": _number(scored["churn_risk"]),
+            "churn_factors": scored["churn_factors"],
+            "segment": scored["segment"],
+            "scored_at": _when(scored["scored_at"]),
+        }
+    return {
+        "id": str(customer["id"]),
+        "name": customer["name"],
+        "email": customer["email"],
+        "phone": customer["phone"],
+        "external_id": customer["external_id"],
+        "plan": customer["plan"],
+        "customer_since": _when(customer["created_at"]),
+        "erased": customer["erased_at"] is not None,
+        "purchases": purchases,
+        "predictions": predictions,
+        "support": {
+            "tickets_90d": signals.get("tickets_90d", 0),
+            "escalations_90d": signals.get("escalations_90d", 0),
+            "repeat_contacts_90d": signals.get("repeat_contacts_90d", 0),
+            "last_contact_at": _when(signals.get("last_contact_at")),
+            "sentiment_trend": sentiment_trend(
+                signals.get("sentiment_early"), signals.get("sentiment_late")
+            ),
+        },
+    }
