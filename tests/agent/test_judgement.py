@@ -9,7 +9,7 @@ import asyncpg
 import numpy as np
 import pytest
 
-from fte.agent.answerability import Vocabulary
+from fte.agent.answerability import Vocabulary, subject_text
 from fte.agent.escalation import message_reason
 from fte.agent.handover import handover_reason
 from fte.agent.sentiment import SentimentResult
@@ -210,3 +210,33 @@ def test_a_missing_work_email_is_not_lost_data() -> None:
     text = "my old work email is gone, how can I change the address on my account?"
     assert handover_reason(text, None, -0.9) is None
     assert handover_reason("all my work is gone after the update", None, -0.9) == "data_loss"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi, this is Priya from Acme Ltd, my files stopped syncing",
+        "How do I reset my password? (ref bus-12)",
+        "My name is Tom Baker and I can't reset my password.\nThanks,\nTom",
+        "Invoice INV-2024-001 shows the wrong amount, write to me at priya@acme.example",
+        "Order #88123 charged twice, see https://acme.example/orders/88123",
+    ],
+)
+def test_who_writes_and_which_record_they_quote_do_not_make_a_question_off_subject(
+    text: str,
+) -> None:
+    vocabulary = Vocabulary(
+        [
+            "Files not syncing",
+            "Reset your password",
+            "Invoices: the amount shown is wrong or charged twice? Write to us, see your orders",
+        ]
+    )
+    assert not vocabulary.off_subject(text), subject_text(text)
+
+
+def test_names_of_what_is_asked_about_still_count() -> None:
+    vocabulary = Vocabulary(["Files not syncing", "Reset your password"])
+    # "This is Slack related" introduces no one: Slack is what the customer asks about.
+    assert vocabulary.off_subject("This is Slack related: integration with Jira boards?")
+    assert vocabulary.off_subject("Hi, this is Priya. Do you integrate with Salesforce CRM?")

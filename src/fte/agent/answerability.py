@@ -81,6 +81,47 @@ STOP_WORDS = frozenset(
 )
 
 
+# Who is writing and which record they quote are not what they write about: an email address,
+# a link, an order or reference number ("ref bus-12", "INV-2024-001"), a self-introduction
+# ("this is Priya from Acme Ltd", "I'm Tom at Northwind") and a signature ("Thanks, Priya") name
+# people, companies and records the knowledge base has no reason to know. Names elsewhere
+# ("connect it to Slack") stay: they are often the very subject a knowledge base lacks.
+_NOT_SUBJECT = re.compile(r"\S+@\S+|(?:https?://|www\.)\S+")  # an email address, a link
+_TOKEN = re.compile(r"#?\w+(?:[-_/.:#]\w+)*")
+_NAME = r"[A-Z][\w'&.-]*(?:[ \t]+[A-Z][\w'&.-]*){0,3}"
+# A name introduced at the start of a sentence and ended there ("Hi, this is Priya. ...", "I'm
+# Tom from Northwind, ..."): "this is Dropbox related" is no introduction. After "my name is"
+# a capitalised word is always a name.
+_INTRODUCTION = re.compile(
+    rf"\b(?i:my name is|my name's)\s+{_NAME}"
+    rf"(?:\s*,?\s*(?i:from|at|with|of)\s+(?i:the\s+)?{_NAME})?"
+    r"|(?:^|(?<=[.!?,;:\n]))\s*(?:(?i:hi|hello|hey|good morning|good afternoon)[ ,!]*)?"
+    rf"(?i:this is|i am|i'm|im)\s+{_NAME}"
+    rf"(?:\s*,?\s*(?i:from|at|with|of)\s+(?i:the\s+)?{_NAME}|\s+(?i:here))?"
+    r"(?=\s*(?:[.!?,;:\n]|$))"
+)
+_SIGN_OFF = re.compile(
+    r"(?:^|\n|[.!?]\s+)(?i:(?:many\s+|best\s+|kind\s+|warm\s+)?"
+    rf"(?:thanks|thank you|regards|cheers|best|sincerely)\b[,.!]?\s*)?(?:--?\s*)?{_NAME}\s*$"
+)
+
+
+def _reference(token: str) -> bool:
+    """An order, invoice or ticket number: a digit joined to other parts (bus-12, INV-2024-001,
+    #1234) or three digits in one word (A1234567); "2FA" or "Windows10" are words."""
+    digits = sum(c.isdigit() for c in token)
+    return digits > 0 and (token.startswith("#") or digits >= 3 or any(c in "-_/.:" for c in token))
+
+
+def subject_text(text: str) -> str:
+    """`text` without what names who is writing or which record they mean (addresses, links,
+    reference numbers, a self-introduction, a signature): what is left says what it is about."""
+    text = _NOT_SUBJECT.sub(" ", text)
+    text = _TOKEN.sub(lambda m: " " if _reference(m.group(0)) else m.group(0), text)
+    text = _INTRODUCTION.sub(" ", text)
+    return _SIGN_OFF.sub(" ", text.rstrip())
+
+
 def _stem(word: str) -> str:
     stem = _SUFFIX.sub("", word) or word
     if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "aeiou":
@@ -138,7 +179,7 @@ class Vocabulary:
 
     def unknown(self, text: str) -> tuple[int, int]:
         """(how many of `text`'s content words the knowledge base never uses, out of how many)."""
-        words = content_words(text) - self.common
+        words = content_words(subject_text(text)) - self.common
         if not self.words:
             return 0, len(words)
         return sum(1 for w in words if not self.knows(w)), len(words)
