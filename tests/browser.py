@@ -45,8 +45,10 @@ class CheckedBrowser:
         self.browser = browser
         self.violations: list[str] = []
 
-    async def new_page(self) -> Page:
-        context = await self.browser.new_context()
+    async def new_page(self, width: int | None = None, height: int = 800) -> Page:
+        """A page in a context of its own; `width` sets the viewport (390: a phone)."""
+        viewport = {"width": width, "height": height} if width else None
+        context = await self.browser.new_context(viewport=viewport)  # type: ignore[arg-type]
         await context.add_init_script(_REPORT_VIOLATIONS)
         page = await context.new_page()
         page.on("console", self._on_console)

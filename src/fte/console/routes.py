@@ -24,13 +24,14 @@ from fte.auth.dependencies import (
     login_url,
     safe_next,
 )
-from fte.auth.repository import audit
+from fte.auth.repository import audit, list_users
 from fte.auth.service import RateLimited
 from fte.bus import dead_letters
 from fte.config import Settings, SettingsDep
-from fte.console import dashboard, error_pages, knowledge, queries
+from fte.console import bulk, dashboard, error_pages, knowledge, queries
 from fte.console import tickets as ticket_pages
 from fte.console.templates_env import templates
+from fte.console.tickets import PRIORITIES
 from fte.db import PoolDep, transaction
 from fte.errors import NotFound
 from fte.kit import secrets as secret
@@ -157,6 +158,7 @@ async def _inbox(
             assignee=session.user.id if assignee == "me" else None,
             unassigned=assignee == "nobody",
         )
+        users = await list_users(conn) if template == "inbox.html" else []
     return templates.TemplateResponse(
         request,
         template,
@@ -167,17 +169,33 @@ async def _inbox(
             "q": q or "",
             "assignee": assignee or "",
             "statuses": queries.STATUSES,
+            "priorities": PRIORITIES,
+            "users": users,
+            "notice": _notice(filters.notice, filters.count),
         },
     )
 
 
+def _notice(notice: str | None, count: int) -> str | None:
+    """The sentence confirming what a bulk action did (a fixed text: nothing is echoed)."""
+    if notice == "bulk-done":
+        return f"Changed {count} ticket{'' if count == 1 else 's'}."
+    return {
+        "bulk-none": "Tick at least one ticket first: nothing changed.",
+        "bulk-invalid": "That choice is no longer available: nothing changed.",
+    }.get(notice or "")
+
+
 @dataclass
 class InboxFilter:
-    """The inbox's query: status, text, and `me` / `nobody` for the assignee."""
+    """The inbox's query: status, text, and `me` / `nobody` for the assignee; `notice` and
+    `count` confirm a bulk action."""
 
     status: Annotated[str | None, Query()] = None
     q: Annotated[str | None, Query(max_length=200)] = None
     assignee: Annotated[str | None, Query(description="me or nobody")] = None
+    notice: Annotated[str | None, Query(max_length=32)] = None
+    count: Annotated[int, Query(ge=0, le=10_000)] = 0
 
 
 InboxFilterDep = Annotated[InboxFilter, Depends()]
@@ -234,6 +252,7 @@ def install(app: FastAPI) -> None:
     """Mount the console and send page requests without a session to the sign-in page."""
     app.include_router(router)
     app.include_router(ticket_pages.router)
+    app.include_router(bulk.router)
     app.include_router(dashboard.router)
     app.include_router(knowledge.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

@@ -35,7 +35,10 @@
         return response.ok ? response.text() : null;
       })
       .then(function (html) {
-        if (html !== null && html !== undefined) rows.innerHTML = html;
+        if (html === null || html === undefined) return;
+        rows.dispatchEvent(new CustomEvent("inbox:before-refresh"));
+        rows.innerHTML = html;
+        rows.dispatchEvent(new CustomEvent("inbox:after-refresh"));
       })
       .catch(function () { /* offline for a moment: try again next time */ })
       .finally(function () { window.setTimeout(refresh, every); });
