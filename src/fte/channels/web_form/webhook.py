@@ -15,6 +15,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from fte.auth.rate_limit import form_limit
+from fte.channels.web_form import conversation
+from fte.channels.web_form.plain_words import PlainWordsRoute
 from fte.channels.web_form.schemas import SubmissionReceipt, WebFormSubmission
 from fte.config import SettingsDep
 from fte.db import PoolDep, transaction
@@ -27,7 +29,8 @@ from fte.tickets.schemas import PublicTicket
 
 CHANNEL = "web_form"
 REQUEST_HASH = "request_sha256"  # in the message's metadata, beside its Idempotency-Key
-router = APIRouter(tags=["web form"])
+router = APIRouter(tags=["web form"], route_class=PlainWordsRoute)
+router.include_router(conversation.router)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # The page's script and styles: files, since the Content-Security-Policy allows no inline code.
 STATIC = Path(__file__).parent / "static"
