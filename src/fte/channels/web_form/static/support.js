@@ -114,6 +114,9 @@
     const last = ticket.messages[ticket.messages.length - 1];
     document.getElementById("waiting").hidden = !(ticket.state === "on_it" && last && last.author === "you");
     document.getElementById("reply-form").hidden = !ticket.can_reply;
+    // A reply reopens a solved request: say so where the customer writes it.
+    document.getElementById("reply-label").textContent = ticket.state === "solved"
+      ? "Still need help? Write to us and we will reopen your request" : "Write a reply";
     document.getElementById("closed-note").hidden = ticket.can_reply;
     renderRating(ticket);
   }
