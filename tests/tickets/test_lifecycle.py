@@ -70,7 +70,13 @@ async def test_an_answered_ticket_is_resolved_by_the_ai_after_the_hours_and_only
     later = now + timedelta(hours=HOURS + 1)
     assert await _resolver(pool, later).run_once() == 1
     row = await _ticket(pool, ticket_id)
-    assert (row["status"], row["solved_by"], row["resolved_at"]) == ("resolved", "ai", later)
+    async with pool.acquire() as conn:
+        answered_at = await conn.fetchval(
+            "SELECT max(created_at) FROM messages WHERE ticket_id = $1", ticket_id
+        )
+    # Solved when it became due, not when the loop happened to run.
+    due = answered_at + timedelta(hours=HOURS)
+    assert (row["status"], row["solved_by"], row["resolved_at"]) == ("resolved", "ai", due)
     assert _counted("web_form", "ai") == before + 1
     async with pool.acquire() as conn:
         audit = await conn.fetch(

@@ -270,22 +270,25 @@ async def resolve_unanswered(
 ) -> list[asyncpg.Record]:
     """Resolve up to `limit` tickets waiting for their customer (`pending`) whose last message
     is older than `cutoff`: by the AI when no person wrote on the ticket, else by a person.
-    Rows another transaction holds are skipped (the next pass takes them); a ticket a reply
-    reopened meanwhile is no longer pending, so nothing is resolved twice. Returns id, number,
-    channel, solved_by of each."""
+    `resolved_at` is when it became due (last message + (now - cutoff)), not when this ran, so
+    a backlog resolved late keeps true resolution times. Rows another transaction holds are
+    skipped (the next pass takes them); a ticket a reply reopened meanwhile is no longer
+    pending, so nothing is resolved twice. Returns id, number, channel, solved_by of each."""
     return await conn.fetch(
         """
         WITH due AS (
-            SELECT t.id FROM tickets t
-            WHERE t.status = 'pending'
-              AND NOT EXISTS (SELECT 1 FROM messages m
-                              WHERE m.ticket_id = t.id AND m.created_at >= $1)
-            ORDER BY t.updated_at
+            SELECT t.id, COALESCE(last.at, t.updated_at) AS last_at
+            FROM tickets t
+            CROSS JOIN LATERAL (
+                SELECT max(m.created_at) AS at FROM messages m WHERE m.ticket_id = t.id
+            ) last
+            WHERE t.status = 'pending' AND COALESCE(last.at, t.updated_at) < $1
             LIMIT $3
-            FOR UPDATE SKIP LOCKED
+            FOR UPDATE OF t SKIP LOCKED
         )
         UPDATE tickets t
-        SET status = 'resolved', resolved_at = $2, updated_at = $2,
+        SET status = 'resolved', resolved_at = LEAST($2, due.last_at + ($2 - $1)),
+            updated_at = $2,
             solved_by = CASE WHEN EXISTS (SELECT 1 FROM messages m
                                           WHERE m.ticket_id = t.id AND m.author = 'human')
                              THEN 'person' ELSE 'ai' END
