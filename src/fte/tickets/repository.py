@@ -318,9 +318,11 @@ async def reply_route(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> asyncpg
             RETURNING c.external_thread_id
         )
         SELECT i.kind, i.value,
+               -- The key is a function of the conversation, so a concurrent reply that keyed
+               -- it after this statement's snapshot agrees with the one computed here.
                COALESCE((SELECT external_thread_id FROM keyed),
-                        (SELECT external_thread_id FROM conversations
-                         WHERE id = ticket.conversation_id)) AS thread_key
+                        (SELECT COALESCE(c.external_thread_id, c.channel || ':' || c.id::text)
+                         FROM conversations c WHERE c.id = ticket.conversation_id)) AS thread_key
         FROM ticket JOIN customer_identities i
           ON i.customer_id = ticket.customer_id AND i.kind = ticket.channel
         ORDER BY i.created_at LIMIT 1

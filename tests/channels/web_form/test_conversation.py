@@ -4,6 +4,7 @@ what an attacker without the token (or on another site) gets."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import asyncpg
@@ -259,3 +260,20 @@ async def test_the_reply_boxs_422_is_in_plain_words_too(client: httpx.AsyncClien
         "We could not read what was sent; please try again"
     )
     assert not any(word in empty.text + unreadable.text for word in INTERNAL)
+
+
+async def test_replies_sent_at_once_land_on_the_same_ticket(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    ticket_id, path, token = await _submit(client)
+    sent = await asyncio.gather(
+        *(
+            client.post(f"{path}/replies", json={"token": token, "message": f"part {i}"})
+            for i in range(4)
+        )
+    )
+    assert [r.status_code for r in sent] == [201] * 4
+    assert {r.json()["ticket_id"] for r in sent} == {ticket_id}
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM tickets") == 1
+        assert await conn.fetchval("SELECT count(*) FROM conversations") == 1
