@@ -10,13 +10,12 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from prometheus_client import REGISTRY
 
-from fte.db import transaction
 from fte.intake.service import file_inbound
 from fte.messaging import Identity, InboundMessage
-from fte.tickets import service as tickets
 from fte.worker.auto_resolve import AutoResolver
 from tests import factories
 from tests.conftest import make_settings
+from tests.fixtures.console import csrf_of, signed_in_agent
 
 HOURS = 72
 
@@ -163,10 +162,17 @@ async def test_a_reply_long_after_the_solve_or_on_a_closed_ticket_opens_a_new_on
     assert after.ticket_id != closed
 
 
-async def test_a_person_resolving_in_the_console_is_a_persons_solve(pool: asyncpg.Pool) -> None:
+async def test_a_person_resolving_in_the_console_is_a_persons_solve(
+    db_url: str, pool: asyncpg.Pool
+) -> None:
     ticket_id = await _answered(pool, "t-console")  # answered by the AI, closed by a person
-    async with transaction(pool) as conn:
-        await tickets.change(conn, ticket_id, "resolved", "medium", actor="user:x")
+    async with signed_in_agent(db_url, pool) as staff:
+        page = await staff.get(f"/console/tickets/{ticket_id}")
+        changed = await staff.post(
+            f"/console/tickets/{ticket_id}",
+            data={"status": "resolved", "priority": "medium", "csrf": csrf_of(page)},
+        )
+        assert changed.status_code == 303
     row = await _ticket(pool, ticket_id)
     assert (row["status"], row["solved_by"]) == ("resolved", "person")
     assert row["resolved_at"] is not None

@@ -121,12 +121,18 @@
     renderRating(ticket);
   }
 
+  // False when the link names no request (a wrong or cut-off token): nothing to wait for.
   async function refresh() {
     const followed = current;
     try {
       const res = await fetch(followed.href, {headers: {"Accept": "application/json"}, cache: "no-store"});
+      if (res.status === 404 && !shown) {
+        showErrors(form, [{field: "body", reason: "We could not find this request; please check the link you were given, or send a new request."}], document.getElementById("form-error"));
+        return false;
+      }
       if (res.ok && followed === current) render(await res.json());
     } catch (e) { /* keep polling through a blip */ }
+    return true;
   }
 
   // Never stops while the page is open: a person may answer hours later, the customer may
@@ -134,8 +140,7 @@
   async function follow(link) {
     current = link;
     shown = "";
-    for (;;) {
-      await refresh();
+    while (await refresh()) {
       await new Promise(r => setTimeout(r, document.hidden ? BACKGROUND_POLL_MS : POLL_MS));
     }
   }
