@@ -183,3 +183,13 @@ async def test_the_form_and_the_reply_box_tie_plain_errors_to_their_fields_on_a_
         assert await reply.get_attribute("aria-describedby") == "reply-error"
         reply_size = await reply.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
         assert reply_size >= 16
+
+        # A wrong or cut-off link: the page says so in words, not a raw error.
+        wrong = await browser.new_page()
+        answer = await wrong.goto(f"{base}/support/tickets/{uuid.uuid4()}?token=nope")
+        assert answer is not None and answer.status == 404
+        await (
+            wrong.locator("#form-error")
+            .filter(has_text="We could not find this request")
+            .wait_for(timeout=TIMEOUT)
+        )

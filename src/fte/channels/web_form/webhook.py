@@ -20,7 +20,7 @@ from fte.channels.web_form.plain_words import PlainWordsRoute
 from fte.channels.web_form.schemas import SubmissionReceipt, WebFormSubmission
 from fte.config import SettingsDep
 from fte.db import PoolDep, transaction
-from fte.errors import FteError
+from fte.errors import FteError, NotFound
 from fte.intake.service import file_inbound
 from fte.messaging import Identity, InboundMessage
 from fte.tickets import repository as tickets_repository
@@ -141,8 +141,16 @@ async def ticket_status(
     """Status and conversation for the holder of the ticket's link (a page for browsers)."""
     # One snapshot: the status and the messages as one commit left them (read apart, a reply
     # committed in between showed beside the status from before it).
-    async with transaction(pool, snapshot=True) as conn:
-        view = await tickets.public_view(conn, settings.resolved_secret_key(), ticket_id, token)
+    try:
+        async with transaction(pool, snapshot=True) as conn:
+            view = await tickets.public_view(conn, settings.resolved_secret_key(), ticket_id, token)
+    except NotFound:
+        if not _wants_html(request):
+            raise
+        # A person with a wrong or cut-off link gets the page, which says so in words.
+        page = await support_page(request, settings)
+        page.status_code = 404
+        return page
     if _wants_html(request):
         return await support_page(request, settings)
     return view
