@@ -128,6 +128,8 @@ async def test_the_customers_page_is_a_live_conversation(
         await customer.set_viewport_size({"width": 390, "height": 844})
         await customer.reload()
         await status.filter(has_text="Solved").wait_for(timeout=TIMEOUT)
+        await pressed.filter(has_text="5").wait_for(timeout=TIMEOUT)
+        assert await customer.locator("#rating-comment").input_value() == "Quick and clear"
         assert await _overflow(customer) == 0
         await customer.screenshot(
             path=str(artifacts_dir / "support-solved-phone.png"), full_page=True

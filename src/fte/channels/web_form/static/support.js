@@ -97,6 +97,10 @@
     document.querySelectorAll(".score").forEach(b => {
       b.setAttribute("aria-pressed", String(Number(b.dataset.score) === score));
     });
+    const comment = document.getElementById("rating-comment");
+    if (ticket.rating && ticket.rating.comment && !comment.value && document.activeElement !== comment) {
+      comment.value = ticket.rating.comment;  // back on the page later: what they wrote
+    }
   }
 
   function render(ticket) {
