@@ -198,6 +198,20 @@ class Settings(BaseSettings):
         gt=0,
         description="How often a worker looks for stuck messages (one worker at a time does it).",
     )
+    auto_resolve_hours: float = Field(
+        default=72.0,
+        alias="FTE_AUTO_RESOLVE_HOURS",
+        gt=0,
+        description="An answered ticket waits for its customer (`pending`, shown to them as "
+        '"Waiting for your reply"); with no message on it for this long the worker resolves '
+        "it: solved by the AI when no person wrote on it, else by a person.",
+    )
+    auto_resolve_check_seconds: float = Field(
+        default=300.0,
+        alias="FTE_AUTO_RESOLVE_CHECK_SECONDS",
+        gt=0,
+        description="How often a worker resolves the tickets that waited FTE_AUTO_RESOLVE_HOURS.",
+    )
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",

@@ -55,7 +55,8 @@ async def test_a_reply_in_the_same_thread_reopens_the_pending_ticket(pool: async
     assert second.ticket_id == first.ticket_id
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT status FROM tickets") == "open"
-        await conn.execute("UPDATE tickets SET status = 'resolved'")
+        # Closed is final: a reply starts a new ticket (a solved one reopens: tests/tickets).
+        await conn.execute("UPDATE tickets SET status = 'closed'")
     third = await file_inbound(pool, message("t@example.com", "new problem", thread_key="wa:1"))
     assert third.ticket_id != first.ticket_id and third.conversation_id == first.conversation_id
 

@@ -38,3 +38,5 @@ def per_client_ip(
 
 webhook_limit = per_client_ip("webhook", lambda s: s.webhook_rate_limit)
 form_limit = per_client_ip("form", lambda s: s.form_rate_limit)
+# The customer's page: replies and ratings, counted apart from new submissions.
+page_limit = per_client_ip("page", lambda s: s.form_rate_limit)

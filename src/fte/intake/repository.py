@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
+from typing import Final
 
 import asyncpg
 
 from fte.customers.identities import normalise
 from fte.kit import logging as trace
 from fte.messaging import InboundMessage
+
+# How long after a ticket was solved a reply on its conversation reopens it; later, the reply
+# opens a new ticket (a new question weeks later is not the old one coming back).
+REOPEN_WITHIN: Final = timedelta(days=7)
 
 # The customer known by the identity (created on first contact: the identity row and the
 # customer row go in together or not at all), the conversation (reused by thread key), the
@@ -46,12 +52,20 @@ WITH existing AS (
     DO UPDATE SET last_message_at = now()
     RETURNING id
 ), reopened AS (
+    -- A reply on a ticket waiting for the customer, or solved within $19 seconds, reopens it
+    -- (no longer solved: resolved_at and solved_by cleared); an escalated ticket stays with
+    -- its person. A closed ticket, or one solved longer ago, gets a new ticket instead.
     UPDATE tickets t
-    SET status = CASE WHEN t.status = 'pending' THEN 'open' ELSE t.status END, updated_at = now()
+    SET status = CASE WHEN t.status IN ('pending', 'resolved') THEN 'open' ELSE t.status END,
+        resolved_at = CASE WHEN t.status = 'resolved' THEN NULL ELSE t.resolved_at END,
+        solved_by = CASE WHEN t.status = 'resolved' THEN NULL ELSE t.solved_by END,
+        updated_at = now()
     WHERE t.id = (
         SELECT o.id FROM tickets o
         WHERE o.conversation_id = (SELECT id FROM conv)
-          AND o.status IN ('open', 'pending', 'escalated')
+          AND (o.status IN ('open', 'pending', 'escalated')
+               OR (o.status = 'resolved'
+                   AND o.resolved_at > now() - make_interval(secs => $19::float8)))
         ORDER BY o.created_at DESC LIMIT 1
     )
     RETURNING t.id, t.number
@@ -121,4 +135,5 @@ async def file_message(conn: asyncpg.Connection, msg: InboundMessage) -> asyncpg
         msg.silent,
         [i.kind for i in msg.claimed],
         [i.value for i in msg.claimed],
+        REOPEN_WITHIN.total_seconds(),
     )

@@ -35,6 +35,12 @@ TICKETS_ESCALATED = Counter(
     "fte_tickets_escalated_total", "Tickets handed to a human, by reason.", ["channel", "reason"]
 )
 TICKETS_RESOLVED = Counter("fte_tickets_resolved_total", "Tickets resolved.", ["channel"])
+TICKETS_AUTO_RESOLVED = Counter(
+    "fte_tickets_auto_resolved_total",
+    "Tickets resolved after FTE_AUTO_RESOLVE_HOURS without a customer reply, by who solved them "
+    "(ai: no person wrote on the ticket; person).",
+    ["channel", "solved_by"],
+)
 AGENT_DECISION = Histogram(
     "fte_agent_decision_seconds",
     "Agent run time, by decision (answer, escalate, draft).",

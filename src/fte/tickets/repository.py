@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -247,15 +248,107 @@ async def assign(
     )
 
 
-async def mark_resolved(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> str | None:
-    """Status resolved, resolved_at stamped once; the ticket's channel, None when there is
-    no such ticket."""
+async def mark_resolved(
+    conn: asyncpg.Connection, ticket_id: uuid.UUID, solved_by: str = "person"
+) -> str | None:
+    """Status resolved, resolved_at and who solved it stamped once; the ticket's channel, None
+    when there is no such ticket."""
     channel: str | None = await conn.fetchval(
         """
         UPDATE tickets SET status = 'resolved', resolved_at = COALESCE(resolved_at, now()),
-                           updated_at = now()
+                           solved_by = COALESCE(solved_by, $2), updated_at = now()
         WHERE id = $1 RETURNING channel
         """,
         ticket_id,
+        solved_by,
     )
     return channel
+
+
+async def resolve_unanswered(
+    conn: asyncpg.Connection, cutoff: datetime, now: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """Resolve up to `limit` tickets waiting for their customer (`pending`) whose last message
+    is older than `cutoff`: by the AI when no person wrote on the ticket, else by a person.
+    `resolved_at` is when it became due (last message + (now - cutoff)), not when this ran, so
+    a backlog resolved late keeps true resolution times. Rows another transaction holds are
+    skipped (the next pass takes them); a ticket a reply reopened meanwhile is no longer
+    pending, so nothing is resolved twice. Returns id, number, channel, solved_by of each."""
+    return await conn.fetch(
+        """
+        WITH due AS (
+            SELECT t.id, COALESCE(last.at, t.updated_at) AS last_at
+            FROM tickets t
+            CROSS JOIN LATERAL (
+                SELECT max(m.created_at) AS at FROM messages m WHERE m.ticket_id = t.id
+            ) last
+            WHERE t.status = 'pending' AND COALESCE(last.at, t.updated_at) < $1
+            LIMIT $3
+            FOR UPDATE OF t SKIP LOCKED
+        )
+        UPDATE tickets t
+        SET status = 'resolved', resolved_at = LEAST($2, due.last_at + ($2 - $1)),
+            updated_at = $2,
+            solved_by = CASE WHEN EXISTS (SELECT 1 FROM messages m
+                                          WHERE m.ticket_id = t.id AND m.author = 'human')
+                             THEN 'person' ELSE 'ai' END
+        FROM due WHERE t.id = due.id AND t.status = 'pending'
+        RETURNING t.id, t.number, t.channel, t.solved_by
+        """,
+        cutoff,
+        now,
+        limit,
+    )
+
+
+async def reply_route(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> asyncpg.Record | None:
+    """How a customer's reply from the ticket's page reaches the ticket through intake: one of
+    the customer's identities on the ticket's channel and the conversation's thread key (given
+    one now, `<channel>:<conversation id>`, when the conversation had none). None when there is
+    no such ticket or its customer has no identity on that channel any more."""
+    return await conn.fetchrow(
+        """
+        WITH ticket AS (
+            SELECT t.customer_id, t.channel, t.conversation_id FROM tickets t WHERE t.id = $1
+        ), keyed AS (
+            UPDATE conversations c
+            SET external_thread_id = c.channel || ':' || c.id::text
+            FROM ticket
+            WHERE c.id = ticket.conversation_id AND c.external_thread_id IS NULL
+            RETURNING c.external_thread_id
+        )
+        SELECT i.kind, i.value,
+               -- The key is a function of the conversation, so a concurrent reply that keyed
+               -- it after this statement's snapshot agrees with the one computed here.
+               COALESCE((SELECT external_thread_id FROM keyed),
+                        (SELECT COALESCE(c.external_thread_id, c.channel || ':' || c.id::text)
+                         FROM conversations c WHERE c.id = ticket.conversation_id)) AS thread_key
+        FROM ticket JOIN customer_identities i
+          ON i.customer_id = ticket.customer_id AND i.kind = ticket.channel
+        ORDER BY i.created_at LIMIT 1
+        """,
+        ticket_id,
+    )
+
+
+async def save_rating(
+    conn: asyncpg.Connection, ticket_id: uuid.UUID, score: int, comment: str | None
+) -> None:
+    """The customer's rating of the ticket; a second one replaces the first."""
+    await conn.execute(
+        """
+        INSERT INTO ticket_ratings (ticket_id, score, comment) VALUES ($1, $2, $3)
+        ON CONFLICT (ticket_id) DO UPDATE
+        SET score = EXCLUDED.score, comment = EXCLUDED.comment, updated_at = now()
+        """,
+        ticket_id,
+        score,
+        comment,
+    )
+
+
+async def get_rating(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> asyncpg.Record | None:
+    """The customer's rating of the ticket, None before they rate it."""
+    return await conn.fetchrow(
+        "SELECT score, comment FROM ticket_ratings WHERE ticket_id = $1", ticket_id
+    )

@@ -8,16 +8,17 @@ import base64
 import hashlib
 import hmac
 import uuid
+from typing import Final
 
 import asyncpg
 
 from fte.auth.repository import audit
 from fte.bus import outbox, topics
-from fte.errors import NotFound
+from fte.errors import FteError, NotFound
 from fte.kit import secrets
 from fte.kit.metrics import TICKETS_RESOLVED
 from fte.tickets import repository
-from fte.tickets.schemas import PublicMessage, PublicTicket
+from fte.tickets.schemas import CustomerState, PublicMessage, PublicRating, PublicTicket
 
 
 def status_token(secret: str, ticket_id: uuid.UUID) -> str:
@@ -31,20 +32,55 @@ def status_path(secret: str, ticket_id: uuid.UUID) -> str:
     return f"/support/tickets/{ticket_id}?token={status_token(secret, ticket_id)}"
 
 
-async def public_view(
+# What a customer is told about their ticket: never the desk's words (pending, escalated).
+CUSTOMER_STATES: Final[dict[str, CustomerState]] = {
+    "open": "on_it",
+    "escalated": "on_it",
+    "pending": "waiting_for_you",
+    "resolved": "solved",
+    "closed": "solved",
+}
+CUSTOMER_WORDS: Final[dict[CustomerState, str]] = {
+    "on_it": "We're on it",
+    "waiting_for_you": "Waiting for your reply",
+    "solved": "Solved",
+}
+
+
+class NotSolvedYet(FteError):
+    status_code = 409
+
+
+async def token_holder_ticket(
     conn: asyncpg.Connection, secret: str, ticket_id: uuid.UUID, token: str
-) -> PublicTicket:
-    """What the customer may see: status and the conversation. A wrong token is a 404."""
+) -> asyncpg.Record:
+    """The ticket, for whoever holds its link's token (compared in constant time). A wrong
+    token and a missing ticket are the same 404, so a guess learns nothing."""
     if not secrets.equal(token, status_token(secret, ticket_id)):
         raise NotFound("ticket not found")
     ticket = await repository.get_ticket(conn, ticket_id)
     if ticket is None:
         raise NotFound("ticket not found")
+    return ticket
+
+
+async def public_view(
+    conn: asyncpg.Connection, secret: str, ticket_id: uuid.UUID, token: str
+) -> PublicTicket:
+    """What the customer may see: status in their words and the conversation. A wrong token
+    is a 404."""
+    ticket = await token_holder_ticket(conn, secret, ticket_id, token)
     messages = await repository.list_messages(conn, ticket_id)
+    rating = await repository.get_rating(conn, ticket_id)
+    state = CUSTOMER_STATES.get(ticket["status"], "on_it")
     return PublicTicket(
         id=ticket["id"],
         number=ticket["number"],
         status=ticket["status"],
+        state=state,
+        status_text=CUSTOMER_WORDS[state],
+        can_reply=ticket["status"] != "closed",
+        rating=PublicRating(score=rating["score"], comment=rating["comment"]) if rating else None,
         subject=ticket["subject"],
         created_at=ticket["created_at"],
         updated_at=ticket["updated_at"],
@@ -60,11 +96,38 @@ async def public_view(
     )
 
 
-async def resolve(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> None:
-    """Mark the ticket resolved; its answered questions are learnt from in the background."""
-    channel = await repository.mark_resolved(conn, ticket_id)
+async def rate(
+    conn: asyncpg.Connection,
+    secret: str,
+    ticket_id: uuid.UUID,
+    token: str,
+    score: int,
+    comment: str | None,
+) -> None:
+    """The token holder rates their solved ticket (1-5, an optional comment); rating again
+    replaces it. Before the ticket is solved: 409."""
+    ticket = await token_holder_ticket(conn, secret, ticket_id, token)
+    if CUSTOMER_STATES.get(ticket["status"]) != "solved":
+        raise NotSolvedYet(
+            "not solved yet",
+            detail=[{"field": "score", "reason": "You can rate this request once it is solved"}],
+        )
+    await repository.save_rating(conn, ticket_id, score, comment)
+
+
+async def resolve(
+    conn: asyncpg.Connection, ticket_id: uuid.UUID, *, solved_by: str = "person"
+) -> None:
+    """Mark the ticket resolved (by a person, unless said otherwise); its answered questions
+    are learnt from in the background."""
+    channel = await repository.mark_resolved(conn, ticket_id, solved_by)
     if channel is None:
         raise NotFound("ticket not found")
+    await resolved(conn, ticket_id, channel)
+
+
+async def resolved(conn: asyncpg.Connection, ticket_id: uuid.UUID, channel: str) -> None:
+    """What follows a ticket's resolution however it came: counted, and learnt from."""
     # Callers resolve on a change to `resolved` only. In the caller's transaction: a rare
     # rollback over-counts by one.
     TICKETS_RESOLVED.labels(channel).inc()

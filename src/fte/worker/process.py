@@ -24,6 +24,7 @@ from fte.embeddings import (
     limit_threads,
 )
 from fte.kit.tasks import Watchdog
+from fte.worker.auto_resolve import AutoResolver
 from fte.worker.delivery_pipeline import DeliveryPipeline
 from fte.worker.heartbeat import Heartbeat
 from fte.worker.kafka_worker import KafkaWorker
@@ -96,6 +97,7 @@ async def run_worker(settings: Settings, database_url: str) -> None:
                     jobs.spawn(task(stop), name)
         redriver = jobs.spawn(Redriver(pool, settings, adapters).run(stop), "redrive")
         jobs.spawn(Heartbeat(pool, settings).run(stop), "heartbeat")
+        jobs.spawn(AutoResolver(pool, settings).run(stop), "auto-resolve")
         try:
             await worker.run(stop, database_url)
         finally:

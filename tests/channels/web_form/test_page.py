@@ -51,7 +51,7 @@ async def test_a_customer_submits_the_form_and_sees_the_answer(
         text = await reply.inner_text()
         assert "Hi Ada," in text
         assert "Source: Setting up two-factor authentication" in text
-        assert await page.locator("#ticket-status").inner_text() == "pending"
+        assert await page.locator("#ticket-status").inner_text() == "Waiting for your reply"
         await page.screenshot(path=str(artifacts_dir / "support-reply.png"), full_page=True)
 
         # The status link works on its own, later, in another tab.

@@ -41,3 +41,40 @@ class SubmissionReceipt(BaseModel):
     ticket_number: int
     status_url: str
     duplicate: bool = Field(description="True when this submission had been received before")
+
+
+TokenField = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class CustomerReply(BaseModel):
+    """The customer writes back on their ticket's page; `token` is the page's link token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: TokenField
+    message: Annotated[Text, StringConstraints(min_length=1, max_length=20_000)]
+
+
+class CustomerRating(BaseModel):
+    """The customer's satisfaction with a solved ticket; rating again replaces it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: TokenField
+    score: int = Field(ge=1, le=5)
+    comment: Annotated[Text, StringConstraints(max_length=2_000)] | None = None
+
+    @field_validator("comment")
+    @classmethod
+    def _empty_comment_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
+class ReplyReceipt(BaseModel):
+    """Where the customer's reply was filed: their ticket (reopened if it was solved), or a new
+    one when the old ticket was closed or solved long ago."""
+
+    ticket_id: uuid.UUID
+    ticket_number: int
+    status_url: str
+    duplicate: bool

@@ -15,10 +15,12 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from fte.auth.rate_limit import form_limit
+from fte.channels.web_form import conversation
+from fte.channels.web_form.plain_words import PlainWordsRoute
 from fte.channels.web_form.schemas import SubmissionReceipt, WebFormSubmission
 from fte.config import SettingsDep
 from fte.db import PoolDep, transaction
-from fte.errors import FteError
+from fte.errors import FteError, NotFound
 from fte.intake.service import file_inbound
 from fte.messaging import Identity, InboundMessage
 from fte.tickets import repository as tickets_repository
@@ -27,7 +29,8 @@ from fte.tickets.schemas import PublicTicket
 
 CHANNEL = "web_form"
 REQUEST_HASH = "request_sha256"  # in the message's metadata, beside its Idempotency-Key
-router = APIRouter(tags=["web form"])
+router = APIRouter(tags=["web form"], route_class=PlainWordsRoute)
+router.include_router(conversation.router)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # The page's script and styles: files, since the Content-Security-Policy allows no inline code.
 STATIC = Path(__file__).parent / "static"
@@ -138,8 +141,16 @@ async def ticket_status(
     """Status and conversation for the holder of the ticket's link (a page for browsers)."""
     # One snapshot: the status and the messages as one commit left them (read apart, a reply
     # committed in between showed beside the status from before it).
-    async with transaction(pool, snapshot=True) as conn:
-        view = await tickets.public_view(conn, settings.resolved_secret_key(), ticket_id, token)
+    try:
+        async with transaction(pool, snapshot=True) as conn:
+            view = await tickets.public_view(conn, settings.resolved_secret_key(), ticket_id, token)
+    except NotFound:
+        if not _wants_html(request):
+            raise
+        # A person with a wrong or cut-off link gets the page, which says so in words.
+        page = await support_page(request, settings)
+        page.status_code = 404
+        return page
     if _wants_html(request):
         return await support_page(request, settings)
     return view
