@@ -11,6 +11,7 @@ from fte.cli import channels, config, customers, db, dlq, kafka, kb, sentiment, 
 from fte.cli.context import console, database_url
 from fte.cli.doctor import doctor
 from fte.cli.eval import eval_command
+from fte.cli.mcp import mcp
 from fte.config import get_settings
 from fte.kit.http_server import server_options
 from fte.kit.logging import configure
@@ -31,6 +32,7 @@ app.add_typer(users.users, name="user")
 app.add_typer(users.apikeys, name="apikey")
 app.command("eval")(eval_command)
 app.command("doctor")(doctor)
+app.command("mcp")(mcp)
 
 
 @app.command()
