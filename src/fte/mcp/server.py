@@ -61,7 +61,13 @@ async def _run(pool: asyncpg.Pool, work: Work, *, writes: bool) -> str:
 
 def build_server(pool_of: PoolSource) -> MCPServer:
     """The server with every tool, reading through the pool `pool_of` returns."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
     server: MCPServer = MCPServer(name=NAME, version=__version__, instructions=INSTRUCTIONS)
+    # The SDK calls logging.basicConfig, which on a process without handlers yet (a script
+    # building the app) would install its own, unredacted: logging stays the process's.
+    root.setLevel(level)
+    root.handlers[:] = handlers
 
     async def call(scope: str, work: Work, *, writes: bool = False) -> str:
         _caller(scope)
