@@ -12,6 +12,8 @@ import httpx2
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
+from fte.auth import service as auth
+from fte.db import transaction
 from tests.conftest import make_settings, serve_app
 from tests.mcp.helpers import TOOLS, api_key, data, seed, text
 
@@ -123,6 +125,10 @@ async def test_no_key_is_401_and_a_revoked_or_scopeless_key_is_refused(
     db_url: str, pool: asyncpg.Pool
 ) -> None:
     scopeless = await api_key(pool, "agent", [])
+    revoked = await api_key(pool, "admin", ["admin"])
+    async with transaction(pool) as conn:
+        key_id = await conn.fetchval("SELECT id FROM api_keys WHERE name = 'mcp admin'")
+        assert await auth.revoke_api_key(conn, key_id)
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
     accept = {"Accept": "application/json, text/event-stream"}
     async with (
@@ -134,5 +140,8 @@ async def test_no_key_is_401_and_a_revoked_or_scopeless_key_is_refused(
         assert "X-API-Key" in none.json()["detail"]
         wrong = await client.post("/mcp", json=body, headers={"X-API-Key": "fte_nope_nope"})
         assert wrong.status_code == 401
+        gone = await client.post("/mcp", json=body, headers={"Authorization": f"Bearer {revoked}"})
+        assert gone.status_code == 401
+        assert gone.json()["detail"] == "invalid or revoked API key"
         refused = await client.post("/mcp", json=body, headers={"X-API-Key": scopeless})
         assert refused.status_code == 403
