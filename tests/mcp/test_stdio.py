@@ -13,6 +13,7 @@ import asyncpg
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from fte.ops.embedded_postgres import EmbeddedPostgres
 from tests.mcp.helpers import TOOLS, data, seed, text
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -53,7 +54,31 @@ async def test_the_stdio_server_answers_every_tool_as_the_local_operator(
         assert "no customer is known by 'CRM-404'" in text(unknown)
 
 
-async def test_stdout_carries_only_protocol_messages(db_url: str) -> None:
+async def test_on_a_fresh_database_stdout_carries_only_protocol_messages(
+    postgres: EmbeddedPostgres,
+) -> None:
+    """An empty database, as a first `fte mcp` on a new machine meets it: the schema is made
+    first (alembic's output stays off stdout), and every stdout line is a protocol message."""
+    admin = await asyncpg.connect(postgres.url("postgres"))
+    name = f"mcp_fresh_{os.getpid()}"
+    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    try:
+        lines = await _converse(postgres.url(name))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    answers = [json.loads(line) for line in lines]  # any stray line fails here
+    assert answers[0]["id"] == 1
+    assert answers[0]["result"]["serverInfo"]["name"] == "customer-success-fte"
+    assert answers[-1]["id"] == 2
+    result = answers[-1]["result"]
+    assert result["isError"] is True
+    assert "no customer is known by 'nobody@example.com'" in result["content"][0]["text"]
+
+
+async def _converse(db_url: str) -> list[str]:
+    """Initialize, then call one tool, by hand on the raw pipe; every stdout line until the
+    tool's answer."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -64,23 +89,36 @@ async def test_stdout_carries_only_protocol_messages(db_url: str) -> None:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    assert proc.stdin is not None
-    hello = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "test", "version": "1"},
+    assert proc.stdin is not None and proc.stdout is not None
+    requests = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "1"},
+            },
         },
-    }
-    proc.stdin.write((json.dumps(hello) + "\n").encode())
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "get_customer", "arguments": {"key": "nobody@example.com"}},
+        },
+    ]
+    proc.stdin.write("".join(json.dumps(r) + "\n" for r in requests).encode())
     await proc.stdin.drain()
-    proc.stdin.close()
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
-    lines = out.decode().splitlines()
-    assert lines, err.decode()
-    answers = [json.loads(line) for line in lines]  # any stray line fails here
-    assert answers[0]["id"] == 1
-    assert answers[0]["result"]["serverInfo"]["name"] == "customer-success-fte"
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(120):
+            while not lines or '"id":2' not in lines[-1].replace(" ", ""):
+                line = await proc.stdout.readline()
+                assert line, "stdout closed before the answer"
+                lines.append(line.decode())
+    finally:
+        proc.stdin.close()
+        await proc.wait()
+    return lines

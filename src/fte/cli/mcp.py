@@ -11,6 +11,7 @@ from contextlib import ExitStack, contextmanager
 from fte.cli.context import database_url
 from fte.config import get_settings
 from fte.kit.logging import configure
+from fte.ops import migrations
 
 
 @contextmanager
@@ -30,7 +31,8 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 def mcp() -> None:
     """Serve the MCP tools (customers, tickets, knowledge base, internal notes) over stdio, as
-    the local operator. Point an MCP client at `fte mcp`; logs go to stderr."""
+    the local operator. Point an MCP client at `fte mcp`; logs go to stderr. Migrates the
+    database first, as the other commands do."""
     from fte.mcp.stdio import serve
 
     settings = get_settings()
@@ -38,6 +40,8 @@ def mcp() -> None:
     with ExitStack() as stack:
         with _stdout_to_stderr():
             url = stack.enter_context(database_url(settings))
+            # As the other commands do: a fresh embedded database gets its schema first.
+            migrations.upgrade(url)
         try:
             asyncio.run(serve(url))
         finally:
