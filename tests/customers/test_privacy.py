@@ -77,6 +77,12 @@ async def test_export_holds_everything_we_have_on_them(
     assert json.loads(said)["customer_id"] == ana
     code, said = await asyncio.to_thread(fte, db_url, "customer", "export", "nobody@example.com")
     assert code == 1 and "no customer is known by 'nobody@example.com'" in said
+    async with pool.acquire() as conn:
+        copies = await conn.fetch(
+            "SELECT actor, detail FROM audit_log WHERE action = 'customer.export'"
+        )
+    assert [c["detail"]["customer_id"] for c in copies] == [ana, ana]
+    assert all(c["actor"].startswith("cli") for c in copies)
 
 
 async def test_forget_erases_identity_keeps_counts_and_is_idempotent(

@@ -27,8 +27,11 @@ def export(
 ) -> None:
     """Everything we hold on a customer, as one JSON document: the customer, identities,
     conversations, tickets, messages, notes, agent runs, orders, profile, ratings and the audit
-    entries about them. Exit 1: no such customer."""
-    document = run_in_transaction(lambda conn: privacy.export(conn, customer), refused=(404,))
+    entries about them. The export is audited. Exit 1: no such customer."""
+    actor = _operator()
+    document = run_in_transaction(
+        lambda conn: privacy.export(conn, customer, actor), refused=(404,)
+    )
     text = json.dumps(document, indent=2, ensure_ascii=False)
     if output is None:
         typer.echo(text)

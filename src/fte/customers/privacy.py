@@ -51,18 +51,21 @@ async def _customer_id(conn: asyncpg.Connection, key: str) -> uuid.UUID:
     return customer_id
 
 
-async def export(conn: asyncpg.Connection, key: str) -> dict[str, Any]:
-    """Everything we hold on the customer known by `key` (and those merged into them)."""
+async def export(conn: asyncpg.Connection, key: str, actor: str) -> dict[str, Any]:
+    """Everything we hold on the customer known by `key` (and those merged into them); who
+    took the copy is audited."""
     customer_id = await _customer_id(conn, key)
     ids = await repo.family(conn, customer_id)
     sections = await repo.export_sections(conn, ids)
-    return {
+    document = {
         "format": EXPORT_FORMAT,
         "exported_at": datetime.now(UTC).isoformat(),
         "customer_id": str(customer_id),
         "profile": await profile_json(conn, customer_id),
         **{name: [_plain(dict(r)) for r in rows] for name, rows in sections.items()},
     }
+    await audit_log.audit(conn, actor, "customer.export", None, {"customer_id": str(customer_id)})
+    return document
 
 
 @dataclass(frozen=True)
