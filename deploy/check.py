@@ -260,6 +260,11 @@ def check_compose() -> list[str]:
 # ---- Prometheus, Grafana, the metric contract ------------------------------------------------
 
 
+# The rule files Prometheus loads (prometheus.yml), each with its unit tests beside it as
+# <name>.test.yml: the alerts on thresholds, and the SLOs' recording rules and burn-rate alerts.
+RULE_FILES = ("alerts.yml", "slo.yml")
+
+
 def metric_contract() -> set[str]:
     """The metric names docs/architecture.md promises under its "Metrics" heading."""
     text = (ROOT / "docs" / "architecture.md").read_text()
@@ -286,14 +291,15 @@ def anchors(markdown: str) -> set[str]:
 
 
 def check_alerts(contract: set[str]) -> list[str]:
-    rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
-    tests = (DEPLOY / "prometheus" / "alerts.test.yml").read_text()
+    prom = DEPLOY / "prometheus"
+    groups = [g for f in RULE_FILES for g in yaml.safe_load((prom / f).read_text())["groups"]]
+    tests = "".join((prom / f.replace(".yml", ".test.yml")).read_text() for f in RULE_FILES)
     runbook_text = (ROOT / "docs" / "runbook.md").read_text()
     runbook = anchors(runbook_text)
     for link in re.findall(r"\]\(#([^)]+)\)", runbook_text):
         if link not in runbook:
             raise CheckError(f"docs/runbook.md links to a missing heading #{link}")
-    alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
+    alerts = [r for g in groups for r in g["rules"] if "alert" in r]
     for rule in alerts:
         name = rule["alert"]
         if rule.get("labels", {}).get("severity") not in {"P1", "P2", "P3"}:
@@ -302,11 +308,11 @@ def check_alerts(contract: set[str]) -> list[str]:
         if "docs/runbook.md#" not in url or url.rsplit("#", 1)[1] not in runbook:
             raise CheckError(f"alerts.yml: {name}: runbook_url {url!r} names no runbook heading")
         if f"alertname: {name}\n" not in tests:
-            raise CheckError(f"alerts.test.yml has no test for {name}")
+            raise CheckError(f"no unit test (alerts.test.yml, slo.test.yml) for {name}")
         missing = _metrics_in(rule["expr"]) - contract
         if missing:
             raise CheckError(f"alerts.yml: {name} uses metrics outside the contract: {missing}")
-    return [f"deploy/prometheus/alerts.yml: {len(alerts)} alerts, each with severity, "
+    return [f"deploy/prometheus/{', '.join(RULE_FILES)}: {len(alerts)} alerts, each with severity, "
             "runbook link and unit test"]  # fmt: skip
 
 
@@ -340,8 +346,8 @@ def check_promtool() -> list[str]:
         # Syntax only: the API's token file exists inside the Prometheus container alone (a
         # Compose secret); the rules it names are checked just below.
         ["check", "config", "--syntax-only", "prometheus.yml"],
-        ["check", "rules", "alerts.yml"],
-        ["test", "rules", "alerts.test.yml"],
+        ["check", "rules", *RULE_FILES],
+        ["test", "rules", *(f.replace(".yml", ".test.yml") for f in RULE_FILES)],
     ):
         done = subprocess.run([tool, *args], cwd=prom, capture_output=True, text=True, check=False)
         if done.returncode != 0:

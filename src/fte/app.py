@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.routing import Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from fte import __version__, openapi
@@ -25,6 +26,8 @@ from fte.kit.body_limit import BodyLimitMiddleware
 from fte.kit.logging import configure
 from fte.kit.request_id import RequestIdMiddleware
 from fte.kit.security_headers import SecurityHeadersMiddleware
+from fte.mcp.http import PATH as MCP_PATH
+from fte.mcp.http import McpEndpoint
 from fte.ops.http_metrics import HttpMetricsMiddleware
 from fte.ops.routes import router as ops_router
 
@@ -54,13 +57,16 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     """The API and the web form, on the given database."""
     settings = settings or get_settings()
 
+    mcp = McpEndpoint()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await _open_pool(settings, database_url)
         gc.freeze()  # the app's long-lived objects: out of the collector's full collections
         check = asyncio.create_task(_check_topics(settings)) if settings.bus == "kafka" else None
         try:
-            yield
+            async with mcp.running(app.state.pool):
+                yield
         finally:
             if check is not None:
                 check.cancel()
@@ -106,6 +112,8 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
             app.include_router(channel_router)
     console.install(app)
     app.include_router(customers_router)
+    # A route, not a mount: `/mcp` itself answers, with no redirect to `/mcp/`.
+    app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"]))
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

@@ -487,6 +487,11 @@ class Settings(BaseSettings):
         ge=0,
         description="USD per 1,000 completion tokens, to record each run's cost.",
     )
+    llm_redact: bool = Field(
+        default=False,
+        alias="FTE_LLM_REDACT",
+        description="Mask emails, phone numbers and card numbers in the text sent to the LLM.",
+    )
     approval_mode: bool = Field(
         default=False,
         alias="FTE_APPROVAL_MODE",

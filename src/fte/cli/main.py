@@ -11,6 +11,9 @@ from fte.cli import channels, config, customers, db, dlq, kafka, kb, sentiment, 
 from fte.cli.context import console, database_url
 from fte.cli.doctor import doctor
 from fte.cli.eval import eval_command
+from fte.cli.mcp import mcp
+from fte.cli.privacy import export as export_customer
+from fte.cli.privacy import forget as forget_customer
 from fte.config import get_settings
 from fte.kit.http_server import server_options
 from fte.kit.logging import configure
@@ -22,6 +25,8 @@ app = typer.Typer(
 app.add_typer(channels.app, name="channel")
 app.add_typer(config.app, name="config")
 app.add_typer(customers.app, name="customer")
+customers.app.command("export")(export_customer)
+customers.app.command("forget")(forget_customer)
 app.add_typer(db.app, name="db")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(kb.app, name="kb")
@@ -31,6 +36,7 @@ app.add_typer(users.users, name="user")
 app.add_typer(users.apikeys, name="apikey")
 app.command("eval")(eval_command)
 app.command("doctor")(doctor)
+app.command("mcp")(mcp)
 
 
 @app.command()

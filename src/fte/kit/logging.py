@@ -18,6 +18,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from fte.kit.redact import RedactFilter
+
 LogFormat = Literal["text", "json"]
 
 # The ids a log line can carry, in the order they are printed.
@@ -105,7 +107,9 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, name, None)
             if value is not None:
                 entry[name] = value
-        if record.exc_info:
+        if record.exc_text:  # the redaction filter leaves the masked traceback here
+            entry["error"] = record.exc_text
+        elif record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
@@ -141,6 +145,8 @@ def configure(level: str, role: str, log_format: LogFormat = "text") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(formatter(log_format, role))
     handler.addFilter(_TraceFilter())
+    # Personal data (emails, phones, card numbers) never reaches a log line, whoever logged it.
+    handler.addFilter(RedactFilter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     for noisy in ("sentence_transformers", "transformers", "httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

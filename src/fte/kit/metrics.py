@@ -19,7 +19,8 @@ HTTP_DURATION = Histogram(
     "fte_http_request_duration_seconds",
     "API request time, by route template, method and status.",
     ["route", "method", "status"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    # 0.5 and 2 are the latency SLOs' thresholds (deploy/prometheus/slo.yml).
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10),
 )
 HTTP_REQUESTS = Counter(
     "fte_http_requests_total", "API requests, by route template, method and status.",

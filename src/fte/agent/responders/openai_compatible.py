@@ -29,6 +29,7 @@ from fte.agent.responders import endpoint_errors, prompts, tool_calls
 from fte.agent.responders.base import Draft, Responder, ResponderInput, ToolBox, Usage
 from fte.config import Settings
 from fte.kit.circuit_breaker import CircuitBreaker, CircuitOpenError
+from fte.kit.redact import redact_messages
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +197,8 @@ class OpenAICompatibleResponder:
         self, messages: list[dict[str, Any]], run: tool_calls.Conversation
     ) -> ChatCompletion:
         """One model call, retried on transient errors, each attempt through the breaker."""
+        # Masked on the way out only: the run keeps the real text for the reply and the record.
+        outgoing = redact_messages(messages) if self.settings.llm_redact else messages
         try:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception(endpoint_errors.is_transient),
@@ -207,7 +210,7 @@ class OpenAICompatibleResponder:
                     async with self.breaker.guard(endpoint_errors.endpoint_failed):
                         completion = await self._client.chat.completions.create(
                             model=self.settings.llm_model,
-                            messages=cast(list[ChatCompletionMessageParam], messages),
+                            messages=cast(list[ChatCompletionMessageParam], outgoing),
                             tools=cast(list[ChatCompletionToolUnionParam], prompts.TOOLS),
                         )
         except Exception as exc:

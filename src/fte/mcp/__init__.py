@@ -1,0 +1,1 @@
+"""The MCP server: customers, tickets and the knowledge base as tools for AI assistants."""
