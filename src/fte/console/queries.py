@@ -34,27 +34,26 @@ async def inbox(
     someone has responded (the agent's answer counts; its holding reply on an escalation
     does not) or it is resolved or closed.
 
-    The message search is a per-ticket subquery (LIMIT 1), not EXISTS: PostgreSQL would turn
-    EXISTS into one scan of every message in the database; this reads only the messages of
-    the tickets the other filters kept (350 ms -> 40 ms at 100,000 tickets)."""
+    The tickets are picked from their sort keys alone, read from `tickets_inbox_idx` (the
+    unfinished tickets' keys, an index-only scan), and only the page's rows are joined to
+    their subject, customer and assignee: at 1,000,000 tickets the sort no longer reads a
+    heap page per unfinished ticket (160 -> 85 ms under load).
+
+    The message search is a per-ticket subquery (LIMIT 1), not EXISTS or IN: PostgreSQL would
+    turn EXISTS into one scan of every message in the database, and `OR t.id IN (...)` into a
+    subquery run again for each ticket once its matches outgrow work_mem (half an hour at
+    1,000,000 tickets for a common word); this reads only the messages of the tickets the
+    other filters kept (350 ms -> 40 ms at 100,000 tickets)."""
     if text:  # the customer's words, not a pattern: % and _ match themselves
         text = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    due = """CASE WHEN t.first_response_at IS NULL AND t.status NOT IN ('resolved', 'closed')
+                  THEN t.created_at + make_interval(mins => ($4::jsonb ->> t.priority)::int)
+             END"""
     rows: list[asyncpg.Record] = await conn.fetch(
         f"""
-        SELECT *, extract(epoch FROM now() - created_at) AS waited_seconds,
-               extract(epoch FROM due_at - now()) AS due_in_seconds
-        FROM (
-            SELECT t.id, t.number, t.status, t.priority, t.channel, t.subject,
-                   t.escalation_reason, t.sentiment, t.created_at, c.name AS customer_name,
-                   u.name AS assignee_name,
-                   CASE WHEN t.first_response_at IS NULL
-                             AND t.status NOT IN ('resolved', 'closed')
-                        THEN t.created_at
-                             + make_interval(mins => ($4::jsonb ->> t.priority)::int)
-                   END AS due_at,
-                   {PRIORITY_ORDER} AS priority_rank
-            FROM tickets t JOIN customers c ON c.id = t.customer_id
-            LEFT JOIN users u ON u.id = t.assignee_id
+        WITH picked AS (
+            SELECT t.id, t.status, t.created_at, {due} AS due_at, {PRIORITY_ORDER} AS priority_rank
+            FROM tickets t
             WHERE ($5::uuid IS NULL OR t.assignee_id = $5)
               AND (NOT $6 OR t.assignee_id IS NULL)
               AND ($1::text IS NULL OR t.status = $1)
@@ -62,10 +61,20 @@ async def inbox(
               AND ($2::text IS NULL OR t.subject ILIKE '%' || $2 || '%' OR COALESCE((
                     SELECT true FROM messages m
                     WHERE m.ticket_id = t.id AND m.body ILIKE '%' || $2 || '%' LIMIT 1), false))
-        ) AS listed
-        ORDER BY (status = 'escalated') DESC, (due_at < now()) IS TRUE DESC, priority_rank,
-                 created_at
-        LIMIT $3
+            ORDER BY (t.status = 'escalated') DESC, ({due} < now()) IS TRUE DESC,
+                     {PRIORITY_ORDER}, t.created_at
+            LIMIT $3
+        )
+        SELECT t.id, t.number, t.status, t.priority, t.channel, t.subject, t.escalation_reason,
+               t.sentiment, t.created_at, c.name AS customer_name, u.name AS assignee_name,
+               p.due_at, p.priority_rank,
+               extract(epoch FROM now() - t.created_at) AS waited_seconds,
+               extract(epoch FROM p.due_at - now()) AS due_in_seconds
+        FROM picked p JOIN tickets t ON t.id = p.id
+        JOIN customers c ON c.id = t.customer_id
+        LEFT JOIN users u ON u.id = t.assignee_id
+        ORDER BY (p.status = 'escalated') DESC, (p.due_at < now()) IS TRUE DESC, p.priority_rank,
+                 p.created_at
         """,
         status,
         text,

@@ -126,11 +126,13 @@ async def compute(db: repo.Db, first: date, end: date) -> dict[date, Figures]:
     return days
 
 
-def _runs(days: Iterable[date]) -> list[tuple[date, date]]:
-    """Consecutive days as `[first, end)` ranges, so each is computed in one pass."""
+def _runs(days: Iterable[date], longest: int = 7) -> list[tuple[date, date]]:
+    """Consecutive days as `[first, end)` ranges of at most `longest` days, so each is computed
+    in one pass and no statement of a first roll-up at 1,000,000 tickets nears the pool's
+    30-second command timeout."""
     ranges: list[tuple[date, date]] = []
     for day in sorted(days):
-        if ranges and ranges[-1][1] == day:
+        if ranges and ranges[-1][1] == day and (day - ranges[-1][0]).days < longest:
             ranges[-1] = (ranges[-1][0], day + timedelta(days=1))
         else:
             ranges.append((day, day + timedelta(days=1)))
