@@ -4,7 +4,8 @@ record it (tickets, agent runs, messages, the queue), drawn as server-side SVG."
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
 import asyncpg
@@ -13,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from fte.auth.dependencies import SessionDep
 from fte.bus import dead_letters, postgres_queue
-from fte.console import queries
+from fte.console import rollups
 from fte.console.gaps import knowledge_gaps
 from fte.console.templates_env import templates
 from fte.db import PoolDep
@@ -29,33 +30,44 @@ async def _queue(pool: asyncpg.Pool) -> dict[str, Any]:
         return await postgres_queue.stats(conn)
 
 
-async def figures(pool: asyncpg.Pool, since: datetime) -> dict[str, Any]:
-    """Every number the dashboard shows, for tickets opened and runs made since `since`."""
-    # Independent queries, each on its own pooled connection: PostgreSQL runs them on all
-    # cores at once (the page waits for the slowest, not for the sum).
-    (
-        by_channel, per_day, decisions, reasons, times, resolved_by_ai, sentiment, queue
-    ) = await asyncio.gather(
-        queries.tickets_by_channel(pool, since), queries.tickets_per_day(pool, since),
-        queries.runs_by_decision(pool, since), queries.escalation_reasons(pool, since),
-        queries.ticket_times(pool, since), queries.resolved_by_ai(pool, since),
-        queries.inbound_sentiment(pool, since), _queue(pool),
-    )  # fmt: skip
-    runs = {r["decision"]: r["n"] for r in decisions}
+async def figures(pool: asyncpg.Pool, days: int, *, live: bool = False) -> dict[str, Any]:
+    """Every number the dashboard shows for the last `days` full days (UTC) and today (`live`:
+    computed from the base tables only, without the daily roll-ups: the bench's baseline)."""
+    (first, per_day), queue = await asyncio.gather(
+        rollups.period(pool, days, live=live), _queue(pool)
+    )
+    total = rollups.Figures()
+    for _, day in per_day:
+        total.add(day)
+    runs = dict(total.decisions)
     total_runs = sum(runs.values())
+    responded = total.first_response_hist
     return {
-        "by_channel": [(r["channel"], r["n"]) for r in by_channel],
-        "per_day": [(r["day"].strftime("%m-%d"), r["n"]) for r in per_day],
+        "since": datetime.combine(first, datetime.min.time(), UTC),
+        "by_channel": total.opened_by_channel.most_common(),
+        "per_day": [(day.strftime("%m-%d"), f.opened) for day, f in per_day],
         "decisions": runs,
         "escalation_rate": runs.get("escalate", 0) / total_runs if total_runs else None,
-        "reasons": [(r["reason"] or "unknown", r["n"]) for r in reasons],
-        "tickets": times["tickets"],
-        "ai_resolution_rate": (resolved_by_ai / times["tickets"] if times["tickets"] else None),
-        "first_response": (times["first_p50"], times["first_p95"]),
-        "resolution": (times["resolve_p50"], times["resolve_p95"]),
-        "sentiment": {r["sentiment"]: r["n"] for r in sentiment},
+        "reasons": total.escalation_reasons.most_common(),
+        "tickets": total.opened,
+        "resolved": total.resolved,
+        "resolved_by_ai": total.resolved_by_ai,
+        "ai_resolution_rate": (total.resolved_by_ai / total.resolved if total.resolved else None),
+        "csat": {
+            "ratings": total.ratings,
+            "average": total.rating_sum / total.ratings if total.ratings else None,
+            "good_share": total.ratings_good / total.ratings if total.ratings else None,
+        },
+        "responded": sum(responded.values()),
+        "first_response": _p50_p90(responded),
+        "resolution": _p50_p90(total.resolution_hist),
+        "sentiment": dict(total.sentiment),
         "queue": queue,
     }
+
+
+def _p50_p90(hist: Mapping[int, int]) -> tuple[float | None, float | None]:
+    return rollups.percentile(hist, 0.5), rollups.percentile(hist, 0.9)
 
 
 @router.get("/console/dashboard", response_class=HTMLResponse, include_in_schema=False)
@@ -66,8 +78,8 @@ async def dashboard(
     period: Annotated[str, Query()] = "7d",
 ) -> HTMLResponse:
     period = period if period in PERIODS else "7d"
-    since = datetime.now(UTC) - timedelta(days=PERIODS[period])
-    data = await figures(pool, since)
+    data = await figures(pool, PERIODS[period])
+    since = data["since"]
     async with pool.acquire() as conn:
         gaps, gap_questions = await knowledge_gaps(conn, since)
         breakers = await delivery.breaker_details(conn)

@@ -9,10 +9,12 @@ from fastapi.templating import Jinja2Templates
 
 
 def duration(seconds: float | Decimal | None) -> str:
-    """A span as people read it in a queue: 42 min, 3 h 5 min, 2 d 4 h."""
+    """A span as people read it in a queue: 12 s, 42 min, 3 h 5 min, 2 d 4 h."""
     if seconds is None:
         return "—"
-    minutes = max(0, int(float(seconds) // 60))
+    if float(seconds) < 60:  # the agent answers in seconds: "0 min" would hide it
+        return f"{max(0, int(float(seconds)))} s"
+    minutes = int(float(seconds) // 60)
     if minutes < 60:
         return f"{minutes} min"
     if minutes < 1440:
