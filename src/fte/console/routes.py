@@ -28,7 +28,8 @@ from fte.auth.repository import audit
 from fte.auth.service import RateLimited
 from fte.bus import dead_letters
 from fte.config import Settings, SettingsDep
-from fte.console import dashboard, error_pages, knowledge, queries
+from fte.console import dashboard, error_pages, knowledge, queries, workspace
+from fte.console import macros as macro_pages
 from fte.console import tickets as ticket_pages
 from fte.console.templates_env import templates
 from fte.db import PoolDep, transaction
@@ -146,6 +147,7 @@ async def _inbox(
     filters: InboxFilter,
 ) -> HTMLResponse:
     status = filters.status if filters.status in queries.STATUSES else None
+    approval = filters.status == queries.APPROVAL
     assignee = filters.assignee if filters.assignee in queries.ASSIGNEES else None
     q = filters.q
     async with pool.acquire() as conn:
@@ -156,6 +158,7 @@ async def _inbox(
             settings.sla_minutes,
             assignee=session.user.id if assignee == "me" else None,
             unassigned=assignee == "nobody",
+            awaiting_approval=approval,
         )
     return templates.TemplateResponse(
         request,
@@ -163,7 +166,7 @@ async def _inbox(
         {
             "session": session,
             "tickets": tickets,
-            "status": status,
+            "status": queries.APPROVAL if approval else status,
             "q": q or "",
             "assignee": assignee or "",
             "statuses": queries.STATUSES,
@@ -234,6 +237,8 @@ def install(app: FastAPI) -> None:
     """Mount the console and send page requests without a session to the sign-in page."""
     app.include_router(router)
     app.include_router(ticket_pages.router)
+    app.include_router(workspace.router)
+    app.include_router(macro_pages.router)
     app.include_router(dashboard.router)
     app.include_router(knowledge.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
@@ -252,6 +257,6 @@ def install(app: FastAPI) -> None:
                 status_code=429,
                 headers=headers,
             )
-        return HTMLResponse(
-            "Too many attempts. Try again in a minute.", status_code=429, headers=headers
-        )
+        page = error_pages.error_page(request, 429, "Too many attempts. Try again in a minute.")
+        page.headers.update(headers)
+        return page
