@@ -87,7 +87,10 @@ async def test_the_agent_is_silent_while_a_person_has_the_ticket(
     assert (await console.post(f"{url}/take-over", data={})).status_code == 403
     taken = await console.post(f"{url}/take-over", data={"csrf": csrf_of(page)})
     assert taken.status_code == 303
-    assert "<strong>Assigned to Ada</strong>" in (await console.get(url)).text
+    assert (
+        "<strong>Assigned to Ada · Waiting for the customer</strong>"
+        in (await console.get(url)).text
+    )
     mine = await console.get("/console", params={"assignee": "me"})
     assert url in mine.text
     assert url not in (await console.get("/console", params={"assignee": "nobody"})).text
