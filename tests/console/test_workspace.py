@@ -303,3 +303,36 @@ async def test_every_console_page_has_sign_out(
         page = await ada.get(path)
         assert page.status_code == 200, path
         assert page.text.count('action="/console/logout"') == 1, path
+
+
+async def test_presence_is_shared_by_every_api_process(db_url: str, pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await auth.add_user(conn, "ada@example.com", "Ada Lovelace", "agent", PASSWORD)
+        await auth.add_user(conn, "bea@example.com", "Bea Smith", "agent", PASSWORD)
+    filed = await factories.ticket(pool, "Hello", name="Sam", thread="presence-1")
+    url = f"/console/tickets/{filed.ticket_id}"
+    async with (
+        serve_app(db_url, make_settings()) as one,
+        serve_app(db_url, make_settings()) as two,
+        httpx.AsyncClient(base_url=one, timeout=10) as ada,
+        httpx.AsyncClient(base_url=two, timeout=10) as bea,
+    ):
+        await sign_in(ada, "ada@example.com")
+        await sign_in(bea, "bea@example.com")
+        ada_csrf, bea_csrf = csrf_of(await ada.get(url)), csrf_of(await bea.get(url))
+        assert (await ada.post(f"{url}/presence", data={"replying": "true"})).status_code == 403
+        first = await ada.post(f"{url}/presence", data={"csrf": ada_csrf, "replying": "true"})
+        assert first.json()["present"] == []
+        seen = await bea.post(f"{url}/presence", data={"csrf": bea_csrf, "replying": "false"})
+        assert seen.json()["present"] == ["Ada Lovelace is replying"]
+        back = await ada.post(f"{url}/presence", data={"csrf": ada_csrf, "replying": "false"})
+        assert back.json()["present"] == ["Bea Smith is viewing"]
+        # The page compares versions to refresh itself: a new message changes it.
+        before = seen.json()["version"]
+        await factories.ticket(pool, "Still there?", name="Sam", thread="presence-1")
+        later = await bea.post(f"{url}/presence", data={"csrf": bea_csrf})
+        assert later.json()["version"] != before
+        left = await ada.post(f"{url}/presence/leave", data={"csrf": ada_csrf})
+        assert left.status_code == 204
+        alone = await bea.post(f"{url}/presence", data={"csrf": bea_csrf})
+        assert alone.json()["present"] == []

@@ -150,9 +150,14 @@ async def delete_macro(conn: asyncpg.Connection, macro_id: int) -> str | None:
 async def beat(
     conn: asyncpg.Connection, ticket_id: uuid.UUID, user_id: uuid.UUID, replying: bool
 ) -> None:
-    """This person has the ticket open now (and is or is not writing a reply)."""
+    """This person has the ticket open now (and is or is not writing a reply). Others' rows
+    an hour old (a page closed without saying so) are cleared on the way."""
     await conn.execute(
         """
+        WITH gone AS (
+            DELETE FROM ticket_presence
+            WHERE ticket_id = $1 AND user_id <> $2 AND seen_at < now() - interval '1 hour'
+        )
         INSERT INTO ticket_presence (ticket_id, user_id, replying) VALUES ($1, $2, $3)
         ON CONFLICT (ticket_id, user_id)
         DO UPDATE SET replying = EXCLUDED.replying, seen_at = now()
