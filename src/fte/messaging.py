@@ -169,6 +169,11 @@ class ChannelAdapter(Protocol):
         """The reply as this channel sends it: one or more message parts, in order."""
         ...
 
+    def sign(self, body: str, person: str) -> str:
+        """A person's words as this channel sends them: signed with their name where the
+        channel's format signs replies."""
+        ...
+
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
         """Deliver one message part. Raises ChannelUnavailable (retry), ChannelAuthError or
         DeliveryRejected (do not retry)."""
@@ -213,6 +218,10 @@ class AdapterBase(abc.ABC):
     @abc.abstractmethod
     def format_reply(self, reply: Reply) -> list[str]:
         """The reply as this channel sends it: one or more message parts, in order."""
+
+    def sign(self, body: str, person: str) -> str:
+        """As written: chat-like channels sign nothing."""
+        return body
 
     @abc.abstractmethod
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:

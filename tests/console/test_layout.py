@@ -88,7 +88,7 @@ async def test_tickets_change_in_bulk_with_a_confirmation(
         await page.select_option("#bulk-action", "priority")
         await page.select_option("#bulk-value", "urgent")
         await page.click("text=Apply to ticked")
-        notice = await page.wait_for_selector(".notice")
+        notice = await page.wait_for_selector(".flash")
         assert await notice.inner_text() == "Changed 2 tickets."
 
         await page.check(f"input[name=ticket][value='{second}']")

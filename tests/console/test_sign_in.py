@@ -68,6 +68,8 @@ async def test_wrong_passwords_are_refused_then_rate_limited(console: httpx.Asyn
     limited = await sign_in(console, "ada@example.com")
     assert limited.status_code == 429
     assert 1 <= int(limited.headers["retry-after"]) <= 60
+    # A page a person reads, not a bare status line.
+    assert "<h1>Too Many Requests</h1>" in limited.text and "Try again in a minute" in limited.text
     # An unknown email is refused the same way (no account enumeration).
     unknown = await sign_in(console, "nobody@example.com")
     assert unknown.status_code in (401, 429) and "ada" not in unknown.text

@@ -53,7 +53,8 @@ async def test_status_and_priority_changes_need_the_token_and_are_audited(
     bad = await console.post(url, data={**form, "status": "done", "csrf": csrf_of(page)})
     assert bad.status_code == 422 and '<strong class="field">status</strong>' in bad.text
     saved = await console.post(url, data={**form, "csrf": csrf_of(page)})
-    assert saved.status_code == 303 and saved.headers["location"] == url
+    assert saved.status_code == 303 and saved.headers["location"] == f"{url}?done=saved"
+    assert "Status and priority saved." in (await console.get(saved.headers["location"])).text
 
     async with kb_pool.acquire() as conn:
         ticket = await conn.fetchrow("SELECT * FROM tickets WHERE id = $1", filed.ticket_id)
@@ -82,11 +83,14 @@ async def test_the_agent_is_silent_while_a_person_has_the_ticket(
     await worker.run_once()
     url = f"/console/tickets/{first.ticket_id}"
     page = await console.get(url)
-    assert "The agent answers this ticket." in page.text
+    assert "<strong>Waiting for the customer</strong>" in page.text
     assert (await console.post(f"{url}/take-over", data={})).status_code == 403
     taken = await console.post(f"{url}/take-over", data={"csrf": csrf_of(page)})
     assert taken.status_code == 303
-    assert "With <strong>Ada</strong>" in (await console.get(url)).text
+    assert (
+        "<strong>Assigned to Ada · Waiting for the customer</strong>"
+        in (await console.get(url)).text
+    )
     mine = await console.get("/console", params={"assignee": "me"})
     assert url in mine.text
     assert url not in (await console.get("/console", params={"assignee": "nobody"})).text
@@ -143,7 +147,9 @@ async def test_a_person_replies_and_approves_a_draft_once(
     twice = await console.post(
         f"{url}/reply", data={"csrf": csrf_of(page), "body": edited, "run_id": str(run["id"])}
     )
-    assert twice.status_code == 409  # a draft is published once (console or Chatwoot)
+    # A draft is published once (console or Chatwoot); a stale second click says who sent it.
+    assert twice.status_code == 303 and "done=already_sent" in twice.headers["location"]
+    assert "Already sent by Ada." in (await console.get(twice.headers["location"])).text
     own = await console.post(
         f"{url}/reply", data={"csrf": csrf_of(page), "body": "<b>Also</b>: check spam."}
     )

@@ -201,13 +201,17 @@ async def ticket_answered_before(
 async def lock_draft(
     conn: asyncpg.Connection, run_id: uuid.UUID, ticket_id: uuid.UUID
 ) -> asyncpg.Record | None:
-    """The run's draft and whether it was published, locked until the transaction ends, so
-    two approvals at once publish it once. None when the run left no draft on this ticket."""
+    """The run's draft and whether it was `published`, locked until the transaction ends, so
+    two approvals at once publish it once. None when the run left no draft on this ticket.
+    An escalation's reply is its holding note: its draft is published once a person sent it."""
     return await conn.fetchrow(
         """
-        SELECT id, draft, reply_message_id FROM agent_runs
-        WHERE id = $1 AND ticket_id = $2 AND draft IS NOT NULL
-        FOR UPDATE
+        SELECT r.id, r.draft, r.reply_message_id,
+               (r.reply_message_id IS NOT NULL
+                AND (r.decision <> 'escalate' OR m.author = 'human')) AS published
+        FROM agent_runs r LEFT JOIN messages m ON m.id = r.reply_message_id
+        WHERE r.id = $1 AND r.ticket_id = $2 AND r.draft IS NOT NULL
+        FOR UPDATE OF r
         """,
         run_id,
         ticket_id,

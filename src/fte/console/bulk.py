@@ -11,7 +11,6 @@ import asyncpg
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
-from fte.auth import repository as users
 from fte.auth.dependencies import FormSessionDep
 from fte.console import queries
 from fte.console.tickets import PRIORITIES
@@ -26,9 +25,9 @@ MAX_TICKETS: Final = 200
 Action = Literal["assign", "status", "priority"]
 
 
-def _back(notice: str, count: int = 0) -> Response:
-    # The inbox shows a fixed sentence per notice: nothing typed is echoed back.
-    return RedirectResponse(f"/console?notice={notice}&count={count}", status_code=303)
+def _back(done: str, count: int = 0) -> Response:
+    # The inbox confirms with a fixed sentence per key (`?done=`): nothing typed is echoed.
+    return RedirectResponse(f"/console?done={done}&count={count}", status_code=303)
 
 
 @router.post("/console/inbox/bulk", include_in_schema=False)
@@ -81,4 +80,4 @@ async def _assignee(
         user_id = uuid.UUID(value)
     except ValueError:
         return False, None
-    return any(u["id"] == user_id for u in await users.list_users(conn)), user_id
+    return any(u["id"] == user_id for u in await queries.teammates(conn)), user_id

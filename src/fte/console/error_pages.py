@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException
 
 from fte.console.templates_env import templates
@@ -17,7 +19,19 @@ from fte.errors import FteError, error_json, validation_detail
 _MESSAGES = {
     403: "You are signed in, but this page needs another role. Ask an admin.",
     404: "There is no such page here: it may have been deleted, or the link is wrong.",
+    500: "Something went wrong on our side. Nothing you did caused it; try again.",
+    503: "The database cannot be reached right now. Try again in a moment.",
 }
+# The API's handlers for these answer JSON; a console page gets a page with the same status.
+_API_ANSWERED = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    ConnectionError,
+    asyncpg.CharacterNotInRepertoireError,
+    asyncpg.UntranslatableCharacterError,
+)
+Handler = Callable[[Request, Any], Response | Awaitable[Response]]
 
 
 def is_console_page(request: Request) -> bool:
@@ -74,3 +88,33 @@ def install(app: FastAPI) -> None:
         if is_console_page(request):
             return error_page(request, 422, "The form was not accepted.", validation_detail(exc))
         return await api_invalid(request, exc)  # type: ignore[misc]
+
+    for kind in _API_ANSWERED:
+        api_handler = app.exception_handlers.get(kind)
+        if api_handler is not None:
+            app.add_exception_handler(kind, _page_or(api_handler))
+
+    @app.exception_handler(Exception)
+    async def _crashed(request: Request, exc: Exception) -> Response:
+        # Starlette logs the traceback and re-raises after this answer: a person sees a page.
+        if is_console_page(request):
+            return error_page(request, 500, None)
+        return PlainTextResponse("Internal Server Error", status_code=500)
+
+
+def _page_or(api_handler: Handler) -> Callable[[Request, Any], Awaitable[Response]]:
+    """The API's handler, answered as a page on console paths (same status)."""
+
+    async def handle(request: Request, exc: Any) -> Response:
+        answered = api_handler(request, exc)
+        response = answered if isinstance(answered, Response) else await answered
+        if not is_console_page(request):
+            return response
+        message = (
+            "The text contains a character that cannot be stored."
+            if (response.status_code == 422)
+            else None
+        )
+        return error_page(request, response.status_code, message)
+
+    return handle

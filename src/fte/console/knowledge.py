@@ -14,6 +14,7 @@ from fte.auth.dependencies import Forbidden, FormSessionDep, SessionDep
 from fte.auth.schemas import Session
 from fte.console.templates_env import templates
 from fte.db import PoolDep, transaction
+from fte.desk import repository as desk_repository
 from fte.errors import NotFound
 from fte.knowledge import editor, repository
 
@@ -40,6 +41,7 @@ def _editor_page(
     form: editor.ArticleForm | None,
     error: str | None = None,
     status_code: int = 200,
+    rejections: list[asyncpg.Record] | None = None,
 ) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
@@ -51,6 +53,7 @@ def _editor_page(
             "error": error,
             "reasons": TOPIC_REASONS,
             "can_edit": session.user.role == "admin",
+            "rejections": rejections or [],
         },
         status_code=status_code,
     )
@@ -108,7 +111,10 @@ async def kb_article(
 ) -> HTMLResponse:
     article = await _article(pool, article_id)
     form = editor.ArticleForm(article["title"], article["body"], article["escalation_reason"])
-    return _editor_page(request, session, article, form)
+    async with pool.acquire() as conn:
+        # Why people turned down the drafts drawn from this article: what to fix in it.
+        rejections = await desk_repository.rejections_for_article(conn, article_id)
+    return _editor_page(request, session, article, form, rejections=rejections)
 
 
 @router.get("/console/kb/{article_id}/status", include_in_schema=False)

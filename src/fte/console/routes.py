@@ -24,11 +24,12 @@ from fte.auth.dependencies import (
     login_url,
     safe_next,
 )
-from fte.auth.repository import audit, list_users
+from fte.auth.repository import audit
 from fte.auth.service import RateLimited
 from fte.bus import dead_letters
 from fte.config import Settings, SettingsDep
-from fte.console import bulk, dashboard, error_pages, knowledge, queries
+from fte.console import bulk, dashboard, error_pages, knowledge, queries, workspace
+from fte.console import macros as macro_pages
 from fte.console import tickets as ticket_pages
 from fte.console.templates_env import templates
 from fte.console.tickets import PRIORITIES
@@ -147,6 +148,7 @@ async def _inbox(
     filters: InboxFilter,
 ) -> HTMLResponse:
     status = filters.status if filters.status in queries.STATUSES else None
+    approval = filters.status == queries.APPROVAL
     assignee = filters.assignee if filters.assignee in queries.ASSIGNEES else None
     q = filters.q
     async with pool.acquire() as conn:
@@ -157,44 +159,45 @@ async def _inbox(
             settings.sla_minutes,
             assignee=session.user.id if assignee == "me" else None,
             unassigned=assignee == "nobody",
+            awaiting_approval=approval,
         )
-        users = await list_users(conn) if template == "inbox.html" else []
+        users = await queries.teammates(conn) if template == "inbox.html" else []
     return templates.TemplateResponse(
         request,
         template,
         {
             "session": session,
             "tickets": tickets,
-            "status": status,
+            "status": queries.APPROVAL if approval else status,
             "q": q or "",
             "assignee": assignee or "",
             "statuses": queries.STATUSES,
             "priorities": PRIORITIES,
             "users": users,
-            "notice": _notice(filters.notice, filters.count),
+            "flash": _flash(filters.done, filters.count),
         },
     )
 
 
-def _notice(notice: str | None, count: int) -> str | None:
+def _flash(done: str | None, count: int) -> str | None:
     """The sentence confirming what a bulk action did (a fixed text: nothing is echoed)."""
-    if notice == "bulk-done":
+    if done == "bulk-done":
         return f"Changed {count} ticket{'' if count == 1 else 's'}."
     return {
         "bulk-none": "Tick at least one ticket first: nothing changed.",
         "bulk-invalid": "That choice is no longer available: nothing changed.",
-    }.get(notice or "")
+    }.get(done or "")
 
 
 @dataclass
 class InboxFilter:
-    """The inbox's query: status, text, and `me` / `nobody` for the assignee; `notice` and
+    """The inbox's query: status, text, and `me` / `nobody` for the assignee; `done` and
     `count` confirm a bulk action."""
 
     status: Annotated[str | None, Query()] = None
     q: Annotated[str | None, Query(max_length=200)] = None
     assignee: Annotated[str | None, Query(description="me or nobody")] = None
-    notice: Annotated[str | None, Query(max_length=32)] = None
+    done: Annotated[str | None, Query(max_length=32)] = None
     count: Annotated[int, Query(ge=0, le=10_000)] = 0
 
 
@@ -253,6 +256,8 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(ticket_pages.router)
     app.include_router(bulk.router)
+    app.include_router(workspace.router)
+    app.include_router(macro_pages.router)
     app.include_router(dashboard.router)
     app.include_router(knowledge.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
@@ -271,6 +276,6 @@ def install(app: FastAPI) -> None:
                 status_code=429,
                 headers=headers,
             )
-        return HTMLResponse(
-            "Too many attempts. Try again in a minute.", status_code=429, headers=headers
-        )
+        page = error_pages.error_page(request, 429, "Too many attempts. Try again in a minute.")
+        page.headers.update(headers)
+        return page

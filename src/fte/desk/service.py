@@ -15,9 +15,24 @@ from fte.agent import repository as runs
 from fte.agent.formatting import split_text
 from fte.auth.repository import audit
 from fte.delivery.service import queue_outbound
+from fte.desk import repository as desk_repository
 from fte.errors import FteError, NotFound
 from fte.messaging import ChannelAdapter
 from fte.tickets import repository
+
+MAX_REJECTION_CHARS = 2_000
+
+
+class AlreadyDecided(FteError):
+    """The draft was sent or rejected before (another person, or this one on a stale page)."""
+
+    status_code = 409
+
+    def __init__(self, kind: str, by: str | None):
+        default = "the agent" if kind == "sent" else "someone"
+        super().__init__(f"Already {kind} by {by or default}")
+        self.kind = kind  # "sent" or "rejected"
+        self.by = by
 
 
 @dataclass(frozen=True)
@@ -49,9 +64,12 @@ async def _send_as_person(
     body: str,
     metadata: dict[str, object],
 ) -> list[uuid.UUID]:
-    """Queue a person's words through the delivery queue, sent as written (a draft is already
-    dressed for the channel), in parts where the channel limits a message's length; the ticket
-    then waits on the customer."""
+    """Queue a person's words through the delivery queue, signed with their name where the
+    channel signs replies (`user_name` in `metadata`), in parts where the channel limits a
+    message's length; the ticket then waits on the customer."""
+    person = metadata.get("user_name")
+    if isinstance(person, str) and person:
+        body = adapter.sign(body, person)
     parts = split_text(body, adapter.max_chars) if adapter.max_chars else [body]
     sent = [
         await queue_outbound(
@@ -88,7 +106,7 @@ async def publish_draft(
     run = await runs.lock_draft(conn, run_id, ticket["id"])
     if run is None:
         return None
-    if run["reply_message_id"] is not None:
+    if run["published"]:
         return Published(messages=[])
     draft = (run["draft"] or "").strip()
     body = (text or "").strip() or draft
@@ -118,10 +136,13 @@ async def reply(
     user_id: uuid.UUID,
     text: str,
     run_id: uuid.UUID | None = None,
+    user_name: str | None = None,
 ) -> None:
     """A person answers the customer on the ticket's channel, through the same delivery queue
-    as the agent's replies, audited. With `run_id` it is that agent run's draft, approved (as
-    written or edited). The ticket waits on the customer afterwards."""
+    as the agent's replies, audited; the message keeps who wrote it (`user_id`, `user_name`).
+    With `run_id` it is that agent run's draft, approved (as written or edited): sent at most
+    once, `AlreadyDecided` (409) naming who sent or rejected it before. The ticket waits on the
+    customer afterwards."""
     ticket = await repository.get_ticket(conn, ticket_id)
     if ticket is None:
         raise NotFound("ticket not found")
@@ -130,7 +151,15 @@ async def reply(
         raise FteError(f"channel {ticket['channel']} is not available", status_code=409)
     actor = f"user:{user_id}"
     metadata: dict[str, object] = {"user_id": str(user_id)}
+    if user_name:
+        metadata["user_name"] = user_name
     if run_id:
+        # Locked first, so a rejection at the same moment is seen or waits.
+        await runs.lock_draft(conn, run_id, ticket_id)
+        rejected = await desk_repository.rejection_of_run(conn, run_id)
+        if rejected is not None:
+            by = rejected["user_name"]
+            raise AlreadyDecided("rejected", by)
         published = await publish_draft(
             conn,
             ticket=ticket,
@@ -147,11 +176,47 @@ async def reply(
                 status_code=422,
             )
         if published.already:
-            raise FteError("this draft was approved already", status_code=409)
+            by = await desk_repository.reply_author(conn, run_id)
+            raise AlreadyDecided("sent", by)
         return
     sent = await _send_as_person(conn, ticket, adapter, text, metadata)
     detail: dict[str, object] = {"messages": [str(m) for m in sent]}
     await audit(conn, actor, "ticket.reply", ticket_id, detail)
+
+
+async def reject_draft(
+    conn: asyncpg.Connection,
+    ticket_id: uuid.UUID,
+    run_id: uuid.UUID,
+    *,
+    user_id: uuid.UUID,
+    reason: str,
+) -> None:
+    """A person turns the agent's draft down, with the reason: nothing is sent, the draft leaves
+    the reply box, and the reason is kept for whoever edits the article it came from. Audited
+    as `draft.reject`; `AlreadyDecided` when it was sent or rejected before."""
+    why = reason.strip()
+    if not why or len(why) > MAX_REJECTION_CHARS:
+        problem = "empty" if not why else f"longer than {MAX_REJECTION_CHARS} characters"
+        raise FteError(
+            "invalid request", detail=[{"field": "reason", "reason": problem}], status_code=422
+        )
+    run = await runs.lock_draft(conn, run_id, ticket_id)
+    if run is None:
+        raise FteError(
+            "invalid request",
+            detail=[{"field": "run_id", "reason": "no draft of this ticket"}],
+            status_code=422,
+        )
+    if run["published"]:
+        by = await desk_repository.reply_author(conn, run_id)
+        raise AlreadyDecided("sent", by)
+    if not await desk_repository.insert_rejection(conn, run_id, ticket_id, user_id, why):
+        earlier = await desk_repository.rejection_of_run(conn, run_id)
+        by = earlier["user_name"] if earlier else None
+        raise AlreadyDecided("rejected", by)
+    detail: dict[str, object] = {"run_id": str(run_id), "reason": why}
+    await audit(conn, f"user:{user_id}", "draft.reject", ticket_id, detail)
 
 
 async def approve_in_thread(

@@ -1,4 +1,6 @@
-"""Internal notes: what staff write on a ticket for each other, never for the customer."""
+"""Internal notes on a ticket: what people (or an assistant over MCP) tell each other about it.
+A note is stored beside the conversation, never as a message, so no delivery path can ever
+send it to the customer."""
 
 from __future__ import annotations
 
@@ -7,14 +9,16 @@ from typing import Any, Final
 
 import asyncpg
 
-from fte.auth import repository as audit_log
-from fte.errors import FteError
-from fte.tickets import notes_repository as repo
+from fte.auth.repository import audit
+from fte.errors import FteError, NotFound
+from fte.tickets import notes_repository, repository
 
-MAX_NOTE_CHARS: Final = 10_000
+MAX_NOTE_CHARS: Final = 20_000
 
 
 class NoteRejected(FteError):
+    """An empty or too long note: 422 naming `body`."""
+
     status_code = 422
 
 
@@ -29,22 +33,28 @@ def _json(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def add_note(
-    conn: asyncpg.Connection, ticket_id: uuid.UUID, author: str, body: str
+    conn: asyncpg.Connection,
+    ticket_id: uuid.UUID,
+    author: str,
+    body: str,
+    *,
+    actor: str | None = None,
 ) -> dict[str, Any]:
-    """Write a note on the ticket and audit who wrote it; the note, JSON-ready."""
+    """Add a note by `author` (a person's name, or a program's) to the ticket, audited as
+    `ticket.note` by `actor` (the author when None); the note, JSON-ready."""
     text = body.strip()
-    if not text:
-        raise NoteRejected("body: a note needs some text", detail={"field": "body"})
-    if len(text) > MAX_NOTE_CHARS:
-        raise NoteRejected(f"body: at most {MAX_NOTE_CHARS} characters", detail={"field": "body"})
-    try:
-        row = await repo.insert_note(conn, ticket_id, author, text)
-    except asyncpg.ForeignKeyViolationError:
-        raise NoteRejected(f"ticket {ticket_id} does not exist", status_code=404) from None
-    await audit_log.audit(conn, author, "ticket.note", ticket_id, {"note_id": row["id"]})
+    if not text or len(text) > MAX_NOTE_CHARS:
+        reason = "empty" if not text else f"longer than {MAX_NOTE_CHARS} characters"
+        raise NoteRejected(
+            f"body: {reason}", detail=[{"field": "body", "reason": reason}]
+        )
+    if await repository.get_ticket(conn, ticket_id) is None:
+        raise NotFound("ticket not found")
+    row = await notes_repository.insert_note(conn, ticket_id, author, text)
+    await audit(conn, actor or author, "ticket.note", ticket_id, {"note_id": row["id"]})
     return _json(row)
 
 
 async def notes_json(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> list[dict[str, Any]]:
     """A ticket's notes, oldest first, JSON-ready."""
-    return [_json(r) for r in await repo.list_notes(conn, ticket_id)]
+    return [_json(r) for r in await notes_repository.list_notes(conn, ticket_id)]

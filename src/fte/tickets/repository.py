@@ -67,7 +67,8 @@ async def list_messages(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> list[
     return await conn.fetch(
         """
         SELECT id, direction, author, channel, subject, body, created_at, delivery_status,
-               sentiment, sentiment_score
+               sentiment, sentiment_score, metadata ->> 'user_name' AS user_name,
+               metadata ->> 'private' = 'true' AS private
         FROM messages WHERE ticket_id = $1 ORDER BY created_at, id
         """,
         ticket_id,

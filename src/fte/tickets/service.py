@@ -161,15 +161,24 @@ async def change(
 async def assign(
     conn: asyncpg.Connection, ticket_id: uuid.UUID, user_id: uuid.UUID | None, *, actor: str
 ) -> uuid.UUID | None:
-    """A person takes the ticket over (the agent stays silent on it) or, with None, hands it
-    back, audited when that changed who has it; returns who had it before."""
+    """A person takes the ticket over or gives it to a teammate (the agent stays silent on it)
+    or, with None, hands it back, audited when that changed who has it; returns who had it
+    before."""
     before = await repository.assign(conn, ticket_id, user_id)
     if before is None:
         raise NotFound("ticket not found")
     previous: uuid.UUID | None = before["assignee_id"]
     if previous != user_id:
-        action = "ticket.take_over" if user_id else "ticket.hand_back"
-        detail: dict[str, object] = {"from": str(previous) if previous else None}
+        if user_id is None:
+            action = "ticket.hand_back"
+        elif actor == f"user:{user_id}":
+            action = "ticket.take_over"
+        else:
+            action = "ticket.assign"
+        detail: dict[str, object] = {
+            "from": str(previous) if previous else None,
+            "to": str(user_id) if user_id else None,
+        }
         await audit(conn, actor, action, ticket_id, detail)
     return previous
 

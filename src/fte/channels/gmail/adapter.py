@@ -12,7 +12,7 @@ from fastapi import APIRouter
 
 from fte.channels.gmail.client import GmailClient
 from fte.channels.gmail.watch import WatchRenewer, watch_status
-from fte.channels.imap_smtp.adapter import build_reply, email_parts
+from fte.channels.imap_smtp.adapter import build_reply, email_parts, sign_email
 from fte.channels.imap_smtp.schemas import message_ids
 from fte.config import Settings
 from fte.messaging import (
@@ -97,6 +97,10 @@ class GmailAdapter(AdapterBase):
     def format_reply(self, reply: Reply) -> list[str]:
         """One email body."""
         return email_parts(reply, self.settings.company_name)
+
+    def sign(self, body: str, person: str) -> str:
+        """Signed like the agent's replies, with the person's first name."""
+        return sign_email(body, person, self.settings.company_name)
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
         """One email on the customer's Gmail thread; Gmail's message id is the receipt."""

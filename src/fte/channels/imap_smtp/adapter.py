@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
-from fte.agent.formatting import greeting
+from fte.agent.formatting import first_name, greeting
 from fte.channels.imap_smtp.schemas import message_ids
 from fte.messaging import (
     AdapterBase,
@@ -38,6 +38,16 @@ def email_reply(
     parts.append(f"Best regards,\n{company} Support")
     parts.append(f"Ticket reference: #{ticket_number}")
     return "\n\n".join(parts)
+
+
+def sign_email(body: str, person: str, company: str) -> str:
+    """A person's email signed with their first name: the team's sign-off of an approved
+    draft gains the name; their own words get the sign-off."""
+    name = first_name(person) or person
+    team = f"Best regards,\n{company} Support"
+    if team in body:
+        return body.replace(team, f"Best regards,\n{name}\n{company} Support", 1)
+    return f"{body.rstrip()}\n\nBest regards,\n{name}\n{company} Support"
 
 
 def email_parts(reply: Reply, company: str) -> list[str]:
@@ -72,6 +82,10 @@ class EmailAdapter(AdapterBase):
     def format_reply(self, reply: Reply) -> list[str]:
         """One email body."""
         return email_parts(reply, self.settings.company_name)
+
+    def sign(self, body: str, person: str) -> str:
+        """Signed like the agent's replies, with the person's first name."""
+        return sign_email(body, person, self.settings.company_name)
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
         """One email on the customer's thread; its Message-ID is the receipt."""

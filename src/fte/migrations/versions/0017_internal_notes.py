@@ -20,7 +20,8 @@ UPGRADE = """
 CREATE TABLE ticket_notes (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     ticket_id   uuid NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
-    -- Who wrote it, as the audit log names actors: 'user:<id>', 'apikey:<id>', 'mcp:stdio'.
+    -- Who wrote it: a person's name, or a program as the audit log names it ('apikey:<id>',
+    -- 'mcp:stdio'); the audit log has the actor either way.
     author      text NOT NULL,
     body        text NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now()
