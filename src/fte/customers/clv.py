@@ -241,6 +241,19 @@ def p_no_purchase(model: BgNbd, t: float, x: ArrayLike, t_x: ArrayLike, T: Array
     return result
 
 
+def churn_risk(expected: ArrayLike) -> Array:
+    """The churn risk the product shows: exp(-E[purchases in the horizon]), the chance of no
+    purchase in the horizon for a customer buying at the model's expected rate.
+
+    Why not the model's exact P(no purchase) (`p_no_purchase`)? On CDNOW's holdout it ranks
+    the customers who did not come back worse than recency alone (AUC 0.747 against 0.759 on
+    the 23,570), because BG/NBD overstates how many quiet repeat buyers have left; ranking
+    by expected purchases beats recency on both data sets and at every horizon we tried
+    (docs/customers.md)."""
+    result: Array = np.exp(-np.maximum(np.asarray(expected, dtype=np.float64), 0.0))
+    return result
+
+
 def _gamma_gamma_terms(log_params: Array, x: Array, m: Array, w: Array) -> tuple[float, Array]:
     p, q, v = np.exp(log_params)
     px = p * x

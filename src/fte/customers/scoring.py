@@ -105,13 +105,12 @@ def _simple(stats: Statistics, why: str) -> Predictions:
     quiet = age - t_x
     alive = np.minimum(1.0, np.exp(1.0 - quiet / gap))
     expected = alive * HORIZON_DAYS / gap
-    churn = 1.0 - alive + alive * np.exp(-HORIZON_DAYS / gap)
     spend = stats.total / np.maximum(stats.orders, 1.0)
     return Predictions(
         p_alive=alive,
         expected_purchases=expected,
         expected_value=expected * spend,
-        churn_risk=churn,
+        churn_risk=clv.churn_risk(expected),
         params={"method": "simple", "time_unit": "days", "usual_gap_days": pooled},
         note=why,
     )
@@ -135,7 +134,6 @@ def predict(stats: Statistics) -> Predictions:
         return _simple(stats, f"simple estimates: {exc}")
     alive = clv.p_alive(model, x, t_x, age)
     expected = clv.expected_purchases(model, HORIZON_DAYS, x, t_x, age)
-    churn = clv.p_no_purchase(model, HORIZON_DAYS, x, t_x, age)
     params: dict[str, Any] = {"method": "bg/nbd", "time_unit": "days", **model.as_dict()}
     note = None
     m_x = stats.repeat_value
@@ -155,7 +153,7 @@ def predict(stats: Statistics) -> Predictions:
         p_alive=alive,
         expected_purchases=expected,
         expected_value=expected * spend,
-        churn_risk=churn,
+        churn_risk=clv.churn_risk(expected),
         params=params,
         note=note,
     )

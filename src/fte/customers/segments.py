@@ -4,6 +4,7 @@ churn risk, written so a support agent can read them at a glance."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -53,15 +54,20 @@ def churn_factors(
     churn_risk: float,
     expected_90d: float,
 ) -> list[dict[str, Any]]:
-    """The named factors behind one customer's churn risk, strongest first. The risk,
-    P(no purchase in 90 days), is the sum of two parts: the customer may have left
-    (1 - P(alive)), or may still be here but buy too rarely to order within 90 days; each
-    factor's weight is its part's share of the risk."""
+    """The named factors behind one customer's churn risk, strongest first. Two things keep
+    a customer from buying in the next 90 days: they may have left (1 - P(alive)), or, still
+    here, buy too rarely to order within 90 days (exp(-expected purchases if still active));
+    each factor's weight is its share of the two."""
     if churn_risk <= 0:
         return []
     quiet = age_days - recency_days
-    gone = (1.0 - p_alive) / churn_risk
-    slow = 1.0 - gone
+    left = 1.0 - p_alive
+    if_active = expected_90d / p_alive if p_alive > 0 else 0.0
+    rare = math.exp(-if_active)
+    total = left + rare
+    if total <= 0:
+        return []
+    gone, slow = left / total, rare / total
     factors: list[dict[str, Any]] = []
     if frequency > 0:
         gap = recency_days / frequency
@@ -75,7 +81,7 @@ def churn_factors(
                 "factor": "buys rarely",
                 "weight": round(slow, 2),
                 "detail": f"fewer orders than a 90-day window needs: "
-                f"{expected_90d:.1f} expected (one every {_days(gap)} so far)",
+                f"{if_active:.1f} expected if still active (one every {_days(gap)} so far)",
             }
         )
     else:
@@ -84,7 +90,7 @@ def churn_factors(
                 "factor": "no repeat purchase",
                 "weight": round(slow, 2),
                 "detail": f"one purchase day, {_days(quiet)} ago; "
-                f"{expected_90d:.1f} orders expected in 90 days",
+                f"{if_active:.1f} orders expected in 90 days",
             }
         )
     kept = [f for f in factors if f["weight"] >= _MIN_WEIGHT]
