@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 from scipy.special import digamma, gammaln, hyp2f1
+from threadpoolctl import threadpool_limits
 
 Array = NDArray[np.float64]
 
@@ -143,14 +144,17 @@ def bgnbd_log_likelihood(model: BgNbd, x: ArrayLike, t_x: ArrayLike, T: ArrayLik
 
 def _maximise(objective: Callable[[Array], tuple[float, Array]], start: Array, what: str) -> Array:
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(start)
-    result = minimize(
-        objective,
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9},
-    )
+    # L-BFGS-B's BLAS calls are on 4x4 matrices: extra BLAS threads only spin, and on a busy
+    # machine made each fit four times slower.
+    with threadpool_limits(limits=1):
+        result = minimize(
+            objective,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9},
+        )
     if not np.all(np.isfinite(result.x)) or not np.isfinite(result.fun):
         raise FitError(f"{what}: the fit did not converge ({result.message})")
     if np.any(np.abs(result.x) >= _LOG_BOUND - 1e-6):

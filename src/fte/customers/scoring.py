@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,11 +56,11 @@ class Statistics:
     first_day_amount: Array
 
     @classmethod
-    def from_rows(cls, rows: Sequence[asyncpg.Record]) -> Statistics:
-        """Columns of `scoring_repository.purchase_statistics` rows as arrays."""
+    def from_arrays(cls, row: asyncpg.Record) -> Statistics:
+        """`scoring_repository.statistics_arrays` as numpy arrays."""
 
         def column(name: str) -> Array:
-            return np.fromiter((row[name] for row in rows), dtype=np.float64, count=len(rows))
+            return np.asarray(row[name] or [], dtype=np.float64)
 
         return cls(
             frequency=column("frequency"),
@@ -174,42 +173,24 @@ def _clean(values: Array, upper: float | None = None) -> list[float]:
     return result
 
 
-def profile_rows(
-    rows: Sequence[asyncpg.Record], stats: Statistics, predicted: Predictions
-) -> Iterator[tuple[Any, ...]]:
-    """The rows `scoring_repository.write_profiles` stores, one per customer."""
-    alive = _clean(predicted.p_alive, 1.0)
-    expected = _clean(predicted.expected_purchases)
-    value = _clean(predicted.expected_value)
-    churn = _clean(predicted.churn_risk, 1.0)
+def scores(stats: Statistics, predicted: Predictions) -> dict[str, list[Any]]:
+    """What `scoring_repository.write_profiles` stores, one list per `SCORE_ARRAYS` name."""
+    alive = np.nan_to_num(predicted.p_alive, nan=0.0).clip(0.0, 1.0)
+    expected = np.nan_to_num(predicted.expected_purchases, nan=0.0, posinf=0.0).clip(0.0)
     percentile = value_percentiles(stats.total)
-    segment = segments.segments(stats.frequency, stats.age, np.asarray(alive), percentile)
-    frequency, age, recency = (a.tolist() for a in (stats.frequency, stats.age, stats.recency))
-    for i, row in enumerate(rows):
-        factors = segments.churn_factors_json(
-            frequency=frequency[i],
-            age_days=age[i],
-            recency_days=recency[i],
-            p_alive=alive[i],
-            churn_risk=churn[i],
-            expected_90d=expected[i],
-        )
-        yield (
-            row["customer_id"],
-            row["orders"],
-            row["total"],
-            row["total"] / max(row["orders"], 1),
-            row["currency"],
-            row["first_order_at"],
-            row["last_order_at"],
-            alive[i],
-            expected[i],
-            value[i],
-            churn[i],
-            factors,
-            str(segment[i]),
-            float(percentile[i]),
-        )
+    gone, rare, if_active = segments.factor_weights(alive, expected)
+    named = segments.segments(stats.frequency, stats.age, alive, percentile)
+    return {
+        "p_alive": alive.tolist(),
+        "expected_purchases": expected.tolist(),
+        "expected_value": _clean(predicted.expected_value),
+        "churn_risk": _clean(predicted.churn_risk, 1.0),
+        "value_percentile": percentile.tolist(),
+        "gone_weight": gone.tolist(),
+        "rare_weight": rare.tolist(),
+        "if_active": if_active.tolist(),
+        "segment": named.tolist(),
+    }
 
 
 async def rescore(pool: asyncpg.Pool, *, now: dt.datetime | None = None) -> RescoreResult:
@@ -218,19 +199,23 @@ async def rescore(pool: asyncpg.Pool, *, now: dt.datetime | None = None) -> Resc
     now = now or dt.datetime.now(dt.UTC)
     async with transaction(pool) as conn:
         await repo.lock_rescoring(conn)
-        rows = await repo.purchase_statistics(conn, now)
-        stats = Statistics.from_rows(rows)
-        predicted = predict(stats) if rows else _simple(stats, "no orders to score")
-        model_id = await repo.insert_model(conn, predicted.params, len(rows), predicted.note)
+        customers = await repo.collect_statistics(conn, now)
+        stats = Statistics.from_arrays(await repo.statistics_arrays(conn))
+        predicted = predict(stats) if customers else _simple(stats, "no orders to score")
+        model_id = await repo.insert_model(conn, predicted.params, customers, predicted.note)
         await repo.write_profiles(
-            conn, profile_rows(rows, stats, predicted), model_id=model_id, scored_at=now
+            conn,
+            scores(stats, predicted),
+            model_id=model_id,
+            scored_at=now,
+            min_factor_weight=segments.MIN_FACTOR_WEIGHT,
         )
         seconds = time.perf_counter() - started
         await repo.finish_model(conn, model_id, seconds)
     log.info(
         "customers rescored",
-        extra={"customers": len(rows), "seconds": round(seconds, 2), "model_id": model_id},
+        extra={"customers": customers, "seconds": round(seconds, 2), "model_id": model_id},
     )
     return RescoreResult(
-        customers=len(rows), seconds=seconds, model_id=model_id, note=predicted.note
+        customers=customers, seconds=seconds, model_id=model_id, note=predicted.note
     )

@@ -1,10 +1,10 @@
-"""SQL for rescoring: every customer's purchase statistics in one aggregate query, the fitted
-model's row, and every profile written in bulk (COPY into a temporary table, one upsert)."""
+"""SQL for rescoring: every customer's purchase statistics in one aggregate query (kept in a
+temporary table for the transaction), the fitted model's row, and every profile written in
+one upsert that joins those statistics with the scores numpy computed, passed as arrays."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -40,32 +40,59 @@ SELECT customer_id,
  GROUP BY customer_id
 """
 
-SCORE_COLUMNS = (
-    "customer_id",
-    "orders",
-    "lifetime_value",
-    "avg_order_value",
-    "currency",
-    "first_order_at",
-    "last_order_at",
-    "p_alive",
-    "expected_purchases_90d",
-    "expected_value_90d",
-    "churn_risk",
-    "churn_factors",
-    "segment",
-    "value_percentile",
-)
+# What numpy computes per customer, in `customer_stats.idx` order, and their SQL types.
+SCORE_ARRAYS = {
+    "p_alive": "float8",
+    "expected_purchases": "float8",
+    "expected_value": "float8",
+    "churn_risk": "float8",
+    "value_percentile": "float8",
+    "gone_weight": "float8",
+    "rare_weight": "float8",
+    "if_active": "float8",
+    "segment": "text",
+}
 
 
-async def purchase_statistics(conn: asyncpg.Connection, now: dt.datetime) -> list[asyncpg.Record]:
-    """Per customer with orders up to `now`: orders, total, currency, first and last order,
-    and the model's inputs on distinct UTC days: frequency (repeat purchase days), age (days
-    since the first purchase day) and recency (days from the first to the last), and the
-    amount of the first day (so the repeat purchases' average can leave it out)."""
+async def collect_statistics(conn: asyncpg.Connection, now: dt.datetime) -> int:
+    """Per customer with orders up to `now`, into the transaction's `customer_stats` table:
+    orders, total, currency, first and last order, and the model's inputs on distinct UTC
+    days: frequency (repeat purchase days), age (days since the first purchase day), recency
+    (days from the first to the last), and the first day's amount (so the average of the
+    repeat purchases can leave it out). Returns how many customers."""
+    await conn.execute(
+        """
+        CREATE TEMPORARY TABLE customer_stats (
+            idx bigint, customer_id uuid, orders integer, total float8, currency text,
+            first_order_at timestamptz, last_order_at timestamptz, frequency integer,
+            age_days integer, recency_days integer, first_day_amount float8
+        ) ON COMMIT DROP
+        """
+    )
     today = now.astimezone(dt.UTC).date()
-    rows: list[asyncpg.Record] = await conn.fetch(_STATISTICS, now, today, list(NOT_PURCHASES))
-    return rows
+    status: str = await conn.execute(
+        f"INSERT INTO customer_stats SELECT row_number() OVER (), s.* FROM ({_STATISTICS}) s",
+        now,
+        today,
+        list(NOT_PURCHASES),
+    )
+    return int(status.split()[-1])
+
+
+async def statistics_arrays(conn: asyncpg.Connection) -> asyncpg.Record:
+    """The model's inputs from `customer_stats`, one array per column, in `idx` order."""
+    row: asyncpg.Record = await conn.fetchrow(
+        """
+        SELECT array_agg(frequency ORDER BY idx) AS frequency,
+               array_agg(recency_days ORDER BY idx) AS recency_days,
+               array_agg(age_days ORDER BY idx) AS age_days,
+               array_agg(orders ORDER BY idx) AS orders,
+               array_agg(total ORDER BY idx) AS total,
+               array_agg(first_day_amount ORDER BY idx) AS first_day_amount
+          FROM customer_stats
+        """
+    )
+    return row
 
 
 async def lock_rescoring(conn: asyncpg.Connection) -> None:
@@ -101,37 +128,72 @@ async def latest_model(conn: asyncpg.Connection) -> asyncpg.Record | None:
     return row
 
 
+# The words of each churn factor. Built here, by the database, because formatting a
+# million small JSON documents in Python takes a minute and in SQL a second; the weights and
+# the rule that orders them come from `segments.factor_weights`.
+_DAYS = "{0}::int || CASE WHEN {0}::int = 1 THEN ' day' ELSE ' days' END"
+_FACTORS = f"""
+CASE
+  WHEN s.frequency = 0 THEN jsonb_build_array(jsonb_build_object(
+      'factor', 'no repeat purchase', 'weight', f.rare_weight,
+      'detail', 'one purchase day, ' || {_DAYS.format("s.age_days")} || ' ago; '
+                || to_char(f.if_active, 'FM9990.0') || ' orders expected in 90 days'))
+  WHEN least(f.gone_weight, f.rare_weight) < $3
+    THEN jsonb_build_array(CASE WHEN f.gone_weight >= f.rare_weight THEN x.gone ELSE x.rare END)
+  WHEN f.gone_weight >= f.rare_weight THEN jsonb_build_array(x.gone, x.rare)
+  ELSE jsonb_build_array(x.rare, x.gone)
+END
+"""
+_FACTOR_WORDS = f"""
+CROSS JOIN LATERAL (
+    SELECT s.age_days - s.recency_days AS quiet,
+           s.recency_days::float8 / greatest(s.frequency, 1) AS gap
+) q
+CROSS JOIN LATERAL (
+    SELECT jsonb_build_object(
+               'factor', 'gone quiet', 'weight', f.gone_weight,
+               'detail', 'quiet for ' || {_DAYS.format("q.quiet")}
+                   || CASE WHEN q.gap > 0 AND q.quiet / q.gap >= 1.5
+                      THEN ', ' || round(q.quiet / q.gap)::int || '× their usual gap of '
+                           || {_DAYS.format("round(q.gap)")}
+                      ELSE '' END) AS gone,
+           jsonb_build_object(
+               'factor', 'buys rarely', 'weight', f.rare_weight,
+               'detail', 'fewer orders than a 90-day window needs: '
+                   || to_char(f.if_active, 'FM9990.0') || ' expected if still active (one every '
+                   || {_DAYS.format("round(q.gap)")} || ' so far)') AS rare
+) x
+"""
+
+
 async def write_profiles(
     conn: asyncpg.Connection,
-    rows: Iterable[Sequence[Any]],
+    scores: dict[str, list[Any]],
     *,
     model_id: int,
     scored_at: dt.datetime,
+    min_factor_weight: float,
 ) -> None:
-    """Replace every scored profile with `rows` (in `SCORE_COLUMNS` order): one COPY, one
-    upsert, and the profiles of customers with no purchase left (refunded, merged) removed."""
+    """Replace every scored profile: `customer_stats` joined with `scores` (the
+    `SCORE_ARRAYS`, in `idx` order) in one upsert; the profiles of customers with no purchase
+    left (refunded, merged) removed."""
+    names = list(SCORE_ARRAYS)
+    unnest = ", ".join(f"${i + 4}::{SCORE_ARRAYS[name]}[]" for i, name in enumerate(names))
     await conn.execute(
-        """
-        CREATE TEMPORARY TABLE profile_scores (
-            customer_id uuid, orders integer, lifetime_value float8, avg_order_value float8,
-            currency text, first_order_at timestamptz, last_order_at timestamptz,
-            p_alive float8, expected_purchases_90d float8, expected_value_90d float8,
-            churn_risk float8, churn_factors text, segment text, value_percentile float8
-        ) ON COMMIT DROP
-        """
-    )
-    await conn.copy_records_to_table("profile_scores", records=rows, columns=SCORE_COLUMNS)
-    await conn.execute(
-        """
+        f"""
         INSERT INTO customer_profiles (
             customer_id, orders, lifetime_value, avg_order_value, currency, first_order_at,
             last_order_at, p_alive, expected_purchases_90d, expected_value_90d, churn_risk,
             churn_factors, segment, value_percentile, model_id, scored_at)
-        SELECT customer_id, orders, round(lifetime_value::numeric, 2),
-               round(avg_order_value::numeric, 2), currency, first_order_at, last_order_at,
-               p_alive, expected_purchases_90d, round(expected_value_90d::numeric, 2),
-               churn_risk, churn_factors::jsonb, segment, value_percentile, $1, $2
-          FROM profile_scores ORDER BY customer_id
+        SELECT s.customer_id, s.orders, round(s.total::numeric, 2),
+               round((s.total / greatest(s.orders, 1))::numeric, 2), s.currency,
+               s.first_order_at, s.last_order_at, f.p_alive, f.expected_purchases,
+               round(f.expected_value::numeric, 2), f.churn_risk, {_FACTORS}, f.segment,
+               f.value_percentile, $1, $2
+          FROM unnest({unnest}) WITH ORDINALITY AS f({", ".join(names)}, idx)
+          JOIN customer_stats s ON s.idx = f.idx
+          {_FACTOR_WORDS}
+         ORDER BY s.customer_id
         ON CONFLICT (customer_id) DO UPDATE SET
             orders = EXCLUDED.orders, lifetime_value = EXCLUDED.lifetime_value,
             avg_order_value = EXCLUDED.avg_order_value, currency = EXCLUDED.currency,
@@ -145,10 +207,12 @@ async def write_profiles(
         """,
         model_id,
         scored_at,
+        min_factor_weight,
+        *(scores[name] for name in names),
     )
     await conn.execute(
         """
         DELETE FROM customer_profiles p
-         WHERE NOT EXISTS (SELECT 1 FROM profile_scores s WHERE s.customer_id = p.customer_id)
+         WHERE NOT EXISTS (SELECT 1 FROM customer_stats s WHERE s.customer_id = p.customer_id)
         """
     )

@@ -3,10 +3,6 @@ churn risk, written so a support agent can read them at a glance."""
 
 from __future__ import annotations
 
-import json
-import math
-from typing import Any
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -18,8 +14,9 @@ CHAMPION_PERCENTILE = 0.8  # top 20% by lifetime value, and likely still active
 
 SEGMENTS = ("new", "one-time", "lost", "at risk", "champion", "loyal")
 
-# A factor weighing less than this is not worth a line on the ticket.
-_MIN_WEIGHT = 0.05
+# A factor weighing less than this is not worth a line on the ticket (the words of each
+# factor are in scoring_repository.write_profiles, built by the database for speed).
+MIN_FACTOR_WEIGHT = 0.05
 
 
 def segments(
@@ -40,64 +37,17 @@ def segments(
     return chosen
 
 
-def _days(value: float) -> str:
-    days = round(value)
-    return "1 day" if days == 1 else f"{days} days"
-
-
-def churn_factors(
-    *,
-    frequency: float,
-    age_days: float,
-    recency_days: float,
-    p_alive: float,
-    churn_risk: float,
-    expected_90d: float,
-) -> list[dict[str, Any]]:
-    """The named factors behind one customer's churn risk, strongest first. Two things keep
-    a customer from buying in the next 90 days: they may have left (1 - P(alive)), or, still
-    here, buy too rarely to order within 90 days (exp(-expected purchases if still active));
-    each factor's weight is its share of the two."""
-    if churn_risk <= 0:
-        return []
-    quiet = age_days - recency_days
+def factor_weights(
+    p_alive: NDArray[np.float64], expected_90d: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """The weights of the two factors behind each customer's churn risk, and their expected
+    purchases in 90 days if still active. Two things keep a customer from buying in the next
+    90 days: they may have left (1 - P(alive): "gone quiet"), or, still here, buy too rarely to
+    order within 90 days (exp(-expected purchases if active): "buys rarely", "no repeat
+    purchase" for one-time buyers); each weight is its part's share of the two, rounded to
+    hundredths. A factor under 0.05 is not shown."""
+    if_active = np.divide(expected_90d, p_alive, out=np.zeros_like(expected_90d), where=p_alive > 0)
     left = 1.0 - p_alive
-    if_active = expected_90d / p_alive if p_alive > 0 else 0.0
-    rare = math.exp(-if_active)
-    total = left + rare
-    if total <= 0:
-        return []
-    gone, slow = left / total, rare / total
-    factors: list[dict[str, Any]] = []
-    if frequency > 0:
-        gap = recency_days / frequency
-        times = quiet / gap if gap > 0 else 0.0
-        detail = f"quiet for {_days(quiet)}"
-        if times >= 1.5:
-            detail += f", {times:.0f}× their usual gap of {_days(gap)}"
-        factors.append({"factor": "gone quiet", "weight": round(gone, 2), "detail": detail})
-        factors.append(
-            {
-                "factor": "buys rarely",
-                "weight": round(slow, 2),
-                "detail": f"fewer orders than a 90-day window needs: "
-                f"{if_active:.1f} expected if still active (one every {_days(gap)} so far)",
-            }
-        )
-    else:
-        factors.append(
-            {
-                "factor": "no repeat purchase",
-                "weight": round(slow, 2),
-                "detail": f"one purchase day, {_days(quiet)} ago; "
-                f"{if_active:.1f} orders expected in 90 days",
-            }
-        )
-    kept = [f for f in factors if f["weight"] >= _MIN_WEIGHT]
-    kept.sort(key=lambda f: f["weight"], reverse=True)
-    return kept
-
-
-def churn_factors_json(**values: float) -> str:
-    """`churn_factors` as the JSON text the profiles table stores."""
-    return json.dumps(churn_factors(**values), ensure_ascii=False, separators=(",", ":"))
+    rare = np.exp(-if_active)
+    total = np.maximum(left + rare, 1e-12)
+    return np.round(left / total, 2), np.round(rare / total, 2), if_active
