@@ -40,6 +40,10 @@ SELECT customer_id,
  GROUP BY customer_id
 """
 
+# The pool's 30-second statement timeout is for requests; reading and rewriting a million
+# profiles is one statement each, and on a busy machine takes minutes.
+BULK_TIMEOUT = 900.0
+
 # What numpy computes per customer, in `customer_stats.idx` order, and their SQL types.
 SCORE_ARRAYS = {
     "p_alive": "float8",
@@ -75,6 +79,7 @@ async def collect_statistics(conn: asyncpg.Connection, now: dt.datetime) -> int:
         now,
         today,
         list(NOT_PURCHASES),
+        timeout=BULK_TIMEOUT,
     )
     return int(status.split()[-1])
 
@@ -90,14 +95,17 @@ async def statistics_arrays(conn: asyncpg.Connection) -> asyncpg.Record:
                array_agg(total ORDER BY idx) AS total,
                array_agg(first_day_amount ORDER BY idx) AS first_day_amount
           FROM customer_stats
-        """
+        """,
+        timeout=BULK_TIMEOUT,
     )
     return row
 
 
 async def lock_rescoring(conn: asyncpg.Connection) -> None:
     """Serialise rescoring: a second run waits for the first to commit (then redoes it)."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('fte.customers.rescore'))")
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('fte.customers.rescore'))", timeout=BULK_TIMEOUT
+    )
 
 
 async def insert_model(
@@ -209,10 +217,12 @@ async def write_profiles(
         scored_at,
         min_factor_weight,
         *(scores[name] for name in names),
+        timeout=BULK_TIMEOUT,
     )
     await conn.execute(
         """
         DELETE FROM customer_profiles p
          WHERE NOT EXISTS (SELECT 1 FROM customer_stats s WHERE s.customer_id = p.customer_id)
-        """
+        """,
+        timeout=BULK_TIMEOUT,
     )
