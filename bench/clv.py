@@ -297,6 +297,8 @@ async def _rescore_twice(url: str, customers: int) -> dict[str, Any]:
         "load_seconds": round(loaded, 1),
         "seconds_first": round(first.seconds, 1),
         "seconds_second": round(second.seconds, 1),
+        "phases_first": first.phases,
+        "phases_second": second.phases,
         "note": second.note,
         "bar_seconds": 120,
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -42,6 +42,8 @@ class RescoreResult:
     seconds: float
     model_id: int
     note: str | None = None
+    # Seconds spent reading the statistics, fitting and predicting, writing the profiles.
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -197,11 +199,20 @@ async def rescore(pool: asyncpg.Pool, *, now: dt.datetime | None = None) -> Resc
     """Refit the models on every customer's orders up to `now` and rewrite every profile."""
     started = time.perf_counter()
     now = now or dt.datetime.now(dt.UTC)
+    phases: dict[str, float] = {}
+
+    def lap(name: str, since: float) -> float:
+        phases[name] = round(time.perf_counter() - since, 2)
+        return time.perf_counter()
+
     async with transaction(pool) as conn:
         await repo.lock_rescoring(conn)
+        mark = time.perf_counter()
         customers = await repo.collect_statistics(conn, now)
         stats = Statistics.from_arrays(await repo.statistics_arrays(conn))
+        mark = lap("read", mark)
         predicted = predict(stats) if customers else _simple(stats, "no orders to score")
+        mark = lap("fit_and_predict", mark)
         model_id = await repo.insert_model(conn, predicted.params, customers, predicted.note)
         await repo.write_profiles(
             conn,
@@ -210,6 +221,7 @@ async def rescore(pool: asyncpg.Pool, *, now: dt.datetime | None = None) -> Resc
             scored_at=now,
             min_factor_weight=segments.MIN_FACTOR_WEIGHT,
         )
+        lap("write", mark)
         seconds = time.perf_counter() - started
         await repo.finish_model(conn, model_id, seconds)
     log.info(
@@ -217,5 +229,9 @@ async def rescore(pool: asyncpg.Pool, *, now: dt.datetime | None = None) -> Resc
         extra={"customers": customers, "seconds": round(seconds, 2), "model_id": model_id},
     )
     return RescoreResult(
-        customers=customers, seconds=seconds, model_id=model_id, note=predicted.note
+        customers=customers,
+        seconds=seconds,
+        model_id=model_id,
+        note=predicted.note,
+        phases=phases,
     )

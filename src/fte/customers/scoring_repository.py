@@ -102,10 +102,14 @@ async def statistics_arrays(conn: asyncpg.Connection) -> asyncpg.Record:
 
 
 async def lock_rescoring(conn: asyncpg.Connection) -> None:
-    """Serialise rescoring: a second run waits for the first to commit (then redoes it)."""
+    """Serialise rescoring (a second run waits for the first to commit, then redoes it) and
+    give this transaction the memory its sorts need."""
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtext('fte.customers.rescore'))", timeout=BULK_TIMEOUT
     )
+    # Grouping five million orders by customer and day sorts them: with the default 4 MB
+    # the sort spills to disk in many passes.
+    await conn.execute("SET LOCAL work_mem = '256MB'")
 
 
 async def insert_model(
