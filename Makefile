@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
+	@# CDNOW for bench/clv.py and its tests: only its data files are read, so none of its deps.
+	$(BIN)/pip install --quiet --no-deps lifetimes==0.11.3
 	@touch $(STAMP)
 
 install: $(STAMP)  ## create .venv with the pinned dependencies

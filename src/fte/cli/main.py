@@ -7,7 +7,18 @@ import logging
 import typer
 import uvicorn
 
-from fte.cli import channels, config, customers, db, dlq, kafka, kb, sentiment, users
+from fte.cli import (
+    channels,
+    config,
+    customer_data,
+    customers,
+    db,
+    dlq,
+    kafka,
+    kb,
+    sentiment,
+    users,
+)
 from fte.cli.context import console, database_url
 from fte.cli.doctor import doctor
 from fte.cli.eval import eval_command
@@ -27,6 +38,7 @@ app.add_typer(config.app, name="config")
 app.add_typer(customers.app, name="customer")
 customers.app.command("export")(export_customer)
 customers.app.command("forget")(forget_customer)
+app.add_typer(customer_data.app, name="customers")
 app.add_typer(db.app, name="db")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(kb.app, name="kb")
