@@ -178,7 +178,12 @@ def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
         await _limit_key(request, response, settings, principal)
         return principal
 
+    SCOPE_CHECKS[check] = scope
     return check
+
+
+# Each require_scope dependency and its scope: the OpenAPI document lists their answers.
+SCOPE_CHECKS: dict[Callable[..., Awaitable[Principal]], str] = {}
 
 
 CustomersReader = Annotated[Principal, Depends(require_scope("customers:read"))]
