@@ -80,9 +80,9 @@ async def search(conn: asyncpg.Connection, query: Search) -> list[asyncpg.Record
     if query.after is not None:
         value, after_id = query.after
         op = "<" if descending else ">"
-        where.append(
-            f"({expression}, p.customer_id) {op} ({arg(value)}::{cast}, {arg(after_id)}::uuid)"
-        )
+        # As text, cast in SQL: the same parameter is a number, a real or a timestamp.
+        last = f"{arg(value)}::text::{cast}"
+        where.append(f"({expression}, p.customer_id) {op} ({last}, {arg(after_id)}::uuid)")
     order = "DESC" if descending else "ASC"
     sql = f"""
         SELECT page.*,
