@@ -149,7 +149,8 @@ def list_keys(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
     columns = ("id", "name", "role", "scopes", "rate_limit", "prefix", "created_at")
     table = Table(title="API keys")
     for column in (*columns, "last_used_at", "revoked_at"):
-        table.add_column(column)
+        # Folded, not cut with an ellipsis: an id or a scope list must stay readable.
+        table.add_column(column, overflow="fold")
     for r in records:
         shown = {
             **r,
