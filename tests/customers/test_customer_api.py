@@ -312,3 +312,20 @@ def test_decimal_values_survive_the_cursor() -> None:
     customer = uuid.uuid4()
     cursor = encode_cursor("-value", Decimal("12.30"), customer)
     assert decode_cursor(cursor, "-value") == ("12.30", customer)
+
+
+async def test_after_a_merge_the_merged_customers_key_finds_the_one_kept(
+    served: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    keep = await factories.ticket(pool, email="kept@example.com")
+    other = await factories.ticket(pool, email="merged@example.com")
+    headers = {"X-API-Key": await new_key(pool, ["admin"])}
+    url = "/api/customers/merged@example.com"
+    assert (await served.get(url, headers=headers)).json()["id"] == str(other.customer_id)
+    merged = await served.post(
+        f"/api/admin/customers/{keep.customer_id}/merge",
+        json={"other_id": str(other.customer_id)},
+        headers=headers,
+    )
+    assert merged.status_code == 200, merged.text
+    assert (await served.get(url, headers=headers)).json()["id"] == str(keep.customer_id)

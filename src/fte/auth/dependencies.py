@@ -174,7 +174,8 @@ def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         principal = await _principal(request, pool, session, api_key)
         if not principal.allows(scope):
-            raise Forbidden(f"this key lacks the {scope} scope", detail={"missing_scope": scope})
+            who = "key" if principal.key_id is not None else "user"
+            raise Forbidden(f"this {who} lacks the {scope} scope", detail={"missing_scope": scope})
         await _limit_key(request, response, settings, principal)
         return principal
 
