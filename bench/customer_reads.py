@@ -35,7 +35,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fixtures.processes import start_api  # noqa: E402
+from tests.fixtures.processes import Process, free_port  # noqa: E402
+from tests.fixtures.waiting import eventually_blocking  # noqa: E402
 
 from fte.auth import service  # noqa: E402
 from fte.db import create_pool  # noqa: E402
@@ -199,18 +200,16 @@ def sample_searches(count: int, searches: int, seed: int = 9) -> list[dict[str, 
     kinds: list[dict[str, Any]] = []
     for i in range(searches):
         n = rng.randint(1, count)
-        kinds.append(
-            [
-                {"q": f"person {n // 10}", "sort": "-value"},
-                {"q": f"p{n // 100}", "sort": "value"},
-                {"q": f"EXT-{n}"},
-                {"ltv_min": rng.choice([100, 500, 2000]), "sort": "-value"},
-                {"churn_risk_min": rng.choice([0.5, 0.8, 0.95]), "sort": "-risk"},
-                {"segment": rng.choice(SEGMENTS), "sort": "-value"},
-                {"segment": rng.choice(SEGMENTS), "ltv_min": 200, "churn_risk_min": 0.7},
-            ][i % 7]
-            | {"limit": 50}
-        )
+        shapes: list[dict[str, Any]] = [
+            {"q": f"person {n // 10}", "sort": "-value"},
+            {"q": f"p{n // 100}", "sort": "value"},
+            {"q": f"EXT-{n}"},
+            {"ltv_min": rng.choice([100, 500, 2000]), "sort": "-value"},
+            {"churn_risk_min": rng.choice([0.5, 0.8, 0.95]), "sort": "-risk"},
+            {"segment": rng.choice(SEGMENTS), "sort": "-value"},
+            {"segment": rng.choice(SEGMENTS), "ltv_min": 200, "churn_risk_min": 0.7},
+        ]
+        kinds.append({**shapes[i % len(shapes)], "limit": 50})
     return kinds
 
 
@@ -230,6 +229,27 @@ async def _key_and_ids(url: str, count: int) -> tuple[str, list[str]]:
     for r in rows:
         ids[r["n"] - 1] = str(r["id"])
     return admin.key, ids
+
+
+def start_api(url: str, env: dict[str, str]) -> tuple[Process, str]:
+    """`fte serve` on the bench database; a loaded machine may take minutes to import it."""
+    port = free_port()
+    proc = Process(
+        ["serve"],
+        {"DATABASE_URL": url, "FTE_PORT": str(port), "FTE_SECRET_KEY": "bench", **env},
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def answering() -> bool:
+        if proc.proc.poll() is not None:
+            raise RuntimeError(f"the API exited:\n{proc.output()}")
+        try:
+            return httpx.get(base + "/health", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    eventually_blocking(answering, 600, "the API answering", every=0.5)
+    return proc, base
 
 
 def main() -> None:
@@ -253,13 +273,14 @@ def main() -> None:
         asyncio.run(create())
         url = server.url("bench")
         migrations.upgrade(url)
-        filled = asyncio.run(fill(url, args.customers))
-        key, ids = asyncio.run(_key_and_ids(url, args.customers))
         env = {"FTE_API_KEY_RATE_LIMIT": "0"}
         if args.redis_url:
             env["REDIS_URL"] = args.redis_url
+        # Started before the fill: its imports and the fill overlap.
         api, base = start_api(url, env)
         try:
+            filled = asyncio.run(fill(url, args.customers))
+            key, ids = asyncio.run(_key_and_ids(url, args.customers))
             report = asyncio.run(
                 measure_reads(
                     base,
