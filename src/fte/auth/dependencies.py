@@ -122,9 +122,7 @@ class KeyRateLimited(FteError):
         self.headers = headers
 
 
-async def _principal(
-    request: Request, pool: PoolDep, session: Session | None, api_key: str | None
-) -> Principal:
+async def _principal(pool: PoolDep, session: Session | None, api_key: str | None) -> Principal:
     if api_key:
         async with pool.acquire() as conn:
             principal = await service.principal_for_key(conn, api_key)
@@ -172,7 +170,7 @@ def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
         session: Annotated[Session | None, Depends(optional_session)],
         api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
     ) -> Principal:
-        principal = await _principal(request, pool, session, api_key)
+        principal = await _principal(pool, session, api_key)
         if not principal.allows(scope):
             who = "key" if principal.key_id is not None else "user"
             raise Forbidden(f"this {who} lacks the {scope} scope", detail={"missing_scope": scope})
