@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser promtool run test lint deploy-check format bench bench-sentiment clean
+.PHONY: install browser promtool redis run test lint deploy-check format bench bench-sentiment clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -27,6 +27,12 @@ promtool:  ## Debian's Prometheus for promtool (needs root); `make deploy-check`
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		prometheus >/dev/null; } || \
 		echo "promtool not installed: alert rules will not be checked (CI fails without it)"
+
+redis:  ## Debian's redis-server for the cache tests (needs root; they skip without it locally)
+	@command -v redis-server >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		redis-server >/dev/null; } || \
+		echo "redis-server not installed: the Redis cache tests will be skipped"
 
 run: install  ## start everything on the embedded defaults: http://127.0.0.1:8000
 	$(BIN)/fte up

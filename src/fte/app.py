@@ -19,10 +19,12 @@ from fte.bus import kafka
 from fte.channels.registry import build_registry
 from fte.config import Settings, get_settings
 from fte.console import routes as console
+from fte.customers.api_routes import router as customer_api_router
 from fte.customers.routes import router as customers_router
 from fte.db import DB_LOST, create_pool
 from fte.errors import install_error_handlers
 from fte.kit.body_limit import BodyLimitMiddleware
+from fte.kit.cache import Cache
 from fte.kit.logging import configure
 from fte.kit.request_id import RequestIdMiddleware
 from fte.kit.security_headers import SecurityHeadersMiddleware
@@ -62,6 +64,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await _open_pool(settings, database_url)
+        app.state.cache = Cache(settings.redis_url, settings.cache_memory_entries)
         gc.freeze()  # the app's long-lived objects: out of the collector's full collections
         check = asyncio.create_task(_check_topics(settings)) if settings.bus == "kafka" else None
         try:
@@ -71,6 +74,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
             if check is not None:
                 check.cancel()
             await app.state.pool.close()
+            await app.state.cache.close()
 
     app = FastAPI(title="Customer Success FTE", version=__version__, lifespan=lifespan)
     app.state.settings = settings
@@ -114,6 +118,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     app.include_router(customers_router)
     # A route, not a mount: `/mcp` itself answers, with no redirect to `/mcp/`.
     app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"]))
+    app.include_router(customer_api_router)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

@@ -762,6 +762,38 @@ class Settings(BaseSettings):
         description="Web-form submissions (`/support/submit`) per minute per client IP; more "
         "get 429 with `Retry-After`. 0: no limit.",
     )
+    api_key_rate_limit: int = Field(
+        default=600,
+        alias="FTE_API_KEY_RATE_LIMIT",
+        ge=0,
+        description="Requests per minute per API key to the customer API (a fixed one-minute "
+        "window, counted in Redis when `REDIS_URL` is set, else in each API process); a key's "
+        "own limit (`fte apikey create --rate-limit N`) overrides it. More get 429 with "
+        "`Retry-After`; every answer carries `RateLimit-Limit`, `RateLimit-Remaining` and "
+        "`RateLimit-Reset`. 0: no limit.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        alias="REDIS_URL",
+        description="Redis for the cache of customer profiles and the API keys' rate-limit "
+        "counters, shared by every API process, e.g. `redis://:password@cache:6379/0` (it may "
+        "hold a password: keep it secret). Unset: an in-process cache. Redis away: reads go to "
+        "PostgreSQL, counters to the process, `/health` says `cache: degraded`.",
+    )
+    profile_cache_seconds: float = Field(
+        default=60.0,
+        alias="FTE_PROFILE_CACHE_SECONDS",
+        ge=0,
+        description="How long a customer profile read by the API stays cached. Rescoring and "
+        "new orders invalidate it at once (in every process with Redis; without Redis, a "
+        "change made by another process shows within this time). 0: no cache.",
+    )
+    cache_memory_entries: int = Field(
+        default=10_000,
+        alias="FTE_CACHE_MEMORY_ENTRIES",
+        ge=1,
+        description="Most entries of the in-process cache (least recently used go first).",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -14,6 +14,8 @@ class FteError(Exception):
     """An expected failure: the message is safe to show to the caller."""
 
     status_code = 400
+    # Sent with the answer (e.g. `Retry-After` on a 429).
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, *, detail: Any = None, status_code: int | None = None):
         super().__init__(message)
@@ -61,7 +63,11 @@ def validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 def error_json(exc: FteError) -> JSONResponse:
     """The API's rendering of an expected failure."""
-    return JSONResponse({"error": exc.message, "detail": exc.detail}, status_code=exc.status_code)
+    return JSONResponse(
+        {"error": exc.message, "detail": exc.detail},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

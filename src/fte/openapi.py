@@ -18,7 +18,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from fte.auth.dependencies import require_admin
+from fte.auth.dependencies import SCOPE_CHECKS, require_admin
 from fte.auth.rate_limit import form_limit, webhook_limit
 
 _ERROR = {"$ref": "#/components/schemas/ErrorResponse"}
@@ -97,6 +97,14 @@ def _codes(route: Any, method: str, has_body: bool) -> dict[str, str]:
     if require_admin in calls:
         codes["401"] = "Missing or invalid API key or session"
         codes["403"] = "Not an admin, or a session without its CSRF token"
+    scopes = sorted(SCOPE_CHECKS[c] for c in calls if c in SCOPE_CHECKS)
+    if scopes:
+        codes["401"] = "Missing or invalid API key (X-API-Key) or session"
+        codes["403"] = f"The key lacks the {', '.join(scopes)} scope (named in `detail`)"
+        codes["429"] = (
+            "Past this API key's requests a minute (Retry-After, RateLimit-Limit, "
+            "RateLimit-Remaining, RateLimit-Reset)"
+        )
     if method != "get" or has_body or _has_params(route.dependant):
         codes["422"] = "Invalid field"
     return codes

@@ -45,3 +45,28 @@ def test_api_keys_are_created_listed_without_the_secret_and_revoked(db_url: str)
     assert created["key"] not in out
     assert fte(db_url, "apikey", "revoke", created["id"])[0] == 0
     assert fte(db_url, "apikey", "revoke", created["id"])[0] == 1
+
+
+def test_a_scoped_key_with_its_own_rate_limit_is_listed_with_both(db_url: str) -> None:
+    code, out = fte(db_url, "apikey", "create", "crm", "--scope", "customers:read",
+                    "--scope", "tickets:read", "--rate-limit", "120", "--json")  # fmt: skip
+    assert code == 0, out
+    created = json.loads(out.splitlines()[-1])
+    assert created["scopes"] == ["customers:read", "tickets:read"]
+    assert created["role"] == "agent"  # read scopes only: never an admin key
+    code, out = fte(db_url, "apikey", "list", "--json")
+    (listed,) = json.loads(out.splitlines()[-1])
+    assert listed["scopes"] == ["customers:read", "tickets:read"]
+    assert listed["rate_limit"] == 120
+    code, out = fte(db_url, "apikey", "list")
+    cells = "".join(line.split("│")[4] for line in out.splitlines() if line.count("│") > 4)
+    assert "customers:read,tickets:read" in cells.replace(" ", "")
+
+
+def test_an_unknown_scope_or_a_role_with_scopes_is_bad_usage(db_url: str) -> None:
+    code, out = fte(db_url, "apikey", "create", "x", "--scope", "customers:write")
+    assert code == 2 and "customers:write" in out
+    code, out = fte(db_url, "apikey", "create", "x", "--scope", "admin", "--role", "agent")
+    assert code == 2 and "--scope admin" in out
+    code, out = fte(db_url, "apikey", "create", "x", "--rate-limit", "-1")
+    assert code == 2

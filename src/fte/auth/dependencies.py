@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Final
 from urllib.parse import quote
 
-from fastapi import Depends, Form, Header, Request
+from fastapi import Depends, Form, Header, Request, Response
 
 from fte.auth import service
 from fte.auth.schemas import Principal, Session
+from fte.config import SettingsDep
 from fte.db import PoolDep
 from fte.errors import FteError
+from fte.kit.cache import Cache
 
 SESSION_COOKIE: Final = "fte_session"
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+# An API key's rate limit counts requests in fixed windows of a minute.
+RATE_WINDOW_SECONDS: Final = 60
 
 
 class LoginRequired(Exception):
@@ -103,3 +109,82 @@ SessionDep = Annotated[Session, Depends(require_session)]
 # For every state-changing console form.
 FormSessionDep = Annotated[Session, Depends(require_form_csrf)]
 AdminDep = Annotated[Principal, Depends(require_admin)]
+
+
+class KeyRateLimited(FteError):
+    """An API key past its requests for this minute: 429 with `Retry-After` and the
+    `RateLimit-*` headers."""
+
+    status_code = 429
+
+    def __init__(self, headers: dict[str, str]):
+        super().__init__("rate limit exceeded", detail={"retry_after": int(headers["Retry-After"])})
+        self.headers = headers
+
+
+async def _principal(pool: PoolDep, session: Session | None, api_key: str | None) -> Principal:
+    if api_key:
+        async with pool.acquire() as conn:
+            principal = await service.principal_for_key(conn, api_key)
+        if principal is None:
+            raise Unauthorized("invalid or revoked API key")
+        return principal
+    if session is not None:
+        # The scoped API only reads; a session is a person signed in to the console.
+        return Principal(session.user.role, f"user:{session.user.id}", session)
+    raise Unauthorized("an X-API-Key header or a console session is required")
+
+
+async def _limit_key(
+    request: Request, response: Response, settings: SettingsDep, principal: Principal
+) -> None:
+    """Count the request against the key's minute; the IETF `RateLimit-*` headers go on every
+    answer, `Retry-After` too on a 429."""
+    limit = (
+        principal.rate_limit if principal.rate_limit is not None else settings.api_key_rate_limit
+    )
+    if principal.key_id is None or limit <= 0:
+        return
+    cache: Cache = request.app.state.cache
+    hits, reset = await cache.count(f"apikey:{principal.key_id}", RATE_WINDOW_SECONDS)
+    seconds = max(1, math.ceil(reset))
+    headers = {
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": str(max(0, limit - hits)),
+        "RateLimit-Reset": str(seconds),
+    }
+    if hits > limit:
+        raise KeyRateLimited({**headers, "Retry-After": str(seconds)})
+    response.headers.update(headers)
+
+
+def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the API key (`X-API-Key`) or console session holding `scope` (an admin
+    holds all); 401 without either, 403 naming the missing scope, 429 past the key's rate."""
+
+    async def check(
+        request: Request,
+        response: Response,
+        pool: PoolDep,
+        settings: SettingsDep,
+        session: Annotated[Session | None, Depends(optional_session)],
+        api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
+    ) -> Principal:
+        principal = await _principal(pool, session, api_key)
+        if not principal.allows(scope):
+            who = "key" if principal.key_id is not None else "user"
+            raise Forbidden(f"this {who} lacks the {scope} scope", detail={"missing_scope": scope})
+        await _limit_key(request, response, settings, principal)
+        return principal
+
+    SCOPE_CHECKS[check] = scope
+    return check
+
+
+# Each require_scope dependency and its scope: the OpenAPI document lists their answers.
+SCOPE_CHECKS: dict[Callable[..., Awaitable[Principal]], str] = {}
+
+
+CustomersReader = Annotated[Principal, Depends(require_scope("customers:read"))]
+TicketsReader = Annotated[Principal, Depends(require_scope("tickets:read"))]
+AdminScope = Annotated[Principal, Depends(require_scope("admin"))]

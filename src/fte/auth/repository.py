@@ -87,16 +87,45 @@ async def delete_expired_sessions(conn: asyncpg.Connection, user_id: uuid.UUID) 
 
 
 async def insert_api_key(
-    conn: asyncpg.Connection, name: str, role: str, prefix: str, key_hash: bytes
+    conn: asyncpg.Connection,
+    name: str,
+    role: str,
+    prefix: str,
+    key_hash: bytes,
+    scopes: list[str] | None = None,
+    rate_limit: int | None = None,
 ) -> uuid.UUID:
     key_id: uuid.UUID = await conn.fetchval(
-        "INSERT INTO api_keys (name, role, prefix, key_hash) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO api_keys (name, role, prefix, key_hash, scopes, rate_limit) "
+        "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         name,
         role,
         prefix,
         key_hash,
+        scopes,
+        rate_limit,
     )
     return key_id
+
+
+async def live_api_key(conn: asyncpg.Connection, key_hash: bytes) -> asyncpg.Record | None:
+    """The live key with that hash (None when unknown or revoked), with its scopes, its own
+    rate limit and whether its last use is stamped more than a minute ago."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """
+        SELECT id, name, role, scopes, rate_limit,
+               last_used_at IS NULL OR last_used_at < now() - interval '1 minute' AS stale
+          FROM api_keys
+         WHERE key_hash = $1 AND revoked_at IS NULL
+        """,
+        key_hash,
+    )
+    return row
+
+
+async def touch_api_key(conn: asyncpg.Connection, key_id: uuid.UUID) -> None:
+    """Stamp the key's last use."""
+    await conn.execute("UPDATE api_keys SET last_used_at = now() WHERE id = $1", key_id)
 
 
 async def use_api_key(conn: asyncpg.Connection, key_hash: bytes) -> asyncpg.Record | None:
@@ -114,8 +143,8 @@ async def use_api_key(conn: asyncpg.Connection, key_hash: bytes) -> asyncpg.Reco
 
 async def list_api_keys(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
-        "SELECT id, name, role, prefix, created_at, last_used_at, revoked_at "
-        "FROM api_keys ORDER BY created_at"
+        "SELECT id, name, role, scopes, rate_limit, prefix, created_at, last_used_at, "
+        "revoked_at FROM api_keys ORDER BY created_at"
     )
     return rows
 

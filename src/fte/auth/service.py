@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -21,7 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from fte.auth import repository
-from fte.auth.schemas import ROLES, Principal, Role, Session, User
+from fte.auth.schemas import ROLES, SCOPES, Principal, Role, Session, User
 from fte.errors import FteError
 from fte.kit import secrets as secret
 
@@ -139,13 +140,37 @@ class NewApiKey:
     key: str  # shown once
 
 
-async def create_api_key(conn: asyncpg.Connection, name: str, role: Role) -> NewApiKey:
+async def create_api_key(
+    conn: asyncpg.Connection,
+    name: str,
+    role: Role,
+    scopes: Sequence[str] | None = None,
+    rate_limit: int | None = None,
+) -> NewApiKey:
+    """A new key. With `scopes` it may do only those (its role follows: admin exactly when
+    the `admin` scope is among them); without, whatever its role may."""
     if role not in ROLES:
         raise AuthError(f"role must be one of {', '.join(ROLES)}")
+    checked: list[str] | None = None
+    if scopes is not None:
+        unknown = sorted(set(scopes) - set(SCOPES))
+        if unknown or not scopes:
+            raise AuthError(f"scope must be one of {', '.join(SCOPES)}", detail=unknown)
+        checked = sorted(set(scopes))
+        role = "admin" if "admin" in checked else "agent"
+    if rate_limit is not None and rate_limit < 0:
+        raise AuthError("the rate limit must be 0 (none) or more requests a minute")
     prefix = secrets.token_hex(4)
     key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    key_id = await repository.insert_api_key(conn, name, role, prefix, _digest(key))
-    await repository.audit(conn, "cli", "apikey.create", detail={"id": str(key_id), "role": role})
+    key_id = await repository.insert_api_key(
+        conn, name, role, prefix, _digest(key), checked, rate_limit
+    )
+    await repository.audit(
+        conn,
+        "cli",
+        "apikey.create",
+        detail={"id": str(key_id), "role": role, "scopes": checked, "rate_limit": rate_limit},
+    )
     return NewApiKey(key_id, key)
 
 
@@ -159,10 +184,23 @@ async def revoke_api_key(conn: asyncpg.Connection, key_id: uuid.UUID) -> bool:
 async def principal_for_key(conn: asyncpg.Connection, key: str) -> Principal | None:
     if not key.startswith(API_KEY_PREFIX):
         return None
-    row = await repository.use_api_key(conn, _digest(key))
+    row = await repository.live_api_key(conn, _digest(key))
     if row is None:
         return None
-    return Principal(role=row["role"], actor=f"apikey:{row['id']}")
+    # Stamped at most once a minute: a write on every read would cost more than the read.
+    if row["stale"]:
+        await repository.touch_api_key(conn, row["id"])
+    scopes = frozenset(row["scopes"]) if row["scopes"] is not None else None
+    role: Role = row["role"]
+    if scopes is not None and "admin" not in scopes:
+        role = "agent"
+    return Principal(
+        role=role,
+        actor=f"apikey:{row['id']}",
+        scopes=scopes,
+        rate_limit=row["rate_limit"],
+        key_id=row["id"],
+    )
 
 
 async def check_rate(

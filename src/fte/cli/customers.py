@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from fte.cli.context import console, run_in_transaction
 from fte.customers import repository, service
+from fte.customers.profile_cache import invalidate_profiles
 from fte.customers.routes import suggestion_json
 
 T = TypeVar("T")
@@ -43,6 +45,9 @@ def merge(
     or one of them merged elsewhere; 2: bad input."""
     keep, other = _uuid(keep_id, "KEEP_ID"), _uuid(other_id, "OTHER_ID")
     result = _run(lambda conn: service.merge(conn, keep, other, "cli"))
+    if result.merged:
+        # The API's cached profiles, in Redis (without Redis they expire by themselves).
+        asyncio.run(invalidate_profiles())
     if as_json:
         typer.echo(json.dumps(result.as_json()))
     elif not result.merged:

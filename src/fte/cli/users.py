@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from fte.auth import repository, service
-from fte.auth.schemas import Role
+from fte.auth.schemas import SCOPES, Role
 from fte.cli.context import console, run_in_transaction
 
 T = TypeVar("T")
@@ -81,51 +81,83 @@ def list_users(as_json: bool = typer.Option(False, "--json", help="Print JSON.")
 @apikeys.command("create")
 def create_key(
     name: str = typer.Argument(..., help="What the key is for, e.g. 'grafana'."),
-    role: str = typer.Option("admin", "--role", help=ROLE_HELP),
+    role: str | None = typer.Option(
+        None, "--role", help=ROLE_HELP + " Default admin; with --scope it follows the scopes."
+    ),
+    scopes: list[str] = typer.Option(
+        [],
+        "--scope",
+        help="What the key may do, repeatable: customers:read, tickets:read, admin "
+        "(every scope). Without: whatever its role may.",
+    ),
+    rate_limit: int | None = typer.Option(
+        None,
+        "--rate-limit",
+        min=0,
+        help="Requests a minute for this key (0: none). Default: FTE_API_KEY_RATE_LIMIT.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print id and key as JSON."),
 ) -> None:
     """Create an API key; the key is printed once and only its hash is stored."""
-    if role not in ("admin", "agent"):
+    if role not in (None, "admin", "agent"):
         console.print(f"[red]--role must be admin or agent, not {role!r}[/red]")
         raise typer.Exit(2)
-    checked: Role = "admin" if role == "admin" else "agent"
-    new = _run(lambda conn: service.create_api_key(conn, name, checked))
+    if role is not None and scopes:
+        console.print("[red]--role and --scope exclude each other: use --scope admin[/red]")
+        raise typer.Exit(2)
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        console.print(f"[red]--scope must be one of {', '.join(SCOPES)}, not {unknown[0]!r}[/red]")
+        raise typer.Exit(2)
+    checked: Role = "agent" if role == "agent" else "admin"
+    new = _run(lambda conn: service.create_api_key(conn, name, checked, scopes or None, rate_limit))
+    granted = sorted(set(scopes)) or None
+    shown = "admin" if granted and "admin" in granted else ("agent" if granted else checked)
     if as_json:
-        typer.echo(json.dumps({"id": str(new.id), "key": new.key, "role": role}))
+        typer.echo(
+            json.dumps(
+                {
+                    "id": str(new.id),
+                    "key": new.key,
+                    "role": shown,
+                    "scopes": granted,
+                    "rate_limit": rate_limit,
+                }
+            )
+        )
         return
-    console.print(f"[green]API key {new.id} ({role}) created.[/green] Store it now:")
+    what = ", ".join(granted) if granted else shown
+    console.print(f"[green]API key {new.id} ({what}) created.[/green] Store it now:")
     typer.echo(new.key)
 
 
 @apikeys.command("list")
 def list_keys(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Every key with its role, last use and whether it is revoked (never the key itself)."""
+    """Every key with its role, scopes, rate limit, last use and whether it is revoked (never
+    the key itself)."""
     rows = _run(repository.list_api_keys)
     records: list[dict[str, Any]] = [
-        {k: (str(v) if v is not None and k != "role" else v) for k, v in dict(r).items()}
+        {
+            k: (v if v is None or k in ("role", "scopes", "rate_limit") else str(v))
+            for k, v in dict(r).items()
+        }
         for r in rows
     ]
     if as_json:
         typer.echo(json.dumps(records))
         return
+    columns = ("id", "name", "role", "scopes", "rate_limit", "prefix", "created_at")
     table = Table(title="API keys")
-    for column in ("id", "name", "role", "prefix", "created_at", "last_used_at", "revoked_at"):
-        table.add_column(column)
+    for column in (*columns, "last_used_at", "revoked_at"):
+        # Folded, not cut with an ellipsis: an id or a scope list must stay readable.
+        table.add_column(column, overflow="fold")
     for r in records:
-        table.add_row(
-            *(
-                r[c] or "—"
-                for c in (
-                    "id",
-                    "name",
-                    "role",
-                    "prefix",
-                    "created_at",
-                    "last_used_at",
-                    "revoked_at",
-                )
-            )
-        )
+        shown = {
+            **r,
+            "scopes": ", ".join(r["scopes"]) if r["scopes"] is not None else None,
+            "rate_limit": str(r["rate_limit"]) if r["rate_limit"] is not None else None,
+        }
+        table.add_row(*(shown[c] or "—" for c in (*columns, "last_used_at", "revoked_at")))
     console.print(table)
 
 

@@ -101,3 +101,39 @@ async def _build(conn: asyncpg.Connection, customer: asyncpg.Record) -> dict[str
             ),
         },
     }
+
+
+def summary_json(row: Any) -> dict[str, Any]:
+    """One customer in a search result: who, and the profile figures lists sort and filter by
+    (a row of `search_repository.search`); the full profile is `GET /api/customers/{id}`."""
+    return {
+        "id": str(row["id"]),
+        "name": row["name"],
+        "email": row["email"],
+        "external_id": row["external_id"],
+        "plan": row["plan"],
+        "erased": row["erased_at"] is not None,
+        "orders": row["orders"],
+        "lifetime_value": _number(row["lifetime_value"]),
+        "currency": row["currency"],
+        "last_order_at": _when(row["last_order_at"]),
+        "last_contact_at": _when(row["last_contact_at"]),
+        "p_alive": _number(row["p_alive"]),
+        "churn_risk": _number(row["churn_risk"]),
+        "segment": row["segment"],
+        "value_percentile": _number(row["value_percentile"]),
+    }
+
+
+def ticket_json(row: Any) -> dict[str, Any]:
+    """One of a customer's tickets (a row of `profile_repository.recent_tickets`)."""
+    return {
+        "id": str(row["id"]),
+        "number": row["number"],
+        "subject": row["subject"],
+        "status": row["status"],
+        "priority": row["priority"],
+        "channel": row["channel"],
+        "escalation_reason": row["escalation_reason"],
+        "created_at": _when(row["created_at"]),
+    }

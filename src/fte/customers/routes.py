@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from fte.auth.dependencies import AdminDep
+from fte.config import SettingsDep
 from fte.customers import repository, service
+from fte.customers.profile_cache import invalidate_profiles
 from fte.customers.schemas import MergeRequest
 from fte.db import PoolDep, transaction
 
@@ -20,12 +22,19 @@ router = APIRouter(tags=["admin"])
     responses={404: {"description": "Unknown customer"}, 409: {"description": "Merged elsewhere"}},
 )
 async def merge_customers(
-    keep_id: uuid.UUID, body: MergeRequest, pool: PoolDep, principal: AdminDep
+    keep_id: uuid.UUID,
+    body: MergeRequest,
+    pool: PoolDep,
+    settings: SettingsDep,
+    principal: AdminDep,
 ) -> dict[str, object]:
     """Move the other customer's tickets, conversations and identities to `keep_id`, in one
     transaction, audited; merging the same pair again changes nothing (`merged: false`)."""
     async with transaction(pool) as conn:
         result = await service.merge(conn, keep_id, body.other_id, principal.actor)
+    if result.merged:
+        # The merged customer's keys now find the one kept: no cached profile may say otherwise.
+        await invalidate_profiles(settings)
     return result.as_json()
 
 

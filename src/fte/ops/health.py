@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from fte.config import Settings
+from fte.kit.cache import Cache
 from fte.messaging import ChannelAdapter
 from fte.ops.checks import CHEAP, Context, Result, Status, run_checks
 
@@ -53,11 +54,14 @@ def _channel_problems(results: dict[str, Result]) -> dict[str, str]:
 
 
 async def health_report(
-    pool: asyncpg.Pool, adapters: dict[str, ChannelAdapter], settings: Settings
+    pool: asyncpg.Pool,
+    adapters: dict[str, ChannelAdapter],
+    settings: Settings,
+    cache: Cache | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """(HTTP status, report). 503 when the database cannot be reached; with Kafka away the
     queue is `degraded` (intake goes on, rows wait in the outbox) but the status stays 200."""
-    ctx = Context(settings=settings, pool=pool, adapters=adapters)
+    ctx = Context(settings=settings, pool=pool, adapters=adapters, cache=cache)
     try:
         results = await asyncio.wait_for(run_checks(CHEAP, ctx, CHECK_TIMEOUT), 1.9)
     except TimeoutError:
@@ -70,6 +74,8 @@ async def health_report(
         "status": "ok" if db_ok else "down",
         "database": "active" if db_ok else "inactive",
         "queue": _queue(results),
+        # ok (Redis), memory (in-process), degraded (Redis away: reads from PostgreSQL).
+        "cache": results["cache"].data.get("status", "degraded"),
         "channels": {
             name: channel_state(adapter, breakers, problems, disabled)
             for name, adapter in adapters.items()

@@ -24,7 +24,7 @@ router = APIRouter(tags=["operations"])
 async def health(request: Request, pool: PoolDep) -> JSONResponse:
     """Database, queue and channel state; 503 when the database is unreachable."""
     status, report = await health_report(
-        pool, request.app.state.adapters, request.app.state.settings
+        pool, request.app.state.adapters, request.app.state.settings, request.app.state.cache
     )
     report["version"] = __version__
     return JSONResponse(report, status_code=status, headers={"Cache-Control": "no-store"})
@@ -65,3 +65,24 @@ async def channels(request: Request, pool: PoolDep, _: AdminDep) -> dict[str, An
     async with pool.acquire() as conn:
         report = await channel_report(conn, request.app.state.adapters, since)
     return {"since": since.isoformat(), "channels": report}
+
+
+@router.get("/api/admin/cache/stats", summary="The cache's hits, misses and hit rate")
+async def cache_stats(request: Request, _: AdminDep) -> dict[str, Any]:
+    """This API process's cache since it started: backend (`redis` or `memory`), status
+    (`ok`, `memory`, `degraded`), hits, misses, hit rate, Redis errors, and its breaker."""
+    stats: dict[str, Any] = request.app.state.cache.stats()
+    return stats
+
+
+@router.get("/api/admin/db/pool", summary="This API process's database connection pool")
+async def db_pool(pool: PoolDep, _: AdminDep) -> dict[str, int]:
+    """Connections open (`size`), `idle`, `in_use`, and the pool's `min` and `max`."""
+    size, idle = pool.get_size(), pool.get_idle_size()
+    return {
+        "size": size,
+        "idle": idle,
+        "in_use": size - idle,
+        "min": pool.get_min_size(),
+        "max": pool.get_max_size(),
+    }

@@ -5,14 +5,14 @@ up by mistake.
 Additive only (expand): the previous release keeps working against this schema.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-03
 """
 
 from fte.migrations.sql import execute_script
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

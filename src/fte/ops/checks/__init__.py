@@ -7,7 +7,7 @@ and add one line here.
 from __future__ import annotations
 
 from fte.channels.registry import CHANNELS
-from fte.ops.checks import bus, channels, database, llm, system, work
+from fte.ops.checks import bus, cache, channels, database, llm, system, work
 from fte.ops.checks.base import Check, Context, Result, Status, run_checks
 
 CHECKS: list[Check] = [
@@ -18,6 +18,7 @@ CHECKS: list[Check] = [
     Check("queue", bus.check_queue, cheap=True),
     Check("kafka", bus.check_kafka, cheap=True, needs_database=False),
     Check("kafka_topics", bus.check_kafka_topics, needs_database=False),
+    Check("cache", cache.check_cache, cheap=True, needs_database=False),
     Check("llm", llm.check_llm, needs_database=False),
     *channels.checks_for(CHANNELS),
     Check("channels", channels.check_disabled, cheap=True),

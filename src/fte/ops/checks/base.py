@@ -13,6 +13,7 @@ import asyncpg
 
 from fte.config import Settings
 from fte.db import DB_ERRORS as DB_ERRORS  # the checks import it with the rest of a check
+from fte.kit.cache import Cache
 from fte.messaging import ChannelAdapter
 
 
@@ -61,6 +62,8 @@ class Context:
     api_url: str | None = None
     # Why there is no pool, said by the database check.
     no_database: str = "no database configured"
+    # The API process's cache (None: the check opens its own connection to Redis).
+    cache: Cache | None = None
 
 
 CheckFn = Callable[[Context], Awaitable[Result]]
