@@ -55,7 +55,7 @@ async def test_breached_slas_are_highlighted_and_come_before_priority(
     assert "overdue 1 h 0 min" in listed[0] or "overdue 0 h 59 min" in listed[0]
     # Then by priority, the longest waiting first.
     answered, fresh = listed[1], listed[2]
-    assert "Urgent but answered" in answered and "<td>—</td>" in answered
+    assert "Urgent but answered" in answered and 'First response">—</td>' in answered
     assert "Urgent and fresh" in fresh and "due in 59 min" in fresh
     assert "breached" not in answered + fresh
 
