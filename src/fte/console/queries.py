@@ -44,7 +44,7 @@ async def inbox(
         SELECT *, extract(epoch FROM now() - created_at) AS waited_seconds,
                extract(epoch FROM due_at - now()) AS due_in_seconds
         FROM (
-            SELECT t.id, t.number, t.status, t.priority, t.channel, t.subject,
+            SELECT t.id, t.number, t.status, t.priority, t.priority_reason, t.channel, t.subject,
                    t.escalation_reason, t.sentiment, t.created_at, c.name AS customer_name,
                    u.name AS assignee_name,
                    CASE WHEN t.first_response_at IS NULL
