@@ -7,7 +7,7 @@ import logging
 import typer
 import uvicorn
 
-from fte.cli import channels, config, customers, db, dlq, kafka, kb, sentiment, users
+from fte.cli import channels, config, customers, db, dlq, kafka, kb, priority, sentiment, users
 from fte.cli.context import console, database_url
 from fte.cli.doctor import doctor
 from fte.cli.eval import eval_command
@@ -26,6 +26,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(kb.app, name="kb")
 app.add_typer(kafka.app, name="kafka")
+app.add_typer(priority.app, name="priority")
 app.add_typer(sentiment.app, name="sentiment")
 app.add_typer(users.users, name="user")
 app.add_typer(users.apikeys, name="apikey")
