@@ -1,5 +1,5 @@
-"""What the console reads (the console's repository): the inbox, a ticket's customer, the
-dashboard's figures and the questions behind the knowledge gaps."""
+"""What the console reads (the console's repository): the inbox, the dashboard's figures and
+the questions behind the knowledge gaps. A ticket's customer is `console.customers.panel`."""
 
 from __future__ import annotations
 
@@ -75,28 +75,6 @@ async def inbox(
         unassigned,
     )
     return rows
-
-
-async def customer_profile(
-    conn: asyncpg.Connection, customer_id: object, ticket_id: object
-) -> dict[str, object]:
-    """Who the customer is: name, identities, and their other tickets, newest first."""
-    customer = await conn.fetchrow(
-        "SELECT name, created_at FROM customers WHERE id = $1", customer_id
-    )
-    identities = await conn.fetch(
-        "SELECT kind, value FROM customer_identities WHERE customer_id = $1 ORDER BY kind, value",
-        customer_id,
-    )
-    others = await conn.fetch(
-        """
-        SELECT id, number, subject, status, channel, created_at FROM tickets
-        WHERE customer_id = $1 AND id <> $2 ORDER BY created_at DESC LIMIT 20
-        """,
-        customer_id,
-        ticket_id,
-    )
-    return {"customer": customer, "identities": identities, "tickets": others}
 
 
 async def user_name(conn: asyncpg.Connection, user_id: object) -> str | None:

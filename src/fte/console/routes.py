@@ -28,6 +28,7 @@ from fte.auth.repository import audit
 from fte.auth.service import RateLimited
 from fte.bus import dead_letters
 from fte.config import Settings, SettingsDep
+from fte.console import customers as customer_pages
 from fte.console import dashboard, error_pages, knowledge, queries
 from fte.console import tickets as ticket_pages
 from fte.console.templates_env import templates
@@ -234,6 +235,7 @@ def install(app: FastAPI) -> None:
     """Mount the console and send page requests without a session to the sign-in page."""
     app.include_router(router)
     app.include_router(ticket_pages.router)
+    app.include_router(customer_pages.router)
     app.include_router(dashboard.router)
     app.include_router(knowledge.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

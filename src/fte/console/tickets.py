@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fte.agent import repository as runs
 from fte.auth.dependencies import FormSessionDep, SessionDep
 from fte.auth.schemas import Session
-from fte.console import queries
+from fte.console import customers, queries
 from fte.console.templates_env import templates
 from fte.db import PoolDep, transaction
 from fte.desk import service as desk
@@ -36,7 +36,7 @@ async def ticket_page(
             raise NotFound("ticket not found")
         messages = await tickets.list_messages(conn, ticket_id)
         agent_runs = await runs.runs_for_ticket(conn, ticket_id)
-        customer = await queries.customer_profile(conn, ticket["customer_id"], ticket_id)
+        customer = await customers.panel(conn, ticket["customer_id"], exclude_ticket=ticket_id)
         assignee = (
             await queries.user_name(conn, ticket["assignee_id"]) if ticket["assignee_id"] else None
         )
@@ -48,7 +48,7 @@ async def ticket_page(
             "ticket": ticket,
             "messages": messages,
             "runs": agent_runs,
-            "customer": customer,
+            "panel": customer,
             "assignee": assignee,
             "statuses": queries.STATUSES,
             "priorities": PRIORITIES,
