@@ -7,13 +7,14 @@ import json
 
 import asyncpg
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 
 from fte.cli.context import console, run_in_transaction
-from fte.errors import FteError, NotFound
+from fte.tickets import priorities
 from fte.tickets import priority_repository as repository
 from fte.tickets.priority_rules import PriorityRule, describe, parse
+
+ACTOR = "cli"
 
 app = typer.Typer(help="Priority rules: list, add, remove.", no_args_is_help=True)
 
@@ -40,23 +41,6 @@ def rules_command(
         "a person chose. Rules apply when a ticket is filed and after the agent reads the "
         "message's sentiment."
     )
-
-
-def _rule(priority: str, reason: str, conditions: dict[str, object]) -> PriorityRule:
-    try:
-        return PriorityRule.model_validate(
-            {"priority": priority, "reason": reason, "when": conditions}
-        )
-    except ValidationError as exc:
-        detail = [
-            {
-                "field": ".".join(str(p) for p in e["loc"] if p != "when") or "when",
-                "reason": e["msg"],
-            }
-            for e in exc.errors()
-        ]
-        message = "; ".join(f"{d['field']}: {d['reason']}" for d in detail)
-        raise FteError(f"invalid rule: {message}", detail=detail, status_code=422) from exc
 
 
 @app.command("add")
@@ -93,9 +77,8 @@ def add_command(
     }
 
     async def add(conn: asyncpg.Connection) -> tuple[int, PriorityRule]:
-        rule = _rule(priority, reason, conditions)  # a bad one exits 2, naming the field
-        when = rule.when.model_dump(exclude_none=True)
-        return await repository.add_rule(conn, rule.priority, rule.reason, when), rule
+        # A bad rule exits 2, naming the field.
+        return await priorities.add_rule(conn, priority, reason, conditions, actor=ACTOR)
 
     rule_id, rule = run_in_transaction(add, refused=())
     console.print(
@@ -108,8 +91,7 @@ def remove_command(rule_id: int = typer.Argument(..., min=1, help="The rule's id
     """Remove a rule; tickets it raised keep their priority."""
 
     async def remove(conn: asyncpg.Connection) -> None:
-        if not await repository.remove_rule(conn, rule_id):
-            raise NotFound(f"no priority rule {rule_id}")
+        await priorities.remove_rule(conn, rule_id, actor=ACTOR)
 
     run_in_transaction(remove, refused=(404,))
     console.print(f"Rule {rule_id} removed.")

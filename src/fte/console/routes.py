@@ -30,6 +30,7 @@ from fte.bus import dead_letters
 from fte.config import Settings, SettingsDep
 from fte.console import customers as customer_pages
 from fte.console import dashboard, error_pages, knowledge, queries
+from fte.console import priority_rules as priority_rule_pages
 from fte.console import tickets as ticket_pages
 from fte.console.templates_env import templates
 from fte.db import PoolDep, transaction
@@ -236,6 +237,7 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(ticket_pages.router)
     app.include_router(customer_pages.router)
+    app.include_router(priority_rule_pages.router)
     app.include_router(dashboard.router)
     app.include_router(knowledge.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
