@@ -5,8 +5,9 @@ page at a time.
 Built for a million customers. Without a search text each sort walks an index in its order
 and stops at the page's end: customer_profiles_value_idx, customer_profiles_risk_idx,
 tickets_created_idx (newest tickets first, each customer at their latest one). A search text
-first narrows to the customers it names through an index (name or email prefix, exact email
-or phone identity, exact external id) and sorts those few.
+first looks up the customers it names through indexes (name or email prefix, exact email or
+phone identity, exact external id), at most MAX_CANDIDATES, and sorts those few; a text
+naming more is matched on the walk instead.
 """
 
 from __future__ import annotations
@@ -45,17 +46,29 @@ _LATEST_TICKET = """
     ) AS latest ON true
 """
 
-# The customers a search text names; each arm is an index lookup. A prefix is the range
-# [$1, $9) in byte order (text_pattern_ops), which an index serves with the text as a
-# parameter, where LIKE $1 || '%' would need the text written into the statement.
-_NAMED = """
-    c.id IN (
-        SELECT id FROM customers WHERE lower(name) ~>=~ $1 AND lower(name) ~<~ $9
-        UNION SELECT id FROM customers WHERE lower(email) ~>=~ $1 AND lower(email) ~<~ $9
-        UNION SELECT id FROM customers WHERE external_id = $2
-        UNION SELECT customer_id FROM customer_identities
+# The customers a search text names, at most $4 of them: each arm an index lookup, UNION ALL
+# so that the LIMIT stops the scans (a UNION would read every match to remove duplicates). A
+# prefix is the range [$1, $3) in byte order (text_pattern_ops), which an index serves with
+# the text as a parameter, where LIKE $1 || '%' needs the text written into the statement.
+_CANDIDATES = """
+    SELECT id FROM customers WHERE lower(name) ~>=~ $1 AND lower(name) ~<~ $3
+    UNION ALL SELECT id FROM customers WHERE lower(email) ~>=~ $1 AND lower(email) ~<~ $3
+    UNION ALL SELECT id FROM customers WHERE external_id = $2
+    UNION ALL SELECT customer_id FROM customer_identities
                WHERE (kind = 'email' AND value = lower($2)) OR (kind = 'phone' AND value = $2)
-    )
+    LIMIT $4
+"""
+# More customers than this named by a text (a prefix like "jo"): the page walks the sort's
+# index and keeps the rows the prefix matches, which are dense enough to fill a page soon.
+MAX_CANDIDATES: Final = 2000
+
+_NAMED = "c.id = ANY($10::uuid[])"
+# Every parameter typed, in each shape (PostgreSQL must know them all to prepare it).
+_TYPED = "($1::text, $9::text, $2::text, $10::uuid[]) IS NOT NULL OR true"
+# A broad text on the walk: its prefix on the name or the email.
+_PREFIX = """
+    ($1::text IS NULL OR (lower(c.name) ~>=~ $1 AND lower(c.name) ~<~ $9)
+                      OR (lower(c.email) ~>=~ $1 AND lower(c.email) ~<~ $9))
 """
 
 # $3 segment, $4 minimum value, $5 minimum risk: a NULL filter holds for everyone.
@@ -86,15 +99,12 @@ def _profile_page(sort: Sort, named: bool) -> str:
     else:
         key = column
         tables = "customer_profiles p JOIN customers c ON c.id = p.customer_id"
-        # $1, $2 and $9 (the search text) are NULL here; typed so the statement prepares.
-        narrowed = (
-            f"{column} IS NOT NULL AND $1::text IS NULL AND $2::text IS NULL AND $9::text IS NULL"
-        )
+        narrowed = f"{column} IS NOT NULL AND {_PREFIX}"
     return f"""
         SELECT {_COLUMNS}, latest.last_contact_at, {key} AS sort_key
           FROM {tables}
           {_LATEST_TICKET}
-         WHERE {narrowed} AND {_FILTERS}
+         WHERE {narrowed} AND {_FILTERS} AND ({_TYPED})
            AND ($6::text IS NULL OR {key} < $6::{cast} OR ({key} = $6::{cast} AND c.id < $7))
          ORDER BY {key} DESC, c.id DESC
          LIMIT $8
@@ -110,13 +120,12 @@ def _contact_page(named: bool) -> str:
             SELECT {_COLUMNS}, latest.last_contact_at, {key} AS sort_key
               FROM customers c LEFT JOIN customer_profiles p ON p.customer_id = c.id
               {_LATEST_TICKET}
-             WHERE {_NAMED} AND {_FILTERS}
+             WHERE {_NAMED} AND {_FILTERS} AND ({_TYPED})
                AND ($6::text IS NULL OR {key} < $6::timestamptz
                     OR ({key} = $6::timestamptz AND c.id < $7))
              ORDER BY {key} DESC, c.id DESC
              LIMIT $8
         """
-    # The search text's parameters are NULL here; typed so the statement prepares.
     return f"""
         SELECT {_COLUMNS}, t.created_at AS last_contact_at, t.created_at AS sort_key
           FROM tickets t
@@ -125,8 +134,7 @@ def _contact_page(named: bool) -> str:
          WHERE NOT EXISTS (SELECT 1 FROM tickets n WHERE n.customer_id = t.customer_id
                              AND (n.created_at > t.created_at
                                   OR (n.created_at = t.created_at AND n.id > t.id)))
-           AND $1::text IS NULL AND $2::text IS NULL AND $9::text IS NULL
-           AND {_FILTERS}
+           AND {_PREFIX} AND {_FILTERS} AND ({_TYPED})
            AND ($6::text IS NULL OR t.created_at < $6::timestamptz
                 OR (t.created_at = $6::timestamptz AND c.id < $7))
          ORDER BY t.created_at DESC, c.id DESC
@@ -138,19 +146,35 @@ def _source(sort: Sort, named: bool) -> str:
     return _contact_page(named) if sort == "last_contact" else _profile_page(sort, named)
 
 
+async def _named(conn: asyncpg.Connection, text: str, most: int) -> list[uuid.UUID] | None:
+    """The customers the text names; None when it names more than `most`."""
+    low, high = _prefix_range(text)
+    rows = await conn.fetch(_CANDIDATES, low, text, high, most + 1)
+    if len(rows) > most:
+        return None
+    return list(dict.fromkeys(r["id"] for r in rows))
+
+
 async def search(
     conn: asyncpg.Connection,
     where: CustomerFilter,
     sort: Sort,
     after: tuple[Any, uuid.UUID] | None,
     limit: int,
+    max_candidates: int = MAX_CANDIDATES,
 ) -> list[asyncpg.Record]:
     """One page of customers, best first by `sort`, after the row `after` ((sort key, id)
-    of the last row of the previous page); each row has `sort_key` for the next cursor."""
+    of the last row of the previous page); each row has `sort_key` for the next cursor.
+
+    A text naming up to `max_candidates` customers sorts those (those without a profile or a
+    ticket last); a broader one walks the sort's index like no text, keeping the customers
+    whose name or email starts with it (customers without a profile, or for last contact
+    without a ticket, are then left out, as with no text)."""
     text = where.text.strip() if where.text and where.text.strip() else None
-    low, high = _prefix_range(text) if text else (None, None)
+    named = await _named(conn, text, max_candidates) if text else None
+    low, high = _prefix_range(text) if text and named is None else (None, None)
     rows: list[asyncpg.Record] = await conn.fetch(
-        _source(sort, text is not None),
+        _source(sort, named is not None),
         low,
         text,
         where.segment,
@@ -160,5 +184,6 @@ async def search(
         None if after is None else after[1],
         limit,
         high,
+        named,
     )
     return rows
