@@ -11,11 +11,13 @@ through `fte.intake.service.file_inbound`, a test of a channel through its webho
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import asyncpg
 
 from fte.agent import repository as runs
+from fte.customers import profile_repository as profiles
 from fte.customers import repository as customers
 from fte.db import transaction
 from fte.intake import repository as intake
@@ -151,3 +153,42 @@ async def run(
         )
     assert recorded, f"message {filed.message_id} had a run already"
     return run_id
+
+
+async def profile(
+    pool: asyncpg.Pool,
+    customer_id: uuid.UUID,
+    *,
+    orders: int = 12,
+    lifetime_value: float = 1800.0,
+    value_percentile: float = 0.5,
+    churn_risk: float = 0.1,
+    churn_factors: list[dict[str, Any]] | None = None,
+    segment: str | None = "loyal",
+    days_since_last_order: int = 20,
+    plan: str | None = None,
+) -> None:
+    """The customer's scored profile as the model writes it (customer_profiles), and their
+    plan; what the scoring model would have predicted is made up to fit the arguments."""
+    now = datetime.now(UTC)
+    values = {
+        "orders": orders,
+        "lifetime_value": lifetime_value,
+        "avg_order_value": round(lifetime_value / orders, 2) if orders else 0,
+        "currency": "USD",
+        "first_order_at": now - timedelta(days=700),
+        "last_order_at": now - timedelta(days=days_since_last_order),
+        "p_alive": round(1 - churn_risk, 3),
+        "expected_purchases_90d": 1.5,
+        "expected_value_90d": 220.0,
+        "churn_risk": churn_risk,
+        "churn_factors": churn_factors or [],
+        "segment": segment,
+        "value_percentile": value_percentile,
+        "model_id": None,
+        "scored_at": now,
+    }
+    async with transaction(pool) as conn:
+        await profiles.save_profile(conn, customer_id, values)
+        if plan is not None:
+            await profiles.set_plan(conn, customer_id, plan)

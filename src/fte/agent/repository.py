@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from fte.bus import postgres_queue as queue
+from fte.tickets.priority_repository import raise_sql
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ class TicketMove:
     responded: bool  # the first answer stamps first_response_at
     sentiment_score: float | None  # the message's (its label is the run's `sentiment`)
     sentiment_trend: str | None  # the ticket's, this message included
+    # What the priority rules give the ticket now that its sentiment is known ("high",
+    # "high: top 5% by value"): applied only when it raises a priority no person chose.
+    priority: str | None = None
+    priority_reason: str | None = None
 
 
 # The agent's decision, written at once: the run (once per message: a redelivered job finds
@@ -44,6 +49,7 @@ _RUN_COLUMNS = (
     "sentiment, latency_ms, model, worker, prompt_tokens, completion_tokens, cost_usd, "
     "fallback_reason, query_embedding, reply_message_id"
 )
+_RAISED = f"t.priority_set_by IS NULL AND {raise_sql('t.priority', '$32::text')}"
 _RECORD_DECISION = f"""
 WITH run AS (
     INSERT INTO agent_runs ({_RUN_COLUMNS})
@@ -82,6 +88,8 @@ moved AS (
                                  ELSE t.first_response_at END,
         sentiment = COALESCE($10, t.sentiment),
         sentiment_trend = COALESCE($29, t.sentiment_trend),
+        priority = CASE WHEN {_RAISED} THEN $32 ELSE t.priority END,
+        priority_reason = CASE WHEN {_RAISED} THEN $33 ELSE t.priority_reason END,
         updated_at = now()
     FROM run WHERE t.id = run.ticket_id
 ),
@@ -123,6 +131,8 @@ async def record_decision(
         ticket.sentiment_trend,
         job_id,
         queue.NOTIFY_CHANNEL,
+        ticket.priority,
+        ticket.priority_reason,
     )
     assert row is not None
     return bool(row["recorded"])

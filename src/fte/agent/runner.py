@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -31,7 +31,7 @@ from fte.agent.responders import local
 from fte.agent.responders.base import Draft, Responder, ResponderInput
 from fte.agent.retrieval import Source, retrieve
 from fte.agent.schemas import Decision, MessageContext
-from fte.agent.tools import AgentToolBox
+from fte.agent.tools import AgentToolBox, customer_context
 from fte.config import Settings
 from fte.messaging import ChannelAdapter, Citation, Reply
 
@@ -107,8 +107,10 @@ class Agent:
         if reason is None and best is not None and local_draft is not None:
             draft = local_draft
             if self.responder is not None:
+                customer = await customer_context(conn, ctx.customer_id, ctx.ticket_id)
                 draft = await self.responder.respond(
-                    self._responder_input(ctx, sources), AgentToolBox(conn, ctx, self.search)
+                    self._responder_input(ctx, sources, customer),
+                    AgentToolBox(conn, ctx, self.search),
                 )
             if draft.decision == "answer" and draft.body:
                 return self._answer(ctx, draft, sources, adapter, sentiment, started)
@@ -225,7 +227,9 @@ class Agent:
         body = local.answer_body(best, ctx.body, ctx.customer_name)
         return Draft(decision="answer", body=body, citations=[best], model=local.NAME)
 
-    def _responder_input(self, ctx: MessageContext, sources: list[Source]) -> ResponderInput:
+    def _responder_input(
+        self, ctx: MessageContext, sources: list[Source], customer: dict[str, Any] | None = None
+    ) -> ResponderInput:
         return ResponderInput(
             message=ctx.body,
             subject=ctx.subject,
@@ -234,6 +238,7 @@ class Agent:
             ticket_number=ctx.ticket_number,
             sources=sources,
             threshold=self.calibration.current,
+            customer=customer,
         )
 
 

@@ -19,6 +19,7 @@ from fte.bus import outbox, topics
 from fte.delivery.service import queue_key, queue_outbound
 from fte.kit.metrics import AGENT_DECISION, TICKETS_ESCALATED
 from fte.messaging import ChannelAdapter, Reply
+from fte.tickets import priorities
 from fte.tickets import repository as tickets
 
 _STATUS_AFTER = {"answer": "pending", "escalate": "escalated", "draft": "open"}
@@ -51,6 +52,8 @@ async def commit_decision(
         replies.append(_reply(decision.draft, note, queued))
     usage = decision.usage
     label = decision.sentiment.label if decision.sentiment else None
+    # The rules again, now with the message's sentiment ("high churn risk and negative").
+    raised = await priorities.outcome(conn, ctx.customer_id, channel=ctx.channel, sentiment=label)
     return await runs.record_decision(
         conn,
         job_id=job_id,
@@ -87,6 +90,8 @@ async def commit_decision(
             responded=decision.decision == "answer",
             sentiment_score=decision.sentiment.score if decision.sentiment else None,
             sentiment_trend=ticket_trend([*ctx.earlier_sentiments, label]) if label else None,
+            priority=raised.priority if raised else None,
+            priority_reason=raised.reason if raised else None,
         ),
     )
 

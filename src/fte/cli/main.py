@@ -16,6 +16,7 @@ from fte.cli import (
     dlq,
     kafka,
     kb,
+    priority,
     sentiment,
     users,
 )
@@ -43,6 +44,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(kb.app, name="kb")
 app.add_typer(kafka.app, name="kafka")
+app.add_typer(priority.app, name="priority")
 app.add_typer(sentiment.app, name="sentiment")
 app.add_typer(users.users, name="user")
 app.add_typer(users.apikeys, name="apikey")

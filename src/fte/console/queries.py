@@ -1,5 +1,5 @@
-"""What the console reads (the console's repository): the inbox, a ticket's customer, the
-dashboard's figures and the questions behind the knowledge gaps."""
+"""What the console reads (the console's repository): the inbox, the dashboard's figures and
+the questions behind the knowledge gaps. A ticket's customer is `console.customers.panel`."""
 
 from __future__ import annotations
 
@@ -78,9 +78,9 @@ async def inbox(
                      ({due} < now()) IS TRUE DESC, {PRIORITY_ORDER}, t.created_at
             LIMIT $3
         )
-        SELECT t.id, t.number, t.status, t.priority, t.channel, t.subject, t.escalation_reason,
-               t.sentiment, t.created_at, c.name AS customer_name, u.name AS assignee_name,
-               p.due_at, p.priority_rank, p.awaiting_approval,
+        SELECT t.id, t.number, t.status, t.priority, t.priority_reason, t.channel, t.subject,
+               t.escalation_reason, t.sentiment, t.created_at, c.name AS customer_name,
+               u.name AS assignee_name, p.due_at, p.priority_rank, p.awaiting_approval,
                extract(epoch FROM now() - t.created_at) AS waited_seconds,
                extract(epoch FROM p.due_at - now()) AS due_in_seconds
         FROM picked p JOIN tickets t ON t.id = p.id
@@ -98,28 +98,6 @@ async def inbox(
         awaiting_approval,
     )
     return rows
-
-
-async def customer_profile(
-    conn: asyncpg.Connection, customer_id: object, ticket_id: object
-) -> dict[str, object]:
-    """Who the customer is: name, identities, and their other tickets, newest first."""
-    customer = await conn.fetchrow(
-        "SELECT name, created_at FROM customers WHERE id = $1", customer_id
-    )
-    identities = await conn.fetch(
-        "SELECT kind, value FROM customer_identities WHERE customer_id = $1 ORDER BY kind, value",
-        customer_id,
-    )
-    others = await conn.fetch(
-        """
-        SELECT id, number, subject, status, channel, created_at FROM tickets
-        WHERE customer_id = $1 AND id <> $2 ORDER BY created_at DESC LIMIT 20
-        """,
-        customer_id,
-        ticket_id,
-    )
-    return {"customer": customer, "identities": identities, "tickets": others}
 
 
 async def user_name(conn: asyncpg.Connection, user_id: object) -> str | None:

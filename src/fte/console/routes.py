@@ -29,7 +29,9 @@ from fte.auth.service import RateLimited
 from fte.bus import dead_letters
 from fte.config import Settings, SettingsDep
 from fte.console import bulk, dashboard, error_pages, knowledge, queries, workspace
+from fte.console import customers as customer_pages
 from fte.console import macros as macro_pages
+from fte.console import priority_rules as priority_rule_pages
 from fte.console import tickets as ticket_pages
 from fte.console.templates_env import templates
 from fte.console.tickets import PRIORITIES
@@ -258,6 +260,8 @@ def install(app: FastAPI) -> None:
     app.include_router(bulk.router)
     app.include_router(workspace.router)
     app.include_router(macro_pages.router)
+    app.include_router(customer_pages.router)
+    app.include_router(priority_rule_pages.router)
     app.include_router(dashboard.router)
     app.include_router(knowledge.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fte.agent import repository as runs
 from fte.auth.dependencies import FormSessionDep, SessionDep
 from fte.auth.schemas import Session
-from fte.console import decision, queries
+from fte.console import customers, decision, queries
 from fte.console.templates_env import templates
 from fte.db import PoolDep, transaction
 from fte.desk import macros
@@ -92,7 +92,7 @@ async def ticket_page(
         notes = await notes_repository.list_notes(conn, ticket_id)
         agent_runs = await runs.runs_for_ticket(conn, ticket_id)
         rejections = await desk_repository.rejected_runs(conn, ticket_id)
-        customer = await queries.customer_profile(conn, ticket["customer_id"], ticket_id)
+        customer = await customers.panel(conn, ticket["customer_id"], exclude_ticket=ticket_id)
         assignee = (
             await queries.user_name(conn, ticket["assignee_id"]) if ticket["assignee_id"] else None
         )
@@ -115,7 +115,7 @@ async def ticket_page(
             "conversation": _conversation(messages, notes),
             "runs": agent_runs,
             "rejected": rejected,
-            "customer": customer,
+            "panel": customer,
             "assignee": assignee,
             "teammates": teammates,
             "macros": canned,

@@ -92,3 +92,31 @@ async def recent_tickets(
         limit,
     )
     return rows
+
+
+_PROFILE_COLUMNS = (
+    "orders, lifetime_value, avg_order_value, currency, first_order_at, last_order_at, p_alive, "
+    "expected_purchases_90d, expected_value_90d, churn_risk, churn_factors, segment, "
+    "value_percentile, model_id, scored_at"
+)
+
+
+async def save_profile(
+    conn: asyncpg.Connection, customer_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    """Write one customer's scored profile (every column of `customer_profiles` by name),
+    replacing the one before."""
+    columns = _PROFILE_COLUMNS.split(", ")
+    params = ", ".join(f"${i}" for i in range(2, len(columns) + 2))
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
+    await conn.execute(
+        f"INSERT INTO customer_profiles (customer_id, {_PROFILE_COLUMNS}) VALUES ($1, {params}) "
+        f"ON CONFLICT (customer_id) DO UPDATE SET {updates}",
+        customer_id,
+        *(values[c] for c in columns),
+    )
+
+
+async def set_plan(conn: asyncpg.Connection, customer_id: uuid.UUID, plan: str | None) -> None:
+    """The plan the customer is on (from their latest order, or the sales system)."""
+    await conn.execute("UPDATE customers SET plan = $2 WHERE id = $1", customer_id, plan)

@@ -12,11 +12,12 @@ import asyncpg
 
 from fte.customers import service as customer_links
 from fte.customers.identities import normalise
-from fte.db import connection, transaction
+from fte.db import DB_LOST, connection, transaction
 from fte.intake import repository
 from fte.kit import logging as trace
 from fte.kit.metrics import TICKETS_CREATED
 from fte.messaging import Identity, InboundMessage
+from fte.tickets import priorities
 from fte.tickets import repository as tickets
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,25 @@ async def _file(
     # "My email is ana@example.com" is a claim anyone can make: an operator decides.
     if given:
         await customer_links.suggest_claimed(conn, row["customer_id"], given, row["message_id"])
+    if row["new_ticket"]:
+        await _prioritise(conn, row, msg.channel)
     return IntakeResult.from_record(row, duplicate=False), bool(row["new_ticket"])
+
+
+async def _prioritise(conn: asyncpg.Connection, row: asyncpg.Record, channel: str) -> None:
+    """The priority rules on a new ticket: its customer's profile by primary key, and an
+    update only when a rule raises it."""
+    try:
+        raised = await priorities.apply_on_filing(
+            conn, row["ticket_id"], row["customer_id"], channel
+        )
+    except DB_LOST:
+        # The message is filed (committed on its own on the fast path); the agent applies the
+        # rules again once it has read the message, so a lost raise is late, not lost.
+        log.warning("priority rules not applied on filing: the database went away")
+        return
+    if raised is not None:
+        log.info("ticket #%s priority %s", row["ticket_number"], raised.reason)
 
 
 async def _existing(conn: asyncpg.Connection, msg: InboundMessage) -> IntakeResult | None:

@@ -45,9 +45,7 @@ async def add_note(
     text = body.strip()
     if not text or len(text) > MAX_NOTE_CHARS:
         reason = "empty" if not text else f"longer than {MAX_NOTE_CHARS} characters"
-        raise NoteRejected(
-            f"body: {reason}", detail=[{"field": "body", "reason": reason}]
-        )
+        raise NoteRejected(f"body: {reason}", detail=[{"field": "body", "reason": reason}])
     if await repository.get_ticket(conn, ticket_id) is None:
         raise NotFound("ticket not found")
     row = await notes_repository.insert_note(conn, ticket_id, author, text)

@@ -214,21 +214,31 @@ async def customer_history(
 
 
 async def set_status_and_priority(
-    conn: asyncpg.Connection, ticket_id: uuid.UUID, status: str, priority: str
+    conn: asyncpg.Connection,
+    ticket_id: uuid.UUID,
+    status: str,
+    priority: str,
+    actor: str | None = None,
 ) -> asyncpg.Record | None:
     """A person's change; returns the ticket as it was before, None when there is none.
-    Leaving `escalated` clears the escalation reason; `resolved` is `mark_resolved`'s."""
+    Leaving `escalated` clears the escalation reason; `resolved` is `mark_resolved`'s. A new
+    priority is the person's (`actor`) from now on: priority rules leave it alone."""
     return await conn.fetchrow(
         """
         WITH before AS (SELECT id, status, priority FROM tickets WHERE id = $1 FOR UPDATE)
         UPDATE tickets t SET status = $2, priority = $3, updated_at = now(),
-            escalation_reason = CASE WHEN $2 = 'escalated' THEN t.escalation_reason END
+            escalation_reason = CASE WHEN $2 = 'escalated' THEN t.escalation_reason END,
+            priority_set_by = CASE WHEN before.priority <> $3 THEN COALESCE($4, 'person')
+                                   ELSE t.priority_set_by END,
+            priority_reason = CASE WHEN before.priority <> $3 THEN $3 || ': set by a person'
+                                   ELSE t.priority_reason END
         FROM before WHERE t.id = before.id
         RETURNING before.status, before.priority
         """,
         ticket_id,
         status,
         priority,
+        actor,
     )
 
 

@@ -140,7 +140,7 @@ async def change(
     """Set status and priority as a person (`actor`) chose them, audited when anything
     changed; what changed, as (before, after). Resolving goes through `resolve` so the ticket
     is learnt from."""
-    before = await repository.set_status_and_priority(conn, ticket_id, status, priority)
+    before = await repository.set_status_and_priority(conn, ticket_id, status, priority, actor)
     if before is None:
         raise NotFound("ticket not found")
     if status == "resolved" and before["status"] != "resolved":

@@ -32,6 +32,9 @@ class ResponderInput:
     sources: list[Source]
     # The confidence threshold the runner answers above.
     threshold: float
+    # What we know of the customer (agent.tools.customer_context): value, orders, churn risk,
+    # open and recent tickets; None for a customer we know nothing of.
+    customer: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,9 @@ class OpenAICompatibleResponder:
 
     async def respond(self, request: ResponderInput, tools: ToolBox) -> Draft:
         """The model's answer or escalation; the fallback's draft when the model can't be used."""
-        run = tool_calls.Conversation(known={s.article_id: s for s in request.sources})
+        run = tool_calls.Conversation(
+            known={s.article_id: s for s in request.sources}, customer=request.customer
+        )
         deadline = asyncio.timeout(self.deadline_seconds)
         try:
             async with deadline:
@@ -181,7 +183,8 @@ class OpenAICompatibleResponder:
                 run.learn(found[: prompts.SEARCH_RESULTS])
                 return None, prompts.search_result(query, found)
             if name == prompts.GET_CUSTOMER_HISTORY:
-                return None, prompts.history_result(await tools.get_customer_history())
+                history = await tools.get_customer_history()
+                return None, prompts.history_result(history, run.customer)
         except tool_calls.BadCall:
             raise
         except Exception as exc:

@@ -53,6 +53,8 @@ class Conversation:
     model: str | None = None
     corrected: bool = False  # the model already had its one correction
     tools_called: list[str] = field(default_factory=list)
+    # The customer's profile, returned with their history (ResponderInput.customer).
+    customer: dict[str, Any] | None = None
 
     def learn(self, sources: Sequence[Source]) -> None:
         for source in sources:

@@ -16,7 +16,7 @@ of them) add nothing but the trigger's date comparison.
 Additive only (expand): the previous release keeps working against this schema.
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-03
 """
 
@@ -25,7 +25,7 @@ from alembic import op
 from fte.migrations.sql import execute_script
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
