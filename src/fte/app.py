@@ -18,6 +18,7 @@ from fte.bus import kafka
 from fte.channels.registry import build_registry
 from fte.config import Settings, get_settings
 from fte.console import routes as console
+from fte.customers.order_routes import router as customer_data_router
 from fte.customers.routes import router as customers_router
 from fte.db import DB_LOST, create_pool
 from fte.errors import install_error_handlers
@@ -106,6 +107,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
             app.include_router(channel_router)
     console.install(app)
     app.include_router(customers_router)
+    app.include_router(customer_data_router)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

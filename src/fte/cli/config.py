@@ -36,6 +36,7 @@ SECTIONS: dict[str, str] = {
     "chatwoot_base_url": "Chatwoot",
     "gmail_credentials_file": "Gmail",
     "session_hours": "Console and rate limits",
+    "sales_database_url": "Customer data",
 }
 
 HEADER = """\

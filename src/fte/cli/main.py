@@ -7,7 +7,7 @@ import logging
 import typer
 import uvicorn
 
-from fte.cli import channels, config, customers, db, dlq, kafka, kb, sentiment, users
+from fte.cli import channels, config, customer_data, customers, db, dlq, kafka, kb, sentiment, users
 from fte.cli.context import console, database_url
 from fte.cli.doctor import doctor
 from fte.cli.eval import eval_command
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.add_typer(channels.app, name="channel")
 app.add_typer(config.app, name="config")
 app.add_typer(customers.app, name="customer")
+app.add_typer(customer_data.app, name="customers")
 app.add_typer(db.app, name="db")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(kb.app, name="kb")
