@@ -47,7 +47,7 @@ async def _import(url: str, path: Path, fmt: importer.Format, quiet: bool) -> Up
             console=console,
             disable=quiet,
         ) as progress:
-            task = progress.add_task(PHASES["copy"], total=path.stat().st_size)
+            task = progress.add_task(PHASES["copy"], total=size)
 
             def advance(phase: str, read: int) -> None:
                 progress.update(task, description=PHASES[phase], advance=read)
