@@ -35,7 +35,9 @@ app = typer.Typer(
 PHASES = {"copy": "Reading", "check": "Checking", "store": "Storing"}
 
 
-async def _import(url: str, path: Path, fmt: importer.Format, quiet: bool) -> UpsertSummary:
+async def _import(
+    url: str, path: Path, fmt: importer.Format, quiet: bool, size: int
+) -> UpsertSummary:
     pool = await create_pool(url, min_size=1, max_size=2)
     try:
         with Progress(
@@ -88,7 +90,7 @@ def import_orders(
     with database_url(settings) as url:
         migrations.upgrade(url)
         try:
-            summary = asyncio.run(_import(url, file, kind, quiet or as_json))
+            summary = asyncio.run(_import(url, file, kind, quiet or as_json, file.stat().st_size))
         except importer.ImportRejected as exc:
             _print_rejected(exc, as_json)
             raise typer.Exit(2) from exc
