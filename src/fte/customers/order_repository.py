@@ -14,13 +14,12 @@ from typing import Any
 import asyncpg
 
 from fte.customers.orders import (
-    AMOUNT_RE,
+    AMOUNT_CHARS,
     COLUMNS,
-    CURRENCY_RE,
-    EMAIL_RE,
-    ISO_RE,
+    CURRENCY_LETTERS,
     MAX_PHONE,
     MAX_TEXT,
+    TIME_CHARS,
     OrderIn,
     UpsertSummary,
 )
@@ -137,37 +136,41 @@ def _clean() -> str:
 async def bad_rows(conn: asyncpg.Connection, limit: int) -> tuple[list[tuple[int, str]], int]:
     """Every rule of `customers/orders.py` over every staged row, in one scan: the first
     `limit` (line, code) pairs in line order, and how many rows broke a rule."""
-    valid_ts = f"{await _input_is_valid(conn)}(ordered_at, 'timestamptz')"
+    valid = await _input_is_valid(conn)
     rows = await conn.fetch(
         f"""
         SELECT line, codes, count(*) OVER () AS total FROM (
             SELECT line, array_remove(ARRAY[
                 CASE WHEN email IS NULL AND external_id IS NULL THEN 'customer:missing' END,
-                CASE WHEN email !~ $1 THEN 'email:format' END,
-                CASE WHEN length(external_id) > $5 THEN 'external_id:long' END,
+                CASE WHEN email NOT LIKE '_%@_%._%' OR email LIKE '%@%@%'
+                          OR email ~ '[[:space:]]' THEN 'email:format' END,
+                CASE WHEN length(external_id) > $4 THEN 'external_id:long' END,
                 CASE WHEN order_id IS NULL THEN 'order_id:missing'
-                     WHEN length(order_id) > $5 THEN 'order_id:long' END,
+                     WHEN length(order_id) > $4 THEN 'order_id:long' END,
                 CASE WHEN amount IS NULL THEN 'amount:missing'
-                     WHEN amount !~ $2 THEN 'amount:format' END,
+                     WHEN translate(amount, $1, '') <> '' OR amount = '.'
+                          OR NOT {valid}(amount, 'numeric(14, 2)') THEN 'amount:format' END,
                 CASE WHEN currency IS NULL THEN 'currency:missing'
-                     WHEN currency !~ $3 THEN 'currency:format' END,
+                     WHEN length(currency) <> 3 OR translate(upper(currency), $2, '') <> ''
+                     THEN 'currency:format' END,
                 CASE WHEN ordered_at IS NULL THEN 'ordered_at:missing'
-                     WHEN ordered_at !~ $4 THEN 'ordered_at:format'
-                     WHEN NOT {valid_ts} THEN 'ordered_at:date' END,
-                CASE WHEN length(plan) > $5 THEN 'plan:long' END,
-                CASE WHEN length(status) > $5 THEN 'status:long' END,
-                CASE WHEN length(name) > $5 THEN 'name:long' END,
-                CASE WHEN length(phone) > $6 THEN 'phone:long' END
+                     WHEN length(ordered_at) < 10 OR substr(ordered_at, 5, 1) <> '-'
+                          OR substr(ordered_at, 8, 1) <> '-'
+                          OR translate(ordered_at, $3, '') <> '' THEN 'ordered_at:format'
+                     WHEN NOT {valid}(ordered_at, 'timestamptz') THEN 'ordered_at:date' END,
+                CASE WHEN length(plan) > $4 THEN 'plan:long' END,
+                CASE WHEN length(status) > $4 THEN 'status:long' END,
+                CASE WHEN length(name) > $4 THEN 'name:long' END,
+                CASE WHEN length(phone) > $5 THEN 'phone:long' END
             ], NULL) AS codes
             FROM {_clean()} s
         ) checked
         WHERE cardinality(codes) > 0
-        ORDER BY line LIMIT $7
+        ORDER BY line LIMIT $6
         """,
-        EMAIL_RE,
-        AMOUNT_RE,
-        CURRENCY_RE,
-        ISO_RE,
+        AMOUNT_CHARS,
+        CURRENCY_LETTERS,
+        TIME_CHARS,
         MAX_TEXT,
         MAX_PHONE,
         limit,
@@ -192,14 +195,19 @@ def _typed() -> str:
 _PHONE = "regexp_replace(phone, '[[:space:]().-]', '', 'g')"
 
 _RESOLVE = [
+    # The checked rows in their stored types, cast once for every statement below.
+    f"CREATE TEMP TABLE order_typed ON COMMIT DROP AS SELECT * FROM {_typed()} t",
     # One row per customer key. Where a customer's rows disagree on a name or an email,
-    # the customer gets one of them (a hash aggregate: sorting millions of rows costs more).
+    # the customer gets one of them (a hash aggregate: sorting millions of rows costs more);
+    # the plan is that of their latest order naming one (text of a UTC timestamptz sorts in
+    # time order).
     f"""
     CREATE TEMP TABLE order_keys ON COMMIT DROP AS
     SELECT ckey, max(external_id) AS external_id, max(email) AS email, max(name) AS name,
            max(CASE WHEN {_PHONE} ~ '^\\+[0-9]{{8,15}}$' THEN {_PHONE} END) AS phone,
+           (max(ARRAY[ordered_at::text, plan]) FILTER (WHERE plan IS NOT NULL))[2] AS plan,
            NULL::uuid AS customer_id, false AS created
-      FROM {_typed()} t GROUP BY ckey
+      FROM order_typed GROUP BY ckey
     """,
     "ANALYZE order_keys",
     # Known by the external id.
@@ -228,8 +236,8 @@ _RESOLVE = [
      WHERE customer_id IS NULL AND external_id IS NOT NULL
     """,
     """
-    INSERT INTO customers (id, name, email, phone, external_id)
-    SELECT customer_id, name, email, phone, external_id FROM order_keys WHERE created
+    INSERT INTO customers (id, name, email, phone, external_id, plan)
+    SELECT customer_id, name, email, phone, external_id, plan FROM order_keys WHERE created
     """,
     """
     INSERT INTO customer_identities (customer_id, kind, value)
@@ -246,8 +254,8 @@ _RESOLVE = [
      WHERE customer_id IS NULL
     """,
     """
-    INSERT INTO customers (id, name, email, phone)
-    SELECT customer_id, name, email, phone FROM order_keys
+    INSERT INTO customers (id, name, email, phone, plan)
+    SELECT customer_id, name, email, phone, plan FROM order_keys
      WHERE created AND external_id IS NULL
     """,
     """
@@ -260,13 +268,13 @@ _RESOLVE = [
 
 
 def _upsert() -> str:
-    return f"""
+    return """
     WITH up AS (
         INSERT INTO orders AS o (order_id, customer_id, amount, currency, ordered_at, plan,
                                  status, source)
         SELECT t.order_id, k.customer_id, t.amount, t.currency, t.ordered_at, t.plan, t.status,
                $1
-          FROM {_typed()} t JOIN order_keys k ON k.ckey = t.ckey
+          FROM order_typed t JOIN order_keys k ON k.ckey = t.ckey
         ON CONFLICT (order_id) DO UPDATE
            SET customer_id = EXCLUDED.customer_id, amount = EXCLUDED.amount,
                currency = EXCLUDED.currency, ordered_at = EXCLUDED.ordered_at,
@@ -282,15 +290,13 @@ def _upsert() -> str:
     """
 
 
-def _latest_plans() -> str:
-    return f"""
-    UPDATE customers c SET plan = l.plan, updated_at = now()
-      FROM (SELECT DISTINCT ON (k.customer_id) k.customer_id, t.plan
-              FROM {_typed()} t JOIN order_keys k ON k.ckey = t.ckey
-             WHERE t.plan IS NOT NULL
-             ORDER BY k.customer_id, t.ordered_at DESC) l
-     WHERE c.id = l.customer_id AND c.plan IS DISTINCT FROM l.plan
-    """
+# Customers found (not created) take the plan of the batch's latest order naming one.
+_LATEST_PLANS = """
+    UPDATE customers c SET plan = k.plan, updated_at = now()
+      FROM order_keys k
+     WHERE c.id = k.customer_id AND NOT k.created AND k.plan IS NOT NULL
+       AND c.plan IS DISTINCT FROM k.plan
+"""
 
 
 class DuplicateOrders(Exception):
@@ -305,17 +311,12 @@ async def upsert_staged(conn: asyncpg.Connection, rows: int, source: str) -> Ups
     """Store the checked staging rows as orders (new, changed, or left alone when nothing
     changed), creating the customers not known yet. Raises DuplicateOrders when an order id
     repeats (nothing is written: the caller's transaction rolls back)."""
-    await conn.execute(f"ANALYZE {STAGING}")  # temporary tables are never auto-analysed
     try:
         async with conn.transaction():  # a savepoint: the repeats are looked up after it
             for statement in _RESOLVE:
                 await conn.execute(statement)
             counts = await conn.fetchrow(_upsert(), source)
-            with_plan = await conn.fetchval(
-                f"SELECT EXISTS (SELECT 1 FROM {STAGING} WHERE NULLIF(btrim(plan), '') IS NOT NULL)"
-            )
-            if with_plan:
-                await conn.execute(_latest_plans())
+            await conn.execute(_LATEST_PLANS)
             created = await conn.fetchval("SELECT count(*) FROM order_keys WHERE created")
     except asyncpg.CardinalityViolationError:
         raise DuplicateOrders(await _repeats(conn)) from None

@@ -8,7 +8,6 @@ The rules are written once, here: the bulk path checks them in SQL over a stagin
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -33,14 +32,13 @@ REQUIRED = ("order_id", "amount", "currency", "ordered_at")
 MAX_TEXT = 200  # ids, plans, statuses, names
 MAX_PHONE = 50
 
-# POSIX-compatible patterns: PostgreSQL (`~`) and Python (`re.fullmatch`) read them alike.
-EMAIL_RE = r"^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$"
-AMOUNT_RE = r"^[0-9]{1,12}(\.[0-9]{1,6})?$"
-CURRENCY_RE = r"^[A-Za-z]{3}$"
-ISO_RE = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?)?$"
-)
+# The rules are character sets and fixed positions, not regular expressions: PostgreSQL's
+# regex engine costs ~10 µs a row, which over millions of rows is most of an import.
+AMOUNT_CHARS = "0123456789."  # and it fits numeric(14, 2)
+CURRENCY_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # three of them, any case
+# YYYY-MM-DD, then optionally a time and an offset in these characters; and a real date.
+TIME_CHARS = "0123456789-:.+TZtz "
+MAX_AMOUNT = Decimal(10) ** 12
 
 # Why a field was refused, by the code the checks give.
 REASONS = {
@@ -51,7 +49,7 @@ REASONS = {
     "order_id:long": f"longer than {MAX_TEXT} characters",
     "order_id:duplicate": "the same order_id appears more than once",
     "amount:missing": "required",
-    "amount:format": "not an amount: digits with an optional decimal point, 0 or more",
+    "amount:format": "not an amount: digits with an optional decimal point, 0 or more, below 10^12",
     "currency:missing": "required",
     "currency:format": "not a three-letter currency code (ISO 4217, e.g. EUR)",
     "ordered_at:missing": "required",
@@ -64,20 +62,27 @@ REASONS = {
     "line:json": "not a JSON object",
 }
 
-_POSIX = {"[:space:]": r"\s"}
+
+def valid_email(text: str) -> bool:
+    """Something@something.something, one @, no spaces (as the SQL: LIKE '_%@_%._%')."""
+    local, at, domain = text.partition("@")
+    return (
+        bool(local and at)
+        and "@" not in domain
+        and "." in domain[1:-1]
+        and not any(ch.isspace() for ch in text)
+    )
 
 
-def python_pattern(pattern: str) -> re.Pattern[str]:
-    """A shared pattern compiled for Python (`[:space:]` is a POSIX class Python lacks)."""
-    for posix, python in _POSIX.items():
-        pattern = pattern.replace(posix, python)
-    return re.compile(pattern)
+def valid_amount(text: str) -> bool:
+    """Digits with at most one decimal point, below 10^12 once rounded to cents."""
+    if not text or set(text) - set(AMOUNT_CHARS) or text.count(".") > 1 or text == ".":
+        return False
+    return round(Decimal(text), 2) < MAX_AMOUNT
 
 
-_EMAIL = python_pattern(EMAIL_RE)
-_AMOUNT = python_pattern(AMOUNT_RE)
-_CURRENCY = python_pattern(CURRENCY_RE)
-_ISO = python_pattern(ISO_RE)
+def valid_currency(text: str) -> bool:
+    return len(text) == 3 and not set(text.upper()) - set(CURRENCY_LETTERS)
 
 
 @dataclass(frozen=True)
@@ -133,9 +138,14 @@ def _text(value: Any) -> str | None:
     return str(value).strip() or None
 
 
+def iso_shaped(text: str) -> bool:
+    """YYYY-MM-DD first, and only the characters of an ISO 8601 time after it."""
+    return len(text) >= 10 and text[4] == "-" and text[7] == "-" and not set(text) - set(TIME_CHARS)
+
+
 def parse_ordered_at(text: str) -> datetime:
     """An ISO 8601 date or datetime; without an offset it is UTC (as the bulk path reads it)."""
-    if not _ISO.fullmatch(text):
+    if not iso_shaped(text):
         raise ValueError(REASONS["ordered_at:format"])
     try:
         when = datetime.fromisoformat(text.replace("z", "Z"))
@@ -185,7 +195,7 @@ class OrderIn(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.fullmatch(value):
+        if value is not None and not valid_email(value):
             raise ValueError(REASONS["email:format"])
         return value.lower() if value else None
 
@@ -206,14 +216,14 @@ class OrderIn(BaseModel):
     @field_validator("amount")
     @classmethod
     def _amount(cls, value: str) -> str:
-        if not _AMOUNT.fullmatch(value):
+        if not valid_amount(value):
             raise ValueError(REASONS["amount:format"])
         return value
 
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str) -> str:
-        if not _CURRENCY.fullmatch(value):
+        if not valid_currency(value):
             raise ValueError(REASONS["currency:format"])
         return value.upper()
 
