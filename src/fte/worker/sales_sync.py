@@ -28,6 +28,8 @@ async def run_schedule(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Eve
             sync = SalesSync(pool, settings, "schedule")
             if await sync.claim(due_after_seconds=interval):
                 await sync.run()
+            else:
+                log.debug("sales sync: not due (a run started within the interval)")
         except SyncAlreadyRunning:
             log.debug("sales sync: another process is running it")
         except (*DB_DOWN, asyncpg.PostgresError, TimeoutError) as exc:
