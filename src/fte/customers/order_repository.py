@@ -25,6 +25,9 @@ from fte.customers.orders import (
 )
 
 STAGING = "order_staging"
+# Per-statement timeout of the bulk statements: the pool's 30 s suits a request, not millions of
+# rows (the sync bounds its whole run with FTE_SALES_SYNC_TIMEOUT_SECONDS instead).
+BULK_SECONDS = 24 * 3600.0
 RAW_JSON = "order_json_lines"
 
 # JSON text never holds a raw control character (RFC 8259 escapes them), so these two make
@@ -70,7 +73,12 @@ async def copy_csv(
 ) -> int:
     """COPY a CSV file (its header line skipped) into the staging table; the rows copied."""
     status = await conn.copy_to_table(
-        STAGING, source=source, columns=list(columns), format="csv", header=True
+        STAGING,
+        source=source,
+        columns=list(columns),
+        format="csv",
+        header=True,
+        timeout=BULK_SECONDS,
     )
     return int(status.split()[-1])
 
@@ -88,6 +96,7 @@ async def copy_json_lines(conn: asyncpg.Connection, source: AsyncIterable[bytes]
         format="csv",
         quote=JSON_QUOTE,
         delimiter=JSON_DELIMITER,
+        timeout=BULK_SECONDS,
     )
     return int(status.split()[-1])
 
@@ -105,6 +114,7 @@ async def bad_json_lines(conn: asyncpg.Connection, limit: int) -> tuple[list[int
          ORDER BY line LIMIT $1
         """,
         limit,
+        timeout=BULK_SECONDS,
     )
     return [r["line"] for r in rows], (rows[0]["total"] if rows else 0)
 
@@ -117,14 +127,17 @@ async def stage_json_lines(conn: asyncpg.Connection) -> int:
         INSERT INTO {STAGING} (line, {", ".join(COLUMNS)})
         SELECT line, {fields} FROM (SELECT line, doc::jsonb AS doc FROM {RAW_JSON}
                                      WHERE btrim(doc) <> '') j
-        """
+        """,
+        timeout=BULK_SECONDS,
     )
     return int(status.split()[-1])
 
 
 async def copy_records(conn: asyncpg.Connection, records: Iterable[Sequence[Any]]) -> None:
     """Append rows (values in `COLUMNS` order, as text) to the staging table."""
-    await conn.copy_records_to_table(STAGING, records=records, columns=list(COLUMNS))
+    await conn.copy_records_to_table(
+        STAGING, records=records, columns=list(COLUMNS), timeout=BULK_SECONDS
+    )
 
 
 def _clean() -> str:
@@ -174,6 +187,7 @@ async def bad_rows(conn: asyncpg.Connection, limit: int) -> tuple[list[tuple[int
         MAX_TEXT,
         MAX_PHONE,
         limit,
+        timeout=BULK_SECONDS,
     )
     found = [(r["line"], code) for r in rows for code in r["codes"]]
     return found, (rows[0]["total"] if rows else 0)
@@ -314,9 +328,9 @@ async def upsert_staged(conn: asyncpg.Connection, rows: int, source: str) -> Ups
     try:
         async with conn.transaction():  # a savepoint: the repeats are looked up after it
             for statement in _RESOLVE:
-                await conn.execute(statement)
-            counts = await conn.fetchrow(_upsert(), source)
-            await conn.execute(_LATEST_PLANS)
+                await conn.execute(statement, timeout=BULK_SECONDS)
+            counts = await conn.fetchrow(_upsert(), source, timeout=BULK_SECONDS)
+            await conn.execute(_LATEST_PLANS, timeout=BULK_SECONDS)
             created = await conn.fetchval("SELECT count(*) FROM order_keys WHERE created")
     except asyncpg.CardinalityViolationError:
         raise DuplicateOrders(await _repeats(conn)) from None
@@ -334,6 +348,7 @@ async def _repeats(conn: asyncpg.Connection, limit: int = 100) -> list[tuple[int
          WHERE n > 1 ORDER BY line LIMIT $1
         """,
         limit,
+        timeout=BULK_SECONDS,
     )
     return [(r["line"], r["order_id"]) for r in rows]
 
