@@ -128,6 +128,16 @@ async def test_a_repeated_order_id_or_missing_column_is_refused(
     result = await fte(db_url, "customers", "import", str(repeated))
     assert result.returncode == 2
     assert "line 4: order_id: 'A-1' appears on an earlier line" in result.stderr
+    odd = tmp_path / "odd_header.csv"
+    odd.write_text(
+        'email,order_id,amount,currency,ordered_at,"x"" text); DROP TABLE orders; --"\n'
+        "a@example.com,1,5,EUR,2026-01-01,whatever\n"
+    )
+    result = await fte(db_url, "customers", "import", str(odd), "--json")
+    assert result.returncode == 0, result.stderr  # the unknown column is ignored, not run
+    assert json.loads(result.stdout)["new"] == 1
+    async with pool.acquire() as conn:
+        await conn.execute("DELETE FROM orders; DELETE FROM customers")
     no_amount = tmp_path / "no_amount.csv"
     no_amount.write_text("email,order_id,currency,ordered_at\na@example.com,1,EUR,2026-01-01\n")
     result = await fte(db_url, "customers", "import", str(no_amount))

@@ -225,3 +225,19 @@ async def test_fte_customers_sync(
     result = await fte(db_url, "customers", "sync")
     assert result.returncode == 0, result.stderr
     assert "succeeded: 3 row(s) read; 3 new" in result.stderr
+
+
+async def test_the_query_runs_read_only_on_the_sales_database(
+    pool: asyncpg.Pool, sales_url: str
+) -> None:
+    writes = "WITH gone AS (DELETE FROM sales_orders RETURNING *) " + QUERY.replace(
+        "FROM sales_orders", "FROM gone"
+    )
+    outcome = await sync_now(pool, sync_settings(sales_url, writes), "test")
+    assert outcome.status == "failed"
+    assert outcome.error is not None and "read-only" in outcome.error
+    conn = await asyncpg.connect(sales_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM sales_orders") == 3
+    finally:
+        await conn.close()
