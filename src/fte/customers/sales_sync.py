@@ -152,6 +152,9 @@ class SalesSync:
                 error = str(exc) if isinstance(exc, SyncFailed) else _rejected(exc)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # the run's row must end, and a worker must not die
+                log.exception("sales sync run %d: unexpected error", self.run_id)
+                error = f"{type(exc).__name__}: {exc}"
             status = "failed" if error else "succeeded"
             await runs.finish_run(conn, self.run_id, status, rows, cursor, error)
         finally:
