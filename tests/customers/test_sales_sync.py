@@ -241,3 +241,22 @@ async def test_the_query_runs_read_only_on_the_sales_database(
         assert await conn.fetchval("SELECT count(*) FROM sales_orders") == 3
     finally:
         await conn.close()
+
+
+async def test_a_query_changed_under_its_cursor_fails_the_run_cleanly(
+    pool: asyncpg.Pool, sales_url: str
+) -> None:
+    assert (await sync_now(pool, sync_settings(sales_url), "test")).status == "succeeded"
+    # The cursor is a timestamp; the new query wants a number for $1.
+    numbered = QUERY.replace(
+        "updated_at > COALESCE($1, '-infinity'::timestamptz)",
+        "extract(epoch FROM updated_at)::bigint > COALESCE($1, 0)",
+    )
+    outcome = await sync_now(pool, sync_settings(sales_url, numbered), "test")
+    assert outcome.status == "failed" and outcome.error is not None
+    assert outcome.error.startswith("ValueError")
+    async with pool.acquire() as conn:
+        statuses = await conn.fetch("SELECT status FROM sales_sync_runs ORDER BY id")
+    assert [r["status"] for r in statuses] == ["succeeded", "failed"]
+    # The lock was let go.
+    assert (await sync_now(pool, sync_settings(sales_url), "test")).status == "succeeded"
