@@ -100,7 +100,7 @@ async def bare_copy(pool: asyncpg.Pool, path: Path, indexed: bool = False) -> fl
         async def copy() -> None:
             async with conn.transaction():
                 await conn.copy_to_table(
-                    "copy_baseline", source=str(path), format="csv", header=True
+                    "copy_baseline", source=str(path), format="csv", header=True, timeout=3600
                 )
 
         seconds, _ = await timed(copy)
