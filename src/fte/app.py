@@ -20,6 +20,7 @@ from fte.channels.registry import build_registry
 from fte.config import Settings, get_settings
 from fte.console import routes as console
 from fte.customers.api_routes import router as customer_api_router
+from fte.customers.order_routes import router as customer_data_router
 from fte.customers.routes import router as customers_router
 from fte.db import DB_LOST, create_pool
 from fte.errors import install_error_handlers
@@ -119,6 +120,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     # A route, not a mount: `/mcp` itself answers, with no redirect to `/mcp/`.
     app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"]))
     app.include_router(customer_api_router)
+    app.include_router(customer_data_router)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

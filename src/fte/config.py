@@ -795,6 +795,39 @@ class Settings(BaseSettings):
         description="Most entries of the in-process cache (least recently used go first).",
     )
 
+    sales_database_url: str | None = Field(
+        default=None,
+        alias="FTE_SALES_DATABASE_URL",
+        description="**Secret.** The company's own sales database (PostgreSQL URL, e.g. "
+        "`postgresql://reader:secret@sales-db:5432/shop`), read by the scheduled sync with "
+        "`FTE_SALES_QUERY`; give it a read-only user. Unset: no sync (import files or push "
+        "events instead; `docs/customer-data.md`).",
+    )
+    sales_query: str | None = Field(
+        default=None,
+        alias="FTE_SALES_QUERY",
+        description="SQL run on the sales database: it returns the import columns "
+        "(`order_id`, `amount`, `currency`, `ordered_at`, `email` and/or `external_id`; "
+        "optional `plan`, `status`, `name`, `phone`) and a change marker `changed_at`. `$1` "
+        "is the largest `changed_at` the last successful run saw (NULL on the first run), so "
+        "the query returns only what changed since: `... WHERE updated_at > "
+        "COALESCE($1, '-infinity')`.",
+    )
+    sales_sync_minutes: float = Field(
+        default=60.0,
+        alias="FTE_SALES_SYNC_MINUTES",
+        ge=0,
+        description="Workers run the sync this often (one at a time across every process: an "
+        "advisory lock). 0: only on demand (`POST /api/admin/sync`, `fte customers sync`).",
+    )
+    sales_sync_timeout_seconds: float = Field(
+        default=600.0,
+        alias="FTE_SALES_SYNC_TIMEOUT_SECONDS",
+        gt=0,
+        description="A sync run taking longer is stopped and marked failed; nothing of it is "
+        "kept (one transaction).",
+    )
+
     @field_validator("trusted_proxies")
     @classmethod
     def _valid_networks(cls, value: str) -> str:
@@ -809,6 +842,11 @@ class Settings(BaseSettings):
     def trusted_proxy_list(self) -> list[str]:
         """FTE_TRUSTED_PROXIES as a list of addresses and networks."""
         return _split(self.trusted_proxies)
+
+    @property
+    def sales_sync_configured(self) -> bool:
+        """True when both the sales database and its query are set."""
+        return bool(self.sales_database_url and self.sales_query)
 
     @property
     def embedded(self) -> bool:

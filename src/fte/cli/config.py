@@ -37,6 +37,7 @@ SECTIONS: dict[str, str] = {
     "gmail_credentials_file": "Gmail",
     "session_hours": "Console and rate limits",
     "redis_url": "Cache",
+    "sales_database_url": "Customer data",
 }
 
 HEADER = """\

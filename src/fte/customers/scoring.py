@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from fte.customers import clv, segments
 from fte.customers import scoring_repository as repo
+from fte.customers.profile_cache import invalidate_profiles
 from fte.db import transaction
 
 log = logging.getLogger(__name__)
@@ -224,6 +225,8 @@ async def rescore(pool: asyncpg.Pool, *, now: dt.datetime | None = None) -> Resc
         lap("write", mark)
         seconds = time.perf_counter() - started
         await repo.finish_model(conn, model_id, seconds)
+    # Committed: readers must not be served the old scores from the cache for a TTL more.
+    await invalidate_profiles()
     log.info(
         "customers rescored",
         extra={"customers": customers, "seconds": round(seconds, 2), "model_id": model_id},

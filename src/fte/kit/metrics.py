@@ -87,3 +87,21 @@ CHANNEL_DISABLED = Counter(
     "Channels disabled because the provider refused our credentials.",
     ["channel"],
 )
+
+# Customer data: the sales sync (docs/customer-data.md), counted where it runs (a worker, or
+# the API process that `POST /api/admin/sync` started it in).
+SALES_SYNC_RUNS = Counter(
+    "fte_sales_sync_runs_total",
+    "Sales sync runs, by outcome: succeeded, failed, or refused (another run held the lock).",
+    ["outcome"],
+)
+SALES_SYNC_ROWS = Counter("fte_sales_sync_rows_total", "Rows read from the sales database.")
+SALES_SYNC_SECONDS = Histogram(
+    "fte_sales_sync_duration_seconds",
+    "Time of a sales sync run, lock to commit (or failure).",
+    buckets=(0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1800),
+)
+SALES_SYNC_LAST_SUCCESS = Gauge(
+    "fte_sales_sync_last_success_timestamp_seconds",
+    "Unix time the last successful sales sync run of this process ended.",
+)

@@ -91,6 +91,11 @@ async def health_report(
             "last_beat_seconds": data["last_beat_seconds"],
             "status": workers.status.value,
         }
+    customers = results.get("customer_data")
+    if customers is not None and customers.data:  # data freshness (docs/customer-data.md)
+        report["customers"] = {
+            k: customers.data[k] for k in ("last_sync_at", "customers_loaded", "orders")
+        }
     if problems:
         report["channel_problems"] = problems
     if disabled:

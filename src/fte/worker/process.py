@@ -30,6 +30,7 @@ from fte.worker.heartbeat import Heartbeat
 from fte.worker.kafka_worker import KafkaWorker
 from fte.worker.priority import backend_priority, lower_priority
 from fte.worker.queue_worker import QueueWorker
+from fte.worker.sales_sync import run_schedule
 from fte.worker.stuck_redriver import Redriver
 
 log = logging.getLogger(__name__)
@@ -68,11 +69,13 @@ async def run_worker(settings: Settings, database_url: str) -> None:
     # Before the embedding processes start: they inherit the niceness.
     nice = lower_priority(settings.worker_nice)
     embedder = await asyncio.to_thread(start_embedder, settings)
-    # One connection per message handled at once, plus delivery, the relay and learning.
+    # One connection per message handled at once, plus delivery, the relay and learning;
+    # the sales sync holds two while it runs (its lock, its transaction).
+    syncing = settings.sales_sync_configured and settings.sales_sync_minutes > 0
     pool = await create_pool(
         database_url,
         min_size=1,
-        max_size=settings.worker_concurrency + 3,
+        max_size=settings.worker_concurrency + 3 + (2 if syncing else 0),
         on_connect=backend_priority(database_url, nice),
     )
     responder = build_responder(settings)
@@ -98,6 +101,8 @@ async def run_worker(settings: Settings, database_url: str) -> None:
         redriver = jobs.spawn(Redriver(pool, settings, adapters).run(stop), "redrive")
         jobs.spawn(Heartbeat(pool, settings).run(stop), "heartbeat")
         jobs.spawn(AutoResolver(pool, settings).run(stop), "auto-resolve")
+        if syncing:
+            jobs.spawn(run_schedule(pool, settings, stop), "sales-sync")
         try:
             await worker.run(stop, database_url)
         finally:

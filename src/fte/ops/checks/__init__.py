@@ -7,7 +7,7 @@ and add one line here.
 from __future__ import annotations
 
 from fte.channels.registry import CHANNELS
-from fte.ops.checks import bus, cache, channels, database, llm, system, work
+from fte.ops.checks import bus, cache, channels, customer_data, database, llm, system, work
 from fte.ops.checks.base import Check, Context, Result, Status, run_checks
 
 CHECKS: list[Check] = [
@@ -26,6 +26,7 @@ CHECKS: list[Check] = [
     Check("workers", work.check_workers, cheap=True),
     Check("stuck_tickets", work.check_stuck_tickets),
     Check("dead_letters", work.check_dead_letters),
+    Check("customer_data", customer_data.check_customer_data, cheap=True),
     Check("disk", system.check_disk, needs_database=False),
 ]
 

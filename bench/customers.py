@@ -1,0 +1,189 @@
+"""Customer intelligence at scale: importing orders beside a bare COPY of the same rows, then
+refitting and rescoring every customer, in one run.
+
+    .venv/bin/python bench/customers.py [--customers 100000]
+
+Generates N customers and 5 × N orders as a CSV file, then prints one JSON object:
+  import         `fte customers import`'s code (importer.import_file, one transaction) on the
+                 file: rows_per_s; copy_rows_per_s, a bare COPY of the same file into a scratch
+                 table with the orders' column types and no index or key (the floor of what
+                 PostgreSQL can store); ratio = rows_per_s / copy_rows_per_s (bar: ≥ 0.5);
+                 copy_indexed_rows_per_s and ratio_indexed: the same against a COPY into a
+                 scratch table with the orders' two indexes;
+                 reimport_rows_per_s, the same file again (every row unchanged)
+  refit_seconds  fte.customers.scoring.rescore() over every customer (null until it exists)
+  lookup, search profile reads through the API (filled in by bench code for the API; null here)
+Everything runs on a throw-away embedded PostgreSQL; nothing touches ./.fte.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import importlib
+import json
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fte.customers import importer  # noqa: E402
+from fte.db import create_pool, transaction  # noqa: E402
+from fte.ops import migrations  # noqa: E402
+from fte.ops.embedded_postgres import EmbeddedPostgres  # noqa: E402
+
+ORDERS_PER_CUSTOMER = 5
+HEADER = ["email", "external_id", "order_id", "amount", "currency", "ordered_at", "plan",
+          "status", "name"]  # fmt: skip
+PLANS = ["free", "basic", "pro", "business"]
+
+
+def generate(path: Path, customers: int, seed: int = 7) -> int:
+    """N customers (half known by the company's id too) and 5 × N orders over three years."""
+    rng = random.Random(seed)
+    start = datetime(2023, 1, 1, tzinfo=UTC)
+    rows = 0
+    with path.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(HEADER)
+        for order in range(customers * ORDERS_PER_CUSTOMER):
+            c = rng.randrange(customers)
+            when = start + timedelta(seconds=rng.randrange(3 * 365 * 86400))
+            out.writerow(
+                [
+                    f"c{c}@example.com",
+                    f"CRM-{c}" if c % 2 else "",
+                    f"O-{order}",
+                    f"{rng.lognormvariate(3.5, 0.8):.2f}",
+                    "EUR",
+                    when.isoformat(),
+                    PLANS[c % 4],
+                    "paid",
+                    f"Customer {c}",
+                ]
+            )
+            rows += 1
+    return rows
+
+
+async def timed(work: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = await work()
+    return time.perf_counter() - started, result
+
+
+async def bare_copy(pool: asyncpg.Pool, path: Path, indexed: bool = False) -> float:
+    """COPY the file into a scratch table of the orders' column types: the baseline. With
+    `indexed`, the table has the orders' two indexes too (a key on the order id, and the
+    customer with the order time): what storing the rows costs PostgreSQL at the least."""
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "CREATE TABLE copy_baseline (email text, external_id text, "
+            f"order_id text {'PRIMARY KEY' if indexed else ''}, "
+            "amount numeric(14, 2), currency text, ordered_at timestamptz, plan text, "
+            "status text, name text)"
+        )
+        if indexed:
+            await conn.execute("CREATE INDEX ON copy_baseline (email, ordered_at)")
+        await conn.execute("CHECKPOINT")
+
+        async def copy() -> None:
+            async with conn.transaction():
+                await conn.copy_to_table(
+                    "copy_baseline", source=str(path), format="csv", header=True, timeout=3600
+                )
+
+        seconds, _ = await timed(copy)
+        await conn.execute("DROP TABLE copy_baseline")
+    return seconds
+
+
+async def product_import(pool: asyncpg.Pool, path: Path) -> tuple[float, dict[str, int]]:
+    """The product's importer on the same file, in one transaction (commit included)."""
+    async with pool.acquire() as conn:
+        await conn.execute("CHECKPOINT")
+
+    async def run() -> dict[str, int]:
+        async with transaction(pool) as conn:
+            summary = await importer.import_file(conn, path, "csv")
+        return summary.as_json()
+
+    return await timed(run)
+
+
+async def refit(pool: asyncpg.Pool) -> float | None:
+    """Seconds to refit the model and rescore every customer; None without the scoring code."""
+    try:
+        scoring = importlib.import_module("fte.customers.scoring")
+    except ImportError:
+        return None
+    seconds, _ = await timed(lambda: scoring.rescore(pool))
+    return round(seconds, 2)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="fte-bench-customers-") as tmp:
+        data = Path(tmp) / "orders.csv"
+        rows = generate(data, args.customers)
+        server = EmbeddedPostgres(Path(tmp) / "pg")
+        url = server.start()
+        try:
+            await asyncio.to_thread(migrations.upgrade, url)
+            pool = await create_pool(url, min_size=1, max_size=4)
+            try:
+                copy_seconds = await bare_copy(pool, data)
+                indexed_seconds = await bare_copy(pool, data, indexed=True)
+                import_seconds, summary = await product_import(pool, data)
+                reimport_seconds, again = await product_import(pool, data)
+                assert summary["new"] == rows and again["unchanged"] == rows, (summary, again)
+                result: dict[str, Any] = {
+                    "customers": args.customers,
+                    "orders": rows,
+                    "import": {
+                        "seconds": round(import_seconds, 2),
+                        "rows_per_s": round(rows / import_seconds),
+                        "copy_seconds": round(copy_seconds, 2),
+                        "copy_rows_per_s": round(rows / copy_seconds),
+                        "ratio": round(copy_seconds / import_seconds, 3),
+                        "copy_indexed_rows_per_s": round(rows / indexed_seconds),
+                        "ratio_indexed": round(indexed_seconds / import_seconds, 3),
+                        "reimport_rows_per_s": round(rows / reimport_seconds),
+                        "customers_created": summary["customers_created"],
+                    },
+                    "refit_seconds": await refit(pool),
+                    # Profile lookups and filtered searches through the API (p95, cache cold
+                    # and warm) are measured by the customer API's own bench code: its
+                    # results go under these keys.
+                    "lookup": None,
+                    "search": None,
+                }
+            finally:
+                await pool.close()
+        finally:
+            server.stop()
+    return result
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--customers", type=int, default=100_000, help="customers; orders are 5×")
+    return p
+
+
+def main() -> None:
+    result = asyncio.run(run(parser().parse_args()))
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
