@@ -43,7 +43,7 @@ from fte.db import create_pool  # noqa: E402
 from fte.ops import migrations  # noqa: E402
 from fte.ops.embedded_postgres import EmbeddedPostgres  # noqa: E402
 
-SEGMENTS = ("champion", "loyal", "at_risk", "hibernating", "new")
+SEGMENTS = ("champion", "loyal", "at_risk", "lost", "new", "one_time")
 PLANS = ("free", "starter", "pro", "enterprise")
 
 

@@ -11,8 +11,12 @@ Generates N customers and 5 × N orders as a CSV file, then prints one JSON obje
                  copy_indexed_rows_per_s and ratio_indexed: the same against a COPY into a
                  scratch table with the orders' two indexes;
                  reimport_rows_per_s, the same file again (every row unchanged)
-  refit_seconds  fte.customers.scoring.rescore() over every customer (null until it exists)
-  lookup, search profile reads through the API (filled in by bench code for the API; null here)
+  refit_seconds  fte.customers.scoring.rescore(): refit BG/NBD and Gamma-Gamma and rescore
+                 every customer (bar: ≤ 120 s at 1,000,000 customers)
+  lookup, search `GET /api/customers/{key}` by id, email or external id, each key twice (p95_ms:
+                 the cache cold for it, p95_ms_warm) and `GET /api/customers` with filters and
+                 sorts (p95_ms), through a real `fte serve` (bench/customer_reads.py);
+                 baseline_redirect is `GET /` in the same run (the floor of any answer)
 Everything runs on a throw-away embedded PostgreSQL; nothing touches ./.fte.
 """
 
@@ -21,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import importlib
 import json
 import random
 import sys
@@ -37,7 +40,12 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.customer_reads import measure_reads, start_api  # noqa: E402
+
+from fte.auth import service  # noqa: E402
 from fte.customers import importer  # noqa: E402
+from fte.customers.scoring import rescore  # noqa: E402
+from fte.customers.segments import SEGMENTS  # noqa: E402
 from fte.db import create_pool, transaction  # noqa: E402
 from fte.ops import migrations  # noqa: E402
 from fte.ops.embedded_postgres import EmbeddedPostgres  # noqa: E402
@@ -121,14 +129,42 @@ async def product_import(pool: asyncpg.Pool, path: Path) -> tuple[float, dict[st
     return await timed(run)
 
 
-async def refit(pool: asyncpg.Pool) -> float | None:
-    """Seconds to refit the model and rescore every customer; None without the scoring code."""
-    try:
-        scoring = importlib.import_module("fte.customers.scoring")
-    except ImportError:
-        return None
-    seconds, _ = await timed(lambda: scoring.rescore(pool))
+async def refit(pool: asyncpg.Pool) -> float:
+    """Seconds to refit the model and rescore every customer."""
+    seconds, _ = await timed(lambda: rescore(pool))
     return round(seconds, 2)
+
+
+async def read_samples(
+    pool: asyncpg.Pool, customers: int, lookups: int, searches: int, seed: int = 11
+) -> tuple[str, list[str], list[dict[str, Any]]]:
+    """An admin key, customers to look up (by id, email or external id in turn) and the
+    filtered searches a console or a CRM sends, on the generated customers."""
+    rng = random.Random(seed)
+    async with pool.acquire() as conn:
+        key = await service.create_api_key(conn, "bench", "admin", ["admin"])
+        ids = await conn.fetch(
+            "SELECT id, email, external_id FROM customers ORDER BY random() LIMIT $1", lookups
+        )
+    keys = [
+        (str(r["id"]), r["email"], r["external_id"] or r["email"])[i % 3] for i, r in enumerate(ids)
+    ]
+    shapes: list[dict[str, Any]] = []
+    for i in range(searches):
+        n = rng.randrange(customers)
+        shapes.append(
+            [
+                {"q": f"Customer {n // 10}", "sort": "-value"},
+                {"q": f"c{n // 100}", "sort": "value"},
+                {"q": f"CRM-{n | 1}"},
+                {"ltv_min": rng.choice([100, 500, 2000]), "sort": "-value"},
+                {"churn_risk_min": rng.choice([0.5, 0.8, 0.95]), "sort": "-risk"},
+                {"segment": rng.choice(SEGMENTS), "sort": "-value"},
+                {"segment": rng.choice(SEGMENTS), "ltv_min": 200, "churn_risk_min": 0.7},
+            ][i % 7]
+            | {"limit": 50}
+        )
+    return key.key, keys, shapes
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -137,8 +173,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         rows = generate(data, args.customers)
         server = EmbeddedPostgres(Path(tmp) / "pg")
         url = server.start()
+        api = None
         try:
             await asyncio.to_thread(migrations.upgrade, url)
+            # Started first: its imports overlap the import below.
+            api, base = await asyncio.to_thread(start_api, url, {"FTE_API_KEY_RATE_LIMIT": "0"})
             pool = await create_pool(url, min_size=1, max_size=4)
             try:
                 copy_seconds = await bare_copy(pool, data)
@@ -161,15 +200,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         "customers_created": summary["customers_created"],
                     },
                     "refit_seconds": await refit(pool),
-                    # Profile lookups and filtered searches through the API (p95, cache cold
-                    # and warm) are measured by the customer API's own bench code: its
-                    # results go under these keys.
-                    "lookup": None,
-                    "search": None,
                 }
+                key, keys, searches = await read_samples(
+                    pool, args.customers, args.lookups, args.searches
+                )
+                result |= await measure_reads(base, key, keys, searches)
             finally:
                 await pool.close()
         finally:
+            if api is not None:
+                api.stop()
             server.stop()
     return result
 
@@ -177,6 +217,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--customers", type=int, default=100_000, help="customers; orders are 5×")
+    p.add_argument("--lookups", type=int, default=500, help="customers looked up, twice each")
+    p.add_argument("--searches", type=int, default=140, help="filtered searches")
     return p
 
 

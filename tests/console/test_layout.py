@@ -102,7 +102,7 @@ async def test_tickets_change_in_bulk_with_a_confirmation(
             "LEFT JOIN users u ON u.id = t.assignee_id ORDER BY t.number"
         )
         audited = await conn.fetchval(
-            "SELECT count(*) FROM audit_log WHERE action IN ('ticket.change', 'ticket.take_over')"
+            "SELECT count(*) FROM audit_log WHERE action IN ('ticket.change', 'ticket.assign')"
         )
     assert [(r["priority"], r["name"]) for r in rows] == [
         ("urgent", None),

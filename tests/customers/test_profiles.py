@@ -42,7 +42,7 @@ async def test_the_scored_profile_is_what_readers_see(pool: asyncpg.Pool) -> Non
                 currency, first_order_at, last_order_at, p_alive, churn_risk, churn_factors,
                 segment, value_percentile)
             VALUES ($1, 40, 4000, 100, 'EUR', now() - interval '6 years',
-                    now() - interval '200 days', 0.3, 0.7, $2, 'at risk', 0.97)
+                    now() - interval '200 days', 0.3, 0.7, $2, 'at_risk', 0.97)
             """,
             filed.customer_id,
             [{"factor": "quiet", "weight": 0.7, "detail": "200 days since the last order"}],
@@ -52,7 +52,7 @@ async def test_the_scored_profile_is_what_readers_see(pool: asyncpg.Pool) -> Non
     assert profile["purchases"]["orders"] == 40
     assert profile["purchases"]["lifetime_value"] == 4000.0
     assert profile["purchases"]["days_since_last_order"] == 200
-    assert profile["predictions"]["segment"] == "at risk"
+    assert profile["predictions"]["segment"] == "at_risk"
     assert profile["predictions"]["churn_factors"][0]["factor"] == "quiet"
 
 

@@ -120,14 +120,14 @@ async def test_orders_in_profiles_out_with_predictions_segments_and_factors(
     assert quiet["expected_purchases_90d"] < 0.5
     assert regular["segment"] == "champion" and regular["value_percentile"] >= 0.95
     assert quiet["segment"] == "lost"
-    assert once["segment"] == "one-time" and once["p_alive"] == 1.0
+    assert once["segment"] == "one_time" and once["p_alive"] == 1.0
     assert new["segment"] == "new"
     assert all(0 <= p["churn_risk"] <= 1 and 0 <= p["p_alive"] <= 1 for p in profiles.values())
     assert {p["segment"] for p in profiles.values()} <= {
         "new",
-        "one-time",
+        "one_time",
         "lost",
-        "at risk",
+        "at_risk",
         "champion",
         "loyal",
     }

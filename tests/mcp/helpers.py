@@ -43,7 +43,7 @@ async def seed(pool: asyncpg.Pool) -> Seeded:
                 currency, first_order_at, last_order_at, p_alive, churn_risk, churn_factors,
                 segment, value_percentile)
             VALUES ($1, 40, 4000, 100, 'EUR', now() - interval '6 years',
-                    now() - interval '200 days', 0.3, 0.7, '[]', 'at risk', 0.97)
+                    now() - interval '200 days', 0.3, 0.7, '[]', 'at_risk', 0.97)
             """,
             filed.customer_id,
         )

@@ -42,7 +42,7 @@ async def test_an_admin_key_lists_and_calls_every_tool(db_url: str, pool: asyncp
         customer = data(await mcp.call_tool("get_customer", {"key": "ana@example.com"}))
         assert customer["id"] == seeded.customer_id
         assert customer["purchases"]["lifetime_value"] == 4000.0
-        assert customer["predictions"]["segment"] == "at risk"
+        assert customer["predictions"]["segment"] == "at_risk"
 
         found = data(await mcp.call_tool("search_customers", {"ltv_min": 1000, "limit": 5}))
         assert [c["id"] for c in found["customers"]] == [seeded.customer_id]

@@ -12,7 +12,7 @@ LOST_BELOW = 0.3  # P(alive) under 0.3
 AT_RISK_BELOW = 0.7  # P(alive) under 0.7
 CHAMPION_PERCENTILE = 0.8  # top 20% by lifetime value, and likely still active
 
-SEGMENTS = ("new", "one-time", "lost", "at risk", "champion", "loyal")
+SEGMENTS = ("new", "one_time", "lost", "at_risk", "champion", "loyal")
 
 # A factor weighing less than this is not worth a line on the ticket (the words of each
 # factor are in scoring_repository.write_profiles, built by the database for speed).
