@@ -40,26 +40,21 @@ def sentiment_trend(early: float | None, late: float | None) -> str | None:
 
 async def profile_json(conn: asyncpg.Connection, customer_id: uuid.UUID) -> dict[str, Any] | None:
     """Everything we know of one customer, JSON-ready; None for an unknown id."""
-    customer = await repo.customer_by_key(conn, str(customer_id))
-    if customer is None:
-        return None
-    return await _build(conn, customer)
+    row = await repo.profile_by_key(conn, str(customer_id))
+    return _build(row) if row is not None else None
 
 
 async def find_profile(conn: asyncpg.Connection, key: str) -> dict[str, Any] | None:
     """The profile of the customer known by `key` (id, email, phone or external id)."""
-    customer = await repo.customer_by_key(conn, key)
-    if customer is None:
-        return None
-    return await _build(conn, customer)
+    row = await repo.profile_by_key(conn, key)
+    return _build(row) if row is not None else None
 
 
-async def _build(conn: asyncpg.Connection, customer: asyncpg.Record) -> dict[str, Any]:
-    scored = await repo.profile(conn, customer["id"])
-    signals = await repo.support_signals(conn, customer["id"])
+def _build(row: asyncpg.Record) -> dict[str, Any]:
+    customer = scored = signals = row
     purchases: dict[str, Any] | None = None
     predictions: dict[str, Any] | None = None
-    if scored is not None:
+    if row["scored_at"] is not None:
         last = scored["last_order_at"]
         purchases = {
             "orders": scored["orders"],
@@ -92,12 +87,12 @@ async def _build(conn: asyncpg.Connection, customer: asyncpg.Record) -> dict[str
         "purchases": purchases,
         "predictions": predictions,
         "support": {
-            "tickets_90d": signals.get("tickets_90d", 0),
-            "escalations_90d": signals.get("escalations_90d", 0),
-            "repeat_contacts_90d": signals.get("repeat_contacts_90d", 0),
-            "last_contact_at": _when(signals.get("last_contact_at")),
+            "tickets_90d": signals["tickets_90d"] or 0,
+            "escalations_90d": signals["escalations_90d"] or 0,
+            "repeat_contacts_90d": signals["repeat_contacts_90d"] or 0,
+            "last_contact_at": _when(signals["last_contact_at"]),
             "sentiment_trend": sentiment_trend(
-                signals.get("sentiment_early"), signals.get("sentiment_late")
+                signals["sentiment_early"], signals["sentiment_late"]
             ),
         },
     }
