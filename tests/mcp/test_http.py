@@ -145,3 +145,23 @@ async def test_no_key_is_401_and_a_revoked_or_scopeless_key_is_refused(
         assert gone.json()["detail"] == "invalid or revoked API key"
         refused = await client.post("/mcp", json=body, headers={"X-API-Key": scopeless})
         assert refused.status_code == 403
+
+
+async def test_a_key_past_its_rate_is_refused_with_the_ratelimit_headers(
+    db_url: str, pool: asyncpg.Pool
+) -> None:
+    async with pool.acquire() as conn:
+        key = await auth.create_api_key(conn, "mcp slow", "agent", ["customers:read"], 2)
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    headers = {"Accept": "application/json, text/event-stream", "X-API-Key": key.key}
+    async with (
+        serve_app(db_url, make_settings()) as base,
+        httpx.AsyncClient(base_url=base, headers=headers) as client,
+    ):
+        answers = [await client.post("/mcp", json=body) for _ in range(3)]
+    assert all(a.status_code != 429 for a in answers[:2])
+    refused = answers[2]
+    assert refused.status_code == 429
+    assert refused.headers["RateLimit-Limit"] == "2"
+    assert refused.headers["RateLimit-Remaining"] == "0"
+    assert int(refused.headers["Retry-After"]) >= 1

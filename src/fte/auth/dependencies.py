@@ -138,14 +138,19 @@ async def _principal(pool: PoolDep, session: Session | None, api_key: str | None
 async def _limit_key(
     request: Request, response: Response, settings: SettingsDep, principal: Principal
 ) -> None:
-    """Count the request against the key's minute; the IETF `RateLimit-*` headers go on every
-    answer, `Retry-After` too on a 429."""
-    limit = (
-        principal.rate_limit if principal.rate_limit is not None else settings.api_key_rate_limit
+    response.headers.update(
+        await count_key_request(request.app.state.cache, principal, settings.api_key_rate_limit)
     )
+
+
+async def count_key_request(
+    cache: Cache, principal: Principal, default_limit: int
+) -> dict[str, str]:
+    """Count the request against the key's minute (the REST API's and /mcp's alike): the IETF
+    `RateLimit-*` headers for the answer; KeyRateLimited (with `Retry-After`) past the limit."""
+    limit = principal.rate_limit if principal.rate_limit is not None else default_limit
     if principal.key_id is None or limit <= 0:
-        return
-    cache: Cache = request.app.state.cache
+        return {}
     hits, reset = await cache.count(f"apikey:{principal.key_id}", RATE_WINDOW_SECONDS)
     seconds = max(1, math.ceil(reset))
     headers = {
@@ -155,7 +160,7 @@ async def _limit_key(
     }
     if hits > limit:
         raise KeyRateLimited({**headers, "Retry-After": str(seconds)})
-    response.headers.update(headers)
+    return headers
 
 
 def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:

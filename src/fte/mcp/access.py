@@ -8,14 +8,13 @@ read the database directly anyway: every tool is open to them.
 from __future__ import annotations
 
 import contextvars
-import uuid
 from dataclasses import dataclass
 from typing import Final
 
 import asyncpg
 
 from fte.auth import service as auth
-from fte.mcp import repository
+from fte.auth.schemas import ROLE_SCOPES, Principal
 
 CUSTOMERS_READ: Final = "customers:read"
 TICKETS_READ: Final = "tickets:read"
@@ -29,6 +28,8 @@ class Access:
 
     actor: str
     scopes: frozenset[str]
+    # The API key's principal (its rate limit); None for the local operator.
+    principal: Principal | None = None
 
     def allows(self, scope: str) -> bool:
         """Admin holds every scope."""
@@ -44,18 +45,11 @@ current: contextvars.ContextVar[Access | None] = contextvars.ContextVar(
 )
 
 
-def scopes_of(role: str, stored: list[str] | None) -> frozenset[str]:
-    """A key's scopes; a key made before scopes existed keeps what its role allowed."""
-    if stored is not None:
-        return frozenset(stored)
-    return frozenset({ADMIN}) if role == "admin" else frozenset({CUSTOMERS_READ, TICKETS_READ})
-
-
 async def access_for_key(conn: asyncpg.Connection, key: str) -> Access | None:
     """The live key's access; None for an unknown or revoked key."""
     principal = await auth.principal_for_key(conn, key)
     if principal is None:
         return None
-    key_id = uuid.UUID(principal.actor.removeprefix("apikey:"))
-    stored = await repository.key_scopes(conn, key_id)
-    return Access(principal.actor, scopes_of(principal.role, stored))
+    # A key made before scopes existed keeps what its role allowed.
+    scopes = principal.scopes if principal.scopes is not None else ROLE_SCOPES[principal.role]
+    return Access(principal.actor, frozenset(scopes), principal)

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
+from fte.auth.dependencies import KeyRateLimited, count_key_request
 from fte.db import DB_ERRORS
 from fte.mcp import access
 from fte.mcp.server import build_server
@@ -35,8 +36,11 @@ def _key(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _refuse(status: int, error: str, detail: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="fte"'} if status == 401 else None
+def _refuse(
+    status: int, error: str, detail: object, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="fte"'}
     return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
@@ -92,6 +96,16 @@ class McpEndpoint:
                 scope, receive, send
             )
             return
+        if caller.principal is not None:
+            try:
+                await count_key_request(
+                    request.app.state.cache,
+                    caller.principal,
+                    request.app.state.settings.api_key_rate_limit,
+                )
+            except KeyRateLimited as exc:
+                await _refuse(429, exc.message, exc.detail, exc.headers)(scope, receive, send)
+                return
         token = access.current.set(caller)
         try:
             await self.manager.handle_request(scope, receive, send)

@@ -12,14 +12,6 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-async def key_scopes(conn: asyncpg.Connection, key_id: uuid.UUID) -> list[str] | None:
-    """The key's scopes; None for a key made before scopes existed."""
-    scopes: list[str] | None = await conn.fetchval(
-        "SELECT scopes FROM api_keys WHERE id = $1", key_id
-    )
-    return scopes
-
-
 async def search_customers(
     conn: asyncpg.Connection,
     text: str | None,
