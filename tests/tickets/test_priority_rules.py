@@ -148,8 +148,8 @@ async def test_a_rule_never_lowers_the_priority_a_message_came_with(pool: asyncp
 
 
 def _row_of(inbox: str, number: int) -> str:
-    rows = re.findall(r"<tr class=\"[^\"]*\">.*?</tr>", inbox, re.S)
-    (row,) = [r for r in rows if f"<td>{number}</td>" in r]
+    rows = re.findall(r"<tr class=\"[^\"]*\"[^>]*>.*?</tr>", inbox, re.S)
+    (row,) = [r for r in rows if f'<td data-label="#">{number}</td>' in r]
     return row
 
 
