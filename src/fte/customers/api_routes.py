@@ -4,9 +4,6 @@ with its rate limit; profiles come through the cache."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -21,6 +18,7 @@ from fte.customers.profile_cache import cached_profile
 from fte.customers.profiles import summary_json, ticket_json
 from fte.db import PoolDep
 from fte.errors import FteError, NotFound
+from fte.kit import keyset
 
 router = APIRouter(tags=["customers"])
 
@@ -52,21 +50,20 @@ def encode_cursor(sort: str, value: Any, customer_id: uuid.UUID) -> str:
     """Opaque to clients: the sort it belongs to and the last row's (sort value, id)."""
     # str() of a Decimal or a float reads back exactly as numeric or real.
     text = value.isoformat() if isinstance(value, datetime) else str(value)
-    raw = json.dumps([sort, text, str(customer_id)])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return keyset.encode(text, customer_id, scope=sort)
 
 
 def decode_cursor(cursor: str, sort: str) -> tuple[str, uuid.UUID]:
     """(sort value, customer id) of a cursor this API made for `sort`; 422 naming `cursor`."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        made_for, value, customer_id = json.loads(raw)
-        parsed = uuid.UUID(customer_id)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise InvalidQuery("cursor", "not a cursor this API returned") from None
-    if made_for != sort or not isinstance(value, str):
+        value, customer_id = keyset.decode(cursor, scope=sort)
+    except keyset.OtherScope:
         raise InvalidQuery("cursor", "the cursor belongs to another sort: start again") from None
-    return value, parsed
+    except ValueError:
+        raise InvalidQuery("cursor", "not a cursor this API returned") from None
+    if not isinstance(value, str):
+        raise InvalidQuery("cursor", "not a cursor this API returned")
+    return value, customer_id
 
 
 @router.get(

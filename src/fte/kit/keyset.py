@@ -10,19 +10,31 @@ import uuid
 from typing import Any
 
 
-def encode(key: Any, row_id: uuid.UUID) -> str:
-    """The cursor after a row whose sort key is `key` (a number, an ISO time or None)."""
-    raw = json.dumps([key, str(row_id)], separators=(",", ":")).encode()
+class OtherScope(ValueError):
+    """A cursor made for another scope (another sort of the same list)."""
+
+
+def encode(key: Any, row_id: uuid.UUID, scope: str | None = None) -> str:
+    """The cursor after a row whose sort key is `key` (a number, an ISO time or None); with
+    `scope` (e.g. the sort's name), only a decode for the same scope accepts it."""
+    parts = [key, str(row_id)] if scope is None else [scope, key, str(row_id)]
+    raw = json.dumps(parts, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode(cursor: str) -> tuple[Any, uuid.UUID]:
-    """(key, id) from a cursor; ValueError when it is not one of ours."""
+def decode(cursor: str, scope: str | None = None) -> tuple[Any, uuid.UUID]:
+    """(key, id) from a cursor; OtherScope when it was made for another `scope`, ValueError
+    when it is not one of ours."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key, row_id = json.loads(raw)
+        parts = json.loads(raw)
+        made_for = parts.pop(0) if scope is not None else None
+        key, row_id = parts
         if key is not None and not isinstance(key, int | float | str):
             raise ValueError("bad key")
-        return key, uuid.UUID(row_id)
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        found = key, uuid.UUID(row_id)
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
         raise ValueError("not a cursor") from exc
+    if made_for != scope:
+        raise OtherScope("made for another scope")
+    return found
