@@ -7,22 +7,12 @@ One shape, built here, so the five readers cannot drift apart.
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
 from fte.customers import profile_repository as repo
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    return float(value) if isinstance(value, Decimal) else value
-
-
-def _when(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+from fte.kit.json_output import iso, number
 
 
 def sentiment_trend(early: float | None, late: float | None) -> str | None:
@@ -58,22 +48,22 @@ def _build(row: asyncpg.Record) -> dict[str, Any]:
         last = scored["last_order_at"]
         purchases = {
             "orders": scored["orders"],
-            "lifetime_value": _number(scored["lifetime_value"]),
-            "avg_order_value": _number(scored["avg_order_value"]),
+            "lifetime_value": number(scored["lifetime_value"]),
+            "avg_order_value": number(scored["avg_order_value"]),
             "currency": scored["currency"],
-            "first_order_at": _when(scored["first_order_at"]),
-            "last_order_at": _when(last),
+            "first_order_at": iso(scored["first_order_at"]),
+            "last_order_at": iso(last),
             "days_since_last_order": (scored["scored_at"] - last).days if last else None,
-            "value_percentile": _number(scored["value_percentile"]),
+            "value_percentile": number(scored["value_percentile"]),
         }
         predictions = {
-            "p_alive": _number(scored["p_alive"]),
-            "expected_purchases_90d": _number(scored["expected_purchases_90d"]),
-            "expected_value_90d": _number(scored["expected_value_90d"]),
-            "churn_risk": _number(scored["churn_risk"]),
+            "p_alive": number(scored["p_alive"]),
+            "expected_purchases_90d": number(scored["expected_purchases_90d"]),
+            "expected_value_90d": number(scored["expected_value_90d"]),
+            "churn_risk": number(scored["churn_risk"]),
             "churn_factors": scored["churn_factors"],
             "segment": scored["segment"],
-            "scored_at": _when(scored["scored_at"]),
+            "scored_at": iso(scored["scored_at"]),
         }
     return {
         "id": str(customer["id"]),
@@ -82,7 +72,7 @@ def _build(row: asyncpg.Record) -> dict[str, Any]:
         "phone": customer["phone"],
         "external_id": customer["external_id"],
         "plan": customer["plan"],
-        "customer_since": _when(customer["created_at"]),
+        "customer_since": iso(customer["created_at"]),
         "erased": customer["erased_at"] is not None,
         "purchases": purchases,
         "predictions": predictions,
@@ -90,7 +80,7 @@ def _build(row: asyncpg.Record) -> dict[str, Any]:
             "tickets_90d": signals["tickets_90d"] or 0,
             "escalations_90d": signals["escalations_90d"] or 0,
             "repeat_contacts_90d": signals["repeat_contacts_90d"] or 0,
-            "last_contact_at": _when(signals["last_contact_at"]),
+            "last_contact_at": iso(signals["last_contact_at"]),
             "sentiment_trend": sentiment_trend(
                 signals["sentiment_early"], signals["sentiment_late"]
             ),
@@ -109,14 +99,14 @@ def summary_json(row: Any) -> dict[str, Any]:
         "plan": row["plan"],
         "erased": row["erased_at"] is not None,
         "orders": row["orders"],
-        "lifetime_value": _number(row["lifetime_value"]),
+        "lifetime_value": number(row["lifetime_value"]),
         "currency": row["currency"],
-        "last_order_at": _when(row["last_order_at"]),
-        "last_contact_at": _when(row["last_contact_at"]),
-        "p_alive": _number(row["p_alive"]),
-        "churn_risk": _number(row["churn_risk"]),
+        "last_order_at": iso(row["last_order_at"]),
+        "last_contact_at": iso(row["last_contact_at"]),
+        "p_alive": number(row["p_alive"]),
+        "churn_risk": number(row["churn_risk"]),
         "segment": row["segment"],
-        "value_percentile": _number(row["value_percentile"]),
+        "value_percentile": number(row["value_percentile"]),
     }
 
 
@@ -130,5 +120,5 @@ def ticket_json(row: Any) -> dict[str, Any]:
         "priority": row["priority"],
         "channel": row["channel"],
         "escalation_reason": row["escalation_reason"],
-        "created_at": _when(row["created_at"]),
+        "created_at": iso(row["created_at"]),
     }

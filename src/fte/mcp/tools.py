@@ -10,6 +10,7 @@ from typing import Any, Final
 import asyncpg
 
 from fte.customers.profiles import find_profile, profile_json
+from fte.kit.json_output import iso
 from fte.knowledge import repository as knowledge
 from fte.mcp import repository
 from fte.tickets import notes
@@ -22,10 +23,6 @@ _NUMBER = re.compile(r"#?(\d{1,18})")
 
 class ToolFailed(Exception):
     """An expected failure of a tool call (unknown record, bad input)."""
-
-
-def _when(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 async def get_customer(conn: asyncpg.Connection, key: str) -> dict[str, Any]:
@@ -81,8 +78,8 @@ def _ticket_json(row: asyncpg.Record) -> dict[str, Any]:
         "escalation_reason": row["escalation_reason"],
         "customer_id": str(row["customer_id"]),
         "customer_name": row["customer_name"],
-        "created_at": _when(row["created_at"]),
-        "updated_at": _when(row["updated_at"]),
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
     }
 
 
@@ -101,14 +98,14 @@ async def get_ticket(conn: asyncpg.Connection, ticket: str) -> dict[str, Any]:
             "subject": m["subject"],
             "body": m["body"],
             "sentiment": m["sentiment"],
-            "created_at": _when(m["created_at"]),
+            "created_at": iso(m["created_at"]),
         }
         for m in await tickets.list_messages(conn, ticket_id)
     ]
     return {
         **_ticket_json(row),
-        "first_response_at": _when(row["first_response_at"]),
-        "resolved_at": _when(row["resolved_at"]),
+        "first_response_at": iso(row["first_response_at"]),
+        "resolved_at": iso(row["resolved_at"]),
         "messages": messages,
         "internal_notes": await notes.notes_json(conn, ticket_id),
     }

@@ -8,12 +8,9 @@ from typing import Any
 import asyncpg
 
 from fte.delivery import repository as delivery
+from fte.kit.json_output import iso
 from fte.messaging import ChannelAdapter
 from fte.ops import repository
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 async def channel_report(
@@ -34,13 +31,13 @@ async def channel_report(
                 "consecutive_failures": breaker["failures"] if breaker else 0,
                 "last_error": breaker["last_error"] if breaker else None,
                 "worker": breaker["worker"] if breaker else None,
-                "changed_at": _iso(breaker["updated_at"]) if breaker else None,
+                "changed_at": iso(breaker["updated_at"]) if breaker else None,
             },
             "messages_in_24h": act["messages_in"] if act else 0,
             "messages_out_24h": act["messages_out"] if act else 0,
             "delivery_failed_24h": act["delivery_failed"] if act else 0,
             "delivery_errors_24h": act["delivery_errors"] if act else 0,
-            "last_inbound_at": _iso(act["last_inbound_at"]) if act else None,
-            "last_outbound_at": _iso(act["last_outbound_at"]) if act else None,
+            "last_inbound_at": iso(act["last_inbound_at"]) if act else None,
+            "last_outbound_at": iso(act["last_outbound_at"]) if act else None,
         }
     return report
