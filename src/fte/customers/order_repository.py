@@ -286,12 +286,9 @@ _ROWS = """
     SELECT t.order_id, k.customer_id, t.amount, t.currency, t.ordered_at, t.plan, t.status, $1
       FROM order_typed t JOIN order_keys k ON k.ckey = t.ckey
 """
-# Orders known already: updated where something changed. Only these go through ON CONFLICT:
-# its speculative insertion costs a third more per row than a plain insert.
-_UPDATE_KNOWN = f"""
-    INSERT INTO orders AS o ({_COLUMNS})
-    {_ROWS}
-     WHERE EXISTS (SELECT 1 FROM orders e WHERE e.order_id = t.order_id)
+# An order stored already (`orders AS o`) takes the incoming values only when one of them
+# differs: an unchanged re-import or a redelivered event writes nothing.
+_UPDATE_CHANGED = """
     ON CONFLICT (order_id) DO UPDATE
        SET customer_id = EXCLUDED.customer_id, amount = EXCLUDED.amount,
            currency = EXCLUDED.currency, ordered_at = EXCLUDED.ordered_at,
@@ -299,6 +296,14 @@ _UPDATE_KNOWN = f"""
      WHERE (o.customer_id, o.amount, o.currency, o.ordered_at, o.plan, o.status)
            IS DISTINCT FROM (EXCLUDED.customer_id, EXCLUDED.amount, EXCLUDED.currency,
                              EXCLUDED.ordered_at, EXCLUDED.plan, EXCLUDED.status)
+"""
+# Orders known already: updated where something changed. Only these go through ON CONFLICT:
+# its speculative insertion costs a third more per row than a plain insert.
+_UPDATE_KNOWN = f"""
+    INSERT INTO orders AS o ({_COLUMNS})
+    {_ROWS}
+     WHERE EXISTS (SELECT 1 FROM orders e WHERE e.order_id = t.order_id)
+    {_UPDATE_CHANGED}
 """
 _INSERT_NEW = f"""
     INSERT INTO orders ({_COLUMNS})
@@ -442,17 +447,11 @@ async def upsert_order(
     """Store one order: `new`, `updated` or `unchanged`; the customer's plan follows their
     latest order that names one."""
     inserted: bool | None = await conn.fetchval(
-        """
+        f"""
         INSERT INTO orders AS o (order_id, customer_id, amount, currency, ordered_at, plan,
                                  status, source)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-        ON CONFLICT (order_id) DO UPDATE
-           SET customer_id = EXCLUDED.customer_id, amount = EXCLUDED.amount,
-               currency = EXCLUDED.currency, ordered_at = EXCLUDED.ordered_at,
-               plan = EXCLUDED.plan, status = EXCLUDED.status, updated_at = now()
-         WHERE (o.customer_id, o.amount, o.currency, o.ordered_at, o.plan, o.status)
-               IS DISTINCT FROM (EXCLUDED.customer_id, EXCLUDED.amount, EXCLUDED.currency,
-                                 EXCLUDED.ordered_at, EXCLUDED.plan, EXCLUDED.status)
+        {_UPDATE_CHANGED}
         RETURNING (xmax = 0)
         """,
         order.order_id,
