@@ -150,7 +150,7 @@ def predict(stats: Statistics) -> Predictions:
         params["method"] = "bg/nbd+gamma-gamma"
     except clv.FitError as exc:
         spend = spend_of_all
-        note = f"spend is each customer's average order value (Gamma-Gamma: {exc})"
+        note = f"spend is each customer's average order value ({exc})"
     return Predictions(
         p_alive=alive,
         expected_purchases=expected,
