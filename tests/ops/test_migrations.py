@@ -39,3 +39,53 @@ async def test_every_migration_downgrades_and_upgrades_again(postgres: EmbeddedP
     assert await tables(url) == set()
     await asyncio.to_thread(migrations.upgrade, url)
     assert await tables(url) == full
+
+
+async def test_tickets_filed_before_ticket_search_are_found_after_the_upgrade(
+    postgres: EmbeddedPostgres,
+) -> None:
+    # 0022 fills the words of the tickets already there, in batches of 5,000: 12,000 tickets
+    # take three batches.
+    conn = await asyncpg.connect(postgres.url("postgres"))
+    try:
+        await conn.execute('DROP DATABASE IF EXISTS "search_backfill"')
+        await conn.execute('CREATE DATABASE "search_backfill"')
+    finally:
+        await conn.close()
+    url = postgres.url("search_backfill")
+    await asyncio.to_thread(migrations.upgrade, url, "0020")
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            """
+            WITH c AS (INSERT INTO customers (name, email) VALUES ('Ann', 'ann@example.com')
+                       RETURNING id),
+                 v AS (INSERT INTO conversations (customer_id, channel)
+                       SELECT c.id, 'email' FROM c, generate_series(1, 12000) RETURNING id),
+                 t AS (INSERT INTO tickets (customer_id, conversation_id, channel, subject)
+                       SELECT c.id, v.id, 'email', 'Question' FROM c, v
+                       RETURNING id, conversation_id, number)
+            INSERT INTO messages (conversation_id, ticket_id, channel, direction, author, body)
+            SELECT conversation_id, id, 'email', 'inbound', 'customer',
+                   'my kettle ' || number || ' leaks' FROM t
+            """
+        )
+        await asyncio.to_thread(migrations.upgrade, url)
+        words = await conn.fetch(
+            "SELECT search_words::text AS words FROM tickets WHERE number IN (1, 6000, 12000) "
+            "ORDER BY number"
+        )
+        assert [w["words"] for w in words] == [
+            "'1' 'kettle' 'leaks' 'my' 'question'",
+            "'6000' 'kettle' 'leaks' 'my' 'question'",
+            "'12000' 'kettle' 'leaks' 'my' 'question'",
+        ]
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM tickets "
+                "WHERE search_words @@ ticket_search_query('KETTLE leak')"
+            )
+            == 12000
+        )
+    finally:
+        await conn.close()

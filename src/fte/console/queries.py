@@ -10,6 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from fte.config import Priority
+from fte.tickets import repository as tickets
 
 STATUSES = ("open", "pending", "escalated", "resolved", "closed")
 # The inbox's filter for tickets whose agent draft waits for a person's approval.
@@ -50,15 +51,14 @@ async def inbox(
     their subject, customer and assignee: at 1,000,000 tickets the sort no longer reads a
     heap page per unfinished ticket (160 -> 85 ms under load).
 
-    The message search is a per-ticket subquery (LIMIT 1), not EXISTS or IN: PostgreSQL would
-    turn EXISTS into one scan of every message in the database, and `OR t.id IN (...)` into a
-    subquery run again for each ticket once its matches outgrow work_mem (half an hour at
-    1,000,000 tickets for a common word); this reads only the messages of the tickets the
-    other filters kept (350 ms -> 40 ms at 100,000 tickets)."""
-    if text:  # the customer's words, not a pattern: % and _ match themselves
-        text = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    `text` finds the tickets whose subject or messages hold every word of it, or whose number
+    it is (`tickets.search_condition`); the words' index is intersected with the unfinished
+    tickets' index: at 1,000,000 tickets a search no longer reads the messages of each of
+    60,000 unfinished tickets (2.3 s p95). With a search the statement's text differs, so
+    neither statement's cached plan has to serve both."""
+    searched = f"AND {tickets.search_condition('$7', '$8')}" if text else ""
     due = """CASE WHEN t.first_response_at IS NULL AND t.status NOT IN ('resolved', 'closed')
-                  THEN t.created_at + make_interval(mins => ($4::jsonb ->> t.priority)::int)
+                  THEN t.created_at + make_interval(mins => ($3::jsonb ->> t.priority)::int)
              END"""
     rows: list[asyncpg.Record] = await conn.fetch(
         f"""
@@ -66,17 +66,15 @@ async def inbox(
             SELECT t.id, t.status, t.created_at, {due} AS due_at, {PRIORITY_ORDER} AS priority_rank,
                    {AWAITING_APPROVAL} AS awaiting_approval
             FROM tickets t
-            WHERE ($5::uuid IS NULL OR t.assignee_id = $5)
-              AND (NOT $7 OR {AWAITING_APPROVAL})
-              AND (NOT $6 OR t.assignee_id IS NULL)
+            WHERE ($4::uuid IS NULL OR t.assignee_id = $4)
+              AND (NOT $6 OR {AWAITING_APPROVAL})
+              AND (NOT $5 OR t.assignee_id IS NULL)
               AND ($1::text IS NULL OR t.status = $1)
               AND ($1::text IS NOT NULL OR t.status NOT IN ('resolved', 'closed'))
-              AND ($2::text IS NULL OR t.subject ILIKE '%' || $2 || '%' OR COALESCE((
-                    SELECT true FROM messages m
-                    WHERE m.ticket_id = t.id AND m.body ILIKE '%' || $2 || '%' LIMIT 1), false))
+              {searched}
             ORDER BY (t.status = 'escalated' OR {AWAITING_APPROVAL}) DESC,
                      ({due} < now()) IS TRUE DESC, {PRIORITY_ORDER}, t.created_at
-            LIMIT $3
+            LIMIT $2
         )
         SELECT t.id, t.number, t.status, t.priority, t.priority_reason, t.channel, t.subject,
                t.escalation_reason, t.sentiment, t.created_at, c.name AS customer_name,
@@ -90,12 +88,12 @@ async def inbox(
                  (p.due_at < now()) IS TRUE DESC, p.priority_rank, p.created_at
         """,
         status,
-        text,
         limit,
         sla_minutes,
         assignee,
         unassigned,
         awaiting_approval,
+        *((text, tickets.search_number(text)) if text else ()),
     )
     return rows
 

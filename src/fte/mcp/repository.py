@@ -7,6 +7,8 @@ import uuid
 
 import asyncpg
 
+from fte.tickets import repository as tickets
+
 
 def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -52,29 +54,22 @@ async def search_customers(
 async def search_tickets(
     conn: asyncpg.Connection, text: str | None, status: str | None, limit: int
 ) -> list[asyncpg.Record]:
-    """Tickets, newest first, whose subject or any message matches `text` (full text), in
-    `status` when given."""
+    """Tickets, newest first, whose subject or messages hold every word of `text` (or whose
+    number it is: `tickets.search_condition`), in `status` when given."""
+    searched = f"AND {tickets.search_condition('$3', '$4')}" if text else ""
     return await conn.fetch(
-        """
+        f"""
         SELECT t.id, t.number, t.subject, t.status, t.priority, t.priority_reason, t.channel,
                t.escalation_reason, t.created_at, t.updated_at, t.customer_id,
                c.name AS customer_name
           FROM tickets t JOIN customers c ON c.id = t.customer_id
-         WHERE ($2::text IS NULL OR t.status = $2)
-           AND ($1::text IS NULL
-                OR t.subject ILIKE $4
-                OR EXISTS (
-                    SELECT 1 FROM messages m
-                     WHERE m.ticket_id = t.id
-                       AND to_tsvector('english', coalesce(m.subject, '') || ' ' || m.body)
-                           @@ websearch_to_tsquery('english', $1)))
+         WHERE ($1::text IS NULL OR t.status = $1) {searched}
          ORDER BY t.created_at DESC
-         LIMIT $3
+         LIMIT $2
         """,
-        text,
         status,
         limit,
-        _like(text) if text else None,
+        *((text, tickets.search_number(text)) if text else ()),
     )
 
 

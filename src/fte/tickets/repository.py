@@ -11,6 +11,20 @@ import asyncpg
 OPEN_STATUSES = ("open", "pending", "escalated")
 
 
+def search_condition(words: str, number: str) -> str:
+    """SQL true for a ticket `t` whose subject or messages hold every word of the parameter
+    `words` as the start of a word ("bill" finds "billing"), or whose number is the parameter
+    `number` (`search_number`). The words are looked up in `tickets_search_idx` (migration
+    0022): no ticket's messages are read."""
+    return f"(t.search_words @@ ticket_search_query({words}::text) OR t.number = {number})"
+
+
+def search_number(text: str) -> int | None:
+    """The ticket number a search is ("#123", "123"), else None."""
+    digits = text.strip().removeprefix("#")
+    return int(digits) if digits.isdigit() and len(digits) < 10 else None
+
+
 async def find_open_ticket_by_thread(
     conn: asyncpg.Connection, channel: str, thread_key: str
 ) -> uuid.UUID | None:
