@@ -41,7 +41,7 @@ async def test_every_migration_downgrades_and_upgrades_again(postgres: EmbeddedP
     assert await tables(url) == full
 
 
-async def test_tickets_filed_before_ticket_search_are_found_after_the_upgrade(
+async def test_tickets_filed_before_ticket_search_are_found_after_the_upgrade_even_if_rerun(
     postgres: EmbeddedPostgres,
 ) -> None:
     # 0022 fills the words of the tickets already there, in batches of 5,000: 12,000 tickets
@@ -84,6 +84,24 @@ async def test_tickets_filed_before_ticket_search_are_found_after_the_upgrade(
             await conn.fetchval(
                 "SELECT count(*) FROM tickets "
                 "WHERE search_words @@ ticket_search_query('KETTLE leak')"
+            )
+            == 12000
+        )
+
+        # Stopped after a failed index build (PostgreSQL leaves it INVALID) and before the
+        # version was written: the next upgrade runs it all again and the index is valid.
+        await conn.execute(
+            "UPDATE pg_index SET indisvalid = false "
+            "WHERE indexrelid = 'tickets_search_idx'::regclass"
+        )
+        await conn.execute("UPDATE alembic_version SET version_num = '0020'")
+        await asyncio.to_thread(migrations.upgrade, url)
+        assert await conn.fetchval(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'tickets_search_idx'::regclass"
+        )
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM tickets WHERE search_words @@ ticket_search_query('kettle')"
             )
             == 12000
         )

@@ -124,6 +124,15 @@ FROM batch WHERE t.id = batch.id
 RETURNING t.number
 """
 
+DROP_INVALID_INDEX = """
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+               WHERE c.relname = 'tickets_search_idx' AND NOT i.indisvalid) THEN
+        DROP INDEX tickets_search_idx;
+    END IF;
+END $$
+"""
+
 DOWNGRADE = """
 DROP TRIGGER IF EXISTS messages_search ON messages;
 DROP TRIGGER IF EXISTS tickets_search ON tickets;
@@ -146,7 +155,9 @@ def upgrade() -> None:
         after = 0
         while numbers := op.get_bind().execute(text(BATCH), {"after": after}).scalars().all():
             after = max(numbers)
-        # CONCURRENTLY: new tickets keep being filed while the index is built.
+        # CONCURRENTLY: new tickets keep being filed while the index is built. A build that
+        # failed before left an INVALID index, which IF NOT EXISTS would keep: dropped first.
+        op.execute(DROP_INVALID_INDEX)
         op.execute(
             "CREATE INDEX CONCURRENTLY IF NOT EXISTS tickets_search_idx "
             "ON tickets USING gin (search_words)"
