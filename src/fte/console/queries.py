@@ -52,10 +52,10 @@ async def inbox(
     heap page per unfinished ticket (160 -> 85 ms under load).
 
     `text` finds the tickets whose subject or messages hold every word of it, or whose number
-    it is (`tickets.search_condition`); the words' index is intersected with the unfinished
-    tickets' index: at 1,000,000 tickets a search no longer reads the messages of each of
-    60,000 unfinished tickets (2.3 s p95). With a search the statement's text differs, so
-    neither statement's cached plan has to serve both."""
+    it is (`tickets.search_condition`), looked up in the unfinished tickets' word index: at
+    1,000,000 tickets a search no longer reads the messages of each of 60,000 unfinished
+    tickets (2.3 s p95). With a search the statement's text differs, so neither statement's
+    cached plan has to serve both."""
     searched = f"AND {tickets.search_condition('$7', '$8')}" if text else ""
     due = """CASE WHEN t.first_response_at IS NULL AND t.status NOT IN ('resolved', 'closed')
                   THEN t.created_at + make_interval(mins => ($3::jsonb ->> t.priority)::int)

@@ -124,11 +124,21 @@ FROM batch WHERE t.id = batch.id
 RETURNING t.number
 """
 
+# Every ticket's words (a search with a status, the MCP tools), and the unfinished tickets'
+# alone: the inbox's default search reads 60,000 tickets' postings, not 1,000,000's (a common
+# word's bitmap at 1,000,000 tickets: 92 ms from the first).
+INDEXES = {
+    "tickets_search_idx": "ON tickets USING gin (search_words)",
+    "tickets_search_unfinished_idx": (
+        "ON tickets USING gin (search_words) WHERE status NOT IN ('resolved', 'closed')"
+    ),
+}
+
 DROP_INVALID_INDEX = """
 DO $$ BEGIN
     IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-               WHERE c.relname = 'tickets_search_idx' AND NOT i.indisvalid) THEN
-        DROP INDEX tickets_search_idx;
+               WHERE c.relname = '{name}' AND NOT i.indisvalid) THEN
+        DROP INDEX {name};
     END IF;
 END $$
 """
@@ -136,6 +146,7 @@ END $$
 DOWNGRADE = """
 DROP TRIGGER IF EXISTS messages_search ON messages;
 DROP TRIGGER IF EXISTS tickets_search ON tickets;
+DROP INDEX IF EXISTS tickets_search_unfinished_idx;
 DROP INDEX IF EXISTS tickets_search_idx;
 ALTER TABLE tickets DROP COLUMN IF EXISTS search_words;
 DROP FUNCTION IF EXISTS messages_search_touch();
@@ -155,13 +166,11 @@ def upgrade() -> None:
         after = 0
         while numbers := op.get_bind().execute(text(BATCH), {"after": after}).scalars().all():
             after = max(numbers)
-        # CONCURRENTLY: new tickets keep being filed while the index is built. A build that
-        # failed before left an INVALID index, which IF NOT EXISTS would keep: dropped first.
-        op.execute(DROP_INVALID_INDEX)
-        op.execute(
-            "CREATE INDEX CONCURRENTLY IF NOT EXISTS tickets_search_idx "
-            "ON tickets USING gin (search_words)"
-        )
+        # CONCURRENTLY: new tickets keep being filed while the indexes are built. A build
+        # that failed before left an INVALID index, which IF NOT EXISTS would keep: dropped.
+        for name, definition in INDEXES.items():
+            op.execute(DROP_INVALID_INDEX.replace("{name}", name))
+            op.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} {definition}")
 
 
 def downgrade() -> None:
