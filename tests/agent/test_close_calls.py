@@ -119,3 +119,27 @@ def test_the_stem_keeps_short_words_and_joins_inflections() -> None:
     assert stem("syncing") == stem("syncs") == stem("sync") == "sync"
     assert stem("stopped") == "stop" and stem("deleted") == stem("delete")
     assert stem("speed") == "speed" and stem("plus") == "plus" and stem("files") == "file"
+
+
+async def test_asking_again_after_a_settled_close_call_is_a_repeat_contact(
+    kb_pool: asyncpg.Pool, embedder: Embedder
+) -> None:
+    text = "where can I see who deleted files in our team? need the log"
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    settings = make_settings()
+    worker = QueueWorker(kb_pool, settings, embedder, build_registry(settings), name="t")
+    runs = []
+    for _ in range(2):
+        filed = await factories.ticket(kb_pool, text, email=email)
+        assert await worker.run_once() == 1
+        async with kb_pool.acquire() as conn:
+            runs.append(
+                await conn.fetchrow(
+                    "SELECT decision, reason, sources->0->>'title' AS first_source "
+                    "FROM agent_runs WHERE message_id = $1",
+                    filed.message_id,
+                )
+            )
+    assert (runs[0]["decision"], runs[0]["first_source"]) == ("answer", "Using the audit log")
+    # The same answer again would not help them: a person looks at it.
+    assert (runs[1]["decision"], runs[1]["reason"]) == ("escalate", "repeat_contact")
