@@ -103,6 +103,8 @@ def test_a_close_call_goes_to_the_runner_up_only_when_its_words_clearly_match() 
     assert confidence([audit, restore]) == 0.613
     assert confidence([far, restore]) == 0.55
     assert runner_up([restore, audit]) == 0.607 and runner_up([restore]) is None
+    # A knowledge base with no articles yet settles nothing and does not fail.
+    assert settle([restore, audit], asked, LexicalIndex([], STOP_WORDS))[0] is restore
 
 
 def test_just_under_the_bar_answers_only_when_the_evidence_agrees() -> None:
