@@ -92,7 +92,10 @@ class LexicalIndex:
         self.average_length = (sum(lengths) / len(lengths)) if lengths else 1.0
 
     def score(self, message: str, title: str, body: str) -> float:
-        """BM25 of `message` against the article, its title and headings weighted up."""
+        """BM25 of `message` against the article, its title and headings weighted up (0 before
+        the knowledge base has articles: no statistics, no evidence)."""
+        if not self.documents:
+            return 0.0
         counts = Counter(terms(body, self.stop_words))
         for word in terms(title, self.stop_words):
             counts[word] += TITLE_WEIGHT
