@@ -18,10 +18,12 @@ knowledge base never mentions ("can I sell CloudSync as a reseller, what margins
 the plans article: same product, same register). So a second, word-level piece of evidence:
 the share of the message's content words (stop-words aside, lightly stemmed, a one-letter typo
 forgiven) that occur nowhere in the knowledge base, its articles or its answered questions.
-When most of what the customer wrote is vocabulary the knowledge base never uses, it does not
-answer them, however close the nearest article looks. One rule, no per-set tuning: "more than
-half" is the knowledge base's own vocabulary speaking, and it keeps the bitext and stackfaq
-questions (typos, city names, paraphrases) answered.
+When at least half of what the customer wrote (two words or more) is vocabulary the knowledge
+base never uses, it does not answer them, however close the nearest article looks. One rule,
+no per-set tuning: "half" is the knowledge base's own vocabulary speaking, and it keeps the
+bitext and stackfaq questions (typos, city names, paraphrases) answered ("more than half" let
+"Can CloudSync back up my Synology NAS automatically?" through: two of four words unknown;
+no bitext or stackfaq question changed either way).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from collections.abc import Iterable, Sequence
 
 import asyncpg
 
+from fte.agent import close_calls
+from fte.agent.retrieval import Source
 from fte.knowledge import repository
 
 log = logging.getLogger(__name__)
@@ -49,7 +53,7 @@ SAMPLE = 3000
 CEILING = 0.8  # however tight a history, a message this close to an article is answerable
 REFRESH_SECONDS = 300.0
 STAMP_SECONDS = 1.0  # an edited article's words count within a second, at one query a second
-# More than this share of a message's content words unknown to the knowledge base: not its
+# At least this share of a message's content words unknown to the knowledge base: not its
 # subject (see the module doc).
 UNKNOWN_SHARE = 0.5
 COMMON_SHARE = 0.5
@@ -190,9 +194,10 @@ class Vocabulary:
         return unknown / words if words else 0.0
 
     def off_subject(self, text: str) -> bool:
-        """Most of what `text` is about is vocabulary the knowledge base never uses."""
+        """At least half of what `text` is about (two words or more) is vocabulary the knowledge
+        base never uses."""
         unknown, words = self.unknown(text)
-        return unknown >= MIN_UNKNOWN_WORDS and unknown > UNKNOWN_SHARE * words
+        return unknown >= MIN_UNKNOWN_WORDS and unknown >= UNKNOWN_SHARE * words
 
 
 class Calibration:
@@ -210,6 +215,7 @@ class Calibration:
         self._expires: float | None = None
         self._refresh: asyncio.Task[None] | None = None
         self._vocabulary = Vocabulary([])
+        self._lexical = close_calls.LexicalIndex([], STOP_WORDS)
         self._stamp: str | None = None
         self._stamp_checked = -STAMP_SECONDS
 
@@ -238,7 +244,9 @@ class Calibration:
             return self._vocabulary
         stamp = await repository.vocabulary_stamp(conn)
         if stamp != self._stamp:
-            self._vocabulary = Vocabulary(*await repository.vocabulary_texts(conn))
+            articles, questions = await repository.vocabulary_texts(conn)
+            self._vocabulary = Vocabulary(articles, questions)
+            self._lexical = close_calls.LexicalIndex(articles, STOP_WORDS)
             self._stamp = stamp
         self._stamp_checked = now
         return self._vocabulary
@@ -249,11 +257,39 @@ class Calibration:
             await self.threshold(conn)
             await self.vocabulary(conn)
 
-    async def answers(self, conn: asyncpg.Connection, text: str, confidence: float | None) -> bool:
-        """The knowledge base answers `text` with an article this close (None: no article)."""
-        if confidence is None or confidence < await self.threshold(conn):
+    async def lexical(self, conn: asyncpg.Connection) -> close_calls.LexicalIndex:
+        """The knowledge base's word statistics for settling close calls, rebuilt with the
+        vocabulary."""
+        await self.vocabulary(conn)
+        return self._lexical
+
+    async def settle(
+        self, conn: asyncpg.Connection, text: str, sources: list[Source]
+    ) -> list[Source]:
+        """`sources` with a close call between the best two settled by their words
+        (`close_calls.settle`)."""
+        if len(sources) < 2:
+            return sources
+        return close_calls.settle(sources, text, await self.lexical(conn))
+
+    async def answers(
+        self,
+        conn: asyncpg.Connection,
+        text: str,
+        confidence: float | None,
+        runner_up: float | None = None,
+    ) -> bool:
+        """The knowledge base answers `text` with an article this close (None: no article),
+        the next best article `runner_up` close: over the bar, or just under it with one
+        article clearly ahead in the knowledge base's own words (`close_calls.clears`); and
+        not mostly about things the knowledge base never mentions."""
+        if confidence is None:
             return False
-        return not (await self.vocabulary(conn)).off_subject(text)
+        vocabulary = await self.vocabulary(conn)
+        if vocabulary.off_subject(text):
+            return False
+        unknown, _ = vocabulary.unknown(text)
+        return close_calls.clears(confidence, await self.threshold(conn), runner_up, unknown)
 
     async def _refresh_beside(self) -> None:
         assert self.pool is not None

@@ -8,7 +8,8 @@ The order of the checks is the policy:
 3. the best article is an escalation topic (e.g. "Get refund") at least FTE_ANSWER_THRESHOLD
    close → that topic's reason;
 4. retrieval: nothing in the knowledge base is close enough to answer (`answerability`: the
-   bar the knowledge base calibrated from its own answered questions), or the message is
+   bar the knowledge base calibrated from its own answered questions; just under it, one
+   article clearly ahead in known words still answers: `close_calls`), or the message is
    mostly about things the knowledge base never mentions → `low_confidence`;
 5. the customer asks again what we already answered → `repeat_contact`;
 6. otherwise answer (or, in approval mode, draft for a human), written by the configured
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from fte.agent import drafts, escalation, handover
+from fte.agent import close_calls, drafts, escalation, handover
 from fte.agent import repository as runs
 from fte.agent.answerability import Calibration
 from fte.agent.responders import local
@@ -73,9 +74,12 @@ class Agent:
         message, within FTE_REPEAT_CONTACT_DAYS: `repository.answered_before`)."""
         started = time.perf_counter() if started is None else started
         s = self.settings
+        # A close call between the two best articles is settled by their words first: the
+        # answer, the draft and the stored sources all follow the settled order.
+        sources = await self.calibration.settle(conn, ctx.query, sources)
         best = sources[0] if sources else None
         confident = await self.calibration.answers(
-            conn, ctx.query, best.score if best is not None else None
+            conn, ctx.query, close_calls.confidence(sources), close_calls.runner_up(sources)
         )
         reason = escalation.message_reason(ctx.query)
         if (

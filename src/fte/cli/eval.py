@@ -60,6 +60,13 @@ def eval_command(
         help="Also score a stable part of the split (this fraction, by row id) apart from the "
         "rest, so a gain tuned on the rest shows whether it holds.",
     ),
+    seed: int = typer.Option(
+        0,
+        "--seed",
+        min=0,
+        help="Which stable part --holdout takes (0: the one the published figures use); "
+        "another seed holds out other rows, to see whether a gain holds on them too.",
+    ),
     database_url: str = typer.Option(
         None,
         "--database-url",
@@ -115,7 +122,11 @@ def eval_command(
             info.get("history_bar", 0.0),
         )
     if holdout:
-        figures["parts"] = {"fraction": holdout, **holdout_figures(records, holdout)}
+        figures["parts"] = {
+            "fraction": holdout,
+            "seed": seed,
+            **holdout_figures(records, holdout, seed),
+        }
     focus = focus_figures(records, kb)
     if focus is not None:
         figures["focus"] = focus
@@ -204,7 +215,11 @@ _PART_FIGURES = (
 
 def _print_extras(figures: dict[str, Any]) -> None:
     if "parts" in figures:
-        parts = Table(title=f"tuned-on part vs held-out part ({figures['parts']['fraction']})")
+        seed = figures["parts"].get("seed") or 0
+        parts = Table(
+            title=f"tuned-on part vs held-out part ({figures['parts']['fraction']}"
+            + (f", seed {seed})" if seed else ")")
+        )
         parts.add_column("figure")
         parts.add_column("tune", justify="right")
         parts.add_column("holdout", justify="right")

@@ -76,17 +76,22 @@ def worst_misses(records: Sequence[EvalRecord], n: int) -> dict[str, list[dict[s
     }
 
 
-def in_holdout(row_id: str, fraction: float) -> bool:
-    """A stable pseudo-random part of a split, by the row's id: the same rows on every run."""
-    digest = hashlib.sha256(f"holdout:{row_id}".encode()).digest()
+def in_holdout(row_id: str, fraction: float, seed: int = 0) -> bool:
+    """A stable pseudo-random part of a split, by the row's id: the same rows on every run
+    with the same `seed` (0: the part every earlier figure was measured on)."""
+    salt = "holdout" if seed == 0 else f"holdout{seed}"
+    digest = hashlib.sha256(f"{salt}:{row_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
-def holdout_figures(records: Sequence[EvalRecord], fraction: float) -> dict[str, Any]:
+def holdout_figures(
+    records: Sequence[EvalRecord], fraction: float, seed: int = 0
+) -> dict[str, Any]:
     """The figures on the part used for tuning and on the part held out from it."""
     parts: dict[str, list[EvalRecord]] = {"tune": [], "holdout": []}
     for record in records:
-        parts["holdout" if in_holdout(record.row.id, fraction) else "tune"].append(record)
+        held = in_holdout(record.row.id, fraction, seed)
+        parts["holdout" if held else "tune"].append(record)
     return {
         name: score([r.row for r in part], [r.outcome for r in part]) if part else None
         for name, part in parts.items()

@@ -21,6 +21,7 @@ import asyncpg
 
 import fte.agent.sentiment_cache as sentiment_cache
 from fte.agent import answerability
+from fte.agent.close_calls import CLOSE_CALL, clears
 from fte.agent.escalation import LOW_CONFIDENCE, message_reason
 from fte.agent.handover import handover_reason
 from fte.agent.sentiment import SentimentResult
@@ -58,6 +59,8 @@ class EvalRecord:
     draft: str | None = None  # what a human was offered
     # Mostly in words the knowledge base never uses (`answerability.Vocabulary.off_subject`).
     off_subject: bool = False
+    # How many of its content words the knowledge base never uses (`close_calls.clears`).
+    unknown_words: int = 0
 
 
 @contextlib.asynccontextmanager
@@ -195,6 +198,7 @@ async def _collect(
                 run["reply"],
                 run["draft"],
                 vocabulary.off_subject(row.text),
+                vocabulary.unknown(row.text)[0],
             )
         )
     return records
@@ -210,7 +214,8 @@ def calibrate(
     what the runs stored (retrieval does not depend on the threshold): the message's wording,
     the first-message hand-over policy (`agent/handover.py`, with the run's sentiment score
     and `negative_threshold`), an escalation topic at the floor, then the answer bar: the
-    floor raised to `history_bar`, and the message on the knowledge base's subject. Repeat
+    floor raised to `history_bar` (or just under it with the evidence agreeing:
+    `close_calls.clears`), and the message on the knowledge base's subject. Repeat
     contact and negative sentiment after an answer do not arise here: every row is its own
     customer and ticket."""
     table = []
@@ -228,7 +233,13 @@ def calibrate(
                 reason = handover_reason(rec.row.text, felt, negative_threshold)
             if reason is None and rec.topic_reason and rec.confidence >= threshold:
                 reason = rec.topic_reason
-            if reason is None and (rec.confidence < bar or rec.off_subject):
+            scores = [score for _, _, score in rec.sources]
+            close = len(scores) > 1 and abs(scores[0] - scores[1]) < CLOSE_CALL
+            confidence = max(scores[:2]) if close else rec.confidence
+            runner_up = max(scores[1:], default=None)
+            if reason is None and (
+                not clears(confidence, bar, runner_up, rec.unknown_words) or rec.off_subject
+            ):
                 reason = LOW_CONFIDENCE
             decision = "escalate" if reason else "answer"
             outcomes.append(replace(rec.outcome, decision=decision, reason=reason))

@@ -173,6 +173,12 @@ class AnswerPipeline:
         s = self.settings
         queries = [ctx.query for ctx in contexts]
         found = await retrieve(conn, vectors, queries, s.retrieval_top_k, s.text_search_weight)
+        # The article the agent will answer with is the one a close call settles on: asking
+        # again about it is the repeat contact, not asking about the runner-up.
+        found = [
+            await self.agent.calibration.settle(conn, query, sources)
+            for query, sources in zip(queries, found, strict=True)
+        ]
         best = [
             (ctx.customer_id, ctx.message_id, sources[0].article_id)
             for ctx, sources in zip(contexts, found, strict=True)
