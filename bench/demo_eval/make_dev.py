@@ -179,17 +179,22 @@ ROWS: list[tuple[str, str, str | None, str | None]] = [
 ]  # fmt: skip
 
 
-def main() -> None:
-    """Write dev.jsonl beside this script."""
-    out = Path(__file__).with_name("dev.jsonl")
+def write(rows: list[tuple[str, str, str | None, str | None]], name: str, prefix: str) -> None:
+    """Write `rows` to the file `name` beside this script, ids `prefix` + number."""
+    out = Path(__file__).with_name(name)
     with out.open("w", encoding="utf-8") as handle:
-        for i, (text, label, article, section) in enumerate(ROWS, start=1):
-            row: dict[str, object] = {"id": f"d{i:02d}", "text": text, "channel": "web_form"}
+        for i, (text, label, article, section) in enumerate(rows, start=1):
+            row: dict[str, object] = {"id": f"{prefix}{i:02d}", "text": text, "channel": "web_form"}
             if label == A:
                 row |= {"article": article, "section": section, "escalate": False}
             else:
                 row |= {"article": article, "escalate": True, "reason": label}
             handle.write(json.dumps(row) + "\n")
+
+
+def main() -> None:
+    """Write dev.jsonl beside this script."""
+    write(ROWS, "dev.jsonl", "d")
 
 
 if __name__ == "__main__":

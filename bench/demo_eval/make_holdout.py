@@ -10,10 +10,8 @@ Run it from the repository root: `python bench/demo_eval/make_holdout.py`.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from make_dev import A, write
 
-A = "answer"
 ROWS: list[tuple[str, str, str | None, str | None]] = [
     # (text, article or gold reason, article, section)
     ("my receipts stopped showing up in my inbox after I pay", A, "invoices-and-receipts",
@@ -75,15 +73,7 @@ ROWS: list[tuple[str, str, str | None, str | None]] = [
 
 def main() -> None:
     """Write holdout.jsonl beside this script."""
-    out = Path(__file__).with_name("holdout.jsonl")
-    with out.open("w", encoding="utf-8") as handle:
-        for i, (text, label, article, section) in enumerate(ROWS, start=1):
-            row: dict[str, object] = {"id": f"h{i:02d}", "text": text, "channel": "web_form"}
-            if label == A:
-                row |= {"article": article, "section": section, "escalate": False}
-            else:
-                row |= {"article": article, "escalate": True, "reason": label}
-            handle.write(json.dumps(row) + "\n")
+    write(ROWS, "holdout.jsonl", "h")
 
 
 if __name__ == "__main__":
