@@ -16,8 +16,9 @@ evaluation split.
 A message can sit close to an article in embedding space and still be about something the
 knowledge base never mentions ("can I sell CloudSync as a reseller, what margins?" lands on
 the plans article: same product, same register). So a second, word-level piece of evidence:
-the share of the message's content words (stop-words aside, lightly stemmed, a one-letter typo
-forgiven) that occur nowhere in the knowledge base, its articles or its answered questions.
+the share of the message's content words (stop-words aside, stemmed by `words.stem`, a
+one-letter typo forgiven) that occur nowhere in the knowledge base, its articles or its
+answered questions.
 When at least half of what the customer wrote (two words or more) is vocabulary the knowledge
 base never uses, it does not answer them, however close the nearest article looks. One rule,
 no per-set tuning: "half" is the knowledge base's own vocabulary speaking, and it keeps the

@@ -1,9 +1,11 @@
 """The words a message or an article is about: one stemmer and one content-word tokeniser for
 the word-level rules (the off-subject `Vocabulary` in `answerability`, the BM25 `LexicalIndex`
-in `close_calls`), so both read "syncing", "syncs" and "synced" as one word.
+in `close_calls`, the section choice in `passages`), so all of them read "syncing", "syncs"
+and "synced" as one word.
 
 The stem is the Snowball English (Porter2) stemmer from `snowballstemmer`: a kept, published
-algorithm rather than suffix rules of our own, which had drifted apart between the two modules.
+algorithm rather than suffix rules of our own, of which there were three that had drifted
+apart ("files" was "fil" to the vocabulary and "file" to the close calls).
 """
 
 from __future__ import annotations
