@@ -10,7 +10,7 @@ import uuid
 
 import asyncpg
 
-from fte.agent.answerability import STOP_WORDS
+from fte.agent.answerability import STOP_WORDS, Vocabulary, content_words
 from fte.agent.close_calls import (
     LexicalIndex,
     clears,
@@ -18,6 +18,7 @@ from fte.agent.close_calls import (
     runner_up,
     settle,
     stem,
+    terms,
 )
 from fte.agent.retrieval import Source
 from fte.channels.registry import build_registry
@@ -117,10 +118,27 @@ def test_just_under_the_bar_answers_only_when_the_evidence_agrees() -> None:
     assert not clears(0.40, 0.45, None, unknown_words=0)  # nothing to be ahead of
 
 
-def test_the_stem_keeps_short_words_and_joins_inflections() -> None:
-    assert stem("syncing") == stem("syncs") == stem("sync") == "sync"
-    assert stem("stopped") == "stop" and stem("deleted") == stem("delete")
-    assert stem("speed") == "speed" and stem("plus") == "plus" and stem("files") == "file"
+def test_the_stem_joins_inflections_and_keeps_short_words_apart() -> None:
+    assert stem("syncing") == stem("syncs") == stem("synced") == stem("sync")
+    assert stem("stopped") == stem("stop") and stem("deleted") == stem("delete")
+    assert stem("files") == stem("file") and stem("policies") == stem("policy")
+    assert stem("speed") != stem("spe") and stem("plus") != stem("plu")
+
+
+def test_both_word_rules_read_a_message_with_the_same_stemmer() -> None:
+    # The off-subject vocabulary and the BM25 close call once stemmed "synced" differently
+    # ("sync" against "synce"); a word one rule knows the other must match.
+    assert content_words("Dropbox synced the exported files") == set(
+        terms("Dropbox synced the exported files", STOP_WORDS)
+    )
+    vocabulary = Vocabulary(
+        [
+            "Syncing folders: a folder syncs when it is exported",
+            "Billing: invoices and refunds",
+            "Passwords: resetting a forgotten password",
+        ]
+    )
+    assert vocabulary.unknown("my folders synced but the export stopped") == (1, 4)
 
 
 async def test_asking_again_after_a_settled_close_call_is_a_repeat_contact(

@@ -16,8 +16,9 @@ evaluation split.
 A message can sit close to an article in embedding space and still be about something the
 knowledge base never mentions ("can I sell CloudSync as a reseller, what margins?" lands on
 the plans article: same product, same register). So a second, word-level piece of evidence:
-the share of the message's content words (stop-words aside, lightly stemmed, a one-letter typo
-forgiven) that occur nowhere in the knowledge base, its articles or its answered questions.
+the share of the message's content words (stop-words aside, stemmed by `words.stem`, a
+one-letter typo forgiven) that occur nowhere in the knowledge base, its articles or its
+answered questions.
 When at least half of what the customer wrote (two words or more) is vocabulary the knowledge
 base never uses, it does not answer them, however close the nearest article looks. One rule,
 no per-set tuning: "half" is the knowledge base's own vocabulary speaking, and it keeps the
@@ -39,6 +40,7 @@ import asyncpg
 
 from fte.agent import close_calls
 from fte.agent.retrieval import Source
+from fte.agent.words import STOP_WORDS, content_words
 from fte.knowledge import repository
 
 log = logging.getLogger(__name__)
@@ -60,29 +62,6 @@ COMMON_SHARE = 0.5
 # One unknown word is as often a name, a typo or a feeling ("fed up") as a subject of its own.
 MIN_UNKNOWN_WORDS = 2
 MIN_TYPO_LENGTH = 5  # shorter words have too many one-letter neighbours to forgive a typo
-
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_SUFFIX = re.compile(r"(?:ing|ed|es|s|e|ly)$")
-# Function words, the small talk of support messages and when it happened: they say nothing
-# about the subject.
-STOP_WORDS = frozenset(
-    """
-    a about above after again against all am an and any are as at be because been before being
-    below between both but by can cannot could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself me more most my myself no nor not of off on once only or other ought our ours
-    ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why with would you your yours yourself yourselves
-    hi hello hey dear thanks thank please pls plz ok okay yes yeah just also still really now
-    get got getting gets want wants wanted need needs needed like will shall may might must
-    know tell help way ways thing things something anything everything someone anyone
-    everyone im ive dont cant wont didnt doesnt isnt whats hows thats theres youre id ill
-    since ago yesterday today tomorrow morning afternoon evening tonight week weeks month
-    months year years day days hour hours minute minutes time times last first again always
-    never ever every soon already
-    """.split()  # noqa: SIM905  (a word list reads better as text)
-)
 
 
 # Who is writing and which record they quote are not what they write about: an email address,
@@ -124,23 +103,6 @@ def subject_text(text: str) -> str:
     text = _TOKEN.sub(lambda m: " " if _reference(m.group(0)) else m.group(0), text)
     text = _INTRODUCTION.sub(" ", text)
     return _SIGN_OFF.sub(" ", text.rstrip())
-
-
-def _stem(word: str) -> str:
-    stem = _SUFFIX.sub("", word) or word
-    if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "aeiou":
-        stem = stem[:-1]  # "stopped" → "stopp" → "stop"
-    return stem
-
-
-def content_words(text: str) -> set[str]:
-    """The stems of the words that carry the subject: no stop-words, numbers or 1-2 letters."""
-    found = set()
-    for word in _WORD.findall(text.lower()):
-        word = word.split("'", 1)[0]
-        if len(word) > 2 and word not in STOP_WORDS and not word.isdigit():
-            found.add(_stem(word))
-    return found
 
 
 def _deletions(word: str) -> set[str]:

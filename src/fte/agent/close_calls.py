@@ -30,6 +30,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 from fte.agent.retrieval import Source
+from fte.agent.words import stem as stem  # the one stemmer, where callers have found it
+from fte.agent.words import terms
 
 CLOSE_CALL = 0.02  # cosine: closer than this, the embedding does not tell two articles apart
 LEXICAL_LEAD = 1.5  # the runner-up's words must match this many times better to take the lead
@@ -41,42 +43,7 @@ HEADING_WEIGHT = 1  # a word of a section heading counts once more than in the b
 _K1 = 1.2
 _B = 0.75
 
-_WORD = re.compile(r"[a-z0-9]+")
 _HEADING = re.compile(r"^#{2,6}[ \t]+(\S.*)$", re.M)
-_VOWEL = re.compile(r"[aeiouy]")
-
-
-def stem(word: str) -> str:
-    """A light English stem: plurals, -ing, -ed, -ly, a doubled last consonant and a final e
-    go ("syncing" and "syncs" → "sync", "stopped" → "stop"), short words stay ("speed",
-    "plus")."""
-    w = word
-    if len(w) <= 3:
-        return w
-    if w.endswith("ies") and len(w) > 4:
-        w = w[:-3] + "y"
-    elif w.endswith("sses"):
-        w = w[:-2]
-    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        w = w[:-1]
-    if w.endswith("eed"):
-        pass
-    elif w.endswith("ing") and len(w) >= 6 and _VOWEL.search(w[:-3]):
-        w = w[:-3]
-    elif w.endswith("ed") and len(w) >= 5 and _VOWEL.search(w[:-2]):
-        w = w[:-2]
-    if w.endswith("ly") and len(w) >= 6:
-        w = w[:-2]
-    if len(w) > 4 and w[-1] == w[-2] and w[-1] not in "aeioulsz":
-        w = w[:-1]
-    if w.endswith("e") and len(w) > 4:
-        w = w[:-1]
-    return w
-
-
-def terms(text: str, stop_words: frozenset[str]) -> list[str]:
-    """The stems of `text`'s words of three letters or more, stop-words aside, in order."""
-    return [stem(w) for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in stop_words]
 
 
 class LexicalIndex:

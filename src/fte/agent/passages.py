@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from fte.agent.retrieval import Source
+from fte.agent.words import stem
 from fte.knowledge.service import sections
 
 # "see ... at the end of this article", "(see below)", "as described above": pointers to parts
@@ -95,16 +96,9 @@ _STOP = frozenset(
 
 
 def _stems(text: str) -> set[str]:
-    # Crude stemming is enough to tell two sections of one article apart.
-    stems = set()
-    for word in _WORD.findall(text.lower()):
-        if len(word) <= 2 or word in _STOP:
-            continue
-        stem = re.sub(r"(?:ing|ed|es|s|e)$", "", word) or word
-        if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "aeiou":
-            stem = stem[:-1]  # resetting → resett → reset
-        stems.add(stem)
-    return stems
+    # The agent's one stemmer; the stop list stays this module's own, the one the section
+    # choice was measured with (docs/evaluation.md).
+    return {stem(w) for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOP}
 
 
 def _candidates(passage: str, found: list[tuple[str | None, list[str]]]) -> list[str | None]:
