@@ -7,10 +7,11 @@ Two of them, each decided by whether independent signals agree, not by a finer t
    team? need the log": the restore article 0.613, the audit-log article 0.607). The words then
    decide: the runner-up takes the lead only when the message's words match it (BM25 over the
    knowledge base: the title counts most, then the headings, rare words more than common ones)
-   clearly better, by LEXICAL_LEAD. Replayed on the dev splits' runs (with the stemmer of the time), a close call (0.02)
-   settled this way put 2 of 6 demo, 4 of 24 stackfaq and 1 of 25 bitext close calls right and
-   none wrong (1 of those right on each public set's held-out part); a lead of 1.0 instead of
-   1.5, or a window of 0.03-0.05, lost more than it gained on stackfaq and bitext.
+   clearly better, by LEXICAL_LEAD. Replayed on the dev splits' runs (with the hand-written
+   stemmer of the time), a close call (0.02) settled this way put 2 of 6 demo, 4 of 24
+   stackfaq and 1 of 25 bitext close calls right and none wrong (1 of those right on each
+   public set's held-out part); a lead of 1.0 instead of 1.5, or a window of 0.03-0.05, lost
+   more than it gained on stackfaq and bitext.
 
 2. **Answering just under the bar.** The bar (`answerability`) is one number for every message,
    but a message can sit a little under it with one article clearly ahead of all the others
