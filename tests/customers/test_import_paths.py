@@ -127,3 +127,18 @@ async def test_an_import_on_a_connection_that_used_temporary_tables_before(
         async with conn.transaction():
             again = await importer.import_file(conn, path, "csv")
     assert (summary.new, again.unchanged) == (8, 8)
+
+
+async def test_a_stored_order_twice_in_a_file_is_refused_even_when_one_row_is_unchanged(
+    db_url: str, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    first = await fte(db_url, "customers", "import", str(write_csv(tmp_path, ROWS)))
+    assert first.returncode == 0, first.stderr
+    for repeat in (ROWS[0], ROWS[0].replace("10.50", "12")):  # unchanged, then changed
+        again = write_csv(tmp_path, [*ROWS, repeat], "again.csv")
+        result = await fte(db_url, "customers", "import", str(again))
+        assert result.returncode == 2, result.stderr
+        assert "line 10: order_id: 'A-1' appears on an earlier line" in result.stderr
+    async with pool.acquire() as conn:
+        amount = await conn.fetchval("SELECT amount FROM orders WHERE order_id = 'A-1'")
+    assert str(amount) == "10.50"

@@ -348,6 +348,10 @@ _UPDATE_KNOWN = f"""
     SELECT order_id, {_VALUES}, $1 FROM order_rows WHERE known AND changed
     {_UPDATE_CHANGED}
 """
+# A known order twice in the batch: ON CONFLICT refuses it only when both rows change it.
+_KNOWN_TWICE = """
+    SELECT EXISTS (SELECT FROM order_rows WHERE known GROUP BY order_id HAVING count(*) > 1)
+"""
 _INSERT_NEW = f"""
     INSERT INTO orders ({_COLUMNS})
     SELECT order_id, {_VALUES}, $1 FROM order_rows WHERE NOT known
@@ -430,13 +434,18 @@ async def upsert_staged(conn: asyncpg.Connection, rows: int, source: str) -> Ups
     again after; that holds an ACCESS EXCLUSIVE lock on `orders` until the transaction ends."""
     try:
         async with conn.transaction():  # a savepoint: the repeats are looked up after it
+            # Locked before the customers are written, so that no writer of orders waits on
+            # them while holding the lock this needs.
+            first_load = await _first_load(conn)
             for statement in _RESOLVE:
                 await conn.execute(statement, timeout=BULK_SECONDS)
-            if await _first_load(conn):
+            if first_load:
                 updated = "INSERT 0 0"
                 new = await _load_without_indexes(conn, source)
             else:
                 await conn.execute(_CLASSIFY, timeout=BULK_SECONDS)
+                if await conn.fetchval(_KNOWN_TWICE, timeout=BULK_SECONDS):
+                    raise DuplicateOrders(await _repeats(conn))
                 updated = await conn.execute(_UPDATE_KNOWN, source, timeout=BULK_SECONDS)
                 new = await conn.execute(_INSERT_NEW, source, timeout=BULK_SECONDS)
             await conn.execute(_LATEST_PLANS, timeout=BULK_SECONDS)
