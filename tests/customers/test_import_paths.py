@@ -142,3 +142,19 @@ async def test_a_stored_order_twice_in_a_file_is_refused_even_when_one_row_is_un
     async with pool.acquire() as conn:
         amount = await conn.fetchval("SELECT amount FROM orders WHERE order_id = 'A-1'")
     assert str(amount) == "10.50"
+
+
+async def test_a_line_the_file_format_cannot_hold_is_named_not_a_traceback(
+    db_url: str, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    blank = write_csv(tmp_path, [ROWS[0], "", ROWS[1]], "blank.csv")
+    extra = write_csv(tmp_path, [ROWS[0], ROWS[1] + ",surplus"], "extra.csv")
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes((HEADER + ROWS[0].replace("Silva", "Sil\xe9a") + "\n").encode("latin-1"))
+    for path, line in ((blank, 3), (extra, 3), (latin1, 2)):
+        result = await fte(db_url, "customers", "import", str(path))
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert f"line {line}: line: not readable as csv" in result.stderr, result.stderr
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 0
