@@ -158,3 +158,15 @@ async def test_a_line_the_file_format_cannot_hold_is_named_not_a_traceback(
         assert f"line {line}: line: not readable as csv" in result.stderr, result.stderr
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM orders") == 0
+
+
+async def test_a_first_load_whose_key_another_table_needs_stores_the_rows_with_it(
+    db_url: str, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("CREATE TABLE order_notes (order_id text REFERENCES orders)")
+    schema = await order_schema(pool)
+    result = await fte(db_url, "customers", "import", str(write_csv(tmp_path, ROWS)), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["new"] == 8
+    assert await order_schema(pool) == schema

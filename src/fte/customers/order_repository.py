@@ -411,13 +411,18 @@ async def _first_load(conn: asyncpg.Connection) -> bool:
     return not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM orders)")
 
 
-async def _load_without_indexes(conn: asyncpg.Connection, source: str) -> str:
+async def _load_without_indexes(conn: asyncpg.Connection, source: str) -> str | None:
     """Insert every row into the empty `orders` with its indexes and keys dropped, then build
     them again (as pg_restore does): one sort per index instead of millions of index
-    insertions and foreign-key probes. DDL is transactional: a failure puts them back."""
+    insertions and foreign-key probes. DDL is transactional: a failure puts them back.
+    None (nothing done) when one cannot be dropped: another table's foreign key needs it."""
     indexes = await conn.fetch(_ORDER_INDEXES)
-    for index in reversed(indexes):
-        await conn.execute(index["drop_it"])
+    try:
+        async with conn.transaction():
+            for index in reversed(indexes):
+                await conn.execute(index["drop_it"])
+    except asyncpg.DependentObjectsStillExistError:
+        return None
     status: str = await conn.execute(_INSERT_ALL, source, timeout=BULK_SECONDS)
     await conn.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
     for index in indexes:
@@ -439,9 +444,9 @@ async def upsert_staged(conn: asyncpg.Connection, rows: int, source: str) -> Ups
             first_load = await _first_load(conn)
             for statement in _RESOLVE:
                 await conn.execute(statement, timeout=BULK_SECONDS)
-            if first_load:
-                updated = "INSERT 0 0"
-                new = await _load_without_indexes(conn, source)
+            loaded = await _load_without_indexes(conn, source) if first_load else None
+            if loaded is not None:
+                updated, new = "INSERT 0 0", loaded
             else:
                 await conn.execute(_CLASSIFY, timeout=BULK_SECONDS)
                 if await conn.fetchval(_KNOWN_TWICE, timeout=BULK_SECONDS):
