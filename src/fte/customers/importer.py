@@ -10,6 +10,7 @@ millions of rows near the speed of a bare COPY (`bench/customers.py`).
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Literal
@@ -59,8 +60,12 @@ def file_format(path: Path, given: str | None) -> Format:
 def csv_columns(path: Path) -> list[str]:
     """The staging columns for a CSV file's header: ours by name (any case), any other as
     `ignored_N`. A header lacking a required column is refused, naming it (line 1)."""
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        header = next(csv.reader(f), [])
+    with path.open("rb") as f:  # the header line alone: COPY reads (and checks) the rest
+        first = f.readline()
+    try:
+        header = next(csv.reader([first.decode("utf-8-sig")]), [])
+    except UnicodeDecodeError:
+        raise ImportRejected([RowError(1, "line", "not readable as csv: not UTF-8")], 1) from None
     names = [h.strip().lower() for h in header]
     missing = [c for c in REQUIRED if c not in names]
     if "email" not in names and "external_id" not in names:
@@ -83,14 +88,25 @@ async def _chunks(path: Path, progress: Progress) -> AsyncIterator[bytes]:
             yield chunk
 
 
+def _unreadable(exc: asyncpg.DataError, fmt: Format) -> ImportRejected:
+    """COPY stopped at a line it cannot read (a column too many or too few, an empty line,
+    an unterminated quote, bytes that are not UTF-8): that line, named like a bad row."""
+    found = re.search(r"\bline (\d+)", exc.as_dict().get("context") or "")
+    line = int(found.group(1)) if found else 0
+    return ImportRejected([RowError(line, "line", f"not readable as {fmt}: {exc}")], 1)
+
+
 async def stage_file(conn: asyncpg.Connection, path: Path, fmt: Format, progress: Progress) -> int:
     """COPY the file into the staging table; the rows staged."""
-    if fmt == "csv":
-        columns = csv_columns(path)
-        await repo.create_staging(conn, [*columns, *(c for c in COLUMNS if c not in columns)])
-        return await repo.copy_csv(conn, _chunks(path, progress), columns)
-    await repo.create_staging(conn)
-    await repo.copy_json_lines(conn, _chunks(path, progress))
+    try:
+        if fmt == "csv":
+            columns = csv_columns(path)
+            await repo.create_staging(conn, [*columns, *(c for c in COLUMNS if c not in columns)])
+            return await repo.copy_csv(conn, _chunks(path, progress), columns)
+        await repo.create_staging(conn)
+        await repo.copy_json_lines(conn, _chunks(path, progress))
+    except asyncpg.DataError as exc:
+        raise _unreadable(exc, fmt) from None
     lines, bad = await repo.bad_json_lines(conn, SHOWN_ERRORS)
     if bad:
         raise ImportRejected([row_error(line, "line:json") for line in lines], bad)

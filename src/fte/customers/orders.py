@@ -32,8 +32,9 @@ REQUIRED = ("order_id", "amount", "currency", "ordered_at")
 MAX_TEXT = 200  # ids, plans, statuses, names
 MAX_PHONE = 50
 
-# The rules are character sets and fixed positions, not regular expressions: PostgreSQL's
-# regex engine costs ~10 µs a row, which over millions of rows is most of an import.
+# The rules are character sets and fixed positions. The bulk path tests them with one
+# anchored bracket expression each (`order_repository._ISO`: ~0.2 µs a row, where
+# `translate()` over the same set costs ~1.2 µs).
 AMOUNT_CHARS = "0123456789."  # and it fits numeric(14, 2)
 CURRENCY_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # three of them, any case
 # YYYY-MM-DD, then optionally a time and an offset in these characters; and a real date.
