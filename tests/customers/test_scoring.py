@@ -192,3 +192,23 @@ async def test_a_profile_whose_orders_are_gone_is_removed(pool: asyncpg.Pool) ->
     async with pool.acquire() as conn:
         profiles = await _profiles(conn)
     assert result.customers == 3 and "new" not in profiles
+
+
+async def test_a_customer_whose_chance_of_being_active_vanishes_is_scored(
+    pool: asyncpg.Pool,
+) -> None:
+    # Sixty orders a day apart, then years of silence: P(alive) is far below the smallest
+    # number a `real` column holds (PostgreSQL refused it: "value out of range: underflow",
+    # and the whole rescoring failed).
+    async with pool.acquire() as conn:
+        await _named(conn)
+        await _crowd(conn, 60)
+        gone = await _customer(conn, "gone")
+        await _orders(conn, gone, [1500.0 + k for k in range(60)])
+    result = await rescore(pool, now=NOW)
+    assert result.note is None  # the fitted model, not the simple fallback
+    async with pool.acquire() as conn:
+        profiles = await _profiles(conn)
+    assert profiles["gone"]["p_alive"] == 0.0
+    assert profiles["gone"]["segment"] == "lost"
+    assert profiles["gone"]["churn_risk"] == 1.0

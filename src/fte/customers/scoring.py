@@ -170,10 +170,21 @@ def value_percentiles(total: Array) -> Array:
     return share
 
 
+# The profile's `real` columns hold no number between 0 and this one: PostgreSQL refuses a
+# smaller one ("value out of range: underflow", the whole rescoring with it) rather than
+# storing 0. A customer silent for years after many orders has a P(alive) of 1e-60.
+REAL_SMALLEST = float(np.finfo(np.float32).tiny)
+
+
+def _real(values: Array) -> list[float]:
+    """`values` as a `real` column stores them: the vanishingly small ones as 0."""
+    result: list[float] = np.where(np.abs(values) < REAL_SMALLEST, 0.0, values).tolist()
+    return result
+
+
 def _clean(values: Array, upper: float | None = None) -> list[float]:
     cleaned = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0).clip(0.0, upper)
-    result: list[float] = cleaned.tolist()
-    return result
+    return _real(cleaned)
 
 
 def scores(stats: Statistics, predicted: Predictions) -> dict[str, list[Any]]:
@@ -184,11 +195,11 @@ def scores(stats: Statistics, predicted: Predictions) -> dict[str, list[Any]]:
     gone, rare, if_active = segments.factor_weights(alive, expected)
     named = segments.segments(stats.frequency, stats.age, alive, percentile)
     return {
-        "p_alive": alive.tolist(),
-        "expected_purchases": expected.tolist(),
+        "p_alive": _real(alive),
+        "expected_purchases": _real(expected),
         "expected_value": _clean(predicted.expected_value),
         "churn_risk": _clean(predicted.churn_risk, 1.0),
-        "value_percentile": percentile.tolist(),
+        "value_percentile": _real(percentile),
         "gone_weight": gone.tolist(),
         "rare_weight": rare.tolist(),
         "if_active": if_active.tolist(),
