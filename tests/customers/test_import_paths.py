@@ -170,3 +170,26 @@ async def test_a_first_load_whose_key_another_table_needs_stores_the_rows_with_i
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["new"] == 8
     assert await order_schema(pool) == schema
+
+
+async def test_a_large_import_leaves_the_planner_knowing_the_new_rows(
+    tmp_path: Path, db_url: str, pool: asyncpg.Pool
+) -> None:
+    # Until autovacuum's next round PostgreSQL planned on the empty tables' statistics, and a
+    # filtered customer search read every customer (110-150 ms at 100,000 instead of 5).
+    rows = [
+        f"p{n}@example.com,,O-{n},{n % 90 + 10},EUR,2026-01-05,,paid,P {n}," for n in range(12_000)
+    ]
+    done = await fte(db_url, "customers", "import", str(write_csv(tmp_path, rows)), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["customers_created"] == 12_000
+    async with pool.acquire() as conn:
+        known = await conn.fetch(
+            "SELECT relname, reltuples FROM pg_class "
+            "WHERE relname IN ('customers', 'customer_identities', 'orders')"
+        )
+    assert {r["relname"]: r["reltuples"] for r in known} == {
+        "customers": 12_000,
+        "customer_identities": 12_000,
+        "orders": 12_000,
+    }

@@ -212,3 +212,9 @@ async def test_a_customer_whose_chance_of_being_active_vanishes_is_scored(
     assert profiles["gone"]["p_alive"] == 0.0
     assert profiles["gone"]["segment"] == "lost"
     assert profiles["gone"]["churn_risk"] == 1.0
+    async with pool.acquire() as conn:
+        # Every profile rewritten: the searches plan on statistics of the new profiles.
+        planned = await conn.fetchval(
+            "SELECT reltuples FROM pg_class WHERE relname = 'customer_profiles'"
+        )
+    assert planned == len(profiles)

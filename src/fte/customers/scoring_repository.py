@@ -230,3 +230,6 @@ async def write_profiles(
         """,
         timeout=BULK_TIMEOUT,
     )
+    # Every profile was just rewritten: the searches plan on the new values from now on, not
+    # from autovacuum's next round.
+    await conn.execute("ANALYZE customer_profiles", timeout=BULK_TIMEOUT)
