@@ -44,7 +44,7 @@ async def test_every_migration_downgrades_and_upgrades_again(postgres: EmbeddedP
 async def test_tickets_filed_before_ticket_search_are_found_after_the_upgrade_even_if_rerun(
     postgres: EmbeddedPostgres,
 ) -> None:
-    # 0022 fills the words of the tickets already there, in batches of 5,000: 12,000 tickets
+    # 0021 fills the words of the tickets already there, in batches of 5,000: 12,000 tickets
     # take three batches.
     conn = await asyncpg.connect(postgres.url("postgres"))
     try:

@@ -60,7 +60,7 @@ WITH existing AS (
         resolved_at = CASE WHEN t.status = 'resolved' THEN NULL ELSE t.resolved_at END,
         solved_by = CASE WHEN t.status = 'resolved' THEN NULL ELSE t.solved_by END,
         updated_at = now(),
-        -- The message's words, which messages_search (0022) would otherwise add in a second
+        -- The message's words, which messages_search (0021) would otherwise add in a second
         -- write of the row; it finds them here and writes nothing.
         search_words = CASE WHEN length(t.search_words) < 8000
                             THEN t.search_words || ticket_search_words($9, $13)

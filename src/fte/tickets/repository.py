@@ -15,7 +15,7 @@ def search_condition(words: str, number: str) -> str:
     """SQL true for a ticket `t` whose subject or messages hold every word of the parameter
     `words` as the start of a word ("bill" finds "billing"), or whose number is the parameter
     `number` (`search_number`). The words are looked up in `tickets_search_idx` (migration
-    0022): no ticket's messages are read."""
+    0021): no ticket's messages are read."""
     return f"(t.search_words @@ ticket_search_query({words}::text) OR t.number = {number})"
 
 

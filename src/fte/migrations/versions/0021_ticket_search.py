@@ -22,7 +22,7 @@ runs again from the start (every statement can be repeated).
 
 Additive only (expand): the previous release keeps working against this schema.
 
-Revision ID: 0022
+Revision ID: 0021
 Revises: 0020
 Create Date: 2026-12-03
 """
@@ -32,7 +32,7 @@ from sqlalchemy import text
 
 from fte.migrations.sql import execute_script
 
-revision = "0022"
+revision = "0021"
 down_revision = "0020"
 branch_labels = None
 depends_on = None
