@@ -59,6 +59,7 @@ async def test_search_finds_any_word_of_any_message_its_start_and_the_ticket_num
     assert await found(console, f"#{kettle.ticket_number}") == ["Kettle"]
     assert await found(console, str(kettle.ticket_number)) == ["Kettle"]
     assert await found(console, "***") == []  # no words: nothing, not everything
+    assert await found(console, "²") == []  # a digit, but no ticket number
 
     async with pool.acquire() as conn:
         await conn.execute("UPDATE tickets SET status = 'resolved' WHERE id = $1", kettle.ticket_id)

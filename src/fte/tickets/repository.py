@@ -22,7 +22,7 @@ def search_condition(words: str, number: str) -> str:
 def search_number(text: str) -> int | None:
     """The ticket number a search is ("#123", "123"), else None."""
     digits = text.strip().removeprefix("#")
-    return int(digits) if digits.isdigit() and len(digits) < 10 else None
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 10 else None
 
 
 async def find_open_ticket_by_thread(
