@@ -22,14 +22,19 @@ async def tables(url: str) -> set[str]:
     return {r["tablename"] for r in rows}
 
 
-async def test_every_migration_downgrades_and_upgrades_again(postgres: EmbeddedPostgres) -> None:
+async def empty_database(postgres: EmbeddedPostgres, name: str) -> str:
+    """A new, empty database on the test server (dropped first if a run left it); its URL."""
     conn = await asyncpg.connect(postgres.url("postgres"))
     try:
-        await conn.execute('DROP DATABASE IF EXISTS "migrations_roundtrip"')
-        await conn.execute('CREATE DATABASE "migrations_roundtrip"')
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    url = postgres.url("migrations_roundtrip")
+    return postgres.url(name)
+
+
+async def test_every_migration_downgrades_and_upgrades_again(postgres: EmbeddedPostgres) -> None:
+    url = await empty_database(postgres, "migrations_roundtrip")
     await asyncio.to_thread(migrations.upgrade, url)
     full = await tables(url)
     assert {"tickets", "kb_examples", "sentiment_models", "agent_runs"} <= full
@@ -46,13 +51,7 @@ async def test_tickets_filed_before_ticket_search_are_found_after_the_upgrade_ev
 ) -> None:
     # 0021 fills the words of the tickets already there, in batches of 5,000: 12,000 tickets
     # take three batches.
-    conn = await asyncpg.connect(postgres.url("postgres"))
-    try:
-        await conn.execute('DROP DATABASE IF EXISTS "search_backfill"')
-        await conn.execute('CREATE DATABASE "search_backfill"')
-    finally:
-        await conn.close()
-    url = postgres.url("search_backfill")
+    url = await empty_database(postgres, "search_backfill")
     await asyncio.to_thread(migrations.upgrade, url, "0020")
     conn = await asyncpg.connect(url)
     try:
