@@ -25,25 +25,13 @@ from fte.channels.registry import build_registry
 from fte.embeddings import Embedder
 from fte.worker.queue_worker import QueueWorker
 from tests import factories
+from tests.agent.test_judgement import handle
 from tests.conftest import make_settings
 
 
-async def _handle(pool: asyncpg.Pool, embedder: Embedder, text: str) -> asyncpg.Record:
-    """File `text` from a new customer, let the worker take it; the run and what was sent."""
-    filed = await factories.ticket(pool, text, email=f"{uuid.uuid4().hex[:8]}@example.com")
-    settings = make_settings()
-    worker = QueueWorker(pool, settings, embedder, build_registry(settings), name="t")
-    assert await worker.run_once() == 1
-    async with pool.acquire() as conn:
-        return await conn.fetchrow(
-            """
-            SELECT r.decision, r.reason, r.sources->0->>'title' AS first_source,
-                   (SELECT string_agg(o.body, E'\n') FROM messages o
-                     WHERE o.ticket_id = r.ticket_id AND o.direction = 'outbound') AS sent
-            FROM agent_runs r WHERE r.message_id = $1
-            """,
-            filed.message_id,
-        )
+def stranger() -> str:
+    """The address of a customer not seen before (no repeat contact)."""
+    return f"{uuid.uuid4().hex[:8]}@example.com"
 
 
 async def test_a_question_just_under_the_bar_with_one_clear_article_is_answered(
@@ -51,7 +39,12 @@ async def test_a_question_just_under_the_bar_with_one_clear_article_is_answered(
 ) -> None:
     # 0.393 from the encryption article (the bar is 0.45), the next article 0.28: every word
     # is the knowledge base's own. It was handed over as low confidence.
-    run = await _handle(kb_pool, embedder, "in which country is my data stored")
+    run = await handle(
+        kb_pool,
+        embedder,
+        "in which country is my data stored",
+        email=f"{uuid.uuid4().hex[:8]}@example.com",
+    )
     assert run["decision"] == "answer", run["reason"]
     assert "Data is stored in data centres in the United States by default" in run["sent"]
 
@@ -60,8 +53,8 @@ async def test_a_tie_between_two_articles_goes_to_the_one_whose_words_match(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
     # The restore article 0.613, the audit-log article 0.607: "log" names the second.
-    run = await _handle(
-        kb_pool, embedder, "where can I see who deleted files in our team? need the log"
+    run = await handle(
+        kb_pool, embedder, "where can I see who deleted files in our team? need the log", stranger()
     )
     assert run["decision"] == "answer"
     assert run["first_source"] == "Using the audit log"
@@ -72,7 +65,12 @@ async def test_half_the_words_unknown_to_the_knowledge_base_is_handed_over(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
     # 0.53 from the pause-sync article; "Synology" and "NAS" are nowhere in the knowledge base.
-    run = await _handle(kb_pool, embedder, "Can CloudSync back up my Synology NAS automatically?")
+    run = await handle(
+        kb_pool,
+        embedder,
+        "Can CloudSync back up my Synology NAS automatically?",
+        email=f"{uuid.uuid4().hex[:8]}@example.com",
+    )
     assert (run["decision"], run["reason"]) == ("escalate", "low_confidence")
 
 

@@ -21,7 +21,7 @@ from tests import factories
 from tests.conftest import make_settings
 
 
-async def _handle(
+async def handle(
     pool: asyncpg.Pool, embedder: Embedder, text: str, email: str = "kim@example.com"
 ) -> asyncpg.Record:
     """File `text` from a new customer, let the worker take it; the run and what was sent."""
@@ -32,7 +32,7 @@ async def _handle(
     async with pool.acquire() as conn:
         return await conn.fetchrow(
             """
-            SELECT r.decision, r.reason, r.draft,
+            SELECT r.decision, r.reason, r.draft, r.sources->0->>'title' AS first_source,
                    (SELECT string_agg(o.body, E'\n') FROM messages o
                      WHERE o.ticket_id = r.ticket_id AND o.direction = 'outbound') AS sent
             FROM agent_runs r WHERE r.message_id = $1
@@ -44,7 +44,7 @@ async def _handle(
 async def test_a_missing_reset_email_gets_only_the_section_about_it(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    run = await _handle(kb_pool, embedder, "I clicked reset but no email came")
+    run = await handle(kb_pool, embedder, "I clicked reset but no email came")
     assert run["decision"] == "answer"
     sent = run["sent"]
     assert "check your spam or junk folder" in sent
@@ -61,7 +61,7 @@ async def test_a_missing_reset_email_gets_only_the_section_about_it(
 async def test_a_how_to_question_gets_its_steps_intact(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    run = await _handle(kb_pool, embedder, "I forgot my password, how do I reset it?")
+    run = await handle(kb_pool, embedder, "I forgot my password, how do I reset it?")
     assert run["decision"] == "answer"
     steps = [
         line for line in run["sent"].splitlines() if line[:2] in {"1.", "2.", "3.", "4.", "5."}
@@ -73,7 +73,7 @@ async def test_a_how_to_question_gets_its_steps_intact(
 async def test_a_refund_demand_s_draft_states_the_refund_policy_not_another_article(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    run = await _handle(
+    run = await handle(
         kb_pool,
         embedder,
         "I deleted my account yesterday and I want a refund for the rest of my annual plan.",
@@ -91,7 +91,7 @@ async def test_a_refund_demand_s_draft_states_the_refund_policy_not_another_arti
 async def test_an_angry_data_loss_report_gets_an_apology_draft_not_the_sync_checklist(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    run = await _handle(
+    run = await handle(
         kb_pool,
         embedder,
         "Third time your sync wiped my files. I've had enough, I'm leaving.",
@@ -105,7 +105,7 @@ async def test_an_angry_data_loss_report_gets_an_apology_draft_not_the_sync_chec
 
 
 async def test_legal_language_gets_no_draft(kb_pool: asyncpg.Pool, embedder: Embedder) -> None:
-    run = await _handle(
+    run = await handle(
         kb_pool, embedder, "My lawyer says you must reset my password and restore my files."
     )
     assert (run["decision"], run["reason"]) == ("escalate", "legal_language")
@@ -116,7 +116,7 @@ async def test_a_knowledge_base_whose_answered_questions_sit_high_raises_its_own
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
     text = "I clicked reset but no email came"
-    loose = await _handle(kb_pool, embedder, text)
+    loose = await handle(kb_pool, embedder, text)
     assert loose["decision"] == "answer"  # the demo KB has no history: the floor (0.45) rules
     # Two hundred answered past questions, each all but identical to its article's others:
     # this knowledge base's own questions sit far above the loose match above.
@@ -135,7 +135,7 @@ async def test_a_knowledge_base_whose_answered_questions_sit_high_raises_its_own
             )
         await insert_examples(conn, rows)
 
-    strict = await _handle(kb_pool, embedder, text, email="lee@example.com")
+    strict = await handle(kb_pool, embedder, text, email="lee@example.com")
     assert (strict["decision"], strict["reason"]) == ("escalate", "low_confidence")
     assert strict["draft"] is None  # nothing fits well enough to offer a person
 
@@ -160,7 +160,7 @@ def test_refund_demands_worded_without_refund_are_recognised(text: str, reason: 
 async def test_a_demand_to_reverse_a_charge_reaches_a_person_with_the_refund_policy(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    run = await _handle(
+    run = await handle(
         kb_pool, embedder, "please reverse the charge from last week, I never used it"
     )
     assert (run["decision"], run["reason"]) == ("escalate", "refund")
@@ -174,7 +174,7 @@ async def test_a_question_in_words_the_knowledge_base_never_uses_is_handed_over(
     # 0.62 close to an article in embedding space, well over the bar; but self-hosting,
     # appliances and datacenters are nowhere in the demo knowledge base.
     text = "Is CloudSync available as a self-hosted appliance for our datacenter?"
-    run = await _handle(kb_pool, embedder, text)
+    run = await handle(kb_pool, embedder, text)
     assert (run["decision"], run["reason"]) == ("escalate", "low_confidence")
     assert run["draft"] is None
 
@@ -182,7 +182,7 @@ async def test_a_question_in_words_the_knowledge_base_never_uses_is_handed_over(
 async def test_a_question_with_a_typo_in_the_knowledge_base_s_words_is_still_answered(
     kb_pool: asyncpg.Pool, embedder: Embedder
 ) -> None:
-    run = await _handle(kb_pool, embedder, "how do I turn on two-factor authentcation?")
+    run = await handle(kb_pool, embedder, "how do I turn on two-factor authentcation?")
     assert run["decision"] == "answer"
 
 
